@@ -1,0 +1,16 @@
+//! # sculpt-flux
+//!
+//! Sculpt's model layer, on top of `sculpt-gpu`. Data flows one way through it:
+//! bytes (a file, or IndexedDB in the browser) → format readers (GGUF,
+//! safetensors, tokenizer.json) → tensors on the GPU → models (the FLUX
+//! transformer, autoencoder, CLIP-L and T5 encoders) → sampler → step frames.
+//!
+//! **Owns:** weight formats, model definitions driven by a `Config`, the
+//! sampler and the pipeline API (load → generate, with a callback per step).
+//!
+//! **Must not:** touch the DOM, files by path or the terminal (callers pass
+//! byte sources and receive frames), or hold a whole weight file in memory:
+//! weights stream to the GPU in bounded chunks.
+//!
+//! The FLUX pipeline lands here in its own issue; today the crate is the
+//! place it will live and nothing more.

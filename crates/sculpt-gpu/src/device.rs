@@ -1,0 +1,365 @@
+//! Device setup, done once: pick an adapter, read what it offers, request what
+//! Sculpt needs up to that, and describe the result.
+
+use std::fmt;
+
+/// Optional adapter features Sculpt's kernels can use. Every kernel has an f32
+/// path that needs none of them; these only make things faster.
+const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
+    .union(wgpu::Features::SUBGROUP)
+    .union(wgpu::Features::TIMESTAMP_QUERY);
+
+/// Why no usable GPU device could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error(
+        "WebGPU is not available in this browser: it has no navigator.gpu, or that offers \
+         no GPU adapter. Sculpt needs WebGPU: use a current Chrome, Edge or Safari with \
+         hardware acceleration on."
+    )]
+    WebGpuMissing,
+    #[error("no GPU adapter was found: {0}")]
+    NoAdapter(String),
+    #[error("the GPU adapter \"{adapter}\" offers too little {limit} for Sculpt")]
+    LimitTooLow { adapter: String, limit: String },
+    #[error("the GPU adapter \"{adapter}\" refused to create a device: {reason}")]
+    RequestDevice { adapter: String, reason: String },
+    #[error("reading a buffer back from the GPU failed: {0}")]
+    Readback(String),
+}
+
+/// The one GPU device Sculpt computes on, with what it was set up with.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub report: DeviceReport,
+}
+
+impl Gpu {
+    /// Requests a high-performance adapter and a device with Sculpt's limits and
+    /// whichever optional features the adapter has.
+    ///
+    /// Natively this uses Vulkan, Metal or DX12 (`WGPU_BACKEND` overrides, as in
+    /// wgpu); in the browser it uses WebGPU only: Sculpt has no WebGL path.
+    pub async fn new() -> Result<Self, GpuError> {
+        if cfg!(target_arch = "wasm32") && !wgpu::util::is_browser_webgpu_supported().await {
+            return Err(GpuError::WebGpuMissing);
+        }
+        let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
+        descriptor.backends = default_backends().with_env();
+        let instance = wgpu::Instance::new(descriptor);
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                force_fallback_adapter: false,
+                compatible_surface: None,
+                // Bucketing is for browsers hiding adapters from pages; we want real limits.
+                apply_limit_buckets: false,
+            })
+            .await
+            .map_err(|e| GpuError::NoAdapter(no_adapter_hint(&e.to_string())))?;
+        let info = adapter.get_info();
+        #[cfg(target_arch = "wasm32")]
+        let info = browser_adapter::named(info).await;
+        let adapter_limits = adapter.limits();
+        let limits = required_limits(&adapter_limits).map_err(|limit| GpuError::LimitTooLow {
+            adapter: info.name.clone(),
+            limit,
+        })?;
+        let features = adapter.features() & WANTED_FEATURES;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("sculpt"),
+                required_features: features,
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| GpuError::RequestDevice {
+                adapter: info.name.clone(),
+                reason: e.to_string(),
+            })?;
+        let report = DeviceReport::new(&info, features, &limits);
+        Ok(Self {
+            device,
+            queue,
+            report,
+        })
+    }
+}
+
+/// wgpu's WebGPU backend keeps only the adapter's `description`, which
+/// browsers usually leave empty; its vendor and architecture name it better.
+#[cfg(target_arch = "wasm32")]
+mod browser_adapter {
+    use js_sys::{Object, Promise, Reflect};
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+
+    pub async fn named(mut info: wgpu::AdapterInfo) -> wgpu::AdapterInfo {
+        if info.name.is_empty() {
+            info.name = name().await.unwrap_or_default();
+        }
+        info
+    }
+
+    async fn name() -> Option<String> {
+        let global = js_sys::global();
+        let navigator = Reflect::get(&global, &"navigator".into()).ok()?;
+        let gpu = Reflect::get(&navigator, &"gpu".into()).ok()?;
+        let request = Reflect::get(&gpu, &"requestAdapter".into())
+            .ok()?
+            .dyn_into::<js_sys::Function>()
+            .ok()?;
+        let options = Object::new();
+        Reflect::set(
+            &options,
+            &"powerPreference".into(),
+            &"high-performance".into(),
+        )
+        .ok()?;
+        let promise: Promise = request.call1(&gpu, &options).ok()?.dyn_into().ok()?;
+        let adapter = JsFuture::from(promise).await.ok()?;
+        let info = Reflect::get(&adapter, &"info".into()).ok()?;
+        let field = |name: &str| {
+            Reflect::get(&info, &JsValue::from_str(name))
+                .ok()
+                .and_then(|value| value.as_string())
+                .filter(|value| !value.is_empty())
+        };
+        field("description").or_else(|| {
+            let parts: Vec<String> = ["vendor", "architecture", "device"]
+                .into_iter()
+                .filter_map(field)
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        })
+    }
+}
+
+fn default_backends() -> wgpu::Backends {
+    if cfg!(target_arch = "wasm32") {
+        wgpu::Backends::BROWSER_WEBGPU
+    } else {
+        wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12
+    }
+}
+
+fn no_adapter_hint(reason: &str) -> String {
+    if cfg!(target_arch = "wasm32") {
+        format!(
+            "{reason}. WebGPU is present but the browser offers no adapter (is hardware acceleration off?)"
+        )
+    } else {
+        format!(
+            "{reason}. Without a GPU, install a software Vulkan driver \
+             (Debian: apt-get install mesa-vulkan-drivers) to use lavapipe"
+        )
+    }
+}
+
+/// The limits Sculpt asks for: WebGPU's defaults, raised to everything the
+/// adapter offers where more means bigger tensors or bigger workgroups, and
+/// the adapter's finer buffer-offset alignments. Fails with the name of the
+/// first default the adapter does not reach.
+pub fn required_limits(adapter: &wgpu::Limits) -> Result<wgpu::Limits, String> {
+    let mut limits = wgpu::Limits::defaults();
+    let mut first_failure = None;
+    limits.check_limits_with_fail_fn(adapter, true, |name, _wanted, _allowed| {
+        first_failure.get_or_insert_with(|| name.to_string());
+    });
+    if let Some(name) = first_failure {
+        return Err(name);
+    }
+    limits.max_buffer_size = adapter.max_buffer_size;
+    limits.max_storage_buffer_binding_size = adapter.max_storage_buffer_binding_size;
+    limits.max_uniform_buffer_binding_size = adapter.max_uniform_buffer_binding_size;
+    limits.max_storage_buffers_per_shader_stage = adapter.max_storage_buffers_per_shader_stage;
+    limits.max_compute_workgroup_storage_size = adapter.max_compute_workgroup_storage_size;
+    limits.max_compute_invocations_per_workgroup = adapter.max_compute_invocations_per_workgroup;
+    limits.max_compute_workgroup_size_x = adapter.max_compute_workgroup_size_x;
+    limits.max_compute_workgroup_size_y = adapter.max_compute_workgroup_size_y;
+    limits.max_compute_workgroup_size_z = adapter.max_compute_workgroup_size_z;
+    limits.max_compute_workgroups_per_dimension = adapter.max_compute_workgroups_per_dimension;
+    limits.min_storage_buffer_offset_alignment = adapter.min_storage_buffer_offset_alignment;
+    limits.min_uniform_buffer_offset_alignment = adapter.min_uniform_buffer_offset_alignment;
+    Ok(limits)
+}
+
+/// What the device is and what it can do, for people (the page's "About this
+/// device" panel, `sculpt info`) and for kernels choosing a variant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceReport {
+    pub adapter_name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub shader_f16: bool,
+    pub subgroups: bool,
+    pub timestamp_query: bool,
+    pub subgroup_min_size: u32,
+    pub subgroup_max_size: u32,
+    pub max_buffer_size: u64,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_storage_buffers_per_shader_stage: u32,
+    pub max_compute_workgroup_storage_size: u32,
+    pub max_compute_invocations_per_workgroup: u32,
+    pub max_compute_workgroups_per_dimension: u32,
+}
+
+impl DeviceReport {
+    fn new(info: &wgpu::AdapterInfo, features: wgpu::Features, limits: &wgpu::Limits) -> Self {
+        let driver = [info.driver.as_str(), info.driver_info.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let subgroups = features.contains(wgpu::Features::SUBGROUP);
+        Self {
+            adapter_name: if info.name.is_empty() {
+                "(unnamed adapter)".into()
+            } else {
+                info.name.clone()
+            },
+            backend: info.backend.to_string(),
+            device_type: format!("{:?}", info.device_type),
+            driver,
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            subgroups,
+            timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            subgroup_min_size: if subgroups { info.subgroup_min_size } else { 0 },
+            subgroup_max_size: if subgroups { info.subgroup_max_size } else { 0 },
+            max_buffer_size: limits.max_buffer_size,
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+            max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+            max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
+            max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+            max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+        }
+    }
+
+    /// Label/value rows, in display order; the page and the CLI both print these.
+    pub fn rows(&self) -> Vec<(&'static str, String)> {
+        let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+        let subgroup_sizes = if self.subgroups {
+            format!(
+                "yes (size {}–{})",
+                self.subgroup_min_size, self.subgroup_max_size
+            )
+        } else {
+            "no".into()
+        };
+        vec![
+            ("Adapter", self.adapter_name.clone()),
+            ("Backend", self.backend.clone()),
+            ("Device type", self.device_type.clone()),
+            ("Driver", non_empty(&self.driver)),
+            ("shader-f16", yes_no(self.shader_f16)),
+            ("Subgroups", subgroup_sizes),
+            ("Timestamp queries", yes_no(self.timestamp_query)),
+            ("Max buffer size", format_bytes(self.max_buffer_size)),
+            (
+                "Max storage binding",
+                format_bytes(self.max_storage_buffer_binding_size),
+            ),
+            (
+                "Storage buffers per stage",
+                self.max_storage_buffers_per_shader_stage.to_string(),
+            ),
+            (
+                "Workgroup memory",
+                format_bytes(self.max_compute_workgroup_storage_size.into()),
+            ),
+            (
+                "Invocations per workgroup",
+                self.max_compute_invocations_per_workgroup.to_string(),
+            ),
+            (
+                "Workgroups per dimension",
+                self.max_compute_workgroups_per_dimension.to_string(),
+            ),
+        ]
+    }
+}
+
+impl fmt::Display for DeviceReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows = self.rows();
+        let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+        for (label, value) in rows {
+            writeln!(f, "{label:<width$}  {value}")?;
+        }
+        Ok(())
+    }
+}
+
+fn non_empty(s: &str) -> String {
+    if s.is_empty() {
+        "(not reported)".into()
+    } else {
+        s.into()
+    }
+}
+
+/// Bytes in binary units: exact when the value is a whole number of the
+/// largest unit it reaches (limits usually are), else to one decimal.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let unit = (0..UNITS.len())
+        .rev()
+        .find(|&unit| bytes >= 1u64 << (10 * unit))
+        .unwrap_or(0);
+    let scale = 1u64 << (10 * unit);
+    if bytes % scale == 0 {
+        format!("{} {}", bytes / scale, UNITS[unit])
+    } else {
+        format!("{:.1} {}", bytes as f64 / scale as f64, UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_formatted_in_binary_units() {
+        assert_eq!(format_bytes(0), "0 B");
+        assert_eq!(format_bytes(1000), "1000 B");
+        assert_eq!(format_bytes(16 * 1024), "16 KiB");
+        assert_eq!(format_bytes(128 << 20), "128 MiB");
+        assert_eq!(format_bytes(1 << 30), "1 GiB");
+        assert_eq!(format_bytes((1 << 32) - 1), "4.0 GiB");
+        assert_eq!(format_bytes(268_435_456 + 1), "256.0 MiB");
+    }
+
+    #[test]
+    fn limits_rise_to_what_the_adapter_offers() {
+        let mut adapter = wgpu::Limits::defaults();
+        adapter.max_buffer_size = 4 << 30;
+        adapter.max_storage_buffer_binding_size = 2 << 30;
+        adapter.max_compute_workgroup_storage_size = 64 << 10;
+        adapter.min_storage_buffer_offset_alignment = 32;
+        adapter.max_texture_dimension_2d = 16384;
+        let limits = required_limits(&adapter).unwrap();
+        assert_eq!(limits.max_buffer_size, 4 << 30);
+        assert_eq!(limits.max_storage_buffer_binding_size, 2 << 30);
+        assert_eq!(limits.max_compute_workgroup_storage_size, 64 << 10);
+        assert_eq!(limits.min_storage_buffer_offset_alignment, 32);
+        // Textures are not Sculpt's business: stay at the default.
+        assert_eq!(
+            limits.max_texture_dimension_2d,
+            wgpu::Limits::defaults().max_texture_dimension_2d
+        );
+        assert!(limits.check_limits(&adapter));
+    }
+
+    #[test]
+    fn an_adapter_below_webgpu_defaults_is_refused_by_name() {
+        let mut adapter = wgpu::Limits::defaults();
+        adapter.max_storage_buffers_per_shader_stage = 4;
+        let err = required_limits(&adapter).unwrap_err();
+        assert_eq!(err, "max_storage_buffers_per_shader_stage");
+    }
+}

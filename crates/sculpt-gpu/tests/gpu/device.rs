@@ -1,0 +1,31 @@
+use sculpt_gpu::Gpu;
+
+async fn device_reports_what_it_was_given(gpu: &Gpu) {
+    let report = &gpu.report;
+    let limits = gpu.device.limits();
+    assert!(!report.adapter_name.is_empty());
+    assert_eq!(report.max_buffer_size, limits.max_buffer_size);
+    assert_eq!(
+        report.max_storage_buffer_binding_size,
+        limits.max_storage_buffer_binding_size
+    );
+    // Sculpt asks for at least WebGPU's defaults.
+    assert!(limits.max_storage_buffer_binding_size >= 128 << 20);
+    assert!(limits.max_compute_invocations_per_workgroup >= 256);
+    let features = gpu.device.features();
+    assert_eq!(
+        report.shader_f16,
+        features.contains(wgpu::Features::SHADER_F16)
+    );
+    assert_eq!(
+        report.subgroups,
+        features.contains(wgpu::Features::SUBGROUP)
+    );
+    assert_eq!(
+        report.timestamp_query,
+        features.contains(wgpu::Features::TIMESTAMP_QUERY)
+    );
+    let text = report.to_string();
+    assert!(text.contains(&report.adapter_name), "{text}");
+}
+gpu_test!(device_reports_what_it_was_given);

@@ -1,0 +1,26 @@
+//! # sculpt-web
+//!
+//! Sculpt's in-browser app, compiled to WebAssembly and built by trunk from the
+//! repository's `index.html`.
+//!
+//! **Owns:** everything that touches the page: DOM wiring, drawing frames on
+//! canvases, showing errors in the page; later the Web Worker that runs the
+//! engine, the IndexedDB weight store, the visualizer and the blog widget.
+//!
+//! **Must not:** compute. Kernels live in `sculpt-gpu`, models and the
+//! generation pipeline in `sculpt-flux`; this crate calls them and shows what
+//! they produce. It never leaves the page blank: every failure ends up as a
+//! message in `#error`.
+//!
+//! Natively this crate is empty, so that the workspace builds and lints on the
+//! host; the app exists only for `wasm32-unknown-unknown`.
+
+#[cfg(target_arch = "wasm32")]
+mod app;
+#[cfg(target_arch = "wasm32")]
+mod device_panel;
+#[cfg(target_arch = "wasm32")]
+mod dom;
+
+#[cfg(target_arch = "wasm32")]
+pub use app::start;

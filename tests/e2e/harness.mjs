@@ -1,0 +1,112 @@
+// The end-to-end harness: serves the trunk-built page from SCULPT_DIST on a
+// free loopback port and drives Debian's Chromium through playwright-core.
+// Chromium's flags come from crates/sculpt-gpu/webdriver.json, the same file
+// the wasm unit tests use, so both levels run on the same WebGPU setup.
+
+import { createServer } from 'node:http';
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+
+const webdriver = JSON.parse(
+  await readFile(path.join(root, 'crates/sculpt-gpu/webdriver.json'), 'utf8'),
+);
+const chromeOptions = webdriver['goog:chromeOptions'];
+
+/** Chromium flags that give WebGPU on SwiftShader, headless and off the network. */
+export const webgpuFlags = chromeOptions.args;
+
+/** The same browser without the flags that enable WebGPU. */
+export const noWebgpuFlags = webgpuFlags
+  .filter((flag) => !/webgpu|vulkan/i.test(flag))
+  .concat(['--disable-gpu']);
+
+const types = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.webmanifest': 'application/manifest+json',
+};
+
+/** Serves the built page; resolves to { url, close }. */
+export async function servePage(dist = process.env.SCULPT_DIST) {
+  if (!dist) {
+    throw new Error('SCULPT_DIST is not set: run these tests through `cargo xtask test --only e2e`');
+  }
+  const server = createServer(async (request, response) => {
+    const pathname = decodeURIComponent(new URL(request.url, 'http://x').pathname);
+    const relative = pathname.endsWith('/') ? `${pathname}index.html` : pathname;
+    const file = path.join(dist, path.normalize(relative));
+    if (!file.startsWith(path.resolve(dist))) {
+      response.writeHead(403).end();
+      return;
+    }
+    try {
+      const body = await readFile(file);
+      response.writeHead(200, {
+        'content-type': types[path.extname(file)] ?? 'application/octet-stream',
+        'cache-control': 'no-cache',
+      });
+      response.end(body);
+    } catch {
+      response.writeHead(404).end('not found');
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+/**
+ * Starts Chromium with a fresh profile; resolves to { browser, context, page, close }.
+ * Console errors and page crashes are collected in `problems` for the test to report.
+ */
+export async function openBrowser({ flags = webgpuFlags } = {}) {
+  const profile = await mkdtemp(path.join(tmpdir(), 'sculpt-e2e-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromeOptions.binary,
+    headless: true,
+    args: flags.filter((flag) => !flag.startsWith('--headless')),
+    viewport: { width: 1000, height: 800 },
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+  });
+  return {
+    context,
+    page,
+    problems,
+    close: async () => {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The RGBA bytes currently on a 2D canvas. */
+export async function canvasPixels(page, selector) {
+  return page.$eval(selector, (canvas) => {
+    const { width, height } = canvas;
+    return {
+      width,
+      height,
+      data: Array.from(canvas.getContext('2d').getImageData(0, 0, width, height).data),
+    };
+  });
+}

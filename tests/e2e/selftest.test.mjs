@@ -1,0 +1,172 @@
+// The first vertical slice: the page gets a WebGPU device through wgpu, a WGSL
+// kernel converts the self-test image to pixels, the page draws them, and we
+// read the canvas back and compare every byte with values computed here.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { servePage, openBrowser, canvasPixels, noWebgpuFlags } from './harness.mjs';
+
+/**
+ * The self-test image's expected bytes, worked out independently of the
+ * kernel: value (k - 160) / 128 with k = (3x + 5(c+1)y + 70c + 7 phase) mod 300,
+ * clamped to [-1, 1], scaled to [0, 255], rounded half up; alpha 255.
+ */
+function expectedPixels(width, height, phase) {
+  const bytes = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      for (let c = 0; c < 3; c++) {
+        const k = (3 * x + 5 * (c + 1) * y + 70 * c + 7 * phase) % 300;
+        const value = Math.min(1, Math.max(-1, (k - 160) / 128));
+        bytes[i + c] = Math.floor((value + 1) * 127.5 + 0.5);
+      }
+      bytes[i + 3] = 255;
+    }
+  }
+  return bytes;
+}
+
+function assertFrame({ width, height, data }, phase) {
+  const want = expectedPixels(width, height, phase);
+  assert.equal(data.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    if (data[i] !== want[i]) {
+      const pixel = i >> 2;
+      assert.fail(
+        `phase ${phase}: pixel (${pixel % width}, ${Math.floor(pixel / width)}) channel ${i % 4}: ` +
+          `canvas ${data[i]} != expected ${want[i]}`,
+      );
+    }
+  }
+}
+
+let server;
+before(async () => {
+  server = await servePage();
+});
+after(async () => {
+  await server?.close();
+});
+
+async function waitForPhase(page, phase) {
+  await page.waitForFunction(
+    (phase) => document.getElementById('frame').dataset.phase === String(phase) ||
+      document.getElementById('app').dataset.state === 'error',
+    phase,
+    { timeout: 60_000 },
+  );
+  const state = await page.getAttribute('#app', 'data-state');
+  if (state === 'error') {
+    assert.fail(`the page shows an error: ${await page.textContent('#error')}`);
+  }
+}
+
+test('the GPU kernel draws exactly the expected pixels', async () => {
+  const browser = await openBrowser();
+  try {
+    const { page, problems } = browser;
+    await page.goto(server.url);
+    await waitForPhase(page, 0);
+    assertFrame(await canvasPixels(page, '#frame'), 0);
+
+    await page.fill('#phase', '3');
+    await page.click('#draw');
+    await waitForPhase(page, 3);
+    assertFrame(await canvasPixels(page, '#frame'), 3);
+    assert.match(await page.textContent('#status'), /Drew phase 3/);
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the self-test works by keyboard alone', async () => {
+  const browser = await openBrowser();
+  try {
+    const { page } = browser;
+    await page.goto(server.url);
+    await waitForPhase(page, 0);
+    // Tab to the phase field, type, Enter submits; then Tab to the button, Space draws.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'phase');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('41');
+    await page.keyboard.press('Enter');
+    await waitForPhase(page, 41);
+    assertFrame(await canvasPixels(page, '#frame'), 41);
+
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('7');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'draw');
+    await page.keyboard.press('Space');
+    await waitForPhase(page, 7);
+    assertFrame(await canvasPixels(page, '#frame'), 7);
+
+    // Every control has a label a screen reader can announce.
+    const unlabeled = await page.$$eval('input, button, select, textarea', (controls) =>
+      controls.filter((c) => !(c.labels?.length || c.getAttribute('aria-label') || c.textContent.trim()))
+        .map((c) => c.id));
+    assert.deepEqual(unlabeled, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('bad input is reported in the page and keeps the last frame', async () => {
+  const browser = await openBrowser();
+  try {
+    const { page } = browser;
+    await page.goto(server.url);
+    await waitForPhase(page, 0);
+    // The number field's own validation stops the form; bypass it the way a
+    // script or an older browser could, to reach the app's check.
+    await page.$eval('#phase', (input) => {
+      input.type = 'text';
+      input.value = 'lots';
+    });
+    await page.click('#draw');
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error'), /Pattern phase must be a whole number/);
+    assertFrame(await canvasPixels(page, '#frame'), 0);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('once loaded, the page keeps computing with the network off', async () => {
+  const browser = await openBrowser();
+  try {
+    const { context, page } = browser;
+    await page.goto(server.url);
+    await waitForPhase(page, 0);
+    await context.setOffline(true);
+    assert.equal(await page.evaluate(() => navigator.onLine), false);
+    await page.fill('#phase', '12');
+    await page.press('#phase', 'Enter');
+    await waitForPhase(page, 12);
+    assertFrame(await canvasPixels(page, '#frame'), 12);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('without WebGPU the page says so instead of staying blank', async () => {
+  const browser = await openBrowser({ flags: noWebgpuFlags });
+  try {
+    const { page } = browser;
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.getElementById('app').dataset.state === 'error', null, {
+      timeout: 60_000,
+    });
+    assert.equal(await page.isVisible('#error'), true);
+    assert.match(await page.textContent('#error'), /WebGPU is not available in this browser/);
+    assert.match(await page.textContent('#status'), /cannot run here/);
+    assert.equal(await page.isDisabled('#draw'), true);
+  } finally {
+    await browser.close();
+  }
+});

@@ -1,0 +1,178 @@
+//! Counting tests from what the runners print, and the final summary line.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub passed: u32,
+    pub failed: u32,
+    pub skipped: u32,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: Counts) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
+}
+
+impl fmt::Display for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} passed, {} failed", self.passed, self.failed)?;
+        if self.skipped > 0 {
+            write!(f, ", {} skipped", self.skipped)?;
+        }
+        Ok(())
+    }
+}
+
+/// Sums libtest's `test result:` lines (cargo test, and wasm-bindgen-test's
+/// runner, which prints the same), split by the test binary they came from:
+/// the second count holds binaries whose source is `tests/gpu/main.rs`.
+pub fn libtest(output: &str) -> (Counts, Counts) {
+    let (mut other, mut gpu) = (Counts::default(), Counts::default());
+    let mut in_gpu_binary = false;
+    for line in output.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("Running ") {
+            in_gpu_binary = rest.starts_with("tests/gpu/main.rs");
+        } else if line.starts_with("Doc-tests ") {
+            in_gpu_binary = false;
+        } else if let Some(result) = line.strip_prefix("test result: ") {
+            let counts = Counts {
+                passed: count_before(result, "passed"),
+                failed: count_before(result, "failed"),
+                skipped: count_before(result, "ignored"),
+            };
+            if in_gpu_binary {
+                gpu.add(counts);
+            } else {
+                other.add(counts);
+            }
+        }
+    }
+    (other, gpu)
+}
+
+/// Counts from node's test runner (`ℹ pass 3` with the spec reporter,
+/// `# pass 3` with tap).
+pub fn node_test(output: &str) -> Counts {
+    let mut counts = Counts::default();
+    for line in output.lines() {
+        let line = line
+            .trim()
+            .trim_start_matches('ℹ')
+            .trim_start_matches('#')
+            .trim();
+        let mut words = line.split_whitespace();
+        let (Some(key), Some(value), None) = (words.next(), words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(value) = value.parse::<u32>() else {
+            continue;
+        };
+        match key {
+            "pass" => counts.passed += value,
+            "fail" | "cancelled" => counts.failed += value,
+            "skipped" | "todo" => counts.skipped += value,
+            _ => {}
+        }
+    }
+    counts
+}
+
+/// The number just before `word` in a phrase like "12 passed; 0 failed".
+fn count_before(text: &str, word: &str) -> u32 {
+    text.split([';', '.'])
+        .filter_map(|part| {
+            let mut words = part.split_whitespace();
+            let number = words.next()?.parse().ok()?;
+            (words.next()? == word).then_some(number)
+        })
+        .next()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libtest_results_are_split_by_binary() {
+        let output = "\
+     Running unittests src/lib.rs (target/debug/deps/sculpt_gpu-1)
+running 3 tests
+test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.00s
+     Running tests/gpu/main.rs (target/debug/deps/gpu-2)
+test result: FAILED. 4 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.3s
+   Doc-tests sculpt_gpu
+test result: ok. 5 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+";
+        let (other, gpu) = libtest(output);
+        assert_eq!(
+            other,
+            Counts {
+                passed: 8,
+                failed: 0,
+                skipped: 1
+            }
+        );
+        assert_eq!(
+            gpu,
+            Counts {
+                passed: 4,
+                failed: 2,
+                skipped: 0
+            }
+        );
+    }
+
+    #[test]
+    fn wasm_bindgen_test_runner_output_counts_as_gpu_binary() {
+        let output = "\
+     Running tests/gpu/main.rs (target/wasm32-unknown-unknown/debug/deps/gpu-3.wasm)
+Running headless tests in Chrome on `http://127.0.0.1:39703/`
+test result: ok. 4 passed; 0 failed; 0 ignored; 0 filtered out; finished in 1.52s
+";
+        let (other, gpu) = libtest(output);
+        assert_eq!(other, Counts::default());
+        assert_eq!(gpu.passed, 4);
+    }
+
+    #[test]
+    fn node_spec_and_tap_reporters() {
+        let spec =
+            "ℹ tests 5\nℹ suites 0\nℹ pass 4\nℹ fail 1\nℹ cancelled 0\nℹ skipped 2\nℹ todo 0\n";
+        assert_eq!(
+            node_test(spec),
+            Counts {
+                passed: 4,
+                failed: 1,
+                skipped: 2
+            }
+        );
+        let tap = "# tests 2\n# pass 2\n# fail 0\n";
+        assert_eq!(node_test(tap).passed, 2);
+        // Test names that happen to start with a count word are not counts.
+        assert_eq!(
+            node_test("✔ pass the prompt through (12ms)\n"),
+            Counts::default()
+        );
+    }
+
+    #[test]
+    fn summary_line_mentions_skips_only_when_there_are_some() {
+        let counts = Counts {
+            passed: 7,
+            failed: 1,
+            skipped: 0,
+        };
+        assert_eq!(counts.to_string(), "7 passed, 1 failed");
+        let counts = Counts {
+            skipped: 2,
+            ..counts
+        };
+        assert_eq!(counts.to_string(), "7 passed, 1 failed, 2 skipped");
+    }
+}
