@@ -77,7 +77,7 @@ pub fn ensure(root: &Path, needs: &Needs) -> anyhow::Result<()> {
         want(true, NPM);
     }
     install_debian_packages(&missing_packages)?;
-    if needs.node && !node_major().is_some_and(|major| major >= MIN_NODE_MAJOR) {
+    if needs.node && node_major().is_none_or(|major| major < MIN_NODE_MAJOR) {
         bail!(
             "Node.js {MIN_NODE_MAJOR} or newer is needed for the end-to-end tests; `node --version` says {:?}",
             first_line("node", &["--version"])
@@ -200,14 +200,13 @@ pub fn locked_version(root: &Path, package: &str) -> anyhow::Result<String> {
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line == format!("name = \"{package}\"") {
-            if let Some(version) = lines
+        if line == format!("name = \"{package}\"")
+            && let Some(version) = lines
                 .next()
                 .and_then(|line| line.strip_prefix("version = \""))
                 .and_then(|rest| rest.strip_suffix('"'))
-            {
-                return Ok(version.to_string());
-            }
+        {
+            return Ok(version.to_string());
         }
     }
     bail!("Cargo.lock has no {package} package")

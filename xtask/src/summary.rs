@@ -35,7 +35,12 @@ pub fn libtest(output: &str) -> (Counts, Counts) {
     let mut in_gpu_binary = false;
     for line in output.lines() {
         let line = line.trim();
-        if let Some(rest) = line.strip_prefix("Running ") {
+        // Cargo's "Running <source> (<binary>)", not the wasm runner's
+        // "Running headless tests in Chrome…".
+        if let Some(rest) = line
+            .strip_prefix("Running ")
+            .filter(|rest| rest.ends_with(')'))
+        {
             in_gpu_binary = rest.starts_with("tests/gpu/main.rs");
         } else if line.starts_with("Doc-tests ") {
             in_gpu_binary = false;

@@ -85,7 +85,7 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                 rows.push(("clippy (wasm32)".into(), check(wasm)?));
             }
             Step::Native => {
-                let mut tests = cargo(["test", "--workspace", "--locked"]);
+                let mut tests = cargo(["test", "--workspace", "--locked", "--no-fail-fast"]);
                 tests.env("XDG_RUNTIME_DIR", &runtime_dir);
                 let output = run_captured(tests)?;
                 let (mut unit, gpu) = summary::libtest(&output.text);
@@ -112,6 +112,7 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                     "--package=sculpt-gpu",
                     "--test=gpu",
                     "--locked",
+                    "--no-fail-fast",
                     "--target=wasm32-unknown-unknown",
                 ]);
                 tests
