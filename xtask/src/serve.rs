@@ -10,7 +10,14 @@ pub fn run_server(root: &Path, port: u16, dev: bool) -> anyhow::Result<()> {
     println!("xtask: Sculpt will be served at {url} once trunk has built it (Ctrl-C stops).");
     let mut trunk = Command::new("trunk");
     trunk
-        .args(["serve", "--offline", "--address", "127.0.0.1", "--port"])
+        .args([
+            "serve",
+            "--offline",
+            "--disable-address-lookup",
+            "--address",
+            "127.0.0.1",
+            "--port",
+        ])
         .arg(port.to_string());
     if !dev {
         trunk.arg("--release");

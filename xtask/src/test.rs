@@ -147,7 +147,7 @@ fn e2e(root: &Path) -> anyhow::Result<Counts> {
     files.sort();
     let mut tests = Command::new("node");
     tests
-        .args(["--test", "--test-reporter=spec", "--test-concurrency=1"])
+        .args(["--test", "--test-reporter=spec"])
         .args(&files)
         .env("SCULPT_DIST", root.join(E2E_DIST));
     let output = run_captured(tests)?;
