@@ -1,7 +1,17 @@
 //! Device setup, done once: pick an adapter, read what it offers, request what
 //! Sculpt needs up to that, and describe the result.
 
-use std::fmt;
+use std::{fmt, rc::Rc};
+
+use crate::{
+    readback::StagingPool,
+    runtime::{
+        pipelines::PipelineCache,
+        pool::BufferPool,
+        recorder::Recorder,
+        stats::{Stats, StatsSnapshot},
+    },
+};
 
 /// Optional adapter features Sculpt's kernels can use. Every kernel has an f32
 /// path that needs none of them; these only make things faster.
@@ -26,13 +36,27 @@ pub enum GpuError {
     RequestDevice { adapter: String, reason: String },
     #[error("reading a buffer back from the GPU failed: {0}")]
     Readback(String),
+    #[error("{what} needs {bytes} bytes, more than this GPU can bind at once ({limit})")]
+    TooLarge {
+        what: String,
+        bytes: u64,
+        limit: u64,
+    },
+    #[error("shape mismatch: {0}")]
+    Shape(String),
 }
 
-/// The one GPU device Sculpt computes on, with what it was set up with.
+/// The one GPU device Sculpt computes on, with what it was set up with and
+/// the runtime every kernel goes through.
 pub struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub report: DeviceReport,
+    pub(crate) stats: Rc<Stats>,
+    pub(crate) pool: Rc<BufferPool>,
+    pub(crate) pipelines: PipelineCache,
+    pub(crate) recorder: Recorder,
+    pub(crate) staging: StagingPool,
 }
 
 impl Gpu {
@@ -82,11 +106,37 @@ impl Gpu {
                 reason: e.to_string(),
             })?;
         let report = DeviceReport::new(&info, features, &limits);
-        Ok(Self {
+        Ok(Self::from_device(device, queue, report))
+    }
+
+    fn from_device(device: wgpu::Device, queue: wgpu::Queue, report: DeviceReport) -> Self {
+        let stats = Rc::new(Stats::default());
+        Self {
+            pool: BufferPool::new(device.clone(), Rc::clone(&stats)),
+            pipelines: PipelineCache::new(device.clone(), Rc::clone(&stats)),
+            recorder: Recorder::new(device.clone(), queue.clone(), Rc::clone(&stats)),
+            staging: StagingPool::default(),
+            stats,
             device,
             queue,
             report,
-        })
+        }
+    }
+
+    /// What the runtime has done so far (buffers and pipelines created,
+    /// submits, dispatches, bytes moved).
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Submits all recorded work now.
+    pub fn flush(&self) {
+        self.recorder.flush();
+    }
+
+    /// Gives the memory of pooled buffers no tensor holds back to the device.
+    pub fn trim_pool(&self) {
+        self.pool.trim();
     }
 }
 

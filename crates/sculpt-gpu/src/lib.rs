@@ -15,5 +15,9 @@
 mod device;
 pub mod kernels;
 pub mod readback;
+pub mod runtime;
+mod tensor;
 
 pub use device::{DeviceReport, Gpu, GpuError, format_bytes, required_limits};
+pub use runtime::stats::StatsSnapshot;
+pub use tensor::Tensor;

@@ -32,4 +32,5 @@ macro_rules! gpu_test {
 mod support;
 
 mod device;
+mod elementwise;
 mod frame;
