@@ -117,7 +117,10 @@ mod tests {
         assert_eq!(size_class((3 << 20) + 1), (3 << 20) + (1 << 19));
         for bytes in [300u64, 5000, 123_457, 99_999_999, 1 << 33] {
             let class = size_class(bytes);
-            assert!(class >= bytes && class % 256 == 0, "{bytes} -> {class}");
+            assert!(
+                class >= bytes && class.is_multiple_of(256),
+                "{bytes} -> {class}"
+            );
             assert!(
                 class as f64 <= bytes as f64 * 1.25 + 256.0,
                 "{bytes} -> {class}"
