@@ -2,3 +2,4 @@
 //! its pipelines and dispatches it.
 
 pub mod frame;
+pub mod noise;
