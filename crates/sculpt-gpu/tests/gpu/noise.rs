@@ -205,3 +205,51 @@ async fn knots_match_known_quantiles(_gpu: &Gpu) {
     }
 }
 gpu_test!(knots_match_known_quantiles);
+
+/// FNV-1a over 32-bit words: a short fingerprint of a long bit pattern.
+fn fingerprint(words: impl IntoIterator<Item = u32>) -> u64 {
+    words.into_iter().fold(0xcbf2_9ce4_8422_2325, |hash, word| {
+        word.to_le_bytes().iter().fold(hash, |hash, &byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
+    })
+}
+
+async fn noise_bits_are_pinned_on_every_platform(gpu: &Gpu) {
+    // The constants come from an independent model of the stream written in
+    // Python: knots from CPython's statistics.NormalDist().inv_cdf (Wichura's
+    // AS 241, not this crate's Acklam + Halley), Philox4x32-10 from the SC11
+    // paper with Python's big integers. Checked natively and in the browser,
+    // they prove that both build the same knots and draw the same noise, and
+    // any change to the stream (which would change every shared seed's
+    // image) fails here.
+    let table = quantile_table();
+    let knot_fingerprint = fingerprint(table.gpu_layout().iter().map(|&k| k as u32));
+    assert_eq!(
+        knot_fingerprint, 0xefa1_729b_0ed2_286b,
+        "knot fingerprint {knot_fingerprint:#x}"
+    );
+    let first: Vec<u32> = gaussian_cpu(42, 6).iter().map(|v| v.to_bits()).collect();
+    assert_eq!(
+        first,
+        [
+            0x3e92_f720,
+            0xbda1_6f00,
+            0xbfb9_dfa8,
+            0xbed1_fa60,
+            0x400f_e6e8,
+            0xbee5_6560
+        ],
+        "first values {first:#x?}"
+    );
+    let gpu_noise = NoiseKernel::new(gpu)
+        .gaussian(gpu, 42, 100_003)
+        .await
+        .unwrap();
+    let noise_fingerprint = fingerprint(gpu_noise.iter().map(|v| v.to_bits()));
+    assert_eq!(
+        noise_fingerprint, 0xd84f_1431_efa3_4188,
+        "noise fingerprint {noise_fingerprint:#x}"
+    );
+}
+gpu_test!(noise_bits_are_pinned_on_every_platform);
