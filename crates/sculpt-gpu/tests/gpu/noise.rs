@@ -253,3 +253,31 @@ async fn noise_bits_are_pinned_on_every_platform(gpu: &Gpu) {
     );
 }
 gpu_test!(noise_bits_are_pinned_on_every_platform);
+
+async fn long_noise_folds_a_two_dimensional_dispatch_back_in_order(gpu: &Gpu) {
+    // Past the per-dimension workgroup limit (65,535 on lavapipe and in
+    // Chromium; GPUs offering more skip the fold, and the test still checks
+    // ordinary long noise) the dispatch gets a second dimension. Elements on
+    // both sides of the first row boundary, and the very last ones, must still
+    // be element i of the stream; they are computed here straight from Philox
+    // and the table.
+    let limit = gpu.device.limits().max_compute_workgroups_per_dimension;
+    let max_x = limit.min(65_535) as usize;
+    let row = max_x * 64 * 4;
+    let len = row + 4 * 64 * 5 + 3;
+    let got = NoiseKernel::new(gpu).gaussian(gpu, 99, len).await.unwrap();
+    let table = quantile_table();
+    let key = sculpt_gpu::kernels::noise::seed_key(99);
+    let expected = |i: usize| {
+        let words = philox4x32_10([(i / 4) as u32, 0, 0, 0], key);
+        table.normal_from_bits(words[i % 4])
+    };
+    for i in (0..16).chain(row - 300..len) {
+        assert_eq!(
+            got[i].to_bits(),
+            expected(i).to_bits(),
+            "element {i} of {len}, workgroup limit {limit}"
+        );
+    }
+}
+gpu_test!(long_noise_folds_a_two_dimensional_dispatch_back_in_order);
