@@ -44,10 +44,10 @@
 //! so native and wasm builds get identical knots; `exp` and `ln` are written
 //! here for that reason (the platform ones may differ in the last bit). The
 //! GPU kernel receives the same knots in a storage buffer uploaded once in
-//! [`NoiseKernel::new`]. Computing them at run time (about 1,500 Halley
-//! refinements, well under a millisecond) keeps the derivation readable and
-//! testable next to its use, where a generated const array would hide it in
-//! a build script.
+//! [`NoiseKernel::new`]. Computing them at run time (1,538 quantiles of three
+//! Halley steps each, little next to compiling the pipeline) keeps the
+//! derivation readable and testable next to its use, where a generated const
+//! array would hide it in a build script.
 
 use std::sync::OnceLock;
 
