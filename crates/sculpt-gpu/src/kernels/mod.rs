@@ -3,3 +3,4 @@
 
 pub mod elementwise;
 pub mod frame;
+pub mod noise;

@@ -34,3 +34,4 @@ mod support;
 mod device;
 mod elementwise;
 mod frame;
+mod noise;
