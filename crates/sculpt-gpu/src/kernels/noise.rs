@@ -53,7 +53,11 @@ use std::sync::OnceLock;
 
 use wgpu::util::DeviceExt;
 
-use crate::{Gpu, GpuError, readback::read_buffer};
+use crate::{
+    Gpu, GpuError, Tensor,
+    readback::read_buffer,
+    runtime::{launch::linear_grid, pipelines::KernelSource},
+};
 
 /// Threads per workgroup of both entry points; each `gaussian` thread writes
 /// one Philox block of four elements.
@@ -353,137 +357,56 @@ fn ln(x: f64) -> f64 {
     2.0 * s * series + exponent as f64 * std::f64::consts::LN_2
 }
 
-/// How many workgroups along x and y cover `workgroups`, with x at most
-/// `max_per_dimension`; the shader folds (x, y) back into one flat index.
-fn dispatch_shape(workgroups: u32, max_per_dimension: u32) -> (u32, u32) {
-    let x = workgroups.clamp(1, max_per_dimension);
-    (x, workgroups.div_ceil(x).max(1))
-}
+const SOURCE: KernelSource = KernelSource {
+    name: "noise.wgsl",
+    parts: &[include_str!("noise.wgsl")],
+};
 
-/// Fills GPU buffers with seeded Gaussian noise. Build it once per device:
-/// the pipelines are compiled and the knot tables uploaded here.
+/// Seeded Gaussian noise on the GPU. Build it once per device: the knot
+/// tables are uploaded here.
 pub struct NoiseKernel {
-    gaussian: wgpu::ComputePipeline,
-    philox: wgpu::ComputePipeline,
     knots: wgpu::Buffer,
 }
 
 impl NoiseKernel {
     pub fn new(gpu: &Gpu) -> Self {
-        let device = &gpu.device;
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("noise.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("noise.wgsl").into()),
-        });
-        let pipeline = |entry_point: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry_point),
-                layout: None,
-                module: &module,
-                entry_point: Some(entry_point),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        let knots = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("noise quantile knots"),
-            contents: bytemuck::cast_slice(&quantile_table().gpu_layout()),
-            usage: wgpu::BufferUsages::STORAGE,
-        });
-        Self {
-            gaussian: pipeline("gaussian"),
-            philox: pipeline("philox4x32_10_blocks"),
-            knots,
-        }
-    }
-
-    /// Records, into `encoder`, writing the first `len` noise values of `seed`
-    /// as f32 into `output` (which needs `STORAGE` and room for them).
-    pub fn encode_gaussian(
-        &self,
-        gpu: &Gpu,
-        encoder: &mut wgpu::CommandEncoder,
-        seed: u64,
-        output: &wgpu::Buffer,
-        len: usize,
-    ) {
-        if len == 0 {
-            return;
-        }
-        let len = u32::try_from(len).expect("noise: more than u32::MAX elements");
-        assert!(
-            output.size() >= 4 * u64::from(len),
-            "noise: a buffer of {} bytes cannot hold {len} f32",
-            output.size()
-        );
-        let key = seed_key(seed);
-        let params = gpu
+        let knots = gpu
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("noise params"),
-                contents: bytemuck::cast_slice(&[key[0], key[1], len, 0]),
-                usage: wgpu::BufferUsages::UNIFORM,
+                label: Some("noise quantile knots"),
+                contents: bytemuck::cast_slice(&quantile_table().gpu_layout()),
+                usage: wgpu::BufferUsages::STORAGE,
             });
-        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("noise"),
-            layout: &self.gaussian.get_bind_group_layout(0),
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: self.knots.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: output.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: params.as_entire_binding(),
-                },
-            ],
-        });
-        let blocks = len.div_ceil(4);
-        let (x, y) = dispatch_shape(
-            blocks.div_ceil(WORKGROUP),
-            gpu.device.limits().max_compute_workgroups_per_dimension,
-        );
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("gaussian"),
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&self.gaussian);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(x, y, 1);
+        Self { knots }
     }
 
-    /// Writes the first `len` noise values of `seed` into `output` on the GPU
-    /// and submits the work; nothing is read back.
-    pub fn fill_gaussian(&self, gpu: &Gpu, seed: u64, output: &wgpu::Buffer, len: usize) {
-        let mut encoder = gpu
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("noise"),
-            });
-        self.encode_gaussian(gpu, &mut encoder, seed, output, len);
-        gpu.queue.submit([encoder.finish()]);
+    /// A tensor of `shape` holding the noise of `seed`, element i being
+    /// `gaussian_cpu(seed, n)[i]` bit for bit. Recorded, not submitted:
+    /// it stays on the GPU.
+    pub fn sample(&self, gpu: &Gpu, seed: u64, shape: &[usize]) -> Result<Tensor, GpuError> {
+        let out = Tensor::uninit(gpu, shape)?;
+        let len = out.elem_count();
+        if len == 0 {
+            return Ok(out);
+        }
+        let key = seed_key(seed);
+        let len = u32::try_from(len).expect("tensors fit the binding limit");
+        let blocks = len.div_ceil(4) as usize;
+        gpu.launch(
+            &SOURCE,
+            "gaussian",
+            &[],
+            &[&self.knots, out.buffer()],
+            &[key[0], key[1], len, out.offset()],
+            linear_grid(blocks.div_ceil(WORKGROUP as usize)),
+        );
+        Ok(out)
     }
 
     /// The first `len` noise values of `seed`, computed on the GPU and read
     /// back: bit for bit [`gaussian_cpu`].
     pub async fn gaussian(&self, gpu: &Gpu, seed: u64, len: usize) -> Result<Vec<f32>, GpuError> {
-        if len == 0 {
-            return Ok(Vec::new());
-        }
-        let size = 4 * len as u64;
-        let output = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("noise values"),
-            size,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        self.fill_gaussian(gpu, seed, &output, len);
-        let bytes = read_buffer(gpu, &output, size).await?;
-        Ok(bytemuck::pod_collect_to_vec(&bytes))
+        self.sample(gpu, seed, &[len])?.to_vec(gpu).await
     }
 
     /// Runs the kernel's own Philox4x32-10 on each `(counter, key)` pair: how
@@ -497,6 +420,7 @@ impl NoiseKernel {
             return Ok(Vec::new());
         }
         let device = &gpu.device;
+        let philox = gpu.pipelines.get(&SOURCE, "philox4x32_10_blocks", &[]);
         let words: Vec<u32> = inputs
             .iter()
             .flat_map(|(counter, key)| counter.iter().chain(key).chain(&[0, 0]).copied())
@@ -515,7 +439,7 @@ impl NoiseKernel {
         });
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("philox"),
-            layout: &self.philox.get_bind_group_layout(0),
+            layout: &philox.get_bind_group_layout(0),
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 3,
@@ -535,7 +459,7 @@ impl NoiseKernel {
                 label: Some("philox4x32_10_blocks"),
                 timestamp_writes: None,
             });
-            pass.set_pipeline(&self.philox);
+            pass.set_pipeline(&philox);
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups((inputs.len() as u32).div_ceil(WORKGROUP), 1, 1);
         }
@@ -618,13 +542,5 @@ mod tests {
         let std = (sum_of_squares - sum * sum).sqrt();
         assert!(sum.abs() < 1e-5, "mean {sum}");
         assert!((std - 1.0).abs() < 2e-4, "std {std}");
-    }
-
-    #[test]
-    fn dispatch_covers_every_workgroup_within_the_limit() {
-        assert_eq!(dispatch_shape(1, 65535), (1, 1));
-        assert_eq!(dispatch_shape(65535, 65535), (65535, 1));
-        assert_eq!(dispatch_shape(65536, 65535), (65535, 2));
-        assert_eq!(dispatch_shape(10, 4), (4, 3));
     }
 }

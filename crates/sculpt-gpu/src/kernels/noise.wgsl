@@ -9,7 +9,8 @@ struct Params {
     key_lo: u32,
     key_hi: u32,
     len: u32,
-    unused: u32,
+    // Where the output tensor starts in its buffer, in elements.
+    out_offset: u32,
 }
 
 // 1025 body knots Φ⁻¹(j/1024), then 1025 tail knots Φ⁻¹(k/2^20), as value × 2^20.
@@ -107,7 +108,7 @@ fn gaussian(
     let words = philox4x32_10(vec4<u32>(block, 0u, 0u, 0u), vec2<u32>(params.key_lo, params.key_hi));
     for (var lane = 0u; lane < 4u; lane++) {
         if (first + lane < params.len) {
-            values[first + lane] = normal_from_bits(words[lane]);
+            values[params.out_offset + first + lane] = normal_from_bits(words[lane]);
         }
     }
 }

@@ -71,34 +71,24 @@ async fn gpu_noise_equals_cpu_bit_for_bit(gpu: &Gpu) {
 }
 gpu_test!(gpu_noise_equals_cpu_bit_for_bit);
 
-async fn fill_gaussian_writes_into_a_callers_buffer(gpu: &Gpu) {
-    // The generation path: noise stays in a buffer the caller owns, here one
-    // larger than the noise, whose remainder must be left alone.
+async fn sampled_latent_stays_on_the_gpu(gpu: &Gpu) {
+    // The generation path: a latent-shaped tensor is filled on the GPU and
+    // nothing is submitted or read back until someone asks for the values.
     let kernel = NoiseKernel::new(gpu);
-    let len = 37;
-    let sentinel = -123.5f32;
-    let buffer = wgpu::util::DeviceExt::create_buffer_init(
-        &gpu.device,
-        &wgpu::util::BufferInitDescriptor {
-            label: Some("caller's latent"),
-            contents: bytemuck::cast_slice(&[sentinel; 40]),
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-        },
-    );
-    kernel.fill_gaussian(gpu, 7, &buffer, len);
-    let bytes = sculpt_gpu::readback::read_buffer(gpu, &buffer, 40 * 4)
-        .await
-        .unwrap();
-    let values: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    if let Some(difference) = first_bit_difference(&values[..len], &gaussian_cpu(7, len)) {
+    let shape = [1usize, 16, 6, 7];
+    let before = gpu.stats();
+    let latent = kernel.sample(gpu, 7, &shape).unwrap();
+    let recorded = gpu.stats() - before;
+    assert_eq!(recorded.dispatches, 1, "{recorded:?}");
+    assert_eq!(recorded.submits, 0, "{recorded:?}");
+    assert_eq!(recorded.bytes_read_back, 0, "{recorded:?}");
+    assert_eq!(latent.shape(), &shape);
+    let values = latent.to_vec(gpu).await.unwrap();
+    if let Some(difference) = first_bit_difference(&values, &gaussian_cpu(7, 16 * 6 * 7)) {
         panic!("{difference}");
     }
-    assert_eq!(values[len..], [sentinel; 3]);
 }
-gpu_test!(fill_gaussian_writes_into_a_callers_buffer);
+gpu_test!(sampled_latent_stays_on_the_gpu);
 
 async fn same_seed_repeats_and_other_seeds_differ(gpu: &Gpu) {
     let kernel = NoiseKernel::new(gpu);
