@@ -3,4 +3,5 @@
 
 pub mod elementwise;
 pub mod frame;
+pub mod linear;
 pub mod noise;

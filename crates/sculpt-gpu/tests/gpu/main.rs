@@ -34,4 +34,5 @@ mod support;
 mod device;
 mod elementwise;
 mod frame;
+mod linear;
 mod noise;

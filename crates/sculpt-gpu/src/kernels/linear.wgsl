@@ -1,0 +1,163 @@
+// Linear layers: out[m, n] = sum_k x[m, k] · w[n, k] (+ bias[n]), with the
+// weight in PyTorch/GGUF layout [out_features, in_features]. The weight is
+// read through `weight4` (from the weight-format snippet prepended to this
+// file), which decodes its storage format on the fly: weights stay in their
+// compact format in GPU memory.
+//
+// Two entry points: `linear_tiled`, a 64×64 output tile per workgroup staged
+// through workgroup memory (activations × weights, M large), and
+// `linear_rows`, for a few rows (modulation vectors, M ≤ 8), where the cost
+// is reading the weight once: one workgroup per output feature, its threads
+// splitting K.
+
+struct Params {
+    m: u32,
+    // Output features this weight chunk holds (its rows).
+    n: u32,
+    k: u32,
+    // Output features of the whole layer: the row stride of `out`.
+    out_stride: u32,
+    x_offset: u32,
+    out_offset: u32,
+    bias_offset: u32,
+    // Which output column this weight chunk's first row writes (weights too
+    // big for one binding are split by rows).
+    n_start: u32,
+    // u32 words per weight row (formats pad rows; see weight4).
+    row_words: u32,
+}
+
+override HAS_BIAS: bool = false;
+// Rows handled by `linear_rows` (its accumulators live in registers).
+override ROWS: u32 = 1u;
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> weights: array<u32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+const TILE: u32 = 64u;
+const TILE_K: u32 = 16u;
+
+var<workgroup> tile_x: array<array<f32, TILE_K>, TILE>;
+var<workgroup> tile_w: array<array<f32, TILE_K>, TILE>;
+
+fn x_at(row: u32, k: u32) -> f32 {
+    if (row < params.m && k < params.k) {
+        return x[params.x_offset + row * params.k + k];
+    }
+    return 0.0;
+}
+
+fn bias_at(column: u32) -> f32 {
+    if (HAS_BIAS) {
+        return bias[params.bias_offset + params.n_start + column];
+    }
+    return 0.0;
+}
+
+@compute @workgroup_size(16, 16)
+fn linear_tiled(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_id) local: vec3<u32>,
+) {
+    let thread = local.y * 16u + local.x;
+    let row0 = wg.y * TILE;
+    let column0 = wg.x * TILE;
+    // Each thread stages 4 consecutive k of one row of each tile.
+    let stage_row = thread / 4u;
+    let stage_k = (thread % 4u) * 4u;
+
+    var acc: array<array<f32, 4>, 4>;
+    for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
+        let k = k0 + stage_k;
+        for (var j = 0u; j < 4u; j++) {
+            tile_x[stage_row][stage_k + j] = x_at(row0 + stage_row, k + j);
+        }
+        var w = vec4<f32>(0.0);
+        let weight_row = column0 + stage_row;
+        if (weight_row < params.n && k < params.k) {
+            w = weight4(weight_row, k);
+        }
+        tile_w[stage_row][stage_k] = w.x;
+        tile_w[stage_row][stage_k + 1u] = w.y;
+        tile_w[stage_row][stage_k + 2u] = w.z;
+        tile_w[stage_row][stage_k + 3u] = w.w;
+        workgroupBarrier();
+
+        // Rows local.y + 16i and columns local.x + 16j: neighbouring threads
+        // read neighbouring rows of the tiles.
+        for (var kk = 0u; kk < TILE_K; kk++) {
+            var a: array<f32, 4>;
+            var b: array<f32, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                a[i] = tile_x[local.y + 16u * i][kk];
+                b[i] = tile_w[local.x + 16u * i][kk];
+            }
+            for (var i = 0u; i < 4u; i++) {
+                for (var j = 0u; j < 4u; j++) {
+                    acc[i][j] = fma(a[i], b[j], acc[i][j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+
+    for (var i = 0u; i < 4u; i++) {
+        let row = row0 + local.y + 16u * i;
+        if (row >= params.m) {
+            continue;
+        }
+        for (var j = 0u; j < 4u; j++) {
+            let column = column0 + local.x + 16u * j;
+            if (column < params.n) {
+                out[params.out_offset + row * params.out_stride + params.n_start + column] =
+                    acc[i][j] + bias_at(column);
+            }
+        }
+    }
+}
+
+const ROWS_THREADS: u32 = 64u;
+const MAX_ROWS: u32 = 8u;
+
+var<workgroup> partial: array<array<f32, MAX_ROWS>, ROWS_THREADS>;
+
+@compute @workgroup_size(64)
+fn linear_rows(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) thread: u32,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    // One output feature per workgroup (folded over x and y for wide layers).
+    let column = wg.x + wg.y * groups.x;
+    var acc: array<f32, MAX_ROWS>;
+    if (column < params.n) {
+        for (var k = thread * 4u; k < params.k; k += ROWS_THREADS * 4u) {
+            let w = weight4(column, k);
+            for (var row = 0u; row < ROWS; row++) {
+                let a = vec4<f32>(x_at(row, k), x_at(row, k + 1u), x_at(row, k + 2u), x_at(row, k + 3u));
+                acc[row] += dot(a, w);
+            }
+        }
+    }
+    for (var row = 0u; row < ROWS; row++) {
+        partial[thread][row] = acc[row];
+    }
+    workgroupBarrier();
+    for (var stride = ROWS_THREADS / 2u; stride > 0u; stride /= 2u) {
+        if (thread < stride) {
+            for (var row = 0u; row < ROWS; row++) {
+                partial[thread][row] += partial[thread + stride][row];
+            }
+        }
+        workgroupBarrier();
+    }
+    if (thread == 0u && column < params.n) {
+        for (var row = 0u; row < ROWS; row++) {
+            out[params.out_offset + row * params.out_stride + params.n_start + column] =
+                partial[0][row] + bias_at(column);
+        }
+    }
+}

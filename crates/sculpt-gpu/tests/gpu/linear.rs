@@ -1,0 +1,149 @@
+//! Linear layers against candle's matmul on the CPU. Tolerance: the GPU sums
+//! K products in another order (and with fused multiply-adds), so each output
+//! may differ by a few ULP of the sum of |x·w| terms: 2e-6·K absolute (inputs
+//! are in [-1, 1]) plus 1e-5 relative.
+
+use sculpt_gpu::{
+    Gpu,
+    kernels::linear::{LinearWeight, linear},
+};
+
+use crate::support::{assert_close, cpu, cpu_values, download, random, upload};
+
+fn reference(x: &[f32], m: usize, k: usize, w: &[f32], n: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    let out = cpu(x, &[m, k])
+        .matmul(&cpu(w, &[n, k]).t().unwrap())
+        .unwrap();
+    let out = match bias {
+        Some(b) => out.broadcast_add(&cpu(b, &[n])).unwrap(),
+        None => out,
+    };
+    cpu_values(&out)
+}
+
+async fn check(gpu: &Gpu, m: usize, k: usize, n: usize, with_bias: bool, chunk_bytes: Option<u64>) {
+    let seed = (m * 1_000_000 + k * 1000 + n) as u64;
+    let x = random(seed, m * k, 1.0);
+    let w = random(seed + 1, n * k, 1.0);
+    let b = random(seed + 2, n, 1.0);
+    let weight = match chunk_bytes {
+        Some(bytes) => LinearWeight::from_f32_in_chunks(gpu, &w, n, k, bytes).unwrap(),
+        None => LinearWeight::from_f32(gpu, &w, n, k).unwrap(),
+    };
+    let bias = with_bias.then(|| upload(gpu, &b, &[n]));
+    let out = linear(gpu, &upload(gpu, &x, &[m, k]), &weight, bias.as_ref()).unwrap();
+    assert_eq!(out.shape(), &[m, n]);
+    let want = reference(&x, m, k, &w, n, with_bias.then_some(&b[..]));
+    let what = format!(
+        "[{m}, {k}] x [{n}, {k}] bias {with_bias} chunks {}",
+        weight.chunk_count()
+    );
+    assert_close(
+        &what,
+        &download(gpu, &out).await,
+        &want,
+        2e-6 * k as f32,
+        1e-5,
+    );
+}
+
+async fn few_rows_match_candle(gpu: &Gpu) {
+    // M ≤ 8 takes the weight-once path (modulation vectors, timestep MLPs).
+    for (m, k, n) in [
+        (1, 1, 1),
+        (1, 5, 7),
+        (1, 256, 64),
+        (3, 100, 65),
+        (8, 257, 33),
+    ] {
+        check(gpu, m, k, n, true, None).await;
+        check(gpu, m, k, n, false, None).await;
+    }
+}
+gpu_test!(few_rows_match_candle);
+
+async fn many_rows_match_candle(gpu: &Gpu) {
+    // Tile edges: M and N not multiples of 64, K not a multiple of 16 or 4.
+    for (m, k, n) in [
+        (9, 16, 64),
+        (64, 64, 64),
+        (70, 33, 65),
+        (130, 257, 200),
+        (65, 3, 1),
+    ] {
+        check(gpu, m, k, n, true, None).await;
+        check(gpu, m, k, n, false, None).await;
+    }
+}
+gpu_test!(many_rows_match_candle);
+
+async fn weights_split_into_chunks_give_the_same_result(gpu: &Gpu) {
+    // A chunk of 3 rows of 40 (padded) words: a 10-row weight in 4 chunks,
+    // as a 132 MB FLUX weight is split on a 128 MiB binding limit.
+    for m in [2, 70] {
+        check(gpu, m, 37, 10, true, Some(3 * 40 * 4)).await;
+    }
+    let w = random(1, 10 * 37, 1.0);
+    assert_eq!(
+        LinearWeight::from_f32_in_chunks(gpu, &w, 10, 37, 3 * 40 * 4)
+            .unwrap()
+            .chunk_count(),
+        4
+    );
+}
+gpu_test!(weights_split_into_chunks_give_the_same_result);
+
+async fn leading_axes_are_rows(gpu: &Gpu) {
+    let (k, n) = (24, 12);
+    let x = random(3, 2 * 5 * k, 1.0);
+    let w = random(4, n * k, 1.0);
+    let weight = LinearWeight::from_f32(gpu, &w, n, k).unwrap();
+    let out = linear(gpu, &upload(gpu, &x, &[2, 5, k]), &weight, None).unwrap();
+    assert_eq!(out.shape(), &[2, 5, n]);
+    assert_close(
+        "[2, 5, k]",
+        &download(gpu, &out).await,
+        &reference(&x, 10, k, &w, n, None),
+        2e-6 * k as f32,
+        1e-5,
+    );
+}
+gpu_test!(leading_axes_are_rows);
+
+async fn mismatched_shapes_are_errors(gpu: &Gpu) {
+    let weight = LinearWeight::from_f32(gpu, &[0.0; 12], 3, 4).unwrap();
+    let x = upload(gpu, &[0.0; 10], &[2, 5]);
+    let err = linear(gpu, &x, &weight, None).unwrap_err();
+    assert!(err.to_string().contains("takes 4"), "{err}");
+    let x = upload(gpu, &[0.0; 8], &[2, 4]);
+    let bias = upload(gpu, &[0.0; 2], &[2]);
+    assert!(linear(gpu, &x, &weight, Some(&bias)).is_err());
+    assert!(LinearWeight::from_f32(gpu, &[0.0; 11], 3, 4).is_err());
+    assert!(LinearWeight::from_f32_in_chunks(gpu, &[0.0; 12], 3, 4, 8).is_err());
+}
+gpu_test!(mismatched_shapes_are_errors);
+
+async fn repeated_layers_allocate_nothing_after_warm_up(gpu: &Gpu) {
+    let (m, k) = (80, 64);
+    let w1 = LinearWeight::from_f32(gpu, &random(1, 128 * k, 0.1), 128, k).unwrap();
+    let w2 = LinearWeight::from_f32(gpu, &random(2, k * 128, 0.1), k, 128).unwrap();
+    let b1 = upload(gpu, &random(3, 128, 0.1), &[128]);
+    let x = upload(gpu, &random(4, m * k, 1.0), &[m, k]);
+    let mlp = || {
+        let h = linear(gpu, &x, &w1, Some(&b1)).unwrap();
+        linear(gpu, &h, &w2, None).unwrap()
+    };
+    let first = download(gpu, &mlp()).await;
+    let before = gpu.stats();
+    for _ in 0..4 {
+        drop(mlp());
+    }
+    let last = mlp();
+    let during = gpu.stats() - before;
+    assert_eq!(during.buffers_created, 0, "{during:?}");
+    assert_eq!(during.pipelines_created, 0, "{during:?}");
+    assert_eq!(during.submits, 0, "{during:?}");
+    assert_eq!(during.dispatches, 10, "{during:?}");
+    assert_eq!(download(gpu, &last).await, first);
+}
+gpu_test!(repeated_layers_allocate_nothing_after_warm_up);
