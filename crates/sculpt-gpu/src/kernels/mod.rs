@@ -1,6 +1,7 @@
 //! WGSL kernels, one `.wgsl` file per family, each with the Rust that builds
 //! its pipelines and dispatches it.
 
+pub mod attention;
 pub mod elementwise;
 pub mod frame;
 pub mod linear;

@@ -31,6 +31,7 @@ macro_rules! gpu_test {
 
 mod support;
 
+mod attention;
 mod device;
 mod elementwise;
 mod frame;
