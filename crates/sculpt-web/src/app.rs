@@ -4,8 +4,8 @@
 use std::{cell::Cell, rc::Rc};
 
 use sculpt_gpu::{
-    Gpu,
-    kernels::frame::{FrameKernel, test_pattern},
+    Gpu, Tensor,
+    kernels::frame::{test_pattern, to_rgba8},
 };
 use wasm_bindgen::{Clamped, JsCast, closure::Closure};
 use web_sys::{
@@ -31,7 +31,6 @@ pub fn start() {
 
 struct SelfTest {
     gpu: Gpu,
-    kernel: FrameKernel,
     canvas: HtmlCanvasElement,
     busy: Cell<bool>,
     frames_drawn: Cell<u32>,
@@ -41,10 +40,8 @@ async fn run() -> Result<(), String> {
     dom::set_status("Starting the GPU…");
     let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
     device_panel::show(&gpu.report)?;
-    let kernel = FrameKernel::new(&gpu);
     let app = Rc::new(SelfTest {
         gpu,
-        kernel,
         canvas: dom::element("frame")?,
         busy: Cell::new(false),
         frames_drawn: Cell::new(0),
@@ -91,14 +88,13 @@ impl SelfTest {
         dom::set_state("busy");
         let (width, height) = (self.canvas.width(), self.canvas.height());
         let started = dom::now_ms();
-        let pixels = self
-            .kernel
-            .planar_to_rgba8(
-                &self.gpu,
-                &test_pattern(width, height, phase),
-                width,
-                height,
-            )
+        let planes = Tensor::from_slice(
+            &self.gpu,
+            &test_pattern(width, height, phase),
+            &[3, height as usize, width as usize],
+        )
+        .map_err(|e| e.to_string())?;
+        let pixels = to_rgba8(&self.gpu, &planes)
             .await
             .map_err(|e| e.to_string())?;
         put_pixels(&self.canvas, &pixels, width, height)?;

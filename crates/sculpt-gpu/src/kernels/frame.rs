@@ -1,104 +1,35 @@
 //! Frames for canvases: planar RGB in [-1, 1] to packed RGBA8 (`frame.wgsl`).
+//! This readback is the one the product makes every step: the frame drawn.
 
-use wgpu::util::DeviceExt;
+use crate::{Gpu, GpuError, Tensor, runtime::pipelines::KernelSource};
 
-use crate::{Gpu, GpuError, readback::read_buffer};
-
+const SOURCE: KernelSource = KernelSource {
+    name: "frame.wgsl",
+    parts: &[include_str!("frame.wgsl")],
+};
 const WORKGROUP: u32 = 8;
 
-/// Converts planar RGB images to RGBA8 pixels on the GPU. Build it once per
-/// device: the pipeline is compiled here, not per frame.
-pub struct FrameKernel {
-    pipeline: wgpu::ComputePipeline,
-}
-
-impl FrameKernel {
-    pub fn new(gpu: &Gpu) -> Self {
-        let module = gpu
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("frame.wgsl"),
-                source: wgpu::ShaderSource::Wgsl(include_str!("frame.wgsl").into()),
-            });
-        let pipeline = gpu
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some("planar_to_rgba8"),
-                layout: None,
-                module: &module,
-                entry_point: Some("planar_to_rgba8"),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-        Self { pipeline }
-    }
-
-    /// `planes` holds R, G and B planes of `width * height` values each;
-    /// returns `width * height * 4` bytes, row by row, R G B A per pixel.
-    pub async fn planar_to_rgba8(
-        &self,
-        gpu: &Gpu,
-        planes: &[f32],
-        width: u32,
-        height: u32,
-    ) -> Result<Vec<u8>, GpuError> {
-        let pixel_count = width as usize * height as usize;
-        assert_eq!(
-            planes.len(),
-            3 * pixel_count,
-            "planar_to_rgba8: expected 3 planes of {width}x{height}"
-        );
-        let device = &gpu.device;
-        let input = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("frame planes"),
-            contents: bytemuck::cast_slice(planes),
-            usage: wgpu::BufferUsages::STORAGE,
-        });
-        let output_size = 4 * pixel_count as u64;
-        let output = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("frame pixels"),
-            size: output_size,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("frame params"),
-            contents: bytemuck::cast_slice(&[width, height]),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("frame"),
-            layout: &self.pipeline.get_bind_group_layout(0),
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: input.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: output.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: params.as_entire_binding(),
-                },
-            ],
-        });
-        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("frame"),
-        });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("planar_to_rgba8"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(width.div_ceil(WORKGROUP), height.div_ceil(WORKGROUP), 1);
-        }
-        gpu.queue.submit([encoder.finish()]);
-        read_buffer(gpu, &output, output_size).await
-    }
+/// Converts an image [3, height, width] to `width * height * 4` bytes, row
+/// by row, R G B A per pixel, and reads them back.
+pub async fn to_rgba8(gpu: &Gpu, planes: &Tensor) -> Result<Vec<u8>, GpuError> {
+    let &[3, height, width] = planes.shape() else {
+        return Err(GpuError::Shape(format!(
+            "a frame is [3, height, width], not {:?}",
+            planes.shape()
+        )));
+    };
+    // Four bytes per pixel: one u32, the same size as an f32.
+    let pixels = Tensor::uninit(gpu, &[height, width])?;
+    let (width, height) = (width as u32, height as u32);
+    gpu.launch(
+        &SOURCE,
+        "planar_to_rgba8",
+        &[],
+        &[planes.buffer(), pixels.buffer()],
+        &[width, height, planes.offset()],
+        [width.div_ceil(WORKGROUP), height.div_ceil(WORKGROUP), 1],
+    );
+    crate::readback::read_range(gpu, pixels.buffer(), 0, u64::from(width * height) * 4).await
 }
 
 /// The engine self-test image: three planes of values on an exact binary grid

@@ -5,6 +5,8 @@
 struct Params {
     width: u32,
     height: u32,
+    // Where the image starts in its buffer, in elements.
+    planes_offset: u32,
 }
 
 @group(0) @binding(0) var<storage, read> planes: array<f32>;
@@ -24,8 +26,9 @@ fn planar_to_rgba8(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let plane = params.width * params.height;
     let i = id.y * params.width + id.x;
-    let r = to_byte(planes[i]);
-    let g = to_byte(planes[plane + i]);
-    let b = to_byte(planes[2u * plane + i]);
+    let first = params.planes_offset + i;
+    let r = to_byte(planes[first]);
+    let g = to_byte(planes[plane + first]);
+    let b = to_byte(planes[2u * plane + first]);
     pixels[i] = r | (g << 8u) | (b << 16u) | (255u << 24u);
 }

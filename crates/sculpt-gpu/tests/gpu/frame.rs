@@ -1,6 +1,6 @@
 use sculpt_gpu::{
-    Gpu,
-    kernels::frame::{FrameKernel, test_pattern},
+    Gpu, Tensor,
+    kernels::frame::{test_pattern, to_rgba8},
 };
 
 /// The byte a value in [-1, 1] maps to, worked out independently of the kernel:
@@ -36,11 +36,8 @@ fn expected_rgba(planes: &[f32], width: u32, height: u32) -> Vec<u8> {
 }
 
 async fn frame_matches_cpu(gpu: &Gpu, width: u32, height: u32, planes: &[f32]) {
-    let kernel = FrameKernel::new(gpu);
-    let got = kernel
-        .planar_to_rgba8(gpu, planes, width, height)
-        .await
-        .unwrap();
+    let tensor = Tensor::from_slice(gpu, planes, &[3, height as usize, width as usize]).unwrap();
+    let got = to_rgba8(gpu, &tensor).await.unwrap();
     let want = expected_rgba(planes, width, height);
     assert_eq!(got.len(), want.len());
     if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
@@ -72,11 +69,31 @@ gpu_test!(single_row_and_column);
 
 async fn channels_stay_in_their_place(gpu: &Gpu) {
     // One pixel, each channel distinct, out-of-range values clamped.
-    let kernel = FrameKernel::new(gpu);
-    let got = kernel
-        .planar_to_rgba8(gpu, &[-2.0, 0.0, 5.0], 1, 1)
-        .await
-        .unwrap();
-    assert_eq!(got, vec![0, 128, 255, 255]);
+    let pixel = Tensor::from_slice(gpu, &[-2.0, 0.0, 5.0], &[3, 1, 1]).unwrap();
+    assert_eq!(to_rgba8(gpu, &pixel).await.unwrap(), vec![0, 128, 255, 255]);
 }
 gpu_test!(channels_stay_in_their_place);
+
+async fn frames_after_the_first_allocate_nothing(gpu: &Gpu) {
+    // Drawing every denoising step must not create buffers: the output and
+    // the staging buffer come from pools. Only the frame's bytes come back.
+    let (width, height) = (40, 24);
+    let planes = Tensor::from_slice(gpu, &test_pattern(width, height, 1), &[3, 24, 40]).unwrap();
+    let first = to_rgba8(gpu, &planes).await.unwrap();
+    let before = gpu.stats();
+    for _ in 0..3 {
+        assert_eq!(to_rgba8(gpu, &planes).await.unwrap(), first);
+    }
+    let during = gpu.stats() - before;
+    assert_eq!(during.buffers_created, 0, "{during:?}");
+    assert_eq!(during.pipelines_created, 0, "{during:?}");
+    assert_eq!(during.bytes_read_back, 3 * 40 * 24 * 4, "{during:?}");
+}
+gpu_test!(frames_after_the_first_allocate_nothing);
+
+async fn a_frame_must_have_three_planes(gpu: &Gpu) {
+    let gray = Tensor::from_slice(gpu, &[0.0; 6], &[1, 2, 3]).unwrap();
+    let err = to_rgba8(gpu, &gray).await.unwrap_err();
+    assert!(err.to_string().contains("[3, height, width]"), "{err}");
+}
+gpu_test!(a_frame_must_have_three_planes);
