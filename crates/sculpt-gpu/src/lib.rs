@@ -15,5 +15,6 @@
 mod device;
 pub mod kernels;
 pub mod readback;
+pub mod weights;
 
 pub use device::{DeviceReport, Gpu, GpuError, format_bytes, required_limits};

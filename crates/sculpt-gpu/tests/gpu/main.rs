@@ -33,3 +33,4 @@ mod support;
 
 mod device;
 mod frame;
+mod weights;
