@@ -61,6 +61,8 @@ fn ulp(x: f32) -> f32 {
 /// ggml's CPU dequantization, written from its `dequantize_row_*` loops in
 /// ggml-quants.c (loop structure and operation order kept), on the file's
 /// block bytes.
+// Indexed loops, as in ggml, so that this can be read line by line against it.
+#[allow(clippy::needless_range_loop)]
 mod reference {
     use super::Expected;
     use half::{bf16, f16};
@@ -382,7 +384,11 @@ async fn q4_k_scales_and_mins_by_hand(gpu: &Gpu) {
         .map(|e| {
             let j = (e / 32) as u8;
             let l = (e % 32) as u8;
-            let q = if j % 2 == 0 { l % 16 } else { 15 - l % 16 };
+            let q = if j.is_multiple_of(2) {
+                l % 16
+            } else {
+                15 - l % 16
+            };
             Expected::exact(f32::from(scale(j)) * f32::from(q) - 0.5 * f32::from(min(j)))
         })
         .collect();
@@ -428,7 +434,7 @@ async fn half_floats_by_hand(gpu: &Gpu) {
         .iter()
         .map(|&v| Expected::exact(half::bf16::from_f32(v).to_f32()))
         .collect();
-    assert_eq!(bf16_want[4].value, 0.10009765625); // 0.1 rounded to bf16
+    assert_eq!(bf16_want[4].value, f32::from_bits(0x3dcd_0000)); // 0.1 rounded to bf16
     let kernel = DequantizeKernel::new(gpu, WeightFormat::BF16);
     assert_gpu_dequantizes(gpu, &kernel, (3, 2), &bf16_bytes, &bf16_want).await;
 }
