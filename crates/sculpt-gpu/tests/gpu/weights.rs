@@ -360,6 +360,53 @@ async fn q8_0_blocks_by_hand(gpu: &Gpu) {
 }
 gpu_test!(q8_0_blocks_by_hand);
 
+async fn q5_0_block_by_hand(gpu: &Gpu) {
+    // q = e for value e: byte j holds j low and (j + 16) & 15 = j high, and
+    // the fifth bit (bit e of qh) is set for e >= 16. d = 1, so x = e - 16.
+    let mut block = half::f16::from_f32(1.0).to_le_bytes().to_vec();
+    block.extend(0xffff_0000u32.to_le_bytes());
+    block.extend((0..16u8).map(|j| j | (j << 4)));
+    let want: Vec<Expected> = (0..32).map(|e| Expected::exact(e as f32 - 16.0)).collect();
+    let kernel = DequantizeKernel::new(gpu, WeightFormat::Q5_0);
+    assert_gpu_dequantizes(gpu, &kernel, (1, 32), &block, &want).await;
+}
+gpu_test!(q5_0_block_by_hand);
+
+async fn q6_k_block_by_hand(gpu: &Gpu) {
+    // Value e = 128 n + 32 g + l (half n, quarter g) stores the 6-bit
+    // u = (7 g + l) % 64: low 4 bits in the low (g < 2) or high nibble of ql
+    // byte 64 n + 32 (g % 2) + l, top 2 bits at bit 2g of qh byte 32 n + l.
+    // Its scale is the signed byte 8 n + 2 g + l / 16, here (index - 8), and
+    // x = d * scale * (u - 32) with d = 0.25.
+    let u = |g: usize, l: usize| ((7 * g + l) % 64) as u8;
+    let mut ql = [0u8; 128];
+    let mut qh = [0u8; 64];
+    for n in 0..2 {
+        for l in 0..32 {
+            ql[64 * n + l] = (u(0, l) & 0xf) | ((u(2, l) & 0xf) << 4);
+            ql[64 * n + 32 + l] = (u(1, l) & 0xf) | ((u(3, l) & 0xf) << 4);
+            qh[32 * n + l] = (0..4).map(|g| (u(g, l) >> 4) << (2 * g)).sum();
+        }
+    }
+    let scales: Vec<u8> = (0..16).map(|i| (i - 8) as i8 as u8).collect();
+    let mut block = ql.to_vec();
+    block.extend(qh);
+    block.extend(&scales);
+    block.extend(half::f16::from_f32(0.25).to_le_bytes());
+    let want: Vec<Expected> = (0..256)
+        .map(|e| {
+            let (n, g, l) = (e / 128, e % 128 / 32, e % 32);
+            let scale = (8 * n + 2 * g + l / 16) as f32 - 8.0;
+            Expected::exact(0.25 * scale * (f32::from(u(g, l)) - 32.0))
+        })
+        .collect();
+    // Value 255: n = 1, g = 3, l = 31: scale 15 - 8 = 7, u = 52, x = 0.25 * 7 * 20.
+    assert_eq!(want[255].value, 35.0);
+    let kernel = DequantizeKernel::new(gpu, WeightFormat::Q6_K);
+    assert_gpu_dequantizes(gpu, &kernel, (1, 256), &block, &want).await;
+}
+gpu_test!(q6_k_block_by_hand);
+
 async fn q4_k_scales_and_mins_by_hand(gpu: &Gpu) {
     // Sub-block j has scale 10 + 7j and min 63 - 5j: from j = 4 on both need
     // their top two bits, which Q4_K keeps in the top of bytes 0..8.
@@ -399,18 +446,22 @@ async fn q4_k_scales_and_mins_by_hand(gpu: &Gpu) {
 gpu_test!(q4_k_scales_and_mins_by_hand);
 
 async fn half_floats_by_hand(gpu: &Gpu) {
-    // Two rows of 5: the second row starts after 3 values of padding.
+    // Two rows of 6: the second row starts after 2 values of padding. The
+    // largest f16, the smallest normal one, and two subnormals (1e-6 and the
+    // smallest, 2^-24), which f32 holds as normal numbers.
     let values = [
         1.0,
         -2.5,
         65504.0,
         0.000061035156,
         -0.0,
+        1e-6,
         3.0,
         0.1,
         -7.75,
         1024.5,
         2.0,
+        -6e-8,
     ];
     let f16_bytes: Vec<u8> = values
         .iter()
@@ -420,9 +471,10 @@ async fn half_floats_by_hand(gpu: &Gpu) {
         .iter()
         .map(|&v| Expected::exact(half::f16::from_f32(v).to_f32()))
         .collect();
-    assert_eq!(f16_want[6].value, 0.099975586); // 0.1 rounded to f16
+    assert_eq!(f16_want[7].value, 0.099975586); // 0.1 rounded to f16
+    assert_eq!(f16_want[11].value, -(2.0f32.powi(-24)));
     let kernel = DequantizeKernel::new(gpu, WeightFormat::F16);
-    assert_gpu_dequantizes(gpu, &kernel, (2, 5), &f16_bytes, &f16_want).await;
+    assert_gpu_dequantizes(gpu, &kernel, (2, 6), &f16_bytes, &f16_want).await;
 
     // bf16 keeps f32's range: 1e30 and 3e-30 survive, with 8 bits of mantissa.
     let values = [1.0, -3.0, 1e30, 3e-30, 0.1, -1024.0];
