@@ -492,6 +492,37 @@ async fn half_floats_by_hand(gpu: &Gpu) {
 }
 gpu_test!(half_floats_by_hand);
 
+async fn a_weight_too_big_for_one_dispatch_row_is_dequantized_whole(gpu: &Gpu) {
+    // 2048 x 8192 Q4_0 is 4,194,304 groups of 4 values: 65,536 workgroups of
+    // 64, one more than a dispatch dimension allows on lavapipe and WebGPU
+    // (65,535), so the last workgroup, which writes the end of the last row,
+    // is in the second row of the 2-D dispatch. Check the first and last rows.
+    let (rows, cols) = (2048, 8192);
+    let format = WeightFormat::Q4_0;
+    let bytes = random_file_bytes(format, rows, cols, 2048);
+    let packed = repack(format, rows, cols, &bytes).unwrap();
+    let got = DequantizeKernel::new(gpu, format)
+        .dequantize(gpu, &packed)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), rows * cols);
+    let row_bytes = cols / 32 * format.block_bytes();
+    for row in [0, 1, rows - 2, rows - 1] {
+        let want = reference::dequantize(format, &bytes[row * row_bytes..(row + 1) * row_bytes]);
+        for (k, (got, want)) in got[row * cols..(row + 1) * cols]
+            .iter()
+            .zip(want)
+            .enumerate()
+        {
+            assert_eq!(
+                *got, want.value,
+                "{format} {rows}x{cols}: value [{row}, {k}]"
+            );
+        }
+    }
+}
+gpu_test!(a_weight_too_big_for_one_dispatch_row_is_dequantized_whole);
+
 async fn a_kernel_refuses_weights_of_another_format(gpu: &Gpu) {
     let kernel = DequantizeKernel::new(gpu, WeightFormat::Q4_0);
     let weight = repack(WeightFormat::Q8_0, 1, 32, &[0; 34]).unwrap();
