@@ -17,6 +17,7 @@ pub mod kernels;
 pub mod readback;
 pub mod runtime;
 mod tensor;
+pub mod weights;
 
 pub use device::{DeviceReport, Gpu, GpuError, format_bytes, required_limits};
 pub use runtime::stats::StatsSnapshot;

@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod elementwise;
+pub mod dequantize;
 pub mod frame;
 pub mod linear;
 pub mod noise;

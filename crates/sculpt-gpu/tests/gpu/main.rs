@@ -37,3 +37,4 @@ mod elementwise;
 mod frame;
 mod linear;
 mod noise;
+mod weights;
