@@ -2,5 +2,9 @@
 //! its pipelines and dispatches it.
 
 pub mod elementwise;
+pub mod embed;
 pub mod frame;
 pub mod noise;
+pub mod norm;
+pub mod rope;
+pub mod softmax;

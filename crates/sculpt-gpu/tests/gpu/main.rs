@@ -33,5 +33,9 @@ mod support;
 
 mod device;
 mod elementwise;
+mod embed;
 mod frame;
 mod noise;
+mod norm;
+mod rope;
+mod softmax;
