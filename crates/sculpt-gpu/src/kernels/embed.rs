@@ -61,7 +61,7 @@ pub fn timestep_embedding(
     dim: usize,
     time_factor: f32,
 ) -> Result<Tensor, GpuError> {
-    if t.shape().len() != 1 || dim == 0 || dim % 2 != 0 {
+    if t.shape().len() != 1 || dim == 0 || !dim.is_multiple_of(2) {
         return Err(GpuError::Shape(format!(
             "timestep embedding wants t [n] and an even dim, not {:?} and {dim}",
             t.shape()

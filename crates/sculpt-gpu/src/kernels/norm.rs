@@ -99,7 +99,7 @@ pub fn group_norm(
             )));
         }
     };
-    if groups == 0 || channels % groups != 0 || channel_len == 0 {
+    if groups == 0 || !channels.is_multiple_of(groups) || channel_len == 0 {
         return Err(GpuError::Shape(format!(
             "group norm: {channels} channels of {channel_len} elements cannot form {groups} groups"
         )));

@@ -52,7 +52,10 @@ pub fn rope_table_values(
     theta: f64,
 ) -> Result<Vec<f32>, GpuError> {
     let axes = axes_dim.len();
-    if axes == 0 || positions.len() % axes != 0 || axes_dim.iter().any(|d| d % 2 != 0 || *d == 0) {
+    if axes == 0
+        || !positions.len().is_multiple_of(axes)
+        || axes_dim.iter().any(|d| !d.is_multiple_of(2) || *d == 0)
+    {
         return Err(GpuError::Shape(format!(
             "rope table: {} positions cannot be [tokens, {axes}] for even axes {axes_dim:?}",
             positions.len()
