@@ -34,7 +34,7 @@ pub fn layer_norm(
         None => gpu.launch(
             &SOURCE,
             "layer_norm",
-            &[],
+            &row_threads(width),
             &[x.buffer(), out.buffer()],
             &RowParams::new(rows, width, x, eps).words(),
             linear_grid(rows),
@@ -50,7 +50,7 @@ pub fn layer_norm(
             gpu.launch(
                 &SOURCE,
                 "layer_norm_affine",
-                &[],
+                &row_threads(width),
                 &[x.buffer(), weight.buffer(), bias.buffer(), out.buffer()],
                 &params.words(),
                 linear_grid(rows),
@@ -72,7 +72,7 @@ pub fn rms_norm(gpu: &Gpu, x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tens
     gpu.launch(
         &SOURCE,
         "rms_norm",
-        &[],
+        &row_threads(width),
         &[x.buffer(), weight.buffer(), out.buffer()],
         &params.words(),
         linear_grid(rows),
@@ -154,6 +154,12 @@ pub fn group_norm(
         linear_grid(x.elem_count().div_ceil(WORKGROUP)),
     );
     Ok(out)
+}
+
+/// The `WORKGROUP` override for rows of `width`: narrow rows (QK-norm's 128)
+/// would leave most of 256 threads idle.
+fn row_threads(width: usize) -> [(&'static str, f64); 1] {
+    [("WORKGROUP", if width <= 256 { 64.0 } else { 256.0 })]
 }
 
 fn rows_and_width(what: &str, x: &Tensor) -> Result<(usize, usize), GpuError> {

@@ -1,8 +1,8 @@
 // Normalizations over contiguous f32 tensors, accumulated in f32.
 //
-// Row kernels (LayerNorm, RMSNorm): one workgroup of 256 per row. Each thread
-// sums a strided slice of the row, then a tree over the 256 partial sums
-// combines them, so rounding error grows with width/256 + log2(256) additions
+// Row kernels (LayerNorm, RMSNorm): one workgroup per row. Each thread sums a
+// strided slice of the row, then a tree over the threads' partial sums
+// combines them, so rounding error grows with width/threads + log2(threads) additions
 // rather than with the width. The variance is a second pass over the row,
 // sum((x - mean)^2), never E[x^2] - E[x]^2: that difference cancels
 // catastrophically when |mean| is large against the spread.
@@ -30,8 +30,10 @@ struct Params {
     channels_per_group: u32,
 }
 
-const WORKGROUP: u32 = 256u;
-// Elements per group_norm_chunk_stats workgroup: 16 per thread. Must match
+// Threads per workgroup, a power of two: 256, or 64 for rows of at most 256
+// (FLUX's QK-norm over head_dim 128), which would leave most of 256 idle.
+override WORKGROUP: u32 = 256u;
+// Elements per group_norm_chunk_stats workgroup: 16 per thread of 256. Must match
 // GROUP_NORM_CHUNK in norm.rs.
 const CHUNK: u32 = 4096u;
 
@@ -243,14 +245,14 @@ fn group_norm_merge(
 @group(0) @binding(4) var<storage, read_write> group_norm_out: array<f32>;
 @group(0) @binding(5) var<uniform> apply_params: Params;
 
-@compute @workgroup_size(WORKGROUP)
+@compute @workgroup_size(256)
 fn group_norm_apply(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(local_invocation_index) local: u32,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
     let p = apply_params;
-    let i = workgroup_index(wg, groups) * WORKGROUP + local;
+    let i = workgroup_index(wg, groups) * 256u + local;
     let channels = p.groups * p.channels_per_group;
     if (i >= channels * p.channel_len) {
         return;
