@@ -25,7 +25,8 @@ pub fn softmax_last_dim(gpu: &Gpu, x: &Tensor) -> Result<Tensor, GpuError> {
     gpu.launch(
         &SOURCE,
         "softmax",
-        &[],
+        // Narrow rows would leave most of 256 threads idle.
+        &[("WORKGROUP", if width <= 256 { 64.0 } else { 256.0 })],
         &[x.buffer(), out.buffer()],
         &[rows as u32, width as u32, x.offset()],
         linear_grid(rows),

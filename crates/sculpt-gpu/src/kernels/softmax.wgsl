@@ -1,5 +1,5 @@
-// Softmax over the last axis of a contiguous f32 tensor, one workgroup of 256
-// per row, rows of any length. Numerically stable: exp(x - max) never
+// Softmax over the last axis of a contiguous f32 tensor, one workgroup per
+// row, rows of any length. Numerically stable: exp(x - max) never
 // overflows and its largest term is exactly 1, so the sum is >= 1 and the
 // division cannot blow up; sums go through a per-thread partial sum and a
 // tree, as in norm.wgsl. Three reads of the row (max, sum, write); rows of a
@@ -11,7 +11,9 @@ struct Params {
     x_offset: u32,
 }
 
-const WORKGROUP: u32 = 256u;
+// Threads per workgroup, a power of two: 256, or 64 for rows of at most 256
+// (CLIP's 77, T5's 256), which would leave most of 256 idle.
+override WORKGROUP: u32 = 256u;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
