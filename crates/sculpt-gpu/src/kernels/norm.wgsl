@@ -2,13 +2,15 @@
 //
 // Row kernels (LayerNorm, RMSNorm): one workgroup per row. Each thread sums a
 // strided slice of the row, then a tree over the threads' partial sums
-// combines them, so rounding error grows with width/threads + log2(threads) additions
-// rather than with the width. The variance is a second pass over the row,
+// combines them, so rounding error grows with width/threads + log2(threads)
+// additions rather than with the width. The variance is a second pass over the row,
 // sum((x - mean)^2), never E[x^2] - E[x]^2: that difference cancels
 // catastrophically when |mean| is large against the spread.
 //
-// GroupNorm: a group is far too large for one workgroup (4 channels x 1M
-// pixels in FLUX's autoencoder at 1024^2), so it takes three dispatches:
+// GroupNorm: a group is too much work for one workgroup (4 channels x 1M
+// pixels in FLUX's autoencoder at 1024^2, and only 32 groups, which would
+// leave most of a GPU idle while each workgroup loops over 4M elements), so
+// it takes three dispatches:
 //   group_norm_chunk_stats: every chunk of CHUNK elements of a group gets its
 //     (mean, M2 = sum of squared deviations) from the same two-pass scheme;
 //   group_norm_merge: one workgroup per group merges its chunks' statistics
@@ -187,10 +189,10 @@ fn group_norm_chunk_stats(
 // Chan, Golub, LeVeque: statistics of the union of two disjoint sets.
 fn merge_into(count: ptr<function, f32>, mean: ptr<function, f32>, m2: ptr<function, f32>,
               other_count: f32, other_mean: f32, other_m2: f32) {
-    let total = *count + other_count;
     if (other_count == 0.0) {
         return;
     }
+    let total = *count + other_count;
     let delta = other_mean - *mean;
     let weight_other = other_count / total;
     *mean = *mean + delta * weight_other;

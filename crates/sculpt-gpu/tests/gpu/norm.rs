@@ -221,6 +221,34 @@ async fn group_norm_handles_flux_sized_groups(gpu: &Gpu) {
 }
 gpu_test!(group_norm_handles_flux_sized_groups);
 
+async fn more_rows_than_one_grid_row(gpu: &Gpu) {
+    // 65535 workgroups is the most one grid row holds: rows fold onto a 2-D grid.
+    let shape = [70_000usize, 3];
+    let data = random(99, 70_000 * 3, 3.0);
+    let scale = [0.5f32, -1.0, 2.0];
+    let got = download(
+        gpu,
+        &norm::rms_norm(
+            gpu,
+            &upload(gpu, &data, &shape),
+            &upload(gpu, &scale, &[3]),
+            1e-6,
+        )
+        .unwrap(),
+    )
+    .await;
+    let want = candle_nn::ops::rms_norm_slow(&cpu_f64(&data, &shape), &cpu_f64(&scale, &[3]), 1e-6)
+        .unwrap();
+    assert_close(
+        "rms norm of 70000 rows",
+        &got,
+        &values_f32(&want),
+        4e-6,
+        4e-6,
+    );
+}
+gpu_test!(more_rows_than_one_grid_row);
+
 async fn views_are_normalized_from_their_offset(gpu: &Gpu) {
     let data = random(95, 6 * 40, 3.0);
     let x = upload(gpu, &data, &[6, 40]);

@@ -59,6 +59,13 @@ async fn softmax_is_stable_for_large_logits(gpu: &Gpu) {
 }
 gpu_test!(softmax_is_stable_for_large_logits);
 
+async fn softmax_of_more_rows_than_one_grid_row(gpu: &Gpu) {
+    // 65535 workgroups is the most one grid row holds: rows fold onto a 2-D grid.
+    let data = random(25, 70_000 * 2, 6.0);
+    check_softmax(gpu, &[70_000, 2], &data).await;
+}
+gpu_test!(softmax_of_more_rows_than_one_grid_row);
+
 async fn softmax_of_a_view_reads_its_rows(gpu: &Gpu) {
     let data = random(30, 8 * 50, 4.0);
     let x = upload(gpu, &data, &[8, 50]);
