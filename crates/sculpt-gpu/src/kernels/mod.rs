@@ -2,8 +2,12 @@
 //! its pipelines and dispatches it.
 
 pub mod attention;
-pub mod elementwise;
 pub mod dequantize;
+pub mod elementwise;
+pub mod embed;
 pub mod frame;
 pub mod linear;
 pub mod noise;
+pub mod norm;
+pub mod rope;
+pub mod softmax;
