@@ -3,14 +3,22 @@
 //! Sculpt's GPU layer, the same code natively (Vulkan, Metal, DX12) and in the
 //! browser (WebGPU), all through `wgpu`.
 //!
-//! **Owns:** device setup and its report ([`Gpu`], [`DeviceReport`]), reading
-//! buffers back ([`readback`]), and the WGSL kernels ([`kernels`], one `.wgsl`
-//! file per family). GPU tensors, the buffer pool and the rest of the kernel
-//! library grow here.
+//! **Owns:** device setup and its report ([`Gpu`], [`DeviceReport`]); the
+//! execution model ([`runtime`]: pooled buffers, pipelines compiled once,
+//! many dispatches per submit, parameters in a uniform ring, counters that
+//! prove a steady state allocates nothing); GPU [`Tensor`]s; weight storage
+//! formats as the GPU reads them ([`weights`]: f32, f16, bf16 and GGUF
+//! blocks, repacked for aligned loads); reading back ([`readback`]); and the
+//! WGSL kernels ([`kernels`], one `.wgsl` file per family, each with the Rust
+//! that launches it).
 //!
-//! **Must not:** know about models, weight files, tokenizers or the page. It
-//! takes numbers and shapes, not FLUX; `sculpt-flux` builds models on top of it.
-//! It never reads data back from the GPU unless a caller asks for it.
+//! **Must not:** know about models, weight *files*, tokenizers or the page.
+//! It takes numbers, shapes and block bytes, not FLUX; `sculpt-flux` parses
+//! files and builds models on top of it. It never reads data back from the
+//! GPU unless a caller asks for it.
+//!
+//! Every kernel is checked against candle on the CPU (`tests/gpu/`), natively
+//! and in headless Chromium.
 
 mod device;
 pub mod kernels;

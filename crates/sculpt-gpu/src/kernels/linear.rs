@@ -10,21 +10,22 @@ use wgpu::util::DeviceExt;
 use crate::{
     Gpu, GpuError, Tensor,
     runtime::{launch::linear_grid, pipelines::KernelSource},
+    weights::{PackedWeight, WeightFormat, repack},
 };
 
 const SOURCE: KernelSource = KernelSource {
-    name: "linear.wgsl (f32 weights)",
-    parts: &[include_str!("weight_f32.wgsl"), include_str!("linear.wgsl")],
+    name: "linear.wgsl",
+    parts: &[include_str!("linear.wgsl"), include_str!("weights.wgsl")],
 };
 const TILE: usize = 64;
 /// Up to this many rows, `linear_rows` reads the weight once for all rows.
 const MAX_ROWS_KERNEL: usize = 8;
 
-/// A linear layer's weight on the GPU.
+/// A linear layer's weight on the GPU, in its storage format.
 pub struct LinearWeight {
+    format: WeightFormat,
     rows: usize,
     cols: usize,
-    row_words: usize,
     chunks: Vec<WeightChunk>,
 }
 
@@ -35,61 +36,57 @@ struct WeightChunk {
 }
 
 impl LinearWeight {
-    /// Uploads an f32 weight [rows, cols] (row-major), split into chunks no
-    /// larger than the device lets one storage binding be.
+    /// Uploads an f32 weight [rows, cols] (row-major).
     pub fn from_f32(gpu: &Gpu, data: &[f32], rows: usize, cols: usize) -> Result<Self, GpuError> {
-        let limits = gpu.device.limits();
-        let max_chunk = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
-        Self::from_f32_in_chunks(gpu, data, rows, cols, max_chunk)
-    }
-
-    /// As [`from_f32`](Self::from_f32), with chunks of at most `max_chunk_bytes`
-    /// (tests use small chunks to exercise splitting).
-    pub fn from_f32_in_chunks(
-        gpu: &Gpu,
-        data: &[f32],
-        rows: usize,
-        cols: usize,
-        max_chunk_bytes: u64,
-    ) -> Result<Self, GpuError> {
-        if data.len() != rows * cols || rows == 0 || cols == 0 {
+        if data.len() != rows * cols {
             return Err(GpuError::Shape(format!(
                 "a weight of {} values is not [{rows}, {cols}]",
                 data.len()
             )));
         }
-        let row_words = cols.next_multiple_of(4);
+        Self::from_packed(gpu, &repack_f32(data, rows, cols)?)
+    }
+
+    /// Uploads a weight repacked from its file bytes (any [`WeightFormat`]),
+    /// split into chunks no larger than one storage binding may be.
+    pub fn from_packed(gpu: &Gpu, packed: &PackedWeight) -> Result<Self, GpuError> {
+        let limits = gpu.device.limits();
+        let max_chunk = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        Self::from_packed_in_chunks(gpu, packed, max_chunk)
+    }
+
+    /// As [`from_packed`](Self::from_packed), with chunks of at most
+    /// `max_chunk_bytes` (tests use small chunks to exercise splitting).
+    pub fn from_packed_in_chunks(
+        gpu: &Gpu,
+        packed: &PackedWeight,
+        max_chunk_bytes: u64,
+    ) -> Result<Self, GpuError> {
+        let (rows, cols) = (packed.rows(), packed.cols());
+        let row_words = packed.words_per_row();
         let row_bytes = (row_words * 4) as u64;
         if row_bytes > max_chunk_bytes {
             return Err(GpuError::TooLarge {
-                what: format!("one row of a [{rows}, {cols}] weight"),
+                what: format!("one row of a [{rows}, {cols}] {} weight", packed.format()),
                 bytes: row_bytes,
                 limit: max_chunk_bytes,
             });
         }
         let rows_per_chunk = ((max_chunk_bytes / row_bytes) as usize).min(rows);
         let mut chunks = Vec::new();
-        let mut padded = Vec::with_capacity(rows_per_chunk * row_words);
         for first_row in (0..rows).step_by(rows_per_chunk) {
             let chunk_rows = rows_per_chunk.min(rows - first_row);
-            padded.clear();
-            for row in first_row..first_row + chunk_rows {
-                padded.extend(
-                    data[row * cols..(row + 1) * cols]
-                        .iter()
-                        .map(|v| v.to_bits()),
-                );
-                padded.resize(padded.len() + row_words - cols, 0);
-            }
+            let words =
+                &packed.words()[first_row * row_words..(first_row + chunk_rows) * row_words];
             gpu.stats.buffer_created();
-            gpu.stats.uploaded((padded.len() * 4) as u64);
+            gpu.stats.uploaded((words.len() * 4) as u64);
             let buffer = gpu
                 .device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some("linear weight"),
-                    contents: bytemuck::cast_slice(&padded),
+                    contents: bytemuck::cast_slice(words),
                     usage: wgpu::BufferUsages::STORAGE,
                 });
             chunks.push(WeightChunk {
@@ -99,9 +96,9 @@ impl LinearWeight {
             });
         }
         Ok(Self {
+            format: packed.format(),
             rows,
             cols,
-            row_words,
             chunks,
         })
     }
@@ -111,10 +108,19 @@ impl LinearWeight {
         [self.rows, self.cols]
     }
 
+    pub fn format(&self) -> WeightFormat {
+        self.format
+    }
+
     /// How many buffers the weight was split into.
     pub fn chunk_count(&self) -> usize {
         self.chunks.len()
     }
+}
+
+fn repack_f32(data: &[f32], rows: usize, cols: usize) -> Result<PackedWeight, GpuError> {
+    repack(WeightFormat::F32, rows, cols, bytemuck::cast_slice(data))
+        .map_err(|e| GpuError::Shape(e.to_string()))
 }
 
 /// `x · wᵀ + bias` over the last axis of `x` (any leading shape).
@@ -150,7 +156,8 @@ pub fn linear(
     // Without a bias the kernel's bias binding must still be bound to
     // something readable; x itself serves.
     let bias_buffer = bias.map_or(x.buffer(), Tensor::buffer);
-    let constants_rows = [
+    let constants = [
+        ("WEIGHT_FORMAT", f64::from(weight.format.shader_id())),
         ("HAS_BIAS", f64::from(u8::from(bias.is_some()))),
         ("ROWS", m as f64),
     ];
@@ -164,14 +171,13 @@ pub fn linear(
             out.offset(),
             bias.map_or(0, Tensor::offset),
             chunk.first_row as u32,
-            weight.row_words as u32,
         ];
         let buffers = [x.buffer(), &chunk.buffer, bias_buffer, out.buffer()];
         if m <= MAX_ROWS_KERNEL {
             gpu.launch(
                 &SOURCE,
                 "linear_rows",
-                &constants_rows,
+                &constants,
                 &buffers,
                 &params,
                 linear_grid(chunk.rows),
@@ -180,7 +186,7 @@ pub fn linear(
             gpu.launch(
                 &SOURCE,
                 "linear_tiled",
-                &constants_rows[..1],
+                &constants[..2],
                 &buffers,
                 &params,
                 [chunk.rows.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, 1],

@@ -1,8 +1,8 @@
 // Linear layers: out[m, n] = sum_k x[m, k] · w[n, k] (+ bias[n]), with the
 // weight in PyTorch/GGUF layout [out_features, in_features]. The weight is
-// read through `weight4` (from the weight-format snippet prepended to this
-// file), which decodes its storage format on the fly: weights stay in their
-// compact format in GPU memory.
+// read through `weight4` (from `weights.wgsl`, compiled after this file),
+// which decodes its storage format on the fly: weights stay in their compact
+// format (f16, bf16, GGUF blocks) in GPU memory.
 //
 // Two entry points: `linear_tiled`, a 64×64 output tile per workgroup staged
 // through workgroup memory (activations × weights, M large), and
@@ -23,11 +23,10 @@ struct Params {
     // Which output column this weight chunk's first row writes (weights too
     // big for one binding are split by rows).
     n_start: u32,
-    // u32 words per weight row (formats pad rows; see weight4).
-    row_words: u32,
 }
 
 override HAS_BIAS: bool = false;
+override WEIGHT_FORMAT: u32 = 0u;
 // Rows handled by `linear_rows` (its accumulators live in registers).
 override ROWS: u32 = 1u;
 
@@ -42,6 +41,10 @@ const TILE_K: u32 = 16u;
 
 var<workgroup> tile_x: array<array<f32, TILE_K>, TILE>;
 var<workgroup> tile_w: array<array<f32, TILE_K>, TILE>;
+
+fn weight_cols() -> u32 {
+    return params.k;
+}
 
 fn x_at(row: u32, k: u32) -> f32 {
     if (row < params.m && k < params.k) {

@@ -3,12 +3,21 @@
 //! may differ by a few ULP of the sum of |x·w| terms: 2e-6·K absolute (inputs
 //! are in [-1, 1]) plus 1e-5 relative.
 
+use candle_core::{
+    Device,
+    quantized::{GgmlDType, QTensor},
+};
 use sculpt_gpu::{
     Gpu,
     kernels::linear::{LinearWeight, linear},
+    weights::{WeightFormat, repack},
 };
 
 use crate::support::{assert_close, cpu, cpu_values, download, random, upload};
+
+fn f32_packed(w: &[f32], rows: usize, cols: usize) -> sculpt_gpu::weights::PackedWeight {
+    repack(WeightFormat::F32, rows, cols, bytemuck::cast_slice(w)).unwrap()
+}
 
 fn reference(x: &[f32], m: usize, k: usize, w: &[f32], n: usize, bias: Option<&[f32]>) -> Vec<f32> {
     let out = cpu(x, &[m, k])
@@ -27,7 +36,9 @@ async fn check(gpu: &Gpu, m: usize, k: usize, n: usize, with_bias: bool, chunk_b
     let w = random(seed + 1, n * k, 1.0);
     let b = random(seed + 2, n, 1.0);
     let weight = match chunk_bytes {
-        Some(bytes) => LinearWeight::from_f32_in_chunks(gpu, &w, n, k, bytes).unwrap(),
+        Some(bytes) => {
+            LinearWeight::from_packed_in_chunks(gpu, &f32_packed(&w, n, k), bytes).unwrap()
+        }
         None => LinearWeight::from_f32(gpu, &w, n, k).unwrap(),
     };
     let bias = with_bias.then(|| upload(gpu, &b, &[n]));
@@ -85,7 +96,7 @@ async fn weights_split_into_chunks_give_the_same_result(gpu: &Gpu) {
     }
     let w = random(1, 10 * 37, 1.0);
     assert_eq!(
-        LinearWeight::from_f32_in_chunks(gpu, &w, 10, 37, 3 * 40 * 4)
+        LinearWeight::from_packed_in_chunks(gpu, &f32_packed(&w, 10, 37), 3 * 40 * 4)
             .unwrap()
             .chunk_count(),
         4
@@ -119,7 +130,7 @@ async fn mismatched_shapes_are_errors(gpu: &Gpu) {
     let bias = upload(gpu, &[0.0; 2], &[2]);
     assert!(linear(gpu, &x, &weight, Some(&bias)).is_err());
     assert!(LinearWeight::from_f32(gpu, &[0.0; 11], 3, 4).is_err());
-    assert!(LinearWeight::from_f32_in_chunks(gpu, &[0.0; 12], 3, 4, 8).is_err());
+    assert!(LinearWeight::from_packed_in_chunks(gpu, &f32_packed(&[0.0; 12], 3, 4), 8).is_err());
 }
 gpu_test!(mismatched_shapes_are_errors);
 
@@ -147,3 +158,53 @@ async fn repeated_layers_allocate_nothing_after_warm_up(gpu: &Gpu) {
     assert_eq!(download(gpu, &last).await, first);
 }
 gpu_test!(repeated_layers_allocate_nothing_after_warm_up);
+
+fn candle_dtype(format: WeightFormat) -> GgmlDType {
+    match format {
+        WeightFormat::F32 => GgmlDType::F32,
+        WeightFormat::F16 => GgmlDType::F16,
+        WeightFormat::BF16 => GgmlDType::BF16,
+        WeightFormat::Q8_0 => GgmlDType::Q8_0,
+        WeightFormat::Q4_0 => GgmlDType::Q4_0,
+        WeightFormat::Q4_1 => GgmlDType::Q4_1,
+        WeightFormat::Q5_0 => GgmlDType::Q5_0,
+        WeightFormat::Q5_1 => GgmlDType::Q5_1,
+        WeightFormat::Q4_K => GgmlDType::Q4K,
+        WeightFormat::Q5_K => GgmlDType::Q5K,
+        WeightFormat::Q6_K => GgmlDType::Q6K,
+    }
+}
+
+async fn every_weight_format_matches_candle(gpu: &Gpu) {
+    // candle quantizes (so the blocks are the public GGUF layout) and its
+    // dequantized weight times x is the reference: the kernel must decode
+    // blocks exactly as ggml does, in both the tiled and the few-row paths.
+    let (n, k) = (40, 512);
+    for (seed, format) in WeightFormat::ALL.into_iter().enumerate() {
+        let w = random(100 + seed as u64, n * k, 1.0);
+        let cpu_w = cpu(&w, &[n, k]);
+        let quantized = QTensor::quantize(&cpu_w, candle_dtype(format)).unwrap();
+        let packed = repack(format, n, k, &quantized.data().unwrap()).unwrap();
+        let weight = LinearWeight::from_packed(gpu, &packed).unwrap();
+        assert_eq!(weight.format(), format);
+        let dequantized = quantized.dequantize(&Device::Cpu).unwrap();
+        let dequantized = cpu_values(&dequantized);
+        for m in [3, 70] {
+            let x = random(200 + seed as u64, m * k, 1.0);
+            let got = download(
+                gpu,
+                &linear(gpu, &upload(gpu, &x, &[m, k]), &weight, None).unwrap(),
+            )
+            .await;
+            let want = reference(&x, m, k, &dequantized, n, None);
+            assert_close(
+                &format!("{format} with {m} rows"),
+                &got,
+                &want,
+                2e-6 * k as f32,
+                1e-5,
+            );
+        }
+    }
+}
+gpu_test!(every_weight_format_matches_candle);
