@@ -2,6 +2,7 @@
 //! `.cargo/config.toml`). Every command installs what it needs first, so a
 //! fresh Debian machine with rustup's toolchain is enough.
 
+mod bench;
 mod prereqs;
 mod process;
 mod serve;
@@ -35,6 +36,12 @@ enum Command {
         #[arg(long)]
         dev: bool,
     },
+    /// Benchmark the GPU kernels (release build); Markdown for BENCHMARKS.md.
+    Bench {
+        /// Fewer shapes and formats.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Run every check and test, then print `N passed, N failed, N skipped`.
     Test {
         /// Run only these steps (comma-separated): fmt, clippy, native, wasm, e2e.
@@ -52,6 +59,7 @@ fn main() -> anyhow::Result<()> {
             println!("xtask: everything is installed.");
             Ok(())
         }
+        Command::Bench { quick } => bench::run(&root, quick),
         Command::Serve { port, dev } => serve::run_server(&root, port, dev),
         Command::Test { only } => {
             let code = test::run(&root, &only)?;

@@ -4,6 +4,8 @@
 //! It parses arguments, calls the libraries and prints; it holds no model or
 //! kernel logic of its own.
 
+mod bench;
+
 use clap::{Parser, Subcommand};
 use sculpt_gpu::Gpu;
 
@@ -22,11 +24,32 @@ struct Cli {
 enum Command {
     /// Print the GPU adapter Sculpt would use, its optional features and key limits.
     Info,
+    /// Measure performance on this machine (Markdown on stdout).
+    Bench {
+        #[command(subcommand)]
+        what: BenchTarget,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchTarget {
+    /// The WGSL kernels at FLUX's shapes, with candle on the CPU as a yardstick.
+    Kernels {
+        /// Fewer shapes and formats.
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Info => info(),
+        Command::Bench {
+            what: BenchTarget::Kernels { quick },
+        } => {
+            let gpu = pollster::block_on(Gpu::new())?;
+            bench::kernels(&gpu, &bench::Options { quick })
+        }
     }
 }
 

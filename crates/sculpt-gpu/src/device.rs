@@ -134,6 +134,17 @@ impl Gpu {
         self.recorder.flush();
     }
 
+    /// Submits all recorded work and blocks until the GPU has finished it
+    /// (native only: a page must never block; it awaits a readback instead).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn finish(&self) -> Result<(), GpuError> {
+        self.recorder.flush();
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(drop)
+            .map_err(|e| GpuError::Readback(e.to_string()))
+    }
+
     /// Gives the memory of pooled buffers no tensor holds back to the device.
     pub fn trim_pool(&self) {
         self.pool.trim();

@@ -1,0 +1,241 @@
+//! `sculpt bench kernels`: throughput of the WGSL kernels on this machine's
+//! GPU at FLUX's shapes, with candle on the CPU at the same shapes as a
+//! yardstick (on a machine without a GPU, lavapipe runs the kernels on the
+//! same CPU: the ratio guards against regressions, it is no GPU claim).
+
+use std::time::{Duration, Instant};
+
+use candle_core::{
+    Device, Module,
+    quantized::{GgmlDType, QMatMul, QTensor},
+};
+use sculpt_gpu::{
+    Gpu, Tensor,
+    kernels::{
+        attention::{AttentionOptions, HeadView, attention},
+        linear::{LinearWeight, linear},
+    },
+    weights::{WeightFormat, repack},
+};
+
+/// Each measurement repeats until it has run this long (after one warm-up).
+const MIN_TIME: Duration = Duration::from_millis(1500);
+const MAX_RUNS: u32 = 50;
+
+pub struct Options {
+    /// Fewer shapes and formats, for a quick look.
+    pub quick: bool,
+}
+
+pub fn kernels(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
+    println!("# Kernel benchmark\n");
+    println!(
+        "GPU adapter: {} ({}, {})\n",
+        gpu.report.adapter_name, gpu.report.backend, gpu.report.device_type
+    );
+    matmuls(gpu, options)?;
+    matvecs(gpu, options)?;
+    attentions(gpu, options)?;
+    Ok(())
+}
+
+/// Mean seconds per run of `work`, which records GPU work; includes the
+/// wait for the GPU to finish.
+fn time_gpu(gpu: &Gpu, mut work: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    work()?;
+    gpu.finish()?;
+    let started = Instant::now();
+    let mut runs = 0;
+    while runs < MAX_RUNS && (runs == 0 || started.elapsed() < MIN_TIME) {
+        work()?;
+        gpu.finish()?;
+        runs += 1;
+    }
+    Ok(started.elapsed().as_secs_f64() / f64::from(runs))
+}
+
+fn time_cpu(mut work: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    work()?;
+    let started = Instant::now();
+    let mut runs = 0;
+    while runs < MAX_RUNS && (runs == 0 || started.elapsed() < MIN_TIME) {
+        work()?;
+        runs += 1;
+    }
+    Ok(started.elapsed().as_secs_f64() / f64::from(runs))
+}
+
+fn values(seed: u32, len: usize) -> Vec<f32> {
+    // Cheap deterministic values in [-1, 1]; the numbers do not matter here.
+    (0..len)
+        .map(|i| {
+            let x = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8;
+            x as f32 / (1u32 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn candle_dtype(format: WeightFormat) -> GgmlDType {
+    match format {
+        WeightFormat::F32 => GgmlDType::F32,
+        WeightFormat::F16 => GgmlDType::F16,
+        WeightFormat::BF16 => GgmlDType::BF16,
+        WeightFormat::Q8_0 => GgmlDType::Q8_0,
+        WeightFormat::Q4_0 => GgmlDType::Q4_0,
+        WeightFormat::Q4_1 => GgmlDType::Q4_1,
+        WeightFormat::Q5_0 => GgmlDType::Q5_0,
+        WeightFormat::Q5_1 => GgmlDType::Q5_1,
+        WeightFormat::Q4_K => GgmlDType::Q4K,
+        WeightFormat::Q5_K => GgmlDType::Q5K,
+        WeightFormat::Q6_K => GgmlDType::Q6K,
+    }
+}
+
+struct Layer {
+    weight: LinearWeight,
+    /// candle's own quantized matmul of the same blocks: the CPU yardstick.
+    cpu: QMatMul,
+    bytes: u64,
+}
+
+fn layer(gpu: &Gpu, format: WeightFormat, n: usize, k: usize) -> anyhow::Result<Layer> {
+    let w = candle_core::Tensor::from_vec(values(7, n * k), (n, k), &Device::Cpu)?;
+    let quantized = QTensor::quantize(&w, candle_dtype(format))?;
+    let bytes = quantized.data()?;
+    let packed = repack(format, n, k, &bytes)?;
+    Ok(Layer {
+        weight: LinearWeight::from_packed(gpu, &packed)?,
+        bytes: bytes.len() as u64,
+        cpu: QMatMul::from_qtensor(quantized)?,
+    })
+}
+
+fn matmuls(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
+    println!("## Linear layers (activations × weights), GFLOP/s\n");
+    println!("| weights | M × K × N | GPU GFLOP/s | GPU ms | candle CPU GFLOP/s | GPU / CPU |");
+    println!("|---|---|---|---|---|---|");
+    let shapes: &[(usize, usize, usize)] = if options.quick {
+        &[(256, 3072, 3072)]
+    } else {
+        &[
+            (256, 3072, 3072),
+            (1024, 3072, 3072),
+            (4096, 3072, 3072),
+            (1024, 3072, 12288),
+            (1024, 12288, 3072),
+        ]
+    };
+    let formats: &[WeightFormat] = if options.quick {
+        &[WeightFormat::F32, WeightFormat::Q4_0]
+    } else {
+        &[
+            WeightFormat::F32,
+            WeightFormat::F16,
+            WeightFormat::BF16,
+            WeightFormat::Q8_0,
+            WeightFormat::Q4_0,
+            WeightFormat::Q4_K,
+        ]
+    };
+    for &(m, k, n) in shapes {
+        let x = Tensor::from_slice(gpu, &values(3, m * k), &[m, k])?;
+        let x_cpu = candle_core::Tensor::from_vec(values(3, m * k), (m, k), &Device::Cpu)?;
+        for &format in formats {
+            let layer = layer(gpu, format, n, k)?;
+            let flops = 2.0 * (m * k * n) as f64;
+            let gpu_seconds = time_gpu(gpu, || {
+                drop(linear(gpu, &x, &layer.weight, None)?);
+                Ok(())
+            })?;
+            let cpu_seconds = time_cpu(|| {
+                drop(layer.cpu.forward(&x_cpu)?);
+                Ok(())
+            })?;
+            println!(
+                "| {format} | {m} × {k} × {n} | {:.1} | {:.1} | {:.1} | {:.2} |",
+                flops / gpu_seconds / 1e9,
+                gpu_seconds * 1e3,
+                flops / cpu_seconds / 1e9,
+                cpu_seconds / gpu_seconds
+            );
+        }
+    }
+    println!();
+    Ok(())
+}
+
+fn matvecs(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
+    println!("## Matrix × vector (one row, weight-bound), GB/s of weights read\n");
+    println!("| weights | K × N | weight MB | GPU GB/s | GPU ms | candle CPU GB/s |");
+    println!("|---|---|---|---|---|---|");
+    let (k, n) = (3072, 12288);
+    let formats: &[WeightFormat] = if options.quick {
+        &[WeightFormat::Q4_0]
+    } else {
+        &WeightFormat::ALL
+    };
+    let x = Tensor::from_slice(gpu, &values(5, k), &[1, k])?;
+    let x_cpu = candle_core::Tensor::from_vec(values(5, k), (1, k), &Device::Cpu)?;
+    for &format in formats {
+        let layer = layer(gpu, format, n, k)?;
+        let gpu_seconds = time_gpu(gpu, || {
+            drop(linear(gpu, &x, &layer.weight, None)?);
+            Ok(())
+        })?;
+        let cpu_seconds = time_cpu(|| {
+            drop(layer.cpu.forward(&x_cpu)?);
+            Ok(())
+        })?;
+        let gigabytes = layer.bytes as f64 / 1e9;
+        println!(
+            "| {format} | {k} × {n} | {:.1} | {:.1} | {:.2} | {:.1} |",
+            gigabytes * 1e3,
+            gigabytes / gpu_seconds,
+            gpu_seconds * 1e3,
+            gigabytes / cpu_seconds
+        );
+    }
+    println!();
+    Ok(())
+}
+
+fn attentions(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
+    println!("## Fused attention (f32), GFLOP/s\n");
+    println!("| heads × tokens × head_dim | GPU GFLOP/s | GPU ms |");
+    println!("|---|---|---|");
+    let shapes: &[(usize, usize, usize)] = if options.quick {
+        &[(24, 512, 128)]
+    } else {
+        // FLUX at 256² and 512² (256 text tokens + image tokens); the
+        // autoencoder's single-head mid-block at 256² (1024 tokens of 512).
+        &[(24, 512, 128), (24, 1280, 128), (1, 1024, 512)]
+    };
+    for &(heads, tokens, head_dim) in shapes {
+        let qkv = Tensor::from_slice(
+            gpu,
+            &values(9, tokens * 3 * heads * head_dim),
+            &[tokens, 3 * heads * head_dim],
+        )?;
+        let flops = 4.0 * (heads * tokens * tokens * head_dim) as f64;
+        let seconds = time_gpu(gpu, || {
+            drop(attention(
+                gpu,
+                HeadView::packed_qkv(&qkv, 0, heads)?,
+                HeadView::packed_qkv(&qkv, 1, heads)?,
+                HeadView::packed_qkv(&qkv, 2, heads)?,
+                heads,
+                head_dim,
+                1.0 / (head_dim as f32).sqrt(),
+                AttentionOptions::default(),
+            )?);
+            Ok(())
+        })?;
+        println!(
+            "| {heads} × {tokens} × {head_dim} | {:.1} | {:.1} |",
+            flops / seconds / 1e9,
+            seconds * 1e3
+        );
+    }
+    println!();
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! `cargo xtask bench`: the kernel benchmark in release mode, its Markdown
+//! kept in target/bench/ for BENCHMARKS.md.
+
+use std::{path::Path, process::Command};
+
+use anyhow::{Context, bail};
+
+use crate::{
+    prereqs::{self, Needs},
+    process::run_captured,
+};
+
+pub fn run(root: &Path, quick: bool) -> anyhow::Result<()> {
+    prereqs::ensure(
+        root,
+        &Needs {
+            vulkan: true,
+            ..Needs::default()
+        },
+    )?;
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.args([
+        "run",
+        "--release",
+        "--locked",
+        "--quiet",
+        "--package=sculpt-cli",
+        "--",
+        "bench",
+        "kernels",
+    ]);
+    if quick {
+        command.arg("--quick");
+    }
+    let output = run_captured(command)?;
+    if !output.success {
+        bail!("the kernel benchmark failed");
+    }
+    let dir = root.join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("kernels.md");
+    std::fs::write(&file, output.text).with_context(|| format!("writing {}", file.display()))?;
+    println!("\nxtask: results kept in {}", file.display());
+    Ok(())
+}
