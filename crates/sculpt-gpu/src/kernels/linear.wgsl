@@ -72,7 +72,13 @@ fn linear_tiled(
     let stage_row = thread / 4u;
     let stage_k = (thread % 4u) * 4u;
 
-    var acc: array<array<f32, 4>, 4>;
+    // Rows local.y + 16i (i = 0..4) × columns local.x + 16j (j = the vector
+    // lanes): neighbouring threads read neighbouring rows of the tiles, and
+    // the accumulators are plain vectors so they stay in registers.
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
         let k = k0 + stage_k;
         for (var j = 0u; j < 4u; j++) {
@@ -89,35 +95,36 @@ fn linear_tiled(
         tile_w[stage_row][stage_k + 3u] = w.w;
         workgroupBarrier();
 
-        // Rows local.y + 16i and columns local.x + 16j: neighbouring threads
-        // read neighbouring rows of the tiles.
         for (var kk = 0u; kk < TILE_K; kk++) {
-            var a: array<f32, 4>;
-            var b: array<f32, 4>;
-            for (var i = 0u; i < 4u; i++) {
-                a[i] = tile_x[local.y + 16u * i][kk];
-                b[i] = tile_w[local.x + 16u * i][kk];
-            }
-            for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
-                    acc[i][j] = fma(a[i], b[j], acc[i][j]);
-                }
-            }
+            let b = vec4<f32>(
+                tile_w[local.x][kk],
+                tile_w[local.x + 16u][kk],
+                tile_w[local.x + 32u][kk],
+                tile_w[local.x + 48u][kk],
+            );
+            acc0 = fma(vec4<f32>(tile_x[local.y][kk]), b, acc0);
+            acc1 = fma(vec4<f32>(tile_x[local.y + 16u][kk]), b, acc1);
+            acc2 = fma(vec4<f32>(tile_x[local.y + 32u][kk]), b, acc2);
+            acc3 = fma(vec4<f32>(tile_x[local.y + 48u][kk]), b, acc3);
         }
         workgroupBarrier();
     }
 
-    for (var i = 0u; i < 4u; i++) {
-        let row = row0 + local.y + 16u * i;
-        if (row >= params.m) {
-            continue;
-        }
-        for (var j = 0u; j < 4u; j++) {
-            let column = column0 + local.x + 16u * j;
-            if (column < params.n) {
-                out[params.out_offset + row * params.out_stride + params.n_start + column] =
-                    acc[i][j] + bias_at(column);
-            }
+    store_row(row0 + local.y, column0 + local.x, acc0);
+    store_row(row0 + local.y + 16u, column0 + local.x, acc1);
+    store_row(row0 + local.y + 32u, column0 + local.x, acc2);
+    store_row(row0 + local.y + 48u, column0 + local.x, acc3);
+}
+
+// Writes the 4 results of one row at columns column, +16, +32, +48.
+fn store_row(row: u32, column: u32, values: vec4<f32>) {
+    if (row >= params.m) {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let c = column + 16u * j;
+        if (c < params.n) {
+            out[params.out_offset + row * params.out_stride + params.n_start + c] = values[j] + bias_at(c);
         }
     }
 }
