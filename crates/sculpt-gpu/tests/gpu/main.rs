@@ -31,7 +31,10 @@ macro_rules! gpu_test {
 
 mod support;
 
+mod conv;
 mod device;
 mod elementwise;
 mod frame;
+mod layout;
 mod noise;
+mod resample;
