@@ -277,6 +277,27 @@ async fn convolution_reads_views_at_their_offsets(gpu: &Gpu) {
 }
 gpu_test!(convolution_reads_views_at_their_offsets);
 
+async fn more_pixel_tiles_than_one_grid_row(gpu: &Gpu) {
+    // 65535 workgroups of 64 pixels is the most one grid row holds; a
+    // 2049 × 2048 image needs a second row. One channel keeps it cheap.
+    let (height, width) = (2049, 2048);
+    let x_data = random(400, height * width, 1.0);
+    let x = upload(gpu, &x_data, &[1, height, width]);
+    let w = upload(gpu, &[0.75], &[1, 1, 1, 1]);
+    let b = upload(gpu, &[-0.5], &[1]);
+    let got = conv::conv2d(gpu, &x, &w, Some(&b), Conv2dConfig::POINTWISE).unwrap();
+    let want: Vec<f32> = x_data.iter().map(|v| 0.75 * v - 0.5).collect();
+    let magnitude: Vec<f32> = x_data.iter().map(|v| 0.75 * v.abs() + 0.5).collect();
+    assert_within_rounding(
+        "2049×2048 pixels",
+        &download(gpu, &got).await,
+        &want,
+        &magnitude,
+        1,
+    );
+}
+gpu_test!(more_pixel_tiles_than_one_grid_row);
+
 fn is_shape_error(result: Result<Tensor, GpuError>) -> bool {
     matches!(result, Err(GpuError::Shape(_)))
 }

@@ -90,6 +90,30 @@ async fn split_on_the_first_axis_copies_nothing(gpu: &Gpu) {
 }
 gpu_test!(split_on_the_first_axis_copies_nothing);
 
+async fn concat_and_split_honour_view_offsets(gpu: &Gpu) {
+    // Pieces that are narrow() views of larger buffers, in and out.
+    let a_data = random(61, 6 * 3 * 4, 5.0);
+    let b_data = random(62, 5 * 2 * 4, 5.0);
+    let a = upload(gpu, &a_data, &[6, 3, 4]).narrow(2, 3).unwrap();
+    let b = upload(gpu, &b_data, &[5, 2, 4]).narrow(1, 3).unwrap();
+    let joined = layout::concat(gpu, &[&a, &b], 1).unwrap();
+    let (a_cpu, b_cpu) = (
+        cpu(&a_data, &[6, 3, 4]).narrow(0, 2, 3).unwrap(),
+        cpu(&b_data, &[5, 2, 4]).narrow(0, 1, 3).unwrap(),
+    );
+    let want = Cpu::cat(&[&a_cpu, &b_cpu], 1).unwrap();
+    assert_eq!(download(gpu, &joined).await, cpu_values(&want));
+
+    let rows = joined.narrow(1, 2).unwrap();
+    let pieces = layout::split(gpu, &rows, 1, &[1, 4]).unwrap();
+    let want_rows = want.narrow(0, 1, 2).unwrap();
+    assert_eq!(
+        download(gpu, &pieces[1]).await,
+        cpu_values(&want_rows.narrow(1, 1, 4).unwrap())
+    );
+}
+gpu_test!(concat_and_split_honour_view_offsets);
+
 fn permutations(n: usize) -> Vec<Vec<usize>> {
     if n == 0 {
         return vec![vec![]];
