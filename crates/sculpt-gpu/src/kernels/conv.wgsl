@@ -106,6 +106,7 @@ fn accumulate(tile: Tile, local: u32, p: Params) -> array<vec4<f32>, 4> {
 
     let compute_channel_quad = local / 16u;
     let compute_pixel_quad = local % 16u;
+    let has_channels = tile.first_channel + compute_channel_quad * 4u < p.out_channels;
     var acc: array<vec4<f32>, 4>;
     for (var i = 0u; i < 4u; i++) {
         acc[i] = vec4<f32>(0.0);
@@ -146,13 +147,17 @@ fn accumulate(tile: Tile, local: u32, p: Params) -> array<vec4<f32>, 4> {
         patch_tile[patch_k * PIXEL_QUADS + patch_quad] = v;
 
         workgroupBarrier();
-        for (var kk = 0u; kk < TILE_K; kk++) {
-            let a = weight_tile[kk * CHANNEL_QUADS + compute_channel_quad];
-            let b = patch_tile[kk * PIXEL_QUADS + compute_pixel_quad];
-            acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-            acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-            acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-            acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+        // Threads whose four channels all lie past C_out only stage: with
+        // C_out = 3 (the decoder's conv_out) whole subgroups skip the math.
+        if (has_channels) {
+            for (var kk = 0u; kk < TILE_K; kk++) {
+                let a = weight_tile[kk * CHANNEL_QUADS + compute_channel_quad];
+                let b = patch_tile[kk * PIXEL_QUADS + compute_pixel_quad];
+                acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+                acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+                acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+                acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+            }
         }
         // The next iteration overwrites the tiles others may still read.
         workgroupBarrier();
