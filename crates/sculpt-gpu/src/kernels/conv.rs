@@ -89,6 +89,9 @@ fn output_size(
         .map(|reach| reach / stride + 1)
 }
 
+/// Convolves `x` [C_in, H, W] with `weight` [C_out, C_in, KH, KW] (PyTorch's
+/// cross-correlation) and adds `bias` [C_out]. The output is
+/// [C_out, (H + top + bottom − KH) / stride + 1, (W + left + right − KW) / stride + 1].
 pub fn conv2d(
     gpu: &Gpu,
     x: &Tensor,

@@ -20,8 +20,9 @@
 // channels (weights) and along pixels (patches) so the inner loop is two
 // vec4 loads and four vec4 FMAs per step of k.
 //
-// Edges: output channels and pixels past the end of the tile are computed
-// on zeros and not written; the tail of the reduction is staged as zeros.
+// Edges: where a tile reaches past the last output channel or pixel, those
+// are staged as zeros and never written (threads with no channel left skip
+// the math); the tail of the reduction past C_in·KH·KW is staged as zeros.
 
 struct Params {
     in_channels: u32,
