@@ -4,7 +4,10 @@
 
 use crate::{
     Gpu, GpuError, Tensor,
-    runtime::{launch::linear_grid, pipelines::KernelSource},
+    runtime::{
+        launch::{MAX_GRID_DIM, linear_grid},
+        pipelines::KernelSource,
+    },
 };
 
 const SOURCE: KernelSource = KernelSource {
@@ -174,9 +177,19 @@ pub fn permute(gpu: &Gpu, x: &Tensor, perm: &[usize]) -> Result<Tensor, GpuError
     if len == 0 {
         return Ok(out);
     }
-    let mut in_strides = vec![1; rank];
-    for a in (0..rank - 1).rev() {
-        in_strides[a] = in_strides[a + 1] * shape[a + 1];
+    let in_strides = contiguous_strides(shape);
+    if perm[rank - 1] != rank - 1
+        && let Some(plan) = TransposePlan::new(shape, perm, &out_shape)
+    {
+        gpu.launch(
+            &SOURCE,
+            "transpose_tiled",
+            &[],
+            &[x.buffer(), out.buffer()],
+            &plan.params(x, &out),
+            plan.grid,
+        );
+        return Ok(out);
     }
     // Leading axes of size 1 bring the rank to 4; their stride never counts.
     let pad = MAX_PERMUTE_AXES - rank;
@@ -199,6 +212,91 @@ pub fn permute(gpu: &Gpu, x: &Tensor, perm: &[usize]) -> Result<Tensor, GpuError
         element_grid(len),
     );
     Ok(out)
+}
+
+fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1; shape.len()];
+    for a in (0..shape.len().saturating_sub(1)).rev() {
+        strides[a] = strides[a + 1] * shape[a + 1];
+    }
+    strides
+}
+
+/// Side of the tiles of `transpose_tiled`.
+const TRANSPOSE_TILE: usize = 32;
+
+/// A permutation that moves the last axis, as batches of strided matrix
+/// transposes for `transpose_tiled` (see `layout.wgsl`).
+struct TransposePlan {
+    /// Size of the input axis that becomes the output's last (`a`), of the
+    /// input's last axis (`b`), and their strides in input and output.
+    rows: usize,
+    cols: usize,
+    src_row_stride: usize,
+    dst_row_stride: usize,
+    /// The remaining output axes, outer then inner (1 where absent), with
+    /// their strides in input and output.
+    batch: [usize; 2],
+    src_batch_strides: [usize; 2],
+    dst_batch_strides: [usize; 2],
+    grid: [u32; 3],
+}
+
+impl TransposePlan {
+    /// None when the tiles would not fit one dispatch; the gather handles those.
+    fn new(shape: &[usize], perm: &[usize], out_shape: &[usize]) -> Option<Self> {
+        let rank = shape.len();
+        let in_strides = contiguous_strides(shape);
+        let out_strides = contiguous_strides(out_shape);
+        let last = rank - 1;
+        let rows_axis = perm[last];
+        let cols_position = perm.iter().position(|&a| a == last)?;
+        let mut batch = [1; 2];
+        let mut src_batch_strides = [0; 2];
+        let mut dst_batch_strides = [0; 2];
+        let batch_positions: Vec<usize> = (0..last).filter(|&i| i != cols_position).collect();
+        let pad = 2 - batch_positions.len();
+        for (slot, &i) in batch_positions.iter().enumerate() {
+            batch[pad + slot] = out_shape[i];
+            src_batch_strides[pad + slot] = in_strides[perm[i]];
+            dst_batch_strides[pad + slot] = out_strides[i];
+        }
+        let grid = [
+            shape[rows_axis].div_ceil(TRANSPOSE_TILE),
+            shape[last].div_ceil(TRANSPOSE_TILE),
+            batch[0] * batch[1],
+        ];
+        let limit = MAX_GRID_DIM as usize;
+        if grid.iter().any(|&g| g > limit) {
+            return None;
+        }
+        Some(Self {
+            rows: shape[rows_axis],
+            cols: shape[last],
+            src_row_stride: in_strides[rows_axis],
+            dst_row_stride: out_strides[cols_position],
+            batch,
+            src_batch_strides,
+            dst_batch_strides,
+            grid: grid.map(word),
+        })
+    }
+
+    fn params(&self, src: &Tensor, dst: &Tensor) -> [u32; 11] {
+        [
+            word(self.rows),
+            word(self.cols),
+            word(self.src_row_stride),
+            word(self.dst_row_stride),
+            word(self.batch[1]),
+            word(self.src_batch_strides[0]),
+            word(self.src_batch_strides[1]),
+            word(self.dst_batch_strides[0]),
+            word(self.dst_batch_strides[1]),
+            src.offset(),
+            dst.offset(),
+        ]
+    }
 }
 
 /// Swaps two axes.

@@ -1,6 +1,7 @@
 // Data-layout kernels: they move f32 values between contiguous tensors and
-// compute nothing, so their results are exact. One thread per output
-// element, output index = element index, so writes are contiguous.
+// compute nothing, so their results are exact. Except for the tiled
+// transpose, one thread per output element, output index = element index,
+// so writes are contiguous.
 //
 // Every entry point reads `src` (binding 0) and writes `dst` (binding 1);
 // each has its own params struct at binding 2.
@@ -76,6 +77,62 @@ fn permute(
     let i0 = rest / p.out_shape.y;
     let source = dot(vec4<u32>(i0, i1, i2, i3), p.src_strides);
     dst[p.dst_offset + i] = src[p.src_offset + source];
+}
+
+// Permutations that move the last axis, where the gather above would read
+// with a large stride: per batch (the other axes, at most two), a strided
+// matrix src[a, b] (b the input's last axis) becomes dst[b, a] (a the
+// output's last axis). A 32 × 32 tile goes through workgroup memory so that
+// reads run along b and writes along a, both contiguous. The tile rows are
+// 33 long so that reading a column touches 32 different banks.
+struct TransposeParams {
+    rows: u32,
+    cols: u32,
+    src_row_stride: u32,
+    dst_row_stride: u32,
+    inner_batch: u32,
+    src_outer_stride: u32,
+    src_inner_stride: u32,
+    dst_outer_stride: u32,
+    dst_inner_stride: u32,
+    src_offset: u32,
+    dst_offset: u32,
+}
+
+const TRANSPOSE_TILE: u32 = 32u;
+const TRANSPOSE_ROWS_PER_PASS: u32 = 8u;
+
+@group(0) @binding(2) var<uniform> transpose_params: TransposeParams;
+
+var<workgroup> transpose_tile: array<f32, 1056>; // 32 × 33
+
+@compute @workgroup_size(32, 8)
+fn transpose_tiled(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let p = transpose_params;
+    let outer = wg.z / p.inner_batch;
+    let inner = wg.z - outer * p.inner_batch;
+    let src_base = p.src_offset + outer * p.src_outer_stride + inner * p.src_inner_stride;
+    let dst_base = p.dst_offset + outer * p.dst_outer_stride + inner * p.dst_inner_stride;
+    let a0 = wg.x * TRANSPOSE_TILE;
+    let b0 = wg.y * TRANSPOSE_TILE;
+    for (var j = 0u; j < TRANSPOSE_TILE; j += TRANSPOSE_ROWS_PER_PASS) {
+        let a = a0 + lid.y + j;
+        let b = b0 + lid.x;
+        if (a < p.rows && b < p.cols) {
+            transpose_tile[(lid.y + j) * 33u + lid.x] = src[src_base + a * p.src_row_stride + b];
+        }
+    }
+    workgroupBarrier();
+    for (var j = 0u; j < TRANSPOSE_TILE; j += TRANSPOSE_ROWS_PER_PASS) {
+        let a = a0 + lid.x;
+        let b = b0 + lid.y + j;
+        if (a < p.rows && b < p.cols) {
+            dst[dst_base + b * p.dst_row_stride + a] = transpose_tile[lid.x * 33u + lid.y + j];
+        }
+    }
 }
 
 // FLUX's 2×2 patches: latent [C, H, W] ↔ tokens [(H/2)·(W/2), 4C], token

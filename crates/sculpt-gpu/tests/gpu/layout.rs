@@ -130,7 +130,18 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
 }
 
 async fn permute_matches_candle_for_every_order(gpu: &Gpu) {
-    let shapes: [&[usize]; 5] = [&[13], &[5, 9], &[7, 3, 8], &[2, 3, 4, 5], &[3, 1, 6, 2]];
+    // Small shapes, and ones spanning several 32 × 32 transpose tiles with
+    // ragged edges (the tiled path takes every order that moves the last axis).
+    let shapes: [&[usize]; 8] = [
+        &[13],
+        &[5, 9],
+        &[7, 3, 8],
+        &[2, 3, 4, 5],
+        &[3, 1, 6, 2],
+        &[70, 45],
+        &[3, 40, 70],
+        &[2, 33, 3, 65],
+    ];
     for (seed, shape) in shapes.into_iter().enumerate() {
         let data = random(70 + seed as u64, shape.iter().product(), 5.0);
         let x = upload(gpu, &data, shape);
@@ -171,6 +182,21 @@ async fn attention_heads_round_trip(gpu: &Gpu) {
     );
 }
 gpu_test!(attention_heads_round_trip);
+
+async fn channels_first_image_becomes_tokens(gpu: &Gpu) {
+    // The autoencoder's attention: [C, H·W] from its 1×1 convolutions to
+    // [H·W, C] tokens and back.
+    let (channels, pixels) = (512, 16 * 24);
+    let data = random(85, channels * pixels, 5.0);
+    let image = upload(gpu, &data, &[channels, pixels]);
+    let tokens = layout::transpose(gpu, &image, 0, 1).unwrap();
+    let want = cpu(&data, &[channels, pixels]).t().unwrap();
+    assert_eq!(tokens.shape(), [pixels, channels]);
+    assert_eq!(download(gpu, &tokens).await, cpu_values(&want));
+    let back = layout::transpose(gpu, &tokens, 0, 1).unwrap();
+    assert_eq!(download(gpu, &back).await, data);
+}
+gpu_test!(channels_first_image_becomes_tokens);
 
 /// candle-transformers' FLUX packing (`State::new`), batch 1.
 fn reference_pack(latent: &Cpu) -> Cpu {
