@@ -202,6 +202,7 @@ pub fn permute(gpu: &Gpu, x: &Tensor, perm: &[usize]) -> Result<Tensor, GpuError
     words[tail] = word(len);
     words[tail + 1] = x.offset();
     words[tail + 2] = out.offset();
+    // Pads the params to the uniform struct's 16-byte multiple.
     words[tail + 3] = 0;
     gpu.launch(
         &SOURCE,
