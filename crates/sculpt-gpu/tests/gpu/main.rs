@@ -32,13 +32,16 @@ macro_rules! gpu_test {
 mod support;
 
 mod attention;
+mod conv;
 mod device;
 mod elementwise;
 mod embed;
 mod frame;
+mod layout;
 mod linear;
 mod noise;
 mod norm;
+mod resample;
 mod rope;
 mod softmax;
 mod weights;

@@ -1,0 +1,196 @@
+//! 2-D convolution (`conv.wgsl`) for the FLUX autoencoder: one image
+//! [C_in, H, W], PyTorch weights [C_out, C_in, KH, KW], optional bias
+//! [C_out], output [C_out, H_out, W_out].
+//!
+//! The kernel is a tiled implicit GEMM: each workgroup computes 64 output
+//! channels × 64 output pixels, staging 16-deep slices of the weights and of
+//! the gathered input windows in workgroup memory, each thread holding a
+//! 4 × 4 block of outputs in registers (see the header of `conv.wgsl`).
+
+use crate::{
+    Gpu, GpuError, Tensor,
+    runtime::{launch::linear_grid, pipelines::KernelSource},
+};
+
+const SOURCE: KernelSource = KernelSource {
+    name: "conv.wgsl",
+    parts: &[include_str!("conv.wgsl")],
+};
+/// Output channels and pixels per workgroup (`TILE_CHANNELS`, `TILE_PIXELS`).
+const TILE_CHANNELS: usize = 64;
+const TILE_PIXELS: usize = 64;
+
+/// Zero padding around the image, in pixels per side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Padding {
+    pub top: usize,
+    pub bottom: usize,
+    pub left: usize,
+    pub right: usize,
+}
+
+impl Padding {
+    pub const fn uniform(pixels: usize) -> Self {
+        Self {
+            top: pixels,
+            bottom: pixels,
+            left: pixels,
+            right: pixels,
+        }
+    }
+}
+
+/// Stride and padding of a convolution; the kernel size comes from the weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dConfig {
+    pub stride: usize,
+    pub padding: Padding,
+}
+
+impl Conv2dConfig {
+    /// 3×3, stride 1, padding 1: same-size convolutions of the resnet blocks,
+    /// `conv_in`, `conv_out` and the upsampler.
+    pub const SAME: Self = Self {
+        stride: 1,
+        padding: Padding::uniform(1),
+    };
+
+    /// FLUX's `Downsample`: pad one zero column on the right and one zero row
+    /// at the bottom, then a 3×3 convolution with stride 2 and no padding,
+    /// halving even sizes.
+    pub const DOWNSAMPLE: Self = Self {
+        stride: 2,
+        padding: Padding {
+            top: 0,
+            bottom: 1,
+            left: 0,
+            right: 1,
+        },
+    };
+
+    /// Stride 1, no padding: 1×1 shortcuts, attention projections,
+    /// `quant_conv` / `post_quant_conv`.
+    pub const POINTWISE: Self = Self {
+        stride: 1,
+        padding: Padding::uniform(0),
+    };
+}
+
+/// The output size along one axis, if the padded input covers the kernel.
+fn output_size(
+    input: usize,
+    before: usize,
+    after: usize,
+    kernel: usize,
+    stride: usize,
+) -> Option<usize> {
+    (input + before + after)
+        .checked_sub(kernel)
+        .map(|reach| reach / stride + 1)
+}
+
+/// Convolves `x` [C_in, H, W] with `weight` [C_out, C_in, KH, KW] (PyTorch's
+/// cross-correlation) and adds `bias` [C_out]. The output is
+/// [C_out, (H + top + bottom − KH) / stride + 1, (W + left + right − KW) / stride + 1].
+pub fn conv2d(
+    gpu: &Gpu,
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    config: Conv2dConfig,
+) -> Result<Tensor, GpuError> {
+    let shape_error = |why: &str| {
+        GpuError::Shape(format!(
+            "conv2d of {:?} with weights {:?}{}: {why}",
+            x.shape(),
+            weight.shape(),
+            bias.map_or(String::new(), |b| format!(" and bias {:?}", b.shape())),
+        ))
+    };
+    let &[in_channels, height, width] = x.shape() else {
+        return Err(shape_error("the input must be [channels, height, width]"));
+    };
+    let &[out_channels, weight_in_channels, kh, kw] = weight.shape() else {
+        return Err(shape_error(
+            "the weights must be [out channels, in channels, kernel height, kernel width]",
+        ));
+    };
+    if weight_in_channels != in_channels {
+        return Err(shape_error(
+            "the weights' input channels differ from the input's",
+        ));
+    }
+    if let Some(bias) = bias
+        && bias.shape() != [out_channels]
+    {
+        return Err(shape_error(
+            "the bias must have one value per output channel",
+        ));
+    }
+    if config.stride == 0 {
+        return Err(shape_error("the stride must be at least 1"));
+    }
+    if in_channels == 0 || out_channels == 0 || kh == 0 || kw == 0 {
+        return Err(shape_error("channels and kernel sizes must not be 0"));
+    }
+    let Padding {
+        top,
+        bottom,
+        left,
+        right,
+    } = config.padding;
+    let (Some(out_height), Some(out_width)) = (
+        output_size(height, top, bottom, kh, config.stride),
+        output_size(width, left, right, kw, config.stride),
+    ) else {
+        return Err(shape_error(&format!(
+            "the padded input is smaller than the kernel (padding {:?})",
+            config.padding
+        )));
+    };
+
+    let out = Tensor::uninit(gpu, &[out_channels, out_height, out_width])?;
+    let out_pixels = out_height * out_width;
+    let params = [
+        in_channels,
+        height,
+        width,
+        out_channels,
+        out_width,
+        out_pixels,
+        config.stride,
+        top,
+        left,
+    ]
+    .map(|word| u32::try_from(word).expect("sizes fit the binding limit"));
+    let offsets = [
+        x.offset(),
+        weight.offset(),
+        bias.map_or(0, Tensor::offset),
+        out.offset(),
+    ];
+    let params: Vec<u32> = params.into_iter().chain(offsets).collect();
+
+    let mut grid = linear_grid(out_pixels.div_ceil(TILE_PIXELS));
+    grid[2] = u32::try_from(out_channels.div_ceil(TILE_CHANNELS)).expect("channel tiles fit u32");
+    let constants = [("KH", kh as f64), ("KW", kw as f64)];
+    match bias {
+        Some(bias) => gpu.launch(
+            &SOURCE,
+            "conv2d_bias",
+            &constants,
+            &[x.buffer(), weight.buffer(), bias.buffer(), out.buffer()],
+            &params,
+            grid,
+        ),
+        None => gpu.launch(
+            &SOURCE,
+            "conv2d",
+            &constants,
+            &[x.buffer(), weight.buffer(), out.buffer()],
+            &params,
+            grid,
+        ),
+    }
+    Ok(out)
+}

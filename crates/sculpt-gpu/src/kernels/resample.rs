@@ -1,0 +1,43 @@
+//! Resampling of [C, H, W] images (`resample.wgsl`): the nearest-neighbour
+//! ×2 upsampling in front of each FLUX decoder `Upsample` convolution.
+
+use crate::{
+    Gpu, GpuError, Tensor,
+    runtime::{launch::linear_grid, pipelines::KernelSource},
+};
+
+const SOURCE: KernelSource = KernelSource {
+    name: "resample.wgsl",
+    parts: &[include_str!("resample.wgsl")],
+};
+const WORKGROUP: usize = 256;
+
+/// [C, H, W] → [C, 2H, 2W], every pixel repeated as a 2×2 block.
+pub fn upsample_nearest_2x(gpu: &Gpu, x: &Tensor) -> Result<Tensor, GpuError> {
+    let &[channels, height, width] = x.shape() else {
+        return Err(GpuError::Shape(format!(
+            "upsample_nearest_2x: {:?} is not [channels, height, width]",
+            x.shape()
+        )));
+    };
+    let out = Tensor::uninit(gpu, &[channels, 2 * height, 2 * width])?;
+    let len = out.elem_count();
+    if len == 0 {
+        return Ok(out);
+    }
+    let params = [
+        u32::try_from(len).expect("sizes fit the binding limit"),
+        width as u32,
+        x.offset(),
+        out.offset(),
+    ];
+    gpu.launch(
+        &SOURCE,
+        "upsample_nearest_2x",
+        &[],
+        &[x.buffer(), out.buffer()],
+        &params,
+        linear_grid(len.div_ceil(WORKGROUP)),
+    );
+    Ok(out)
+}
