@@ -3,17 +3,14 @@
 //! may differ by a few ULP of the sum of |x·w| terms: 2e-6·K absolute (inputs
 //! are in [-1, 1]) plus 1e-5 relative.
 
-use candle_core::{
-    Device,
-    quantized::{GgmlDType, QTensor},
-};
+use candle_core::{Device, quantized::QTensor};
 use sculpt_gpu::{
     Gpu,
     kernels::linear::{LinearWeight, linear},
     weights::{WeightFormat, repack},
 };
 
-use crate::support::{assert_close, cpu, cpu_values, download, random, upload};
+use crate::support::{assert_close, candle_dtype, cpu, cpu_values, download, random, upload};
 
 fn f32_packed(w: &[f32], rows: usize, cols: usize) -> sculpt_gpu::weights::PackedWeight {
     repack(WeightFormat::F32, rows, cols, bytemuck::cast_slice(w)).unwrap()
@@ -158,22 +155,6 @@ async fn repeated_layers_allocate_nothing_after_warm_up(gpu: &Gpu) {
     assert_eq!(download(gpu, &last).await, first);
 }
 gpu_test!(repeated_layers_allocate_nothing_after_warm_up);
-
-fn candle_dtype(format: WeightFormat) -> GgmlDType {
-    match format {
-        WeightFormat::F32 => GgmlDType::F32,
-        WeightFormat::F16 => GgmlDType::F16,
-        WeightFormat::BF16 => GgmlDType::BF16,
-        WeightFormat::Q8_0 => GgmlDType::Q8_0,
-        WeightFormat::Q4_0 => GgmlDType::Q4_0,
-        WeightFormat::Q4_1 => GgmlDType::Q4_1,
-        WeightFormat::Q5_0 => GgmlDType::Q5_0,
-        WeightFormat::Q5_1 => GgmlDType::Q5_1,
-        WeightFormat::Q4_K => GgmlDType::Q4K,
-        WeightFormat::Q5_K => GgmlDType::Q5K,
-        WeightFormat::Q6_K => GgmlDType::Q6K,
-    }
-}
 
 async fn every_weight_format_matches_candle(gpu: &Gpu) {
     // candle quantizes (so the blocks are the public GGUF layout) and its

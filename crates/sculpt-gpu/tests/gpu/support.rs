@@ -1,6 +1,7 @@
+use candle_core::quantized::GgmlDType;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sculpt_gpu::{Gpu, Tensor};
+use sculpt_gpu::{Gpu, Tensor, weights::WeightFormat};
 
 /// A device for one test. Failing to get one fails the test with the reason
 /// (no Vulkan driver, no WebGPU): a GPU test that cannot reach a GPU must not pass.
@@ -51,5 +52,22 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], abs: f32, rel: f32) {
             "{what}: element {i} is {} but the reference says {} (tolerance {abs} + {rel}·|ref|)",
             got[i], want[i]
         );
+    }
+}
+
+/// candle's name for a weight format, to quantize with candle's own code.
+pub fn candle_dtype(format: WeightFormat) -> GgmlDType {
+    match format {
+        WeightFormat::F32 => GgmlDType::F32,
+        WeightFormat::F16 => GgmlDType::F16,
+        WeightFormat::BF16 => GgmlDType::BF16,
+        WeightFormat::Q8_0 => GgmlDType::Q8_0,
+        WeightFormat::Q4_0 => GgmlDType::Q4_0,
+        WeightFormat::Q4_1 => GgmlDType::Q4_1,
+        WeightFormat::Q5_0 => GgmlDType::Q5_0,
+        WeightFormat::Q5_1 => GgmlDType::Q5_1,
+        WeightFormat::Q4_K => GgmlDType::Q4K,
+        WeightFormat::Q5_K => GgmlDType::Q5K,
+        WeightFormat::Q6_K => GgmlDType::Q6K,
     }
 }

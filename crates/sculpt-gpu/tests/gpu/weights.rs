@@ -649,23 +649,9 @@ cpu_test! {
 #[cfg(not(target_arch = "wasm32"))]
 mod against_candle {
     use super::*;
-    use candle_core::{Device, Tensor, quantized::GgmlDType, quantized::QTensor};
+    use candle_core::{Device, Tensor, quantized::QTensor};
 
-    fn candle_dtype(format: WeightFormat) -> GgmlDType {
-        match format {
-            WeightFormat::F32 => GgmlDType::F32,
-            WeightFormat::F16 => GgmlDType::F16,
-            WeightFormat::BF16 => GgmlDType::BF16,
-            WeightFormat::Q8_0 => GgmlDType::Q8_0,
-            WeightFormat::Q4_0 => GgmlDType::Q4_0,
-            WeightFormat::Q4_1 => GgmlDType::Q4_1,
-            WeightFormat::Q5_0 => GgmlDType::Q5_0,
-            WeightFormat::Q5_1 => GgmlDType::Q5_1,
-            WeightFormat::Q4_K => GgmlDType::Q4K,
-            WeightFormat::Q5_K => GgmlDType::Q5K,
-            WeightFormat::Q6_K => GgmlDType::Q6K,
-        }
-    }
+    use crate::support::candle_dtype;
 
     /// Random weights quantized by candle: the block bytes, and candle's
     /// dequantization of them.
