@@ -26,8 +26,13 @@ pub const VERSION: u32 = 3;
 /// The data alignment when a file does not set `general.alignment`.
 pub const DEFAULT_ALIGNMENT: u64 = 32;
 pub const ALIGNMENT_KEY: &str = "general.alignment";
-/// ggml's limit on tensor names (the spec: at most 64 bytes).
-pub const MAX_TENSOR_NAME_LEN: u64 = 64;
+/// The longest tensor name the reader accepts. The spec says 64 bytes, but
+/// tools outside ggml (ComfyUI-GGUF) write longer names that their readers
+/// load, so the reader only refuses absurd lengths.
+pub const MAX_TENSOR_NAME_LEN: u64 = 256;
+/// The longest tensor name the writer writes: ggml refuses names of
+/// `GGML_MAX_NAME` (64) bytes or more, and written files must load there.
+pub const GGML_MAX_TENSOR_NAME_LEN: usize = 63;
 /// The spec's limit on metadata keys.
 pub const MAX_KEY_LEN: u64 = u16::MAX as u64;
 /// ggml tensors have at most 4 dimensions.
@@ -794,10 +799,10 @@ pub fn write_gguf<W: Write>(
                 format!("GGUF weights cannot be {}", tensor.encoding),
             ));
         };
-        if tensor.name.len() as u64 > MAX_TENSOR_NAME_LEN {
+        if tensor.name.len() > GGML_MAX_TENSOR_NAME_LEN {
             return Err(cannot(
                 tensor.name,
-                "the name is longer than 64 bytes".into(),
+                format!("ggml reads names of at most {GGML_MAX_TENSOR_NAME_LEN} bytes"),
             ));
         }
         if !(1..=MAX_DIMS as usize).contains(&tensor.shape.len()) {

@@ -353,7 +353,7 @@ fn writers_refuse_tensors_their_readers_would_refuse() {
             .to_string()
             .contains("1 to 4")
     );
-    let long_name = "n".repeat(65);
+    let long_name = "n".repeat(64);
     let long = TensorToWrite {
         name: &long_name,
         shape: &[2],
@@ -368,4 +368,109 @@ fn writers_refuse_tensors_their_readers_would_refuse() {
     ] {
         assert!(gguf::gguf_bytes(&[(gguf::ALIGNMENT_KEY, &alignment)], &[f32]).is_err());
     }
+}
+
+/// A source shaped like the browser's: shared, single-threaded state (an
+/// `Rc`, so neither the source nor its futures are `Send`).
+struct SharedChunkSource {
+    chunks: std::rc::Rc<Vec<Vec<u8>>>,
+    chunk_len: usize,
+    len: u64,
+}
+
+impl ByteSource for SharedChunkSource {
+    fn name(&self) -> &str {
+        "shared chunks"
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    async fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let end = offset
+            .checked_add(buf.len() as u64)
+            .filter(|&end| end <= self.len);
+        if end.is_none() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        for (position, byte) in buf.iter_mut().enumerate() {
+            let at = offset as usize + position;
+            *byte = self.chunks[at / self.chunk_len][at % self.chunk_len];
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn sources_need_not_be_send() {
+    let bytes = sample_gguf();
+    let chunk_len = 100;
+    let mut source = SharedChunkSource {
+        chunks: std::rc::Rc::new(bytes.chunks(chunk_len).map(<[u8]>::to_vec).collect()),
+        chunk_len,
+        len: bytes.len() as u64,
+    };
+    let file = pollster::block_on(gguf::read_gguf(&mut source)).unwrap();
+    assert_eq!(file, read_gguf_bytes("sample.gguf", &bytes).unwrap());
+    for info in file.index.tensors() {
+        let read = pollster::block_on(read_tensor_bytes(&mut source, info)).unwrap();
+        assert_eq!(
+            read,
+            bytes[info.bytes.start as usize..info.bytes.end as usize]
+        );
+    }
+}
+
+/// A source whose reads fail after a number of bytes, like a storage
+/// backend that loses a chunk.
+struct FailingSource {
+    inner: MemorySource<Vec<u8>>,
+    fails_from: u64,
+}
+
+impl ByteSource for FailingSource {
+    fn name(&self) -> &str {
+        "flaky.gguf"
+    }
+
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+
+    async fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        if offset + buf.len() as u64 > self.fails_from {
+            return Err(io::Error::other("the chunk store lost chunk 7"));
+        }
+        self.inner.read_at(offset, buf).await
+    }
+}
+
+#[test]
+fn read_failures_name_the_file_the_offset_and_the_cause() {
+    let bytes = sample_gguf();
+    let file = read_gguf_bytes("sample.gguf", &bytes).unwrap();
+    let mut source = FailingSource {
+        fails_from: file.data_start,
+        inner: MemorySource::new("unused", bytes),
+    };
+    let info = &file.index.tensors()[0];
+    let error = pollster::block_on(read_tensor_bytes(&mut source, info)).unwrap_err();
+    assert!(matches!(error.problem(), Problem::Read { .. }), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("flaky.gguf: could not read"),
+        "{message}"
+    );
+    assert!(
+        message.contains("the chunk store lost chunk 7"),
+        "{message}"
+    );
+    // The header itself cannot be read either when the store fails early.
+    source.fails_from = 10;
+    let error = pollster::block_on(gguf::read_gguf(&mut source)).unwrap_err();
+    assert!(
+        matches!(error.problem(), Problem::Read { offset: 0, .. }),
+        "{error}"
+    );
 }
