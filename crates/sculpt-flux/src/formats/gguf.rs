@@ -314,8 +314,8 @@ pub async fn read_gguf<S: ByteSource>(source: &mut S) -> Result<Gguf, FormatErro
     }
     let header_end = reader.pos;
     let file_len = reader.file_len;
-    // A power of two up to 2^31 rounds a position below 2^64 up to at most
-    // 2^64 - 2^31 + ... which can still overflow: checked.
+    // header_end is at most the file length, so rounding up overflows only
+    // for a source that claims nearly 2^64 bytes; checked all the same.
     let data_start = header_end
         .checked_next_multiple_of(alignment)
         .ok_or_else(|| {
@@ -463,9 +463,10 @@ impl<'s, S: ByteSource> HeaderReader<'s, S> {
         FormatError::new(self.source.name(), problem)
     }
 
-    /// The next `len` bytes (at most [`WINDOW`]).
+    /// The next `len` bytes. Callers ask for at most [`WINDOW`] at a time
+    /// (longer runs go through [`Self::bytes`]); a longer request still
+    /// works, with a window of its own size, which `len <= remaining` bounds.
     async fn take(&mut self, len: usize, what: impl Fn() -> String) -> Result<&[u8], FormatError> {
-        debug_assert!(len <= WINDOW);
         if (len as u64) > self.remaining() {
             return Err(self.fail(Problem::Truncated {
                 what: what(),
@@ -476,8 +477,8 @@ impl<'s, S: ByteSource> HeaderReader<'s, S> {
         }
         let window_end = self.window_start + self.window.len() as u64;
         if self.pos < self.window_start || self.pos + len as u64 > window_end {
-            // remaining() <= file_len, and the minimum with WINDOW fits usize.
-            let refill = self.remaining().min(WINDOW as u64) as usize;
+            // At most WINDOW or len, both usize, and never past the end.
+            let refill = (self.remaining().min(WINDOW as u64) as usize).max(len);
             self.window.resize(refill, 0);
             self.window_start = self.pos;
             read_exact_at(self.source, self.pos, &mut self.window).await?;
@@ -505,12 +506,17 @@ impl<'s, S: ByteSource> HeaderReader<'s, S> {
         Ok(u64::from_le_bytes(self.array(what).await?))
     }
 
-    /// `len` bytes, which the caller has checked are left in the file.
+    /// `len` bytes, checked against the bytes left before allocating.
     async fn bytes(&mut self, len: u64, what: impl Fn() -> String) -> Result<Vec<u8>, FormatError> {
-        debug_assert!(len <= self.remaining());
-        // len <= remaining <= file_len, and the window reads prove the
-        // source's bytes were addressable; on 32-bit targets a longer run
-        // cannot be held and is reported.
+        if len > self.remaining() {
+            return Err(self.fail(Problem::Truncated {
+                what: what(),
+                offset: self.pos,
+                needed: len,
+                file_len: self.file_len,
+            }));
+        }
+        // On 32-bit targets (wasm32) a run longer than usize cannot be held.
         let len = usize::try_from(len).map_err(|_| {
             self.fail(Problem::TooLargeForMemory {
                 what: what(),
