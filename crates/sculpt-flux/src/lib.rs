@@ -12,5 +12,7 @@
 //! byte sources and receive frames), or hold a whole weight file in memory:
 //! weights stream to the GPU in bounded chunks.
 //!
-//! The FLUX pipeline lands here in its own issue; today the crate is the
-//! place it will live and nothing more.
+//! Today the crate holds the weight-file readers ([`formats`]); the FLUX
+//! pipeline lands here in its own issue.
+
+pub mod formats;
