@@ -1,4 +1,6 @@
 use sculpt_flux::text::{CLIP_CONTEXT_LENGTH, TextEncoder, Truncation};
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use crate::open_clip_reference::OPEN_CLIP_REFERENCE;
 use crate::{CLIP, clip_tokenizer_json};

@@ -1,6 +1,8 @@
 //! Bad tokenizer.json files give an error that names the encoder and the problem, never a panic.
 
 use sculpt_flux::text::{ClipTokenizer, T5Tokenizer, TextEncoder, TextError};
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use crate::{T5_TOKENIZER_JSON, clip_tokenizer_json};
 

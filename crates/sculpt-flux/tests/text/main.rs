@@ -1,6 +1,10 @@
 //! The text tokenizers on their fixtures in `tests/data/`: a real CLIP-L tokenizer.json (checked
 //! against open_clip's own tokenizer) and a synthetic T5 one in the public layout (checked against
 //! hand-worked ids).
+//!
+//! Natively: `cargo test -p sculpt-flux --test text`. The same tests run as wasm in Node, where the
+//! tokenizers crate runs as it does in the browser: `cargo test -p sculpt-flux --test text --target
+//! wasm32-unknown-unknown` (each module swaps `#[test]` for `wasm_bindgen_test`).
 
 mod clip;
 mod errors;

@@ -1,4 +1,6 @@
 use sculpt_flux::text::{T5_LENGTH_DEV, T5_LENGTH_SCHNELL, TextEncoder, TextError, Truncation};
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use crate::{T5, T5_TOKENIZER_JSON};
 
