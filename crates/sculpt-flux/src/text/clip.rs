@@ -11,6 +11,11 @@ const END_OF_TEXT: &str = "<|endoftext|>";
 const END_OF_WORD_SUFFIX: &str = "</w>";
 
 /// CLIP-L's tokenizer (openai/clip-vit-large-patch14, FLUX's `tokenizer/tokenizer.json`).
+///
+/// Text is cleaned by the file's normalizer (NFC, whitespace runs to one space, lowercase), as
+/// Hugging Face's fast CLIP tokenizer does. OpenAI's original tokenizer also runs ftfy and HTML
+/// unescaping, so a prompt with curly quotes or HTML entities (`’`, `&amp;`) can get other ids
+/// there; every other prompt gets the same ids (see the open_clip comparison in the tests).
 #[derive(Debug, Clone)]
 pub struct ClipTokenizer {
     tokenizer: Tokenizer,

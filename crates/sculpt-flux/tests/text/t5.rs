@@ -2,6 +2,8 @@ use sculpt_flux::text::{T5_LENGTH_DEV, T5_LENGTH_SCHNELL, TextEncoder, TextError
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
+use sculpt_flux::text::T5Tokenizer;
+
 use crate::{T5, T5_TOKENIZER_JSON};
 
 // The synthetic vocabulary (tests/data/make_t5_data.py), id: piece (log probability).
@@ -132,4 +134,28 @@ fn the_files_own_post_processor_appends_the_same_eos() {
         let tokens = T5.encode(prompt, T5_LENGTH_SCHNELL).unwrap();
         assert_eq!(by_file, tokens.ids[..tokens.real_tokens], "{prompt:?}");
     }
+}
+
+#[test]
+fn a_files_own_truncation_and_padding_settings_are_overridden() {
+    // A saved tokenizer.json may carry the settings it was last used with; they must not cut the
+    // prompt before its length is known, nor pad with something else.
+    let json = std::str::from_utf8(T5_TOKENIZER_JSON)
+        .unwrap()
+        .replace(
+            "\"truncation\": null",
+            r#""truncation": {"direction": "Right", "max_length": 3, "strategy": "LongestFirst", "stride": 0}"#,
+        )
+        .replace(
+            "\"padding\": null",
+            r#""padding": {"strategy": {"Fixed": 8}, "direction": "Left", "pad_to_multiple_of": null, "pad_id": 2, "pad_type_id": 0, "pad_token": "<unk>"}"#,
+        );
+    assert!(json.contains("LongestFirst") && json.contains("Fixed"));
+    let tokenizer = T5Tokenizer::from_json(json.as_bytes()).unwrap();
+    let tokens = tokenizer
+        .encode("a photo of a cat", T5_LENGTH_SCHNELL)
+        .unwrap();
+    assert_eq!(tokens.ids[..6], [A, PHOTO, OF, A, CAT, EOS]);
+    assert!(tokens.ids[6..].iter().all(|&id| id == PAD));
+    assert_eq!(tokens.truncation, None);
 }
