@@ -16,7 +16,7 @@ pub enum Step {
     Clippy,
     /// native unit tests, GPU tests on the native adapter, `sculpt info`
     Native,
-    /// GPU tests compiled to wasm, in headless Chromium with WebGPU
+    /// GPU tests compiled to wasm in headless Chromium with WebGPU; sculpt-flux's wasm tests in Node
     Wasm,
     /// end-to-end page tests (trunk-built page, Playwright, Chromium)
     E2e,
@@ -40,6 +40,8 @@ fn needs(steps: &[Step]) -> Needs {
             Step::Wasm => {
                 needs.wasm = true;
                 needs.browser = true;
+                // sculpt-flux's wasm tests run in Node.
+                needs.node = true;
             }
             Step::E2e => {
                 needs.trunk = true;
@@ -76,6 +78,7 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                 let mut wasm = cargo([
                     "clippy",
                     "--package=sculpt-gpu",
+                    "--package=sculpt-flux",
                     "--package=sculpt-web",
                     "--all-targets",
                     "--locked",
@@ -125,6 +128,23 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                     gpu.add(failed_once());
                 }
                 rows.push(("wasm GPU tests in headless Chromium".into(), gpu));
+
+                // The model layer has no GPU tests of its own in the browser
+                // yet; its wasm build (tokenizers included) runs in Node.
+                let tests = cargo([
+                    "test",
+                    "--package=sculpt-flux",
+                    "--locked",
+                    "--no-fail-fast",
+                    "--target=wasm32-unknown-unknown",
+                ]);
+                let output = run_captured(tests)?;
+                let (mut flux, gpu_binary) = summary::libtest(&output.text);
+                flux.add(gpu_binary);
+                if !output.success && flux.failed == 0 {
+                    flux.add(failed_once());
+                }
+                rows.push(("wasm sculpt-flux tests (Node)".into(), flux));
             }
             Step::E2e => rows.push(("end-to-end page tests".into(), e2e(root)?)),
         }

@@ -12,7 +12,8 @@
 //! byte sources and receive frames), or hold a whole weight file in memory:
 //! weights stream to the GPU in bounded chunks.
 //!
-//! Today the crate holds the weight-file readers ([`formats`]); the FLUX
-//! pipeline lands here in its own issue.
+//! Today the crate holds the weight-file readers ([`formats`]) and the text
+//! tokenizers ([`text`]); the models and the pipeline land here next.
 
 pub mod formats;
+pub mod text;
