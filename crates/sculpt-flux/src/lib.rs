@@ -14,3 +14,5 @@
 //!
 //! The FLUX pipeline lands here in its own issue; today the crate is the
 //! place it will live and nothing more.
+
+pub mod flux;
