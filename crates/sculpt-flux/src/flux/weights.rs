@@ -59,7 +59,7 @@ where
 
 /// Uploads tensors from a source, checking each one's shape.
 pub(crate) struct Loader<'a> {
-    pub gpu: &'a Gpu,
+    gpu: &'a Gpu,
     source: &'a mut dyn WeightSource,
 }
 
