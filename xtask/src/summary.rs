@@ -29,7 +29,8 @@ impl fmt::Display for Counts {
 
 /// Sums libtest's `test result:` lines (cargo test, and wasm-bindgen-test's
 /// runner, which prints the same), split by the test binary they came from:
-/// the second count holds binaries whose source is `tests/gpu/main.rs`.
+/// the second count holds GPU test binaries, which by convention live in
+/// `tests/gpu/` or `tests/gpu_*.rs` of their crate.
 pub fn libtest(output: &str) -> (Counts, Counts) {
     let (mut other, mut gpu) = (Counts::default(), Counts::default());
     let mut in_gpu_binary = false;
@@ -41,7 +42,7 @@ pub fn libtest(output: &str) -> (Counts, Counts) {
             .strip_prefix("Running ")
             .filter(|rest| rest.ends_with(')'))
         {
-            in_gpu_binary = rest.starts_with("tests/gpu/main.rs");
+            in_gpu_binary = rest.starts_with("tests/gpu");
         } else if line.starts_with("Doc-tests ") {
             in_gpu_binary = false;
         } else if let Some(result) = line.strip_prefix("test result: ") {

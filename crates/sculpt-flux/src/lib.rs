@@ -12,8 +12,10 @@
 //! byte sources and receive frames), or hold a whole weight file in memory:
 //! weights stream to the GPU in bounded chunks.
 //!
-//! Today the crate holds the weight-file readers ([`formats`]) and the text
-//! tokenizers ([`text`]); the models and the pipeline land here next.
+//! Today the crate holds the weight-file readers ([`formats`]), the text
+//! tokenizers ([`text`]) and the FLUX transformer ([`flux`]); the
+//! autoencoder, the text encoders and the pipeline land here next.
 
+pub mod flux;
 pub mod formats;
 pub mod text;

@@ -1,0 +1,453 @@
+//! The FLUX transformer on the GPU against candle-transformers' FLUX model
+//! on the CPU, at the tiny configuration, with the same random weights and
+//! inputs.
+//!
+//! Tolerance: 1e-4 of the output's largest magnitude, per element. Both
+//! sides compute in f32; they differ by rounding only: the GPU sums matmuls
+//! and norms in another order, its exp/tanh/cos are a few ULP off the CPU's,
+//! attention's online softmax rescales partial sums, and the rotary table is
+//! built in f64 here but in f32 there. Each of these is ~1e-6 relative;
+//! through 2 double and 2 single blocks, each adding its output to a
+//! residual stream, they grow to a few 1e-6 of the output's scale (observed
+//! on lavapipe: 1.3e-6 for schnell's structure, 6.2e-6 for dev's; each run
+//! prints its own). A bug is orders of magnitude off: swapping one
+//! modulation's shift and scale gives 1.5e-2. An element-relative bound
+//! would be meaningless for outputs near zero, hence one relative to the
+//! output's scale.
+//!
+//! Run natively: `XDG_RUNTIME_DIR=/tmp/xdg cargo test -p sculpt-flux`.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device};
+use candle_transformers::models::flux::{WithForward, model as reference};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sculpt_flux::flux::{
+    FluxConfig, FluxError, FluxInputs, FluxTransformer, SourceError, SourceTensor,
+    TIME_EMBEDDING_DIM, TensorData, image_ids, text_ids,
+};
+use sculpt_gpu::{
+    Gpu, Tensor,
+    weights::{WeightFormat, repack},
+};
+
+type Weights = HashMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// Largest allowed |gpu − cpu| over the largest |cpu| of the output.
+const TOLERANCE: f32 = 1e-4;
+const TIMESTEP: f32 = 0.7;
+const GUIDANCE: f32 = 3.5;
+/// The latent is 12×16, so the image is 6×8 = 48 tokens.
+const IMAGE_ROWS: usize = 6;
+const IMAGE_COLS: usize = 8;
+const TEXT_TOKENS: usize = 5;
+
+fn gpu() -> Gpu {
+    match pollster::block_on(Gpu::new()) {
+        Ok(gpu) => gpu,
+        Err(e) => panic!("no GPU device for this test: {e}"),
+    }
+}
+
+/// Reproducible uniform values in [center − range, center + range].
+fn random(rng: &mut ChaCha8Rng, len: usize, center: f32, range: f32) -> Vec<f32> {
+    (0..len)
+        .map(|_| center + rng.random_range(-range..=range))
+        .collect()
+}
+
+/// Every tensor of a FLUX checkpoint for `config`, by BFL name, with its
+/// shape, written out independently of the model's loader.
+fn checkpoint_layout(config: &FluxConfig) -> Vec<(String, Vec<usize>)> {
+    let h = config.hidden_size;
+    let d = config.head_dim();
+    let mlp = config.mlp_hidden();
+    let mut tensors = Vec::new();
+    let mut linear = |name: String, inputs: usize, outputs: usize, bias: bool| {
+        tensors.push((format!("{name}.weight"), vec![outputs, inputs]));
+        if bias {
+            tensors.push((format!("{name}.bias"), vec![outputs]));
+        }
+    };
+    linear("img_in".into(), config.in_channels, h, true);
+    linear("txt_in".into(), config.context_in_dim, h, true);
+    let mut embedders = vec![
+        ("time_in", TIME_EMBEDDING_DIM),
+        ("vector_in", config.vec_in_dim),
+    ];
+    if config.guidance_embed {
+        embedders.push(("guidance_in", TIME_EMBEDDING_DIM));
+    }
+    for (name, inputs) in embedders {
+        linear(format!("{name}.in_layer"), inputs, h, true);
+        linear(format!("{name}.out_layer"), h, h, true);
+    }
+    for block in 0..config.double_blocks {
+        for stream in ["img", "txt"] {
+            let name = format!("double_blocks.{block}.{stream}");
+            linear(format!("{name}_mod.lin"), h, 6 * h, true);
+            linear(format!("{name}_attn.qkv"), h, 3 * h, config.qkv_bias);
+            linear(format!("{name}_attn.proj"), h, h, true);
+            linear(format!("{name}_mlp.0"), h, mlp, true);
+            linear(format!("{name}_mlp.2"), mlp, h, true);
+        }
+    }
+    for block in 0..config.single_blocks {
+        let name = format!("single_blocks.{block}");
+        linear(format!("{name}.modulation.lin"), h, 3 * h, true);
+        linear(format!("{name}.linear1"), h, 3 * h + mlp, true);
+        linear(format!("{name}.linear2"), h + mlp, h, true);
+    }
+    linear("final_layer.adaLN_modulation.1".into(), h, 2 * h, true);
+    linear("final_layer.linear".into(), h, config.in_channels, true);
+    let mut norms: Vec<String> = (0..config.double_blocks)
+        .flat_map(|block| {
+            ["img", "txt"].map(|stream| format!("double_blocks.{block}.{stream}_attn.norm"))
+        })
+        .collect();
+    norms.extend((0..config.single_blocks).map(|block| format!("single_blocks.{block}.norm")));
+    for norm in norms {
+        for which in ["query_norm", "key_norm"] {
+            tensors.push((format!("{norm}.{which}.scale"), vec![d]));
+        }
+    }
+    tensors
+}
+
+/// Random weights scaled like PyTorch's default init, U(±1/√fan_in) for
+/// linear weights and biases, and QK-norm scales around their init of 1, so
+/// that activations stay O(1) through the blocks.
+fn random_weights(config: &FluxConfig, seed: u64) -> Weights {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let layout = checkpoint_layout(config);
+    let fan_in: HashMap<String, usize> = layout
+        .iter()
+        .filter_map(|(name, shape)| {
+            let layer = name.strip_suffix(".weight")?;
+            Some((layer.to_string(), shape[1]))
+        })
+        .collect();
+    layout
+        .into_iter()
+        .map(|(name, shape)| {
+            let len = shape.iter().product();
+            let values = if name.ends_with(".scale") {
+                random(&mut rng, len, 1.0, 0.25)
+            } else {
+                let layer = name.rsplit_once('.').expect("a layer's tensor").0;
+                let bound = 1.0 / (fan_in[layer] as f32).sqrt();
+                random(&mut rng, len, 0.0, bound)
+            };
+            (name, (shape, values))
+        })
+        .collect()
+}
+
+fn reference_model(config: &FluxConfig, weights: &Weights) -> reference::Flux {
+    let tensors = weights
+        .iter()
+        .map(|(name, (shape, values))| {
+            let tensor = candle_core::Tensor::from_slice(values, shape.as_slice(), &Device::Cpu);
+            (name.clone(), tensor.unwrap())
+        })
+        .collect();
+    let vb = candle_nn::VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+    let reference_config = reference::Config {
+        in_channels: config.in_channels,
+        vec_in_dim: config.vec_in_dim,
+        context_in_dim: config.context_in_dim,
+        hidden_size: config.hidden_size,
+        mlp_ratio: config.mlp_ratio,
+        num_heads: config.num_heads,
+        depth: config.double_blocks,
+        depth_single_blocks: config.single_blocks,
+        axes_dim: config.axes_dim.clone(),
+        theta: config.theta as usize,
+        qkv_bias: config.qkv_bias,
+        guidance_embed: config.guidance_embed,
+    };
+    reference::Flux::new(&reference_config, vb).unwrap()
+}
+
+/// One step's inputs, on the CPU: image tokens, text tokens, pooled vector.
+struct StepInputs {
+    img: Vec<f32>,
+    txt: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl StepInputs {
+    fn random(config: &FluxConfig, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let image_tokens = IMAGE_ROWS * IMAGE_COLS;
+        Self {
+            img: random(&mut rng, image_tokens * config.in_channels, 0.0, 1.0),
+            txt: random(&mut rng, TEXT_TOKENS * config.context_in_dim, 0.0, 1.0),
+            y: random(&mut rng, config.vec_in_dim, 0.0, 1.0),
+        }
+    }
+}
+
+fn reference_forward(
+    config: &FluxConfig,
+    model: &reference::Flux,
+    inputs: &StepInputs,
+    guidance: Option<f32>,
+) -> Vec<f32> {
+    let cpu = |values: &[f32], shape: &[usize]| {
+        candle_core::Tensor::from_slice(values, shape, &Device::Cpu).unwrap()
+    };
+    let image_tokens = IMAGE_ROWS * IMAGE_COLS;
+    let guidance = guidance.map(|g| cpu(&[g], &[1]));
+    let out = model
+        .forward(
+            &cpu(&inputs.img, &[1, image_tokens, config.in_channels]),
+            &cpu(&image_ids(IMAGE_ROWS, IMAGE_COLS), &[1, image_tokens, 3]),
+            &cpu(&inputs.txt, &[1, TEXT_TOKENS, config.context_in_dim]),
+            &cpu(&text_ids(TEXT_TOKENS), &[1, TEXT_TOKENS, 3]),
+            &cpu(&[TIMESTEP], &[1]),
+            &cpu(&inputs.y, &[1, config.vec_in_dim]),
+            guidance.as_ref(),
+        )
+        .unwrap();
+    assert_eq!(out.dims(), [1, image_tokens, config.in_channels]);
+    out.flatten_all().unwrap().to_vec1().unwrap()
+}
+
+/// The model's forward pass, read back.
+fn gpu_forward(
+    gpu: &Gpu,
+    model: &FluxTransformer,
+    inputs: &StepInputs,
+    guidance: Option<f32>,
+) -> Result<Vec<f32>, FluxError> {
+    let config = model.config();
+    let image_tokens = IMAGE_ROWS * IMAGE_COLS;
+    let positions = model.positions(
+        gpu,
+        &text_ids(TEXT_TOKENS),
+        &image_ids(IMAGE_ROWS, IMAGE_COLS),
+    )?;
+    let img = Tensor::from_slice(gpu, &inputs.img, &[image_tokens, config.in_channels])?;
+    let txt = Tensor::from_slice(gpu, &inputs.txt, &[TEXT_TOKENS, config.context_in_dim])?;
+    let y = Tensor::from_slice(gpu, &inputs.y, &[config.vec_in_dim])?;
+    let out = model.forward(
+        gpu,
+        &FluxInputs {
+            img: &img,
+            txt: &txt,
+            positions: &positions,
+            timestep: TIMESTEP,
+            y: &y,
+            guidance,
+        },
+    )?;
+    assert_eq!(out.shape(), [image_tokens, config.in_channels]);
+    Ok(pollster::block_on(out.to_vec(gpu))?)
+}
+
+/// The worst |got − want| over the largest |want|.
+fn scaled_error(got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(got.len(), want.len());
+    let scale = want.iter().fold(0f32, |m, w| m.max(w.abs()));
+    let worst = got
+        .iter()
+        .zip(want)
+        .fold(0f32, |m, (g, w)| m.max((g - w).abs()));
+    // NaN anywhere makes the error NaN, which no tolerance accepts.
+    if got.iter().any(|g| g.is_nan()) {
+        return f32::NAN;
+    }
+    worst / scale
+}
+
+fn matches_candle(guidance_embed: bool, guidance: Option<f32>) {
+    let config = FluxConfig::tiny(guidance_embed);
+    let weights = random_weights(&config, 11);
+    let inputs = StepInputs::random(&config, 12);
+    let want = reference_forward(
+        &config,
+        &reference_model(&config, &weights),
+        &inputs,
+        guidance,
+    );
+    let gpu = gpu();
+    let model = FluxTransformer::load(&gpu, config, &mut weights.clone()).unwrap();
+    let got = gpu_forward(&gpu, &model, &inputs, guidance).unwrap();
+    let error = scaled_error(&got, &want);
+    println!("guidance_embed {guidance_embed}: worst error {error:e} of the output's scale");
+    assert!(
+        error <= TOLERANCE,
+        "worst error {error:e} of the output's scale exceeds {TOLERANCE:e}"
+    );
+}
+
+#[test]
+fn schnell_structure_matches_candle() {
+    // schnell takes no guidance: a guidance given is ignored, as in candle.
+    matches_candle(false, Some(GUIDANCE));
+}
+
+#[test]
+fn dev_structure_with_guidance_matches_candle() {
+    matches_candle(true, Some(GUIDANCE));
+}
+
+#[test]
+fn dev_structure_needs_a_guidance_strength() {
+    let config = FluxConfig::tiny(true);
+    let gpu = gpu();
+    let model =
+        FluxTransformer::load(&gpu, config.clone(), &mut random_weights(&config, 3)).unwrap();
+    let inputs = StepInputs::random(&config, 4);
+    let error = gpu_forward(&gpu, &model, &inputs, None).unwrap_err();
+    assert!(
+        matches!(&error, FluxError::Input(message) if message.contains("guidance")),
+        "{error}"
+    );
+}
+
+#[test]
+fn repeated_forward_creates_no_buffers_or_pipelines() {
+    let config = FluxConfig::tiny(true);
+    let gpu = gpu();
+    let model =
+        FluxTransformer::load(&gpu, config.clone(), &mut random_weights(&config, 5)).unwrap();
+    let inputs = StepInputs::random(&config, 6);
+    let first = gpu_forward(&gpu, &model, &inputs, Some(GUIDANCE)).unwrap();
+    let before = gpu.stats();
+    let second = gpu_forward(&gpu, &model, &inputs, Some(GUIDANCE)).unwrap();
+    let during = gpu.stats() - before;
+    assert_eq!(during.buffers_created, 0, "{during:?}");
+    assert_eq!(during.pipelines_created, 0, "{during:?}");
+    // Inputs, positions and the two scalars go up; the prediction comes back.
+    assert!(during.dispatches > 0, "{during:?}");
+    assert_eq!(first, second, "the same inputs give the same prediction");
+}
+
+#[test]
+fn a_missing_tensor_is_named() {
+    let config = FluxConfig::tiny(false);
+    let mut weights = random_weights(&config, 7);
+    let name = "single_blocks.1.norm.key_norm.scale";
+    weights.remove(name).unwrap();
+    let gpu = gpu();
+    let error = FluxTransformer::load(&gpu, config, &mut weights)
+        .err()
+        .expect("loading without a tensor fails");
+    assert!(
+        matches!(&error, FluxError::MissingTensor(missing) if missing == name),
+        "{error}"
+    );
+    assert!(error.to_string().contains(name), "{error}");
+}
+
+#[test]
+fn a_misshaped_tensor_is_named() {
+    let config = FluxConfig::tiny(true);
+    let mut weights = random_weights(&config, 8);
+    let name = "double_blocks.0.txt_attn.qkv.weight";
+    let (shape, values) = weights.get_mut(name).unwrap();
+    // The transposed weight: as many values, the wrong shape.
+    shape.swap(0, 1);
+    assert_eq!(values.len(), shape.iter().product::<usize>());
+    let gpu = gpu();
+    let error = FluxTransformer::load(&gpu, config, &mut weights)
+        .err()
+        .expect("loading a transposed weight fails");
+    assert!(
+        matches!(&error, FluxError::TensorShape { name: misshaped, .. } if misshaped == name),
+        "{error}"
+    );
+    assert!(error.to_string().contains(name), "{error}");
+}
+
+#[test]
+fn checkpoint_layout_counts_flux1_schnell_parameters() {
+    // The published size of FLUX.1-schnell: the names and shapes the tests
+    // feed both models are those of the real checkpoint at full size.
+    let parameters: usize = checkpoint_layout(&FluxConfig::schnell())
+        .iter()
+        .map(|(_, shape)| shape.iter().product::<usize>())
+        .sum();
+    assert_eq!(parameters, 11_891_178_560);
+}
+
+#[test]
+fn packed_weights_from_a_closure_give_the_same_prediction() {
+    // The way file readers plug in: a closure handing out matrices already
+    // repacked for the GPU (here in f32, so the prediction must not change).
+    let config = FluxConfig::tiny(false);
+    let weights = random_weights(&config, 9);
+    let mut packed_source = |name: &str| -> Result<Option<SourceTensor>, SourceError> {
+        let Some((shape, values)) = weights.get(name) else {
+            return Ok(None);
+        };
+        let data = match shape.as_slice() {
+            &[rows, cols] => {
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                TensorData::Packed(repack(WeightFormat::F32, rows, cols, &bytes)?)
+            }
+            _ => TensorData::F32(values.clone()),
+        };
+        Ok(Some(SourceTensor {
+            shape: shape.clone(),
+            data,
+        }))
+    };
+    let gpu = gpu();
+    let packed = FluxTransformer::load(&gpu, config.clone(), &mut packed_source).unwrap();
+    let plain = FluxTransformer::load(&gpu, config.clone(), &mut weights.clone()).unwrap();
+    let inputs = StepInputs::random(&config, 10);
+    assert_eq!(
+        gpu_forward(&gpu, &packed, &inputs, None).unwrap(),
+        gpu_forward(&gpu, &plain, &inputs, None).unwrap()
+    );
+}
+
+#[test]
+fn inputs_of_the_wrong_shape_are_refused() {
+    let config = FluxConfig::tiny(false);
+    let gpu = gpu();
+    let model =
+        FluxTransformer::load(&gpu, config.clone(), &mut random_weights(&config, 13)).unwrap();
+    // Positions for one image token fewer than the image has.
+    let positions = model
+        .positions(
+            &gpu,
+            &text_ids(TEXT_TOKENS),
+            &image_ids(IMAGE_ROWS, IMAGE_COLS)[3..],
+        )
+        .unwrap();
+    let inputs = StepInputs::random(&config, 14);
+    let image_tokens = IMAGE_ROWS * IMAGE_COLS;
+    let img = Tensor::from_slice(&gpu, &inputs.img, &[image_tokens, config.in_channels]).unwrap();
+    let txt = Tensor::from_slice(&gpu, &inputs.txt, &[TEXT_TOKENS, config.context_in_dim]).unwrap();
+    let y = Tensor::from_slice(&gpu, &inputs.y, &[config.vec_in_dim]).unwrap();
+    let error = model
+        .forward(
+            &gpu,
+            &FluxInputs {
+                img: &img,
+                txt: &txt,
+                positions: &positions,
+                timestep: TIMESTEP,
+                y: &y,
+                guidance: None,
+            },
+        )
+        .expect_err("an image of more tokens than its positions is refused");
+    assert!(
+        matches!(&error, FluxError::Input(message) if message.contains("img")),
+        "{error}"
+    );
+    // Ids that do not make whole [tokens, 3] rows.
+    let error = model
+        .positions(&gpu, &text_ids(TEXT_TOKENS), &[0.0, 1.0])
+        .err()
+        .expect("ids of a partial token are refused");
+    assert!(matches!(error, FluxError::Input(_)), "{error}");
+}
