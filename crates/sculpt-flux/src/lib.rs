@@ -18,4 +18,5 @@
 
 pub mod flux;
 pub mod formats;
+pub mod sampler;
 pub mod text;
