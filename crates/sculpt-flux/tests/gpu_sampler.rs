@@ -1,6 +1,9 @@
 //! The Euler sampler on the GPU: schedules against candle-transformers'
 //! FLUX sampling, and a whole run with a velocity that is exactly right,
 //! which must land on the clean latent and predict it at every step.
+//! Native only (candle-transformers and a native device are dev-dependencies
+//! for native targets).
+#![cfg(not(target_arch = "wasm32"))]
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
