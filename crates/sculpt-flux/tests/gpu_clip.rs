@@ -26,8 +26,14 @@ use candle_nn::Module;
 use candle_transformers::models::clip::text_model as reference;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sculpt_flux::clip::{ClipError, ClipTextConfig, ClipTextModel};
-use sculpt_gpu::Gpu;
+use sculpt_flux::{
+    clip::{ClipError, ClipTextConfig, ClipTextModel},
+    flux::{SourceError, SourceTensor, TensorData},
+};
+use sculpt_gpu::{
+    Gpu,
+    weights::{WeightFormat, repack},
+};
 
 type Weights = HashMap<String, (Vec<usize>, Vec<f32>)>;
 
@@ -310,6 +316,64 @@ fn a_misshaped_tensor_is_named() {
         .expect("loading a transposed weight fails");
     assert!(
         matches!(&error, ClipError::TensorShape { name: misshaped, .. } if misshaped == name),
+        "{error}"
+    );
+    assert!(error.to_string().contains(name), "{error}");
+}
+
+/// A closure source over `weights` handing out the 2-D tensors whose names
+/// `pack` accepts already repacked for the GPU (in f32, so that values do
+/// not change), the way file readers plug in.
+fn packed_source(
+    weights: &Weights,
+    pack: impl Fn(&str) -> bool,
+) -> impl FnMut(&str) -> Result<Option<SourceTensor>, SourceError> {
+    move |name: &str| {
+        let Some((shape, values)) = weights.get(name) else {
+            return Ok(None);
+        };
+        let data = match shape.as_slice() {
+            &[rows, cols] if pack(name) => {
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                TensorData::Packed(repack(WeightFormat::F32, rows, cols, &bytes)?)
+            }
+            _ => TensorData::F32(values.clone()),
+        };
+        Ok(Some(SourceTensor {
+            shape: shape.clone(),
+            data,
+        }))
+    }
+}
+
+#[test]
+fn packed_linear_weights_give_the_same_states() {
+    let config = ClipTextConfig::tiny();
+    let weights = random_weights(&config, 34);
+    let gpu = gpu();
+    let mut source = packed_source(&weights, |name| !name.contains("embedding"));
+    let packed = ClipTextModel::load(&gpu, config.clone(), &mut source).unwrap();
+    let plain = ClipTextModel::load(&gpu, config.clone(), &mut weights.clone()).unwrap();
+    let ids = prompt_ids(&config, 6, 77, 35);
+    assert_eq!(
+        gpu_forward(&gpu, &packed, &ids).unwrap(),
+        gpu_forward(&gpu, &plain, &ids).unwrap()
+    );
+}
+
+#[test]
+fn a_packed_embedding_table_is_refused_by_name() {
+    // The gather kernel reads f32 rows: a source must hand out the tables
+    // as f32, and one that does not is told which tensor.
+    let config = ClipTextConfig::tiny();
+    let weights = random_weights(&config, 36);
+    let name = "text_model.embeddings.position_embedding.weight";
+    let gpu = gpu();
+    let error = ClipTextModel::load(&gpu, config, &mut packed_source(&weights, |n| n == name))
+        .err()
+        .expect("a packed table is refused");
+    assert!(
+        matches!(&error, ClipError::Source { name: refused, .. } if refused == name),
         "{error}"
     );
     assert!(error.to_string().contains(name), "{error}");

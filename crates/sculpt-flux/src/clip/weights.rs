@@ -48,15 +48,17 @@ impl<'a> Loader<'a> {
         Ok(tensor.data)
     }
 
-    /// An f32 tensor of `shape` (biases, norm parameters, embedding tables:
-    /// the gather kernel reads f32 rows).
+    /// An f32 tensor of `shape`: a bias, norm parameter or embedding table.
+    /// Only the linear kernel reads packed formats (the gather kernel reads
+    /// f32 rows), so a source hands these out as f32.
     pub fn dense(&mut self, name: &str, shape: &[usize]) -> Result<Tensor, ClipError> {
         match self.take(name, shape)? {
             TensorData::F32(values) => Ok(Tensor::from_slice(self.gpu, &values, shape)?),
             TensorData::Packed(packed) => Err(ClipError::Source {
                 name: name.into(),
                 message: format!(
-                    "a tensor stored as {} reached a place that needs f32",
+                    "it came repacked for the linear kernel (as {}); it must come as \
+                     row-major f32 values",
                     packed.format()
                 ),
             }),
