@@ -16,6 +16,7 @@
 //! tokenizers ([`text`]) and the FLUX transformer ([`flux`]); the
 //! autoencoder, the text encoders and the pipeline land here next.
 
+pub mod clip;
 pub mod flux;
 pub mod formats;
 pub mod sampler;
