@@ -18,4 +18,5 @@
 
 pub mod flux;
 pub mod formats;
+pub mod t5;
 pub mod text;
