@@ -26,8 +26,11 @@ use candle_core::{DType, Device};
 use candle_transformers::models::t5 as reference;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sculpt_flux::t5::{T5Config, T5Encoder, T5Error};
-use sculpt_gpu::Gpu;
+use sculpt_flux::t5::{SourceError, SourceTensor, T5Config, T5Encoder, T5Error, TensorData};
+use sculpt_gpu::{
+    Gpu,
+    weights::{WeightFormat, repack},
+};
 
 type Weights = HashMap<String, (Vec<usize>, Vec<f32>)>;
 
@@ -369,4 +372,70 @@ fn checkpoint_layout_counts_t5_v1_1_xxl_encoder_parameters() {
         .map(|(_, shape, _)| shape.iter().product::<usize>())
         .sum();
     assert_eq!(parameters, 4_762_310_656);
+}
+
+/// A source handing out the 2-D tensors named by `packed` already repacked
+/// for the GPU (in f32, so values do not change), the way file readers do.
+fn packed_source(
+    weights: &Weights,
+    packed: impl Fn(&str) -> bool,
+) -> impl FnMut(&str) -> Result<Option<SourceTensor>, SourceError> {
+    move |name: &str| {
+        let Some((shape, values)) = weights.get(name) else {
+            return Ok(None);
+        };
+        let data = match shape.as_slice() {
+            &[rows, cols] if packed(name) => {
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                TensorData::Packed(repack(WeightFormat::F32, rows, cols, &bytes)?)
+            }
+            _ => TensorData::F32(values.clone()),
+        };
+        Ok(Some(SourceTensor {
+            shape: shape.clone(),
+            data,
+        }))
+    }
+}
+
+#[test]
+fn packed_linear_weights_give_the_same_hidden_states() {
+    let config = T5Config::tiny();
+    let weights = random_weights(&config, 37);
+    let linear_layers = |name: &str| name != "shared.weight" && name != BUCKET_WEIGHTS;
+    let gpu = gpu();
+    let packed = T5Encoder::load(
+        &gpu,
+        config.clone(),
+        &mut packed_source(&weights, linear_layers),
+    )
+    .unwrap();
+    let plain = T5Encoder::load(&gpu, config.clone(), &mut weights.clone()).unwrap();
+    let ids = prompt_ids(&config, 12, 20, 38);
+    assert_eq!(
+        gpu_forward(&gpu, &packed, &ids).unwrap(),
+        gpu_forward(&gpu, &plain, &ids).unwrap()
+    );
+}
+
+#[test]
+fn a_packed_table_is_refused_by_name() {
+    // The embedding and bucket tables are read whole, not through the
+    // linear kernels' storage formats.
+    let config = T5Config::tiny();
+    let weights = random_weights(&config, 39);
+    let gpu = gpu();
+    for table in ["shared.weight", BUCKET_WEIGHTS] {
+        let error = T5Encoder::load(
+            &gpu,
+            config.clone(),
+            &mut packed_source(&weights, |name| name == table),
+        )
+        .err()
+        .expect("a packed table is refused");
+        assert!(
+            matches!(&error, T5Error::Source { name, .. } if name == table),
+            "{error}"
+        );
+    }
 }

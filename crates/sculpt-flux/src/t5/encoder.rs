@@ -29,7 +29,9 @@ const BUCKET_WEIGHTS_NAME: &str =
 /// change the text tokens FLUX was trained on.
 pub struct T5Encoder {
     config: T5Config,
-    /// [vocab, d_model].
+    /// [vocab, d_model] in f32: the embedding kernel reads f32 only. At
+    /// T5-XXL's size that is 526 MB in one storage binding, which the device
+    /// must allow; a packed (bf16, GGUF) table is refused by name.
     embedding: Tensor,
     /// Block 0's learned bias per bucket and head, [buckets, heads], kept on
     /// the CPU: each sequence length needs its own gathering of it.
