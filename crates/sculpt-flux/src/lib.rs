@@ -20,4 +20,5 @@ pub mod clip;
 pub mod flux;
 pub mod formats;
 pub mod sampler;
+pub mod t5;
 pub mod text;

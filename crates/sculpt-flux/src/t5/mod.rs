@@ -1,0 +1,88 @@
+//! T5 v1.1's encoder (FLUX's `text_encoder_2`, T5-XXL): the prompt's token
+//! ids become the text tokens the FLUX transformer attends to.
+//!
+//! v1.1 differs from the original T5 in its gated-GELU feed-forward (tanh
+//! approximation) and untied embeddings; like it, it has no biases, RMS
+//! layer norms without mean subtraction (eps 1e-6), attention scores without
+//! 1/√d scaling, and a relative position bias computed from block 0's
+//! weights and added in every block.
+//!
+//! Built from sculpt-gpu's kernels; every activation stays on the GPU.
+//! Checked against candle-transformers' `T5EncoderModel` on the CPU
+//! (`tests/gpu_t5.rs`).
+
+mod block;
+mod config;
+mod encoder;
+mod position_bias;
+mod weights;
+
+use sculpt_gpu::GpuError;
+
+pub use crate::flux::{SourceError, SourceTensor, TensorData, WeightSource};
+pub use config::{LAYER_NORM_EPS, T5Config};
+pub use encoder::T5Encoder;
+pub use position_bias::relative_position_bucket;
+
+/// Why a T5 encoder could not be built or run.
+#[derive(Debug)]
+pub enum T5Error {
+    /// The configuration describes a model the kernels cannot run.
+    Config(String),
+    /// The weights lack a tensor the configuration needs.
+    MissingTensor(String),
+    /// A tensor's shape differs from what the configuration needs.
+    TensorShape {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    /// The weight source could not deliver a tensor, or delivered it in a
+    /// form the model cannot use.
+    Source {
+        name: String,
+        message: String,
+    },
+    /// The token ids cannot be encoded.
+    Input(String),
+    Gpu(GpuError),
+}
+
+impl std::fmt::Display for T5Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            T5Error::Config(problem) => write!(f, "T5 configuration: {problem}"),
+            T5Error::MissingTensor(name) => {
+                write!(f, "the T5 weights have no tensor \"{name}\"")
+            }
+            T5Error::TensorShape {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "the T5 tensor \"{name}\" is {found:?}; the configuration needs {expected:?}"
+            ),
+            T5Error::Source { name, message } => {
+                write!(f, "the T5 tensor \"{name}\" could not be read: {message}")
+            }
+            T5Error::Input(problem) => write!(f, "T5 input: {problem}"),
+            T5Error::Gpu(e) => write!(f, "T5 on the GPU: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for T5Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            T5Error::Gpu(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<GpuError> for T5Error {
+    fn from(e: GpuError) -> Self {
+        T5Error::Gpu(e)
+    }
+}
