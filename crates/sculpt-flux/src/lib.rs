@@ -12,9 +12,11 @@
 //! byte sources and receive frames), or hold a whole weight file in memory:
 //! weights stream to the GPU in bounded chunks.
 //!
-//! Today the crate holds the weight-file readers ([`formats`]), the text
-//! tokenizers ([`text`]) and the FLUX transformer ([`flux`]); the
-//! autoencoder, the text encoders and the pipeline land here next.
+//! In the order data flows: weight-file readers ([`formats`]), tokenizers
+//! ([`text`]), the text encoders ([`clip`], [`t5`]), the FLUX transformer
+//! ([`flux`]) and the Euler [`sampler`]. Each model is checked against
+//! candle-transformers on the CPU. Still to come: the pipeline that loads a
+//! checkpoint's files by role and runs them stage by stage.
 
 pub mod clip;
 pub mod flux;
