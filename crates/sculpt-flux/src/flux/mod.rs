@@ -8,6 +8,7 @@
 //! Checked against candle-transformers' FLUX model on the CPU
 //! (`tests/flux.rs`).
 
+pub mod autoencoder;
 mod config;
 mod double_block;
 mod layers;
