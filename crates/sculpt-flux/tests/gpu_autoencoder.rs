@@ -1,7 +1,8 @@
 //! The FLUX autoencoder on the GPU against candle-transformers' FLUX
 //! autoencoder on the CPU, at the tiny configuration (FLUX's structure:
-//! four levels, so images are 8× their latents), with the same random
-//! weights and inputs.
+//! four levels, so images are 8× their latents) and, for the decoder on a
+//! 2×2 latent, at FLUX's own widths, with the same random weights and
+//! inputs.
 //!
 //! Tolerance: 1e-4 of the output's largest magnitude, per element. Both
 //! sides compute in f32 and differ by rounding only: the GPU sums the
@@ -11,8 +12,9 @@
 //! the CPU's, and the online softmax rescales partial sums. Each of these
 //! is ~1e-7 to 1e-6 relative; through the ~20 layers of the tiny decoder
 //! or encoder, each resnet block adding to its input, they stay at a few
-//! 1e-6 of the output's scale (observed on lavapipe: 2.4e-6 to 4.7e-6; each
-//! run prints its own). A bug is orders of magnitude off: a transposed
+//! 1e-6 of the output's scale (observed on lavapipe: 2.4e-6 to 4.7e-6 at
+//! the tiny size, 8.6e-6 for the FLUX-sized decoder, whose convolutions sum
+//! up to 4608 products; each run prints its own). A bug is orders of magnitude off: a transposed
 //! `proj_out` gives 0.46 of the decoder's output scale, the downsampler's
 //! padding at the top-left instead of the bottom-right 0.96 of the
 //! encoder's. An element-relative
@@ -460,4 +462,35 @@ fn checkpoint_layout_counts_the_flux_autoencoder_parameters() {
         .map(|(_, shape)| shape.iter().product::<usize>())
         .sum();
     assert_eq!(parameters, 83_819_683);
+}
+
+#[test]
+fn flux_sized_decoder_matches_candle_on_a_small_latent() {
+    // The released widths (128 to 512 channels, attention over one head of
+    // 512), on a 2×2 latent so that the CPU reference stays quick; only the
+    // decoder's 50 M weights are made.
+    let config = AutoEncoderConfig::flux();
+    let mut weights = random_weights(&config, 32);
+    weights.retain(|name, _| name.starts_with("decoder."));
+    let reference_decoder = reference::Decoder::new(
+        &reference_config(&config),
+        var_builder(&weights).pp("decoder"),
+    )
+    .unwrap();
+    let gpu = gpu();
+    let decoder = Decoder::load(&gpu, config.clone(), &mut weights).unwrap();
+    assert!(weights.is_empty(), "the decoder left tensors unread");
+    let shape = [config.z_channels, 2, 2];
+    let z = random(
+        &mut ChaCha8Rng::seed_from_u64(33),
+        shape.iter().product(),
+        0.0,
+        1.0,
+    );
+    let want = reference_decoder.forward(&cpu_tensor(&z, &shape)).unwrap();
+    let got = decoder
+        .forward(&gpu, &Tensor::from_slice(&gpu, &z, &shape).unwrap())
+        .unwrap();
+    assert_eq!(got.shape(), [3, 16, 16]);
+    assert_close("FLUX-sized decoder 2×2", &read(&gpu, &got), &to_vec(&want));
 }
