@@ -4,10 +4,13 @@
 //! by one conditioning vector made from the timestep, the pooled text
 //! embedding and, for the guidance-distilled dev model, the guidance.
 //!
+//! The autoencoder between images and latents is [`autoencoder`].
+//!
 //! Built from sculpt-gpu's kernels; every activation stays on the GPU.
 //! Checked against candle-transformers' FLUX model on the CPU
 //! (`tests/flux.rs`).
 
+pub mod autoencoder;
 mod config;
 mod double_block;
 mod layers;

@@ -99,16 +99,34 @@ impl<'a> Loader<'a> {
 
     /// A 1-D tensor of `len` f32 values (biases, norm scales).
     pub fn vector(&mut self, name: &str, len: usize) -> Result<Tensor, FluxError> {
-        match self.take(name, &[len])? {
-            TensorData::F32(values) => Ok(Tensor::from_slice(self.gpu, &values, &[len])?),
+        self.f32_tensor(name, &[len])
+    }
+
+    /// An f32 tensor of `shape` on the GPU (vectors, convolution kernels).
+    pub fn f32_tensor(&mut self, name: &str, shape: &[usize]) -> Result<Tensor, FluxError> {
+        let values = self.f32_values(name, shape)?;
+        Ok(Tensor::from_slice(self.gpu, &values, shape)?)
+    }
+
+    /// The f32 values of a tensor of `shape`, for weights the model
+    /// rearranges before uploading them.
+    pub fn f32_values(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, FluxError> {
+        match self.take(name, shape)? {
+            TensorData::F32(values) => Ok(values),
             TensorData::Packed(packed) => Err(FluxError::Source {
                 name: name.into(),
                 message: format!(
-                    "a vector stored as {} reached the model; vectors must be f32",
+                    "a tensor of {} dimensions stored as {} reached the model; \
+                     only matrices of linear layers may stay packed, the rest must be f32",
+                    shape.len(),
                     packed.format()
                 ),
             }),
         }
+    }
+
+    pub fn gpu(&self) -> &'a Gpu {
+        self.gpu
     }
 
     /// `{name}.weight` [out, in] and, when `bias` is set, `{name}.bias` [out].
@@ -142,6 +160,10 @@ pub(crate) struct Linear {
 }
 
 impl Linear {
+    pub fn new(weight: LinearWeight, bias: Option<Tensor>) -> Self {
+        Self { weight, bias }
+    }
+
     pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
         Ok(linear(gpu, x, &self.weight, self.bias.as_ref())?)
     }

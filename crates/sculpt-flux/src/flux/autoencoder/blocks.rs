@@ -1,0 +1,313 @@
+//! The layers both halves are made of: convolutions, GroupNorm, resnet
+//! blocks, the single-head attention block, and the resamplers between
+//! levels. Activations are one image, [channels, height, width].
+
+use sculpt_gpu::{
+    Gpu, Tensor,
+    kernels::{
+        attention::{AttentionOptions, HeadView, attention},
+        conv::{Conv2dConfig, conv2d},
+        elementwise::{Binary, Unary, binary, unary},
+        layout::permute,
+        linear::LinearWeight,
+        norm::group_norm,
+        resample::upsample_nearest_2x,
+    },
+};
+
+use super::super::{
+    FluxError,
+    weights::{Linear, Loader},
+};
+use super::{GROUP_NORM_EPS, GROUP_NORM_GROUPS};
+
+/// A 2-D convolution with bias: `{name}.weight` [out, in, k, k] and
+/// `{name}.bias` [out].
+pub(crate) struct Conv {
+    weight: Tensor,
+    bias: Tensor,
+    config: Conv2dConfig,
+}
+
+impl Conv {
+    pub fn load(
+        loader: &mut Loader,
+        name: &str,
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        config: Conv2dConfig,
+    ) -> Result<Self, FluxError> {
+        Ok(Self {
+            weight: loader.f32_tensor(
+                &format!("{name}.weight"),
+                &[out_channels, in_channels, kernel, kernel],
+            )?,
+            bias: loader.vector(&format!("{name}.bias"), out_channels)?,
+            config,
+        })
+    }
+
+    /// 3×3 with one pixel of zero padding: the size stays.
+    pub fn same(
+        loader: &mut Loader,
+        name: &str,
+        in_channels: usize,
+        out_channels: usize,
+    ) -> Result<Self, FluxError> {
+        Self::load(
+            loader,
+            name,
+            in_channels,
+            out_channels,
+            3,
+            Conv2dConfig::SAME,
+        )
+    }
+
+    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
+        Ok(conv2d(gpu, x, &self.weight, Some(&self.bias), self.config)?)
+    }
+}
+
+/// GroupNorm over 32 groups with a learned scale and shift per channel.
+pub(crate) struct GroupNorm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl GroupNorm {
+    pub fn load(loader: &mut Loader, name: &str, channels: usize) -> Result<Self, FluxError> {
+        Ok(Self {
+            weight: loader.vector(&format!("{name}.weight"), channels)?,
+            bias: loader.vector(&format!("{name}.bias"), channels)?,
+        })
+    }
+
+    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
+        Ok(group_norm(
+            gpu,
+            x,
+            GROUP_NORM_GROUPS,
+            &self.weight,
+            &self.bias,
+            GROUP_NORM_EPS,
+        )?)
+    }
+
+    /// GroupNorm then SiLU, the way every convolution but the first is entered.
+    pub fn forward_silu(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
+        Ok(unary(gpu, Unary::Silu, &self.forward(gpu, x)?)?)
+    }
+}
+
+/// Two norm-SiLU-convolutions added to the input; a 1×1 convolution
+/// (`nin_shortcut`) brings the input to the output's width when they differ.
+pub(crate) struct ResnetBlock {
+    norm1: GroupNorm,
+    conv1: Conv,
+    norm2: GroupNorm,
+    conv2: Conv,
+    nin_shortcut: Option<Conv>,
+}
+
+impl ResnetBlock {
+    pub fn load(
+        loader: &mut Loader,
+        name: &str,
+        in_channels: usize,
+        out_channels: usize,
+    ) -> Result<Self, FluxError> {
+        Ok(Self {
+            norm1: GroupNorm::load(loader, &format!("{name}.norm1"), in_channels)?,
+            conv1: Conv::same(loader, &format!("{name}.conv1"), in_channels, out_channels)?,
+            norm2: GroupNorm::load(loader, &format!("{name}.norm2"), out_channels)?,
+            conv2: Conv::same(loader, &format!("{name}.conv2"), out_channels, out_channels)?,
+            nin_shortcut: if in_channels == out_channels {
+                None
+            } else {
+                Some(Conv::load(
+                    loader,
+                    &format!("{name}.nin_shortcut"),
+                    in_channels,
+                    out_channels,
+                    1,
+                    Conv2dConfig::POINTWISE,
+                )?)
+            },
+        })
+    }
+
+    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
+        let h = self.conv1.forward(gpu, &self.norm1.forward_silu(gpu, x)?)?;
+        let h = self
+            .conv2
+            .forward(gpu, &self.norm2.forward_silu(gpu, &h)?)?;
+        let shortcut = match &self.nin_shortcut {
+            Some(conv) => conv.forward(gpu, x)?,
+            None => x.clone(),
+        };
+        Ok(binary(gpu, Binary::Add, &shortcut, &h)?)
+    }
+}
+
+/// Self-attention of every pixel to every pixel, one head as wide as the
+/// channels, added to the input. The checkpoint stores q, k, v and
+/// `proj_out` as 1×1 convolutions; on pixels laid out [pixels, channels]
+/// they are linear layers, and q, k, v become one projection whose output
+/// the attention kernel reads in place.
+pub(crate) struct AttnBlock {
+    norm: GroupNorm,
+    qkv: Linear,
+    proj_out: Linear,
+    channels: usize,
+}
+
+impl AttnBlock {
+    pub fn load(loader: &mut Loader, name: &str, channels: usize) -> Result<Self, FluxError> {
+        let norm = GroupNorm::load(loader, &format!("{name}.norm"), channels)?;
+        let kernel_shape = [channels, channels, 1, 1];
+        let mut qkv_weight = Vec::with_capacity(3 * channels * channels);
+        let mut qkv_bias = Vec::with_capacity(3 * channels);
+        for part in ["q", "k", "v"] {
+            qkv_weight.extend(loader.f32_values(&format!("{name}.{part}.weight"), &kernel_shape)?);
+            qkv_bias.extend(loader.f32_values(&format!("{name}.{part}.bias"), &[channels])?);
+        }
+        let gpu = loader.gpu();
+        let qkv = Linear::new(
+            LinearWeight::from_f32(gpu, &qkv_weight, 3 * channels, channels)?,
+            Some(Tensor::from_slice(gpu, &qkv_bias, &[3 * channels])?),
+        );
+        let proj_weight = loader.f32_values(&format!("{name}.proj_out.weight"), &kernel_shape)?;
+        let proj_out = Linear::new(
+            LinearWeight::from_f32(gpu, &proj_weight, channels, channels)?,
+            Some(loader.vector(&format!("{name}.proj_out.bias"), channels)?),
+        );
+        Ok(Self {
+            norm,
+            qkv,
+            proj_out,
+            channels,
+        })
+    }
+
+    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
+        let channels = self.channels;
+        let pixels = x.elem_count() / channels;
+        let normed = self.norm.forward(gpu, x)?.reshape(&[channels, pixels])?;
+        let tokens = permute(gpu, &normed, &[1, 0])?;
+        let qkv = self.qkv.forward(gpu, &tokens)?;
+        let attended = attention(
+            gpu,
+            HeadView::packed_qkv(&qkv, 0, 1)?,
+            HeadView::packed_qkv(&qkv, 1, 1)?,
+            HeadView::packed_qkv(&qkv, 2, 1)?,
+            1,
+            channels,
+            1.0 / (channels as f32).sqrt(),
+            AttentionOptions::default(),
+        )?;
+        let projected = self.proj_out.forward(gpu, &attended)?;
+        let back = permute(gpu, &projected, &[1, 0])?.reshape(x.shape())?;
+        Ok(binary(gpu, Binary::Add, x, &back)?)
+    }
+}
+
+/// The decoder's step up a level: every pixel repeated 2×2, then a 3×3
+/// convolution.
+pub(crate) struct Upsample {
+    conv: Conv,
+}
+
+impl Upsample {
+    pub fn load(loader: &mut Loader, name: &str, channels: usize) -> Result<Self, FluxError> {
+        Ok(Self {
+            conv: Conv::same(loader, &format!("{name}.conv"), channels, channels)?,
+        })
+    }
+
+    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
+        self.conv.forward(gpu, &upsample_nearest_2x(gpu, x)?)
+    }
+}
+
+/// The encoder's step down a level: a 3×3 convolution of stride 2 over the
+/// image padded by one zero row and column at the bottom and right.
+pub(crate) fn downsample(
+    loader: &mut Loader,
+    name: &str,
+    channels: usize,
+) -> Result<Conv, FluxError> {
+    Conv::load(
+        loader,
+        &format!("{name}.conv"),
+        channels,
+        channels,
+        3,
+        Conv2dConfig::DOWNSAMPLE,
+    )
+}
+
+/// The last layers of both halves: GroupNorm, SiLU, 3×3 convolution to the
+/// output's channels.
+pub(crate) struct OutputHead {
+    norm_out: GroupNorm,
+    conv_out: Conv,
+}
+
+impl OutputHead {
+    pub fn load(
+        loader: &mut Loader,
+        prefix: &str,
+        in_channels: usize,
+        out_channels: usize,
+    ) -> Result<Self, FluxError> {
+        Ok(Self {
+            norm_out: GroupNorm::load(loader, &format!("{prefix}.norm_out"), in_channels)?,
+            conv_out: Conv::same(
+                loader,
+                &format!("{prefix}.conv_out"),
+                in_channels,
+                out_channels,
+            )?,
+        })
+    }
+
+    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
+        self.conv_out
+            .forward(gpu, &self.norm_out.forward_silu(gpu, x)?)
+    }
+}
+
+/// The resnet-attention-resnet block at the lowest resolution (`mid`).
+pub(crate) struct MidBlock {
+    block_1: ResnetBlock,
+    attn_1: AttnBlock,
+    block_2: ResnetBlock,
+}
+
+impl MidBlock {
+    pub fn load(loader: &mut Loader, prefix: &str, channels: usize) -> Result<Self, FluxError> {
+        Ok(Self {
+            block_1: ResnetBlock::load(
+                loader,
+                &format!("{prefix}.mid.block_1"),
+                channels,
+                channels,
+            )?,
+            attn_1: AttnBlock::load(loader, &format!("{prefix}.mid.attn_1"), channels)?,
+            block_2: ResnetBlock::load(
+                loader,
+                &format!("{prefix}.mid.block_2"),
+                channels,
+                channels,
+            )?,
+        })
+    }
+
+    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
+        let h = self.block_1.forward(gpu, x)?;
+        let h = self.attn_1.forward(gpu, &h)?;
+        self.block_2.forward(gpu, &h)
+    }
+}
