@@ -14,7 +14,8 @@
 //!
 //! In the order data flows: weight-file readers ([`formats`]), tokenizers
 //! ([`text`]), the text encoders ([`clip`], [`t5`]), the FLUX transformer
-//! ([`flux`]) and the Euler [`sampler`]. Each model is checked against
+//! and autoencoder ([`flux`], [`flux::autoencoder`]) and the Euler
+//! [`sampler`]. Each model is checked against
 //! candle-transformers on the CPU. Still to come: the pipeline that loads a
 //! checkpoint's files by role and runs them stage by stage.
 
