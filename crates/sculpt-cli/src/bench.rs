@@ -25,6 +25,18 @@ const MAX_RUNS: u32 = 50;
 pub struct Options {
     /// Fewer shapes and formats, for a quick look.
     pub quick: bool,
+    /// Only these sections (all when empty).
+    pub sections: Vec<Section>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// Linear layers, activations × weights.
+    Linear,
+    /// One row times a weight: memory-bound.
+    Matvec,
+    /// Fused attention.
+    Attention,
 }
 
 pub fn kernels(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
@@ -33,9 +45,16 @@ pub fn kernels(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
         "GPU adapter: {} ({}, {})\n",
         gpu.report.adapter_name, gpu.report.backend, gpu.report.device_type
     );
-    matmuls(gpu, options)?;
-    matvecs(gpu, options)?;
-    attentions(gpu, options)?;
+    let wanted = |section| options.sections.is_empty() || options.sections.contains(&section);
+    if wanted(Section::Linear) {
+        matmuls(gpu, options)?;
+    }
+    if wanted(Section::Matvec) {
+        matvecs(gpu, options)?;
+    }
+    if wanted(Section::Attention) {
+        attentions(gpu, options)?;
+    }
     Ok(())
 }
 

@@ -38,6 +38,9 @@ enum BenchTarget {
         /// Fewer shapes and formats.
         #[arg(long)]
         quick: bool,
+        /// Only these sections (comma-separated); all by default.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<bench::Section>,
     },
 }
 
@@ -45,10 +48,16 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Info => info(),
         Command::Bench {
-            what: BenchTarget::Kernels { quick },
+            what: BenchTarget::Kernels { quick, only },
         } => {
             let gpu = pollster::block_on(Gpu::new())?;
-            bench::kernels(&gpu, &bench::Options { quick })
+            bench::kernels(
+                &gpu,
+                &bench::Options {
+                    quick,
+                    sections: only,
+                },
+            )
         }
     }
 }
