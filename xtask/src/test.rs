@@ -129,6 +129,24 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                 }
                 rows.push(("wasm GPU tests in headless Chromium".into(), gpu));
 
+                // The weight store on the browser's real IndexedDB.
+                let mut tests = cargo([
+                    "test",
+                    "--package=sculpt-web",
+                    "--test=indexed_db",
+                    "--locked",
+                    "--no-fail-fast",
+                    "--target=wasm32-unknown-unknown",
+                ]);
+                tests.env("CHROMEDRIVER", "/usr/bin/chromedriver");
+                let output = run_captured(tests)?;
+                let (mut store, gpu_binary) = summary::libtest(&output.text);
+                store.add(gpu_binary);
+                if !output.success && store.failed == 0 {
+                    store.add(failed_once());
+                }
+                rows.push(("wasm weight store on IndexedDB (Chromium)".into(), store));
+
                 // The model layer has no GPU tests of its own in the browser
                 // yet; its wasm build (tokenizers included) runs in Node.
                 let tests = cargo([

@@ -12,8 +12,10 @@
 //! they produce. It never leaves the page blank: every failure ends up as a
 //! message in `#error`.
 //!
-//! Natively this crate is empty, so that the workspace builds and lints on the
-//! host; the app exists only for `wasm32-unknown-unknown`.
+//! The [`store`] (model files in IndexedDB, chunked and hashed) builds
+//! everywhere so that its logic is tested natively; the rest of the app
+//! exists only for `wasm32-unknown-unknown`, and natively the crate is just
+//! the store, so that the workspace builds and lints on the host.
 
 #[cfg(target_arch = "wasm32")]
 mod app;
@@ -21,6 +23,7 @@ mod app;
 mod device_panel;
 #[cfg(target_arch = "wasm32")]
 mod dom;
+pub mod store;
 
 #[cfg(target_arch = "wasm32")]
 pub use app::start;
