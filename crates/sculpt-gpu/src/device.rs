@@ -49,6 +49,8 @@ pub enum GpuError {
 /// The one GPU device Sculpt computes on, with what it was set up with and
 /// the runtime every kernel goes through.
 pub struct Gpu {
+    /// Kept to make canvas surfaces on the same adapter ([`crate::present`]).
+    pub instance: wgpu::Instance,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub report: DeviceReport,
@@ -57,6 +59,7 @@ pub struct Gpu {
     pub(crate) pipelines: PipelineCache,
     pub(crate) recorder: Recorder,
     pub(crate) staging: StagingPool,
+    pub(crate) presenter: crate::present::Presenter,
 }
 
 impl Gpu {
@@ -106,10 +109,15 @@ impl Gpu {
                 reason: e.to_string(),
             })?;
         let report = DeviceReport::new(&info, features, &limits);
-        Ok(Self::from_device(device, queue, report))
+        Ok(Self::from_device(instance, device, queue, report))
     }
 
-    fn from_device(device: wgpu::Device, queue: wgpu::Queue, report: DeviceReport) -> Self {
+    fn from_device(
+        instance: wgpu::Instance,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        report: DeviceReport,
+    ) -> Self {
         let stats = Rc::new(Stats::default());
         Self {
             pool: BufferPool::new(device.clone(), Rc::clone(&stats)),
@@ -117,9 +125,11 @@ impl Gpu {
             recorder: Recorder::new(device.clone(), queue.clone(), Rc::clone(&stats)),
             staging: StagingPool::default(),
             stats,
+            instance,
             device,
             queue,
             report,
+            presenter: crate::present::Presenter::default(),
         }
     }
 

@@ -8,7 +8,8 @@
 //! many dispatches per submit, parameters in a uniform ring, counters that
 //! prove a steady state allocates nothing); GPU [`Tensor`]s; weight storage
 //! formats as the GPU reads them ([`weights`]: f32, f16, bf16 and GGUF
-//! blocks, repacked for aligned loads); reading back ([`readback`]); and the
+//! blocks, repacked for aligned loads); reading back ([`readback`]);
+//! drawing images straight into a texture or canvas ([`present`]); and the
 //! WGSL kernels ([`kernels`], one `.wgsl` file per family, each with the Rust
 //! that launches it).
 //!
@@ -22,6 +23,7 @@
 
 mod device;
 pub mod kernels;
+pub mod present;
 pub mod readback;
 pub mod runtime;
 mod tensor;

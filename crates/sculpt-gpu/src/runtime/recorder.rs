@@ -129,6 +129,20 @@ impl Recorder {
         encoder.copy_buffer_to_buffer(source, source_offset, destination, destination_offset, size);
     }
 
+    /// Hands the open command encoder to `record` (ending the open compute
+    /// pass), for work that is not a dispatch: render passes, texture copies.
+    pub fn with_encoder<R>(&self, record: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
+        let mut state = self.state.borrow_mut();
+        state.pass = None;
+        let encoder = state.encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("sculpt"),
+                })
+        });
+        record(encoder)
+    }
+
     /// Submits everything recorded so far (nothing if nothing was).
     pub fn flush(&self) {
         let mut state = self.state.borrow_mut();

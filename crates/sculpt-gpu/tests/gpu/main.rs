@@ -41,6 +41,7 @@ mod layout;
 mod linear;
 mod noise;
 mod norm;
+mod present;
 mod resample;
 mod rope;
 mod softmax;
