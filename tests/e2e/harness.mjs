@@ -99,14 +99,31 @@ export async function openBrowser({ flags = webgpuFlags } = {}) {
   };
 }
 
-/** The RGBA bytes currently on a 2D canvas. */
+/**
+ * The RGBA bytes the canvas shows now. The engine draws from its worker into
+ * the canvas (an OffscreenCanvas placeholder), so the page cannot read its
+ * context; drawing the canvas into a scratch canvas reads what is displayed.
+ */
 export async function canvasPixels(page, selector) {
   return page.$eval(selector, (canvas) => {
     const { width, height } = canvas;
-    return {
-      width,
-      height,
-      data: Array.from(canvas.getContext('2d').getImageData(0, 0, width, height).data),
-    };
+    const scratch = new OffscreenCanvas(width, height);
+    const context = scratch.getContext('2d');
+    context.drawImage(canvas, 0, 0);
+    return { width, height, data: Array.from(context.getImageData(0, 0, width, height).data) };
   });
+}
+
+/**
+ * Reads the canvas until `matches(pixels)` holds or `timeout` ms pass, and
+ * returns the last pixels read: a frame presented from a worker reaches the
+ * page's canvas a moment after the worker reports it drawn.
+ */
+export async function settledCanvasPixels(page, selector, matches, timeout = 5_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const pixels = await canvasPixels(page, selector);
+    if (matches(pixels) || Date.now() > deadline) return pixels;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -1,10 +1,11 @@
-// The first vertical slice: the page gets a WebGPU device through wgpu, a WGSL
-// kernel converts the self-test image to pixels, the page draws them, and we
-// read the canvas back and compare every byte with values computed here.
+// The first vertical slice: the engine, in its Web Worker, gets a WebGPU
+// device through wgpu and draws the self-test image with the GPU straight
+// into the page's canvas (an OffscreenCanvas); we read what the canvas shows
+// and compare every byte with values computed here.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { servePage, openBrowser, canvasPixels, noWebgpuFlags } from './harness.mjs';
+import { servePage, openBrowser, settledCanvasPixels, noWebgpuFlags } from './harness.mjs';
 
 /**
  * The self-test image's expected bytes, worked out independently of the
@@ -27,8 +28,15 @@ function expectedPixels(width, height, phase) {
   return bytes;
 }
 
-function assertFrame({ width, height, data }, phase) {
-  const want = expectedPixels(width, height, phase);
+function sameBytes(data, want) {
+  return data.length === want.length && data.every((byte, i) => byte === want[i]);
+}
+
+/** The canvas shows exactly the self-test frame for `phase`. */
+async function assertFrame(page, phase) {
+  const frame = await page.$eval('#frame', (canvas) => ({ width: canvas.width, height: canvas.height }));
+  const want = expectedPixels(frame.width, frame.height, phase);
+  const { width, height, data } = await settledCanvasPixels(page, '#frame', ({ data }) => sameBytes(data, want));
   assert.equal(data.length, want.length);
   for (let i = 0; i < want.length; i++) {
     if (data[i] !== want[i]) {
@@ -68,12 +76,12 @@ test('the GPU kernel draws exactly the expected pixels', async () => {
     const { page, problems } = browser;
     await page.goto(server.url);
     await waitForPhase(page, 0);
-    assertFrame(await canvasPixels(page, '#frame'), 0);
+    await assertFrame(page, 0);
 
     await page.fill('#phase', '3');
     await page.click('#draw');
     await waitForPhase(page, 3);
-    assertFrame(await canvasPixels(page, '#frame'), 3);
+    await assertFrame(page, 3);
     assert.match(await page.textContent('#status'), /Drew phase 3/);
     assert.deepEqual(problems, []);
   } finally {
@@ -94,7 +102,7 @@ test('the self-test works by keyboard alone', async () => {
     await page.keyboard.type('41');
     await page.keyboard.press('Enter');
     await waitForPhase(page, 41);
-    assertFrame(await canvasPixels(page, '#frame'), 41);
+    await assertFrame(page, 41);
 
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Tab');
@@ -104,7 +112,7 @@ test('the self-test works by keyboard alone', async () => {
     assert.equal(await page.evaluate(() => document.activeElement.id), 'draw');
     await page.keyboard.press('Space');
     await waitForPhase(page, 7);
-    assertFrame(await canvasPixels(page, '#frame'), 7);
+    await assertFrame(page, 7);
 
     // Every control has a label a screen reader can announce.
     const unlabeled = await page.$$eval('input, button, select, textarea', (controls) =>
@@ -131,7 +139,7 @@ test('bad input is reported in the page and keeps the last frame', async () => {
     await page.click('#draw');
     await page.waitForSelector('#error:not([hidden])');
     assert.match(await page.textContent('#error'), /Pattern phase must be a whole number/);
-    assertFrame(await canvasPixels(page, '#frame'), 0);
+    await assertFrame(page, 0);
   } finally {
     await browser.close();
   }
@@ -148,7 +156,7 @@ test('once loaded, the page keeps computing with the network off', async () => {
     await page.fill('#phase', '12');
     await page.press('#phase', 'Enter');
     await waitForPhase(page, 12);
-    assertFrame(await canvasPixels(page, '#frame'), 12);
+    await assertFrame(page, 12);
   } finally {
     await browser.close();
   }

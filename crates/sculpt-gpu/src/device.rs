@@ -49,8 +49,10 @@ pub enum GpuError {
 /// The one GPU device Sculpt computes on, with what it was set up with and
 /// the runtime every kernel goes through.
 pub struct Gpu {
-    /// Kept to make canvas surfaces on the same adapter ([`crate::present`]).
+    /// Kept to make and configure canvas surfaces on the same adapter
+    /// ([`crate::present`]).
     pub instance: wgpu::Instance,
+    pub adapter: wgpu::Adapter,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub report: DeviceReport,
@@ -109,11 +111,12 @@ impl Gpu {
                 reason: e.to_string(),
             })?;
         let report = DeviceReport::new(&info, features, &limits);
-        Ok(Self::from_device(instance, device, queue, report))
+        Ok(Self::from_device(instance, adapter, device, queue, report))
     }
 
     fn from_device(
         instance: wgpu::Instance,
+        adapter: wgpu::Adapter,
         device: wgpu::Device,
         queue: wgpu::Queue,
         report: DeviceReport,
@@ -126,6 +129,7 @@ impl Gpu {
             staging: StagingPool::default(),
             stats,
             instance,
+            adapter,
             device,
             queue,
             report,

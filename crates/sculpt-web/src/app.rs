@@ -1,117 +1,142 @@
-//! The page today: start the GPU, describe it, and run the engine self-test
-//! (a compute kernel's output drawn on the canvas) on demand.
+//! The page today: start the engine in its worker, describe the GPU, and run
+//! the engine self-test (a frame drawn by the GPU straight into the canvas)
+//! on demand.
 
-use std::{cell::Cell, rc::Rc};
-
-use sculpt_gpu::{
-    Gpu, Tensor,
-    kernels::frame::{test_pattern, to_rgba8},
-};
-use wasm_bindgen::{Clamped, JsCast, closure::Closure};
-use web_sys::{
-    CanvasRenderingContext2d, Event, HtmlButtonElement, HtmlCanvasElement, HtmlInputElement,
-    ImageData,
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
 };
 
-use crate::{device_panel, dom};
+use wasm_bindgen::{JsCast, closure::Closure};
+use web_sys::{Event, HtmlButtonElement, HtmlCanvasElement, HtmlInputElement};
+
+use crate::{
+    device_panel, dom,
+    engine_client::EngineClient,
+    protocol::{FromEngine, ToEngine},
+};
 
 const MAX_PHASE: u32 = 1000;
 
 /// Entry point: runs once when the wasm module loads.
 pub fn start() {
     console_error_panic_hook::set_once();
-    wasm_bindgen_futures::spawn_local(async {
-        if let Err(message) = run().await {
-            dom::set_state("error");
-            dom::set_status("Sculpt cannot run here.");
-            dom::show_error(&message);
-        }
-    });
+    if let Err(message) = run() {
+        fail(&message);
+    }
 }
 
-struct SelfTest {
-    gpu: Gpu,
+fn fail(message: &str) {
+    dom::set_state("error");
+    dom::set_status("Sculpt cannot run here.");
+    dom::show_error(message);
+}
+
+struct Page {
     canvas: HtmlCanvasElement,
+    engine: RefCell<Option<EngineClient>>,
+    adapter: RefCell<String>,
     busy: Cell<bool>,
     frames_drawn: Cell<u32>,
 }
 
-async fn run() -> Result<(), String> {
-    dom::set_status("Starting the GPU…");
-    let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
-    device_panel::show(&gpu.report)?;
-    let app = Rc::new(SelfTest {
-        gpu,
+fn run() -> Result<(), String> {
+    dom::set_status("Starting the engine…");
+    let page = Rc::new(Page {
         canvas: dom::element("frame")?,
+        engine: RefCell::new(None),
+        adapter: RefCell::new(String::new()),
         busy: Cell::new(false),
         frames_drawn: Cell::new(0),
     });
+    let engine = EngineClient::start(&page.canvas, {
+        let page = Rc::downgrade(&page);
+        move |reply| {
+            if let Some(page) = page.upgrade() {
+                page.on_reply(reply);
+            }
+        }
+    })?;
+    *page.engine.borrow_mut() = Some(engine);
 
     let form: web_sys::HtmlFormElement = dom::element("selftest")?;
     let on_submit = {
-        let app = Rc::clone(&app);
+        let page = Rc::clone(&page);
         Closure::<dyn FnMut(Event)>::new(move |event: Event| {
             event.prevent_default();
-            let app = Rc::clone(&app);
-            wasm_bindgen_futures::spawn_local(async move { app.draw_requested().await });
+            page.draw_requested();
         })
     };
     form.add_event_listener_with_callback("submit", on_submit.as_ref().unchecked_ref())
         .map_err(|_| "cannot listen to the self-test form")?;
     // The listener lives as long as the page.
     on_submit.forget();
-
-    dom::element::<HtmlButtonElement>("draw")?.set_disabled(false);
-    app.draw_requested().await;
     Ok(())
 }
 
-impl SelfTest {
-    async fn draw_requested(&self) {
-        if self.busy.replace(true) {
-            return;
-        }
-        let result = self.draw().await;
-        self.busy.set(false);
-        match result {
-            Ok(()) => dom::set_state("ready"),
-            Err(message) => {
+impl Page {
+    fn on_reply(&self, reply: FromEngine) {
+        match reply {
+            FromEngine::Ready { device } => {
+                if let Some((_, adapter)) = device.iter().find(|(label, _)| label == "Adapter") {
+                    *self.adapter.borrow_mut() = adapter.clone();
+                }
+                if let Err(message) = device_panel::show(&device) {
+                    dom::show_error(&message);
+                }
+                if let Ok(button) = dom::element::<HtmlButtonElement>("draw") {
+                    button.set_disabled(false);
+                }
+                self.draw_requested();
+            }
+            // The engine client answers this one itself.
+            FromEngine::Loaded => {}
+            FromEngine::Unavailable { message } => {
+                self.busy.set(false);
+                fail(&message);
+            }
+            FromEngine::SelfTestDrawn { phase, ms } => {
+                self.busy.set(false);
+                let frames = self.frames_drawn.get() + 1;
+                self.frames_drawn.set(frames);
+                let _ = self.canvas.set_attribute("data-phase", &phase.to_string());
+                let _ = self
+                    .canvas
+                    .set_attribute("data-frames", &frames.to_string());
+                dom::set_status(&format!(
+                    "Drew phase {phase} on {} in {ms:.1} ms.",
+                    self.adapter.borrow()
+                ));
+                dom::set_state("ready");
+            }
+            FromEngine::Failed { message } => {
+                self.busy.set(false);
                 dom::set_state("error");
                 dom::show_error(&message);
             }
         }
     }
 
-    async fn draw(&self) -> Result<(), String> {
-        let phase = read_phase()?;
-        dom::clear_error();
-        dom::set_state("busy");
-        let (width, height) = (self.canvas.width(), self.canvas.height());
-        let started = dom::now_ms();
-        let planes = Tensor::from_slice(
-            &self.gpu,
-            &test_pattern(width, height, phase),
-            &[3, height as usize, width as usize],
-        )
-        .map_err(|e| e.to_string())?;
-        let pixels = to_rgba8(&self.gpu, &planes)
-            .await
-            .map_err(|e| e.to_string())?;
-        put_pixels(&self.canvas, &pixels, width, height)?;
-        let frames = self.frames_drawn.get() + 1;
-        self.frames_drawn.set(frames);
-        self.canvas
-            .set_attribute("data-phase", &phase.to_string())
-            .map_err(|_| "cannot mark the canvas")?;
-        self.canvas
-            .set_attribute("data-frames", &frames.to_string())
-            .map_err(|_| "cannot mark the canvas")?;
-        dom::set_status(&format!(
-            "Drew phase {phase} on {} in {:.1} ms.",
-            self.gpu.report.adapter_name,
-            dom::now_ms() - started
-        ));
-        Ok(())
+    fn draw_requested(&self) {
+        if self.busy.get() {
+            return;
+        }
+        let sent = read_phase().and_then(|phase| {
+            let engine = self.engine.borrow();
+            let engine = engine.as_ref().ok_or("the engine is not running")?;
+            engine.send(&ToEngine::SelfTest { phase })
+        });
+        match sent {
+            Ok(()) => {
+                self.busy.set(true);
+                dom::clear_error();
+                dom::set_state("busy");
+            }
+            Err(message) => {
+                dom::set_state("error");
+                dom::show_error(&message);
+            }
+        }
     }
 }
 
@@ -125,23 +150,4 @@ fn read_phase() -> Result<u32, String> {
         .ok_or_else(|| {
             format!("Pattern phase must be a whole number from 0 to {MAX_PHASE}, not \"{text}\".")
         })
-}
-
-fn put_pixels(
-    canvas: &HtmlCanvasElement,
-    pixels: &[u8],
-    width: u32,
-    height: u32,
-) -> Result<(), String> {
-    let context = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|context| context.dyn_into::<CanvasRenderingContext2d>().ok())
-        .ok_or("the canvas has no 2D context")?;
-    let image = ImageData::new_with_u8_clamped_array_and_sh(Clamped(pixels), width, height)
-        .map_err(|_| "cannot wrap the frame as ImageData")?;
-    context
-        .put_image_data(&image, 0.0, 0.0)
-        .map_err(|_| "cannot draw the frame on the canvas".into())
 }

@@ -1,15 +1,15 @@
 //! The "About this device" panel: adapter name and key limits.
 
-use sculpt_gpu::DeviceReport;
 use web_sys::HtmlElement;
 
 use crate::dom::{document, element};
 
-pub fn show(report: &DeviceReport) -> Result<(), String> {
+/// Fills the panel with the engine's (label, value) rows.
+pub fn show(rows: &[(String, String)]) -> Result<(), String> {
     let list = element::<HtmlElement>("device-info")?;
     list.set_text_content(None);
     let document = document();
-    for (label, value) in report.rows() {
+    for (label, value) in rows {
         let term = document
             .create_element("dt")
             .map_err(|_| "cannot create <dt>")?;
@@ -17,7 +17,7 @@ pub fn show(report: &DeviceReport) -> Result<(), String> {
         let detail = document
             .create_element("dd")
             .map_err(|_| "cannot create <dd>")?;
-        detail.set_text_content(Some(&value));
+        detail.set_text_content(Some(value));
         list.append_child(&term)
             .map_err(|_| "cannot fill the device panel")?;
         list.append_child(&detail)

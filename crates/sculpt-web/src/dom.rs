@@ -54,10 +54,3 @@ pub fn clear_error() {
         error.set_text_content(None);
     }
 }
-
-pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|window| window.performance())
-        .map(|performance| performance.now())
-        .unwrap_or(0.0)
-}

@@ -23,7 +23,12 @@ mod app;
 mod device_panel;
 #[cfg(target_arch = "wasm32")]
 mod dom;
+#[cfg(target_arch = "wasm32")]
+mod engine_client;
+pub mod protocol;
 pub mod store;
+#[cfg(target_arch = "wasm32")]
+pub mod worker;
 
 #[cfg(target_arch = "wasm32")]
 pub use app::start;

@@ -1,0 +1,102 @@
+//! The page's handle on the engine: starts the worker, hands it the canvas,
+//! sends [`ToEngine`] requests and delivers [`FromEngine`] replies.
+
+use std::{cell::RefCell, rc::Rc};
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+use web_sys::{ErrorEvent, HtmlCanvasElement, MessageEvent, OffscreenCanvas, Worker};
+
+use crate::protocol::{FromEngine, ToEngine};
+
+/// The worker script trunk writes next to index.html for the
+/// `sculpt-worker` binary (`data-loader-shim`).
+const WORKER_SCRIPT: &str = "./sculpt-worker_loader.js";
+
+pub struct EngineClient {
+    worker: Worker,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+impl EngineClient {
+    /// Starts the engine and gives it `canvas` to draw on (from now on only
+    /// the engine draws there). Every reply, and a failure to load the
+    /// engine at all, reaches `on_reply`.
+    pub fn start(
+        canvas: &HtmlCanvasElement,
+        on_reply: impl Fn(FromEngine) + 'static,
+    ) -> Result<Self, String> {
+        let worker = Worker::new(WORKER_SCRIPT)
+            .map_err(|_| "the browser cannot start the engine's worker")?;
+        let offscreen = canvas
+            .transfer_control_to_offscreen()
+            .map_err(|_| "this browser cannot hand the canvas to the engine (OffscreenCanvas)")?;
+        let on_reply = Rc::new(on_reply);
+
+        let on_message = {
+            let on_reply = Rc::clone(&on_reply);
+            let worker = worker.clone();
+            let offscreen = RefCell::new(Some(offscreen));
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let reply = serde_wasm_bindgen::from_value(event.data()).unwrap_or_else(|e| {
+                    FromEngine::Failed {
+                        message: format!(
+                            "the engine sent a message the page does not understand: {e}"
+                        ),
+                    }
+                });
+                match reply {
+                    FromEngine::Loaded => {
+                        if let Some(canvas) = offscreen.borrow_mut().take()
+                            && let Err(message) = attach(&worker, &canvas)
+                        {
+                            on_reply(FromEngine::Unavailable { message });
+                        }
+                    }
+                    reply => on_reply(reply),
+                }
+            })
+        };
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+            on_reply(FromEngine::Unavailable {
+                message: format!("The engine stopped: {}", event.message()),
+            })
+        });
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+
+        Ok(Self {
+            worker,
+            _on_message: on_message,
+            _on_error: on_error,
+        })
+    }
+
+    pub fn send(&self, request: &ToEngine) -> Result<(), String> {
+        let value = serde_wasm_bindgen::to_value(request)
+            .map_err(|e| format!("cannot encode a request for the engine: {e}"))?;
+        self.worker
+            .post_message(&value)
+            .map_err(|_| "cannot reach the engine".to_string())
+    }
+}
+
+/// Transfers the canvas to the engine.
+fn attach(worker: &Worker, canvas: &OffscreenCanvas) -> Result<(), String> {
+    let message = Object::new();
+    let set = |key: &str, value: &JsValue| Reflect::set(&message, &key.into(), value);
+    set("type", &"attach".into())
+        .and_then(|_| set("canvas", canvas))
+        .map_err(|_| "cannot build the attach message")?;
+    worker
+        .post_message_with_transfer(&message, &Array::of1(canvas))
+        .map_err(|_| "cannot hand the canvas to the engine".to_string())
+}
+
+impl Drop for EngineClient {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}

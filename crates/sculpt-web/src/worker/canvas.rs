@@ -1,0 +1,62 @@
+//! The page's canvas as a render target: a wgpu surface over the
+//! `OffscreenCanvas` the page transferred to the worker.
+
+use sculpt_gpu::{Gpu, Tensor, present::draw_image};
+use web_sys::OffscreenCanvas;
+
+pub struct CanvasTarget {
+    surface: wgpu::Surface<'static>,
+    config: wgpu::SurfaceConfiguration,
+}
+
+impl CanvasTarget {
+    pub fn new(gpu: &Gpu, canvas: OffscreenCanvas) -> Result<Self, String> {
+        let (width, height) = (canvas.width().max(1), canvas.height().max(1));
+        let surface = gpu
+            .instance
+            .create_surface(wgpu::SurfaceTarget::OffscreenCanvas(canvas))
+            .map_err(|e| format!("cannot draw into the canvas with WebGPU: {e}"))?;
+        let mut config = surface
+            .get_default_config(&gpu.adapter, width, height)
+            .ok_or("the GPU cannot draw into this canvas")?;
+        // The present shader writes the frame's bytes as they are: an sRGB
+        // target would re-encode them.
+        let capabilities = surface.get_capabilities(&gpu.adapter);
+        config.format = capabilities
+            .formats
+            .iter()
+            .copied()
+            .find(|format| !format.is_srgb())
+            .ok_or("the canvas offers no linear 8-bit colour format")?;
+        config.alpha_mode = capabilities
+            .alpha_modes
+            .iter()
+            .copied()
+            .find(|mode| *mode == wgpu::CompositeAlphaMode::Opaque)
+            .unwrap_or(config.alpha_mode);
+        surface.configure(&gpu.device, &config);
+        Ok(Self { surface, config })
+    }
+
+    pub fn size(&self) -> (u32, u32) {
+        (self.config.width, self.config.height)
+    }
+
+    /// Draws `image` ([3, h, w] in [-1, 1]) over the whole canvas and
+    /// presents it.
+    pub fn show(&self, gpu: &Gpu, image: &Tensor) -> Result<(), String> {
+        let frame = match self.surface.get_current_texture() {
+            wgpu::CurrentSurfaceTexture::Success(frame)
+            | wgpu::CurrentSurfaceTexture::Suboptimal(frame) => frame,
+            other => return Err(format!("the canvas has no texture to draw into: {other:?}")),
+        };
+        let view = frame
+            .texture
+            .create_view(&wgpu::TextureViewDescriptor::default());
+        draw_image(gpu, image, &view, self.config.format, self.size())
+            .map_err(|e| e.to_string())?;
+        gpu.flush();
+        gpu.queue.present(frame);
+        Ok(())
+    }
+}
