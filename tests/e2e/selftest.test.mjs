@@ -162,6 +162,32 @@ test('once loaded, the page keeps computing with the network off', async () => {
   }
 });
 
+test('after one visit the page loads and runs with the network off', async () => {
+  const browser = await openBrowser();
+  try {
+    const { context, page, problems } = browser;
+    await page.goto(server.url);
+    await waitForPhase(page, 0);
+    // The service worker has copied the app once it is active.
+    await page.waitForFunction(
+      async () => (await navigator.serviceWorker.getRegistration())?.active?.state === 'activated',
+      null,
+      { timeout: 30_000 },
+    );
+    await context.setOffline(true);
+    await page.reload();
+    await waitForPhase(page, 0);
+    await assertFrame(page, 0);
+    await page.fill('#phase', '5');
+    await page.press('#phase', 'Enter');
+    await waitForPhase(page, 5);
+    await assertFrame(page, 5);
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('without WebGPU the page says so instead of staying blank', async () => {
   const browser = await openBrowser({ flags: noWebgpuFlags });
   try {

@@ -21,9 +21,25 @@ const MAX_PHASE: u32 = 1000;
 /// Entry point: runs once when the wasm module loads.
 pub fn start() {
     console_error_panic_hook::set_once();
+    keep_for_offline();
     if let Err(message) = run() {
         fail(&message);
     }
+}
+
+/// Registers the service worker (www/sw.js) that keeps the app and the
+/// built-in model for use without a network. Failing that is no reason to
+/// stop: the app works online, so it only warns in the console.
+fn keep_for_offline() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let registration = window.navigator().service_worker().register("./sw.js");
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(error) = wasm_bindgen_futures::JsFuture::from(registration).await {
+            web_sys::console::warn_2(&"Sculpt will not work offline:".into(), &error);
+        }
+    });
 }
 
 fn fail(message: &str) {

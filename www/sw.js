@@ -1,0 +1,92 @@
+// Sculpt's service worker: after one visit the app works with the network
+// off. It keeps a copy of the app shell (index.html, the page's and the
+// engine's JavaScript and wasm, styles, icons) and of the built-in model's
+// files, and answers from that copy whenever the network cannot.
+//
+// Network first, copy second: online, every request goes to the server (so a
+// new build is picked up at once, and the page and the engine, which must be
+// from the same build, never mix); each successful same-origin answer
+// refreshes the copy. Offline, the copy answers.
+//
+// On install it fetches index.html and copies everything that page loads:
+// the files index.html names, the engine worker's files, and the built-in
+// model's files as its manifest lists them (none until a model ships).
+
+const CACHE = 'sculpt-app-v1';
+const WORKER_FILES = ['sculpt-worker_loader.js', 'sculpt-worker.js', 'sculpt-worker_bg.wasm'];
+const BUILT_IN_MODEL = 'models/sculpt-tiny/';
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(
+    (async () => {
+      const cache = await caches.open(CACHE);
+      const shell = await fetch('./', { cache: 'no-cache' });
+      if (!shell.ok) throw new Error(`cannot fetch the page to keep offline: ${shell.status}`);
+      const html = await shell.clone().text();
+      await cache.put('./', shell);
+      const urls = new Set([...namedIn(html), ...WORKER_FILES]);
+      for (const url of await builtInModelFiles()) urls.add(url);
+      await cache.addAll([...urls]);
+      await self.skipWaiting();
+    })(),
+  );
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(
+    (async () => {
+      for (const name of await caches.keys()) {
+        if (name !== CACHE) await caches.delete(name);
+      }
+      await self.clients.claim();
+    })(),
+  );
+});
+
+self.addEventListener('fetch', (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== 'GET' || url.origin !== self.location.origin) return;
+  event.respondWith(
+    (async () => {
+      const cache = await caches.open(CACHE);
+      // Pages are kept under the site's root: any navigation is the app.
+      const key = request.mode === 'navigate' ? './' : request;
+      try {
+        const response = await fetch(request);
+        if (response.ok && response.type === 'basic') await cache.put(key, response.clone());
+        return response;
+      } catch (offline) {
+        const copy = await cache.match(key, { ignoreSearch: request.mode === 'navigate' });
+        if (copy) return copy;
+        throw offline;
+      }
+    })(),
+  );
+});
+
+/** Same-origin files the page's HTML names in href and src attributes. */
+function namedIn(html) {
+  const urls = [];
+  for (const match of html.matchAll(/\b(?:href|src)="([^"#?]+)"/g)) {
+    const url = new URL(match[1], self.registration.scope);
+    if (url.origin === self.location.origin && url.pathname !== new URL(self.registration.scope).pathname) {
+      urls.push(url.pathname);
+    }
+  }
+  return urls;
+}
+
+/** The built-in model's manifest and the files it lists ({ files: { role: { path } } }). */
+async function builtInModelFiles() {
+  const manifest = `${BUILT_IN_MODEL}manifest.json`;
+  let files;
+  try {
+    const response = await fetch(manifest, { cache: 'no-cache' });
+    if (!response.ok) return [];
+    files = (await response.json()).files ?? {};
+  } catch {
+    return [];
+  }
+  return [manifest, ...Object.values(files).map((file) => `${BUILT_IN_MODEL}${file.path}`)];
+}
