@@ -12,8 +12,9 @@
 //! byte sources and receive frames), or hold a whole weight file in memory:
 //! weights stream to the GPU in bounded chunks.
 //!
-//! In the order data flows: weight-file readers ([`formats`]), tokenizers
-//! ([`text`]), the text encoders ([`clip`], [`t5`]), the FLUX transformer
+//! In the order data flows: weight-file readers ([`formats`]), the weight
+//! sources and the one loader every model uploads through ([`weights`]:
+//! async, so that the browser can read IndexedDB), tokenizers ([`text`]), the text encoders ([`clip`], [`t5`]), the FLUX transformer
 //! and autoencoder ([`flux`], [`flux::autoencoder`]) and the Euler
 //! [`sampler`]. Each model is checked against
 //! candle-transformers on the CPU. Still to come: the pipeline that loads a
@@ -25,3 +26,4 @@ pub mod formats;
 pub mod sampler;
 pub mod t5;
 pub mod text;
+pub mod weights;
