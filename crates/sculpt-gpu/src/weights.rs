@@ -336,6 +336,23 @@ impl PackedWeight {
         self.words
     }
 
+    /// Rows `rows` of this weight, as a weight of their own (`None` when the
+    /// range does not lie inside it or is empty).
+    pub fn row_range(&self, rows: std::ops::Range<usize>) -> Option<PackedWeight> {
+        if rows.start >= rows.end || rows.end > self.rows {
+            return None;
+        }
+        let words =
+            self.words[rows.start * self.words_per_row..rows.end * self.words_per_row].to_vec();
+        Some(PackedWeight {
+            format: self.format,
+            rows: rows.end - rows.start,
+            cols: self.cols,
+            words_per_row: self.words_per_row,
+            words,
+        })
+    }
+
     /// Appends `more`'s rows after this weight's. Rows are packed
     /// independently (blocks never straddle rows), so a weight read a slab of
     /// rows at a time, or q, k and v stored apart, joins into one weight
@@ -428,6 +445,11 @@ mod tests {
             .append_rows(&repack(WeightFormat::Q8_0, 1, 32, &bytes[34..]).unwrap())
             .unwrap();
         assert_eq!(first, whole);
+        assert_eq!(
+            whole.row_range(1..2).unwrap(),
+            repack(WeightFormat::Q8_0, 1, 32, &bytes[34..]).unwrap()
+        );
+        assert!(whole.row_range(1..3).is_none());
 
         let other = repack(WeightFormat::F32, 1, 32, &[0; 128]).unwrap();
         let err = first.append_rows(&other).unwrap_err();

@@ -9,10 +9,12 @@
 //! Built from sculpt-gpu's kernels; every activation stays on the GPU.
 //! Checked against candle-transformers' FLUX model on the CPU
 //! (`tests/gpu_flux.rs`), also when loaded from BF16 safetensors and
-//! Q8_0 GGUF files. `load` is async: see [`crate::weights`].
+//! Q8_0 GGUF files, under BFL names and under diffusers names
+//! ([`DiffusersNames`]). `load` is async: see [`crate::weights`].
 
 pub mod autoencoder;
 mod config;
+mod diffusers;
 mod double_block;
 mod layers;
 mod model;
@@ -25,6 +27,7 @@ pub use crate::weights::LoadError;
 
 pub use crate::weights::{SourceError, SourceTensor, TensorData, TensorUse, WeightSource};
 pub use config::{FluxConfig, NORM_EPS, TIME_EMBEDDING_DIM};
+pub use diffusers::{DiffusersNames, DiffusersRecipe, diffusers_recipe};
 pub use model::{FluxInputs, FluxTransformer};
 pub use positions::{Positions, image_ids, text_ids};
 
