@@ -5,6 +5,7 @@
 //! kernel logic of its own.
 
 mod bench;
+mod inspect;
 
 use clap::{Parser, Subcommand};
 use sculpt_gpu::Gpu;
@@ -24,6 +25,13 @@ struct Cli {
 enum Command {
     /// Print the GPU adapter Sculpt would use, its optional features and key limits.
     Info,
+    /// Print each weight file's role, variant, tensor and parameter counts,
+    /// dtype mix and bytes. Reads only the files' headers.
+    Inspect {
+        /// safetensors or GGUF files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// Measure performance on this machine (Markdown on stdout).
     Bench {
         #[command(subcommand)]
@@ -47,6 +55,7 @@ enum BenchTarget {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Info => info(),
+        Command::Inspect { files } => inspect::run(&files),
         Command::Bench {
             what: BenchTarget::Kernels { quick, only },
         } => {

@@ -14,12 +14,15 @@
 //!
 //! In the order data flows: weight-file readers ([`formats`]), the weight
 //! sources and the one loader every model uploads through ([`weights`]:
-//! async, so that the browser can read IndexedDB), tokenizers ([`text`]), the text encoders ([`clip`], [`t5`]), the FLUX transformer
+//! async, so that the browser can read IndexedDB), what a file holds
+//! ([`checkpoint`]: role, naming, variant and configuration from tensor
+//! names and shapes), tokenizers ([`text`]), the text encoders ([`clip`], [`t5`]), the FLUX transformer
 //! and autoencoder ([`flux`], [`flux::autoencoder`]) and the Euler
 //! [`sampler`]. Each model is checked against
 //! candle-transformers on the CPU. Still to come: the pipeline that loads a
 //! checkpoint's files by role and runs them stage by stage.
 
+pub mod checkpoint;
 pub mod clip;
 pub mod flux;
 pub mod formats;
