@@ -26,6 +26,7 @@ pub mod checkpoint;
 pub mod clip;
 pub mod flux;
 pub mod formats;
+pub mod pipeline;
 pub mod sampler;
 pub mod t5;
 pub mod text;
