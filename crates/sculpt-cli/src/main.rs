@@ -5,7 +5,9 @@
 //! kernel logic of its own.
 
 mod bench;
+mod generate;
 mod inspect;
+mod model;
 
 use clap::{Parser, Subcommand};
 use sculpt_gpu::Gpu;
@@ -25,6 +27,9 @@ struct Cli {
 enum Command {
     /// Print the GPU adapter Sculpt would use, its optional features and key limits.
     Info,
+    /// Generate an image from a prompt and write it as a PNG (prompt, seed,
+    /// steps and model in its text chunks). Progress goes to stderr.
+    Generate(generate::GenerateArgs),
     /// Print each weight file's role, variant, tensor and parameter counts,
     /// dtype mix and bytes. Reads only the files' headers.
     Inspect {
@@ -56,6 +61,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Info => info(),
         Command::Inspect { files } => inspect::run(&files),
+        Command::Generate(args) => generate::run(args),
         Command::Bench {
             what: BenchTarget::Kernels { quick, only },
         } => {
