@@ -67,7 +67,24 @@ struct Configs {
     t5: T5Config,
 }
 
-fn configs() -> Configs {
+/// How a test generation is guided.
+#[derive(Clone, Copy)]
+struct Guidance {
+    /// dev's structure: a guidance embedder, the shifted schedule.
+    distilled: bool,
+    /// dev's embedded guidance strength.
+    embedded: f32,
+    /// True classifier-free guidance.
+    cfg: Option<f32>,
+}
+
+const SCHNELL: Guidance = Guidance {
+    distilled: false,
+    embedded: 3.5,
+    cfg: None,
+};
+
+fn configs(guidance: Guidance) -> Configs {
     let clip = ClipTextConfig {
         // The real CLIP vocabulary of the test tokenizer.
         vocab_size: 49408,
@@ -78,7 +95,7 @@ fn configs() -> Configs {
         transformer: FluxConfig {
             vec_in_dim: clip.hidden_size,
             context_in_dim: t5.d_model,
-            ..FluxConfig::tiny(false)
+            ..FluxConfig::tiny(guidance.distilled)
         },
         autoencoder: AutoEncoderConfig::tiny(),
         clip,
@@ -179,8 +196,8 @@ struct Model {
 }
 
 /// Writes the tiny model and its manifest.
-fn write_model(configs: &Configs) -> Model {
-    let dir = TempDir::new("tiny-model");
+fn write_model(configs: &Configs, guidance: Guidance, name: &str) -> Model {
+    let dir = TempDir::new(name);
     let model = Model {
         transformer: random_weights(flux_layout(&configs.transformer), 1),
         autoencoder: random_weights(autoencoder_layout(&configs.autoencoder), 2),
@@ -205,8 +222,12 @@ fn write_model(configs: &Configs) -> Model {
         version: 1,
         resolution: [WIDTH, HEIGHT],
         default_steps: STEPS,
-        schedule_shift: None::<ManifestShift>,
-        cfg_scale: None,
+        schedule_shift: guidance.distilled.then_some(ManifestShift {
+            base_shift: 0.5,
+            max_shift: 1.15,
+        }),
+        // A default the tests override with --cfg: the command line wins.
+        cfg_scale: guidance.cfg.map(|_| 1.5),
         t5_length: T5_LENGTH,
         files: ManifestFiles {
             transformer: manifest_file(dir, "transformer.safetensors"),
@@ -241,17 +262,11 @@ fn var_builder(weights: &Weights) -> candle_nn::VarBuilder<'static> {
 }
 
 /// The whole generation on the CPU with candle: RGBA8 pixels.
-fn reference_image(configs: &Configs, model: &Model) -> Vec<u8> {
+fn reference_image(configs: &Configs, model: &Model, guidance: Guidance) -> Vec<u8> {
     let cpu = Device::Cpu;
-    let clip_tokens = ClipTokenizer::from_json(&clip_tokenizer_json())
-        .unwrap()
-        .encode(PROMPT)
-        .unwrap();
+    let clip_tokenizer = ClipTokenizer::from_json(&clip_tokenizer_json()).unwrap();
     let t5_json = std::fs::read(test_data("t5-synthetic.tokenizer.json")).unwrap();
-    let t5_tokens = T5Tokenizer::from_json(&t5_json)
-        .unwrap()
-        .encode(PROMPT, T5_LENGTH)
-        .unwrap();
+    let t5_tokenizer = T5Tokenizer::from_json(&t5_json).unwrap();
 
     let c = &configs.clip;
     let clip = clip_ref::ClipTextTransformer::new(
@@ -269,8 +284,11 @@ fn reference_image(configs: &Configs, model: &Model) -> Vec<u8> {
         },
     )
     .unwrap();
-    let ids = Tensor::from_slice(&clip_tokens.ids, (1, clip_tokens.ids.len()), &cpu).unwrap();
-    let pooled = candle_core::Module::forward(&clip, &ids).unwrap();
+    let pooled = |prompt: &str| {
+        let ids = clip_tokenizer.encode(prompt).unwrap().ids;
+        let ids = Tensor::from_slice(&ids, (1, ids.len()), &cpu).unwrap();
+        candle_core::Module::forward(&clip, &ids).unwrap()
+    };
 
     let t = &configs.t5;
     let mut t5 = t5_ref::T5EncoderModel::load(
@@ -295,8 +313,12 @@ fn reference_image(configs: &Configs, model: &Model) -> Vec<u8> {
         },
     )
     .unwrap();
-    let ids = Tensor::from_slice(&t5_tokens.ids, (1, T5_LENGTH), &cpu).unwrap();
-    let txt = t5.forward(&ids).unwrap();
+    let mut states = |prompt: &str| {
+        let ids = t5_tokenizer.encode(prompt, T5_LENGTH).unwrap().ids;
+        let ids = Tensor::from_slice(&ids, (1, T5_LENGTH), &cpu).unwrap();
+        t5.forward(&ids).unwrap()
+    };
+    let (txt, unconditional_txt) = (states(PROMPT), states(""));
 
     let f = &configs.transformer;
     let transformer = flux::model::Flux::new(
@@ -321,19 +343,55 @@ fn reference_image(configs: &Configs, model: &Model) -> Vec<u8> {
     let noise_len = z * (HEIGHT / 8) * (WIDTH / 8);
     let noise = sculpt_gpu::kernels::noise::gaussian_cpu(SEED, noise_len);
     let noise = Tensor::from_vec(noise, (1, z, HEIGHT / 8, WIDTH / 8), &cpu).unwrap();
-    let state = flux::sampling::State::new(&txt, &pooled, &noise).unwrap();
-    let schedule = flux::sampling::get_schedule(STEPS, None);
-    let tokens = flux::sampling::denoise(
-        &transformer,
-        &state.img,
-        &state.img_ids,
-        &state.txt,
-        &state.txt_ids,
-        &state.vec,
-        &schedule,
-        3.5,
-    )
-    .unwrap();
+    let state = flux::sampling::State::new(&txt, &pooled(PROMPT), &noise).unwrap();
+    let image_tokens = (HEIGHT / 16) * (WIDTH / 16);
+    let shift = guidance.distilled.then_some((image_tokens, 0.5, 1.15));
+    let schedule = flux::sampling::get_schedule(STEPS, shift);
+    let tokens = match guidance.cfg {
+        None => flux::sampling::denoise(
+            &transformer,
+            &state.img,
+            &state.img_ids,
+            &state.txt,
+            &state.txt_ids,
+            &state.vec,
+            &schedule,
+            guidance.embedded as f64,
+        )
+        .unwrap(),
+        Some(scale) => {
+            // candle has no true CFG: its Euler loop, with the two passes
+            // combined as v_u + s·(v_c − v_u).
+            use flux::WithForward;
+            let unconditional_vec = pooled("");
+            let embedded = Tensor::full(guidance.embedded, 1, &cpu).unwrap();
+            let mut img = state.img.clone();
+            for window in schedule.windows(2) {
+                let (t, t_next) = (window[0], window[1]);
+                let t_vec = Tensor::full(t as f32, 1, &cpu).unwrap();
+                let predict = |txt: &Tensor, vec: &Tensor| {
+                    transformer
+                        .forward(
+                            &img,
+                            &state.img_ids,
+                            txt,
+                            &state.txt_ids,
+                            &t_vec,
+                            vec,
+                            Some(&embedded),
+                        )
+                        .unwrap()
+                };
+                let conditional = predict(&state.txt, &state.vec);
+                let unconditional = predict(&unconditional_txt, &unconditional_vec);
+                let v = (&unconditional
+                    + ((conditional - &unconditional).unwrap() * scale as f64).unwrap())
+                .unwrap();
+                img = (img + (v * (t_next - t)).unwrap()).unwrap();
+            }
+            img
+        }
+    };
     let latent = flux::sampling::unpack(&tokens, HEIGHT, WIDTH).unwrap();
 
     let a = &configs.autoencoder;
@@ -386,10 +444,10 @@ fn read_png(path: &Path) -> (usize, usize, Vec<u8>, BTreeMap<String, String>) {
     (info.width as usize, info.height as usize, buffer, text)
 }
 
-#[test]
-fn generate_matches_candle_end_to_end() {
-    let configs = configs();
-    let model = write_model(&configs);
+/// Generates with the binary and compares with candle.
+fn matches_candle(guidance: Guidance, name: &str, extra_args: &[&str]) {
+    let configs = configs(guidance);
+    let model = write_model(&configs, guidance, name);
     let out = model.dir.0.join("out.png");
     let steps_dir = model.dir.0.join("steps");
     let output = Command::new(env!("CARGO_BIN_EXE_sculpt"))
@@ -400,6 +458,7 @@ fn generate_matches_candle_end_to_end() {
         .arg(&out)
         .arg("--save-steps")
         .arg(&steps_dir)
+        .args(extra_args)
         .output()
         .unwrap();
     assert!(
@@ -418,7 +477,7 @@ fn generate_matches_candle_end_to_end() {
         assert!(steps_dir.join(format!("step-{step:02}.png")).exists());
     }
 
-    let want = reference_image(&configs, &model);
+    let want = reference_image(&configs, &model, guidance);
     let worst = pixels
         .iter()
         .zip(&want)
@@ -438,6 +497,23 @@ fn generate_matches_candle_end_to_end() {
         "{} distinct red values",
         distinct.len()
     );
+}
+
+#[test]
+fn generate_matches_candle_end_to_end() {
+    matches_candle(SCHNELL, "schnell", &[]);
+}
+
+#[test]
+fn dev_guidance_and_true_cfg_match_candle() {
+    // The manifest's default CFG scale is overridden on the command line,
+    // and so is the embedded guidance.
+    let guidance = Guidance {
+        distilled: true,
+        embedded: 2.5,
+        cfg: Some(3.0),
+    };
+    matches_candle(guidance, "dev-cfg", &["--guidance", "2.5", "--cfg", "3.0"]);
 }
 
 #[test]
