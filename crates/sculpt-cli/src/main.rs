@@ -5,6 +5,7 @@
 //! kernel logic of its own.
 
 mod bench;
+mod forward;
 mod generate;
 mod inspect;
 mod model;
@@ -30,6 +31,9 @@ enum Command {
     /// Generate an image from a prompt and write it as a PNG (prompt, seed,
     /// steps and model in its text chunks). Progress goes to stderr.
     Generate(generate::GenerateArgs),
+    /// Run one stage on given inputs and write its outputs (safetensors), to
+    /// compare Sculpt with PyTorch or candle.
+    Forward(forward::ForwardArgs),
     /// Print each weight file's role, variant, tensor and parameter counts,
     /// dtype mix and bytes. Reads only the files' headers.
     Inspect {
@@ -62,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         Command::Info => info(),
         Command::Inspect { files } => inspect::run(&files),
         Command::Generate(args) => generate::run(args),
+        Command::Forward(args) => forward::run(args),
         Command::Bench {
             what: BenchTarget::Kernels { quick, only },
         } => {
