@@ -11,6 +11,8 @@ use rand_chacha::ChaCha8Rng;
 use sculpt_flux::checkpoint::ExpectedTensor;
 use sculpt_flux::formats::{Dtype, Encoding, TensorToWrite, safetensors_bytes};
 
+pub mod tiny_model;
+
 pub type Weights = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
 pub struct TempDir(pub PathBuf);
