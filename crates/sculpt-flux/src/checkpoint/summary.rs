@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::detect::{Checkpoint, CheckpointError, detect};
 use crate::formats::{ByteSource, FormatError, TensorIndex, read_weight_file};
+use crate::pipeline::gpu_weight_bytes;
 
 /// A recognized file's role, variant and contents.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,6 +17,9 @@ pub struct Summary {
     pub parameters: u64,
     /// The bytes of the tensors' data (the file less its header and padding).
     pub tensor_bytes: u64,
+    /// The bytes the weights take on the GPU once loaded (linear weights in
+    /// their format repacked to whole words, the rest as f32).
+    pub gpu_bytes: u64,
     /// Per storage encoding ("Q4_0", "F32"): how much of the file is in it.
     pub encodings: BTreeMap<String, EncodingShare>,
 }
@@ -43,6 +47,7 @@ pub fn summarize(
     index: &TensorIndex,
 ) -> Result<Summary, CheckpointError> {
     let checkpoint = detect(file, index)?;
+    let gpu_bytes = gpu_weight_bytes(checkpoint.role(), index.tensors());
     let mut encodings: BTreeMap<String, EncodingShare> = BTreeMap::new();
     for info in index.tensors() {
         let share = encodings
@@ -59,6 +64,7 @@ pub fn summarize(
         tensors: index.len(),
         parameters: encodings.values().map(|share| share.parameters).sum(),
         tensor_bytes: encodings.values().map(|share| share.bytes).sum(),
+        gpu_bytes,
         encodings,
     })
 }
@@ -112,6 +118,12 @@ impl fmt::Display for Summary {
             thousands(self.tensor_bytes),
             human_bytes(self.tensor_bytes),
             thousands(self.file_bytes)
+        )?;
+        writeln!(
+            f,
+            "  on the GPU: {} ({})",
+            thousands(self.gpu_bytes),
+            human_bytes(self.gpu_bytes)
         )?;
         writeln!(f, "  dtypes:")?;
         for (encoding, share) in &self.encodings {
