@@ -18,9 +18,11 @@
 //! ([`checkpoint`]: role, naming, variant and configuration from tensor
 //! names and shapes), tokenizers ([`text`]), the text encoders ([`clip`], [`t5`]), the FLUX transformer
 //! and autoencoder ([`flux`], [`flux::autoencoder`]) and the Euler
-//! [`sampler`]. Each model is checked against
-//! candle-transformers on the CPU. Still to come: the pipeline that loads a
-//! checkpoint's files by role and runs them stage by stage.
+//! [`sampler`], and the [`pipeline`] that runs them stage by stage from a
+//! model manifest or from imported files (request checks, memory plan,
+//! steps with frames of either latent). Each model is checked against
+//! candle-transformers on the CPU, and so is a whole generation
+//! (`sculpt-cli`'s `tests/generate.rs`).
 
 pub mod checkpoint;
 pub mod clip;
