@@ -93,6 +93,9 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     }
 
     let mut generation = pollster::block_on(pipeline.start(&gpu, &request))?;
+    for truncation in generation.truncations() {
+        eprintln!("warning: {truncation}");
+    }
     let progress = ProgressBar::new(generation.step_count() as u64).with_style(
         ProgressStyle::with_template(
             "{msg:>10} [{bar:30}] {pos}/{len} steps, {elapsed} ({eta} left)",

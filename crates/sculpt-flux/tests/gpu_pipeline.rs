@@ -386,3 +386,25 @@ fn a_file_in_the_wrong_role_is_refused_by_name() {
     assert!(message.starts_with("wide.safetensors: "), "{message}");
     assert!(message.contains("img_in.weight"), "{message}");
 }
+
+#[test]
+fn a_prompt_longer_than_t5_reads_is_reported() {
+    let gpu = gpu();
+    let mut pipeline = pipeline(&gpu);
+    let long = GenerateRequest {
+        prompt: "a photo of a cat ".repeat(8),
+        ..request(1)
+    };
+    let generation = pollster::block_on(pipeline.start(&gpu, &long)).unwrap();
+    let warnings: Vec<String> = generation
+        .truncations()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    // The model pads T5 to 16 tokens; CLIP's 77 hold the prompt.
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("reads the first 16"), "{warnings:?}");
+    drop(generation);
+    let short = pollster::block_on(pipeline.start(&gpu, &request(1))).unwrap();
+    assert!(short.truncations().is_empty());
+}

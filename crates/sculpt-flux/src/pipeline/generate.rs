@@ -28,7 +28,7 @@ use crate::flux::{DiffusersNames, FluxInputs, FluxTransformer, Positions, image_
 use crate::formats::ByteSource;
 use crate::sampler::{ScheduleShift, euler_step, image_to_image_start, noised, timesteps};
 use crate::t5::T5Encoder;
-use crate::text::{ClipTokenizer, T5Tokenizer};
+use crate::text::{ClipTokenizer, T5Tokenizer, Truncation};
 use crate::weights::{FileWeights, TakeFuture, TensorUse, WeightSource};
 
 /// A model's weight files (any [`ByteSource`]) and tokenizer.json bytes.
@@ -371,11 +371,13 @@ impl<S: ByteSource> Pipeline<S> {
             vec![prompt]
         };
         let mut pooled = Vec::new();
+        let mut truncations = Vec::new();
         {
             let clip =
                 ClipTextModel::load(gpu, self.configs.clip.clone(), &mut self.clip_file).await?;
             for text in &prompts {
                 let tokens = self.clip_tokenizer.encode(text)?;
+                truncations.extend(tokens.truncation.clone());
                 pooled.push(clip.forward(gpu, &tokens.ids)?.1);
             }
         }
@@ -384,6 +386,7 @@ impl<S: ByteSource> Pipeline<S> {
             let t5 = T5Encoder::load(gpu, self.configs.t5.clone(), &mut self.t5_file).await?;
             for text in &prompts {
                 let tokens = self.t5_tokenizer.encode(text, self.defaults.t5_length)?;
+                truncations.extend(tokens.truncation.clone());
                 states.push(t5.forward(gpu, &tokens.ids)?);
             }
         }
@@ -393,6 +396,7 @@ impl<S: ByteSource> Pipeline<S> {
             txt,
             y,
             unconditional: pairs.next(),
+            truncations,
         })
     }
 }
@@ -456,6 +460,8 @@ struct Conditioning {
     txt: Tensor,
     y: Tensor,
     unconditional: Option<(Tensor, Tensor)>,
+    /// Where the prompt was longer than an encoder reads.
+    truncations: Vec<Truncation>,
 }
 
 /// What a step reports.
@@ -499,6 +505,12 @@ pub struct Generation<'p> {
 }
 
 impl Generation<'_> {
+    /// Where the prompt was cut to what an encoder reads (the user should be
+    /// told: the end of the prompt has no effect).
+    pub fn truncations(&self) -> &[Truncation] {
+        &self.conditioning.truncations
+    }
+
     /// Steps this generation runs in all.
     pub fn step_count(&self) -> usize {
         self.schedule.len() - 1 - self.first
