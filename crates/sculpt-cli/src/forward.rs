@@ -58,7 +58,7 @@ Tensor names (inputs F32 unless noted; outputs F32):
 pub struct ForwardArgs {
     #[arg(long, value_enum)]
     stage: Stage,
-    /// The stage's weights: one safetensors or GGUF file.
+    /// The stage's weights: one safetensors or GGUF file, or the shards of one.
     #[arg(long, num_args = 1.., required = true)]
     weights: Vec<PathBuf>,
     /// The model's configuration: Sculpt's own (the manifest's `config`
@@ -75,15 +75,14 @@ pub struct ForwardArgs {
 }
 
 pub fn run(args: ForwardArgs) -> anyhow::Result<()> {
-    let [weights_path] = args.weights.as_slice() else {
-        bail!(
-            "--weights takes one file per stage; {} were given (sharded checkpoints are not \
-             read yet)",
-            args.weights.len()
-        );
-    };
     let role = args.stage.role();
-    let weights = pollster::block_on(FileWeights::open(open(weights_path)?))?;
+    let mut paths = args.weights.clone();
+    paths.sort();
+    let sources = paths
+        .iter()
+        .map(|path| open(path))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let weights = pollster::block_on(FileWeights::open_shards(sources))?;
     let checkpoint = match &args.config {
         None => detect(weights.name(), weights.index())?,
         Some(path) => {

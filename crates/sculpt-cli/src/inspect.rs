@@ -1,18 +1,27 @@
 //! `sculpt inspect`: what each weight file is, from its header.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use sculpt_flux::checkpoint::inspect;
-use sculpt_flux::formats::FileSource;
+use sculpt_flux::checkpoint::{Summary, summarize};
+use sculpt_flux::formats::{ByteSource, FileSource};
+use sculpt_flux::weights::FileWeights;
 
-/// Prints a summary per file; a file that cannot be recognized is reported
-/// on stderr and the others are still inspected.
-pub fn run(files: &[impl AsRef<Path>]) -> anyhow::Result<()> {
-    let mut failed = 0;
+use crate::model::shard_set;
+
+/// Prints a summary per file (the shards of one checkpoint together); a
+/// file that cannot be recognized is reported on stderr and the others are
+/// still inspected.
+pub fn run(files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut sets: std::collections::BTreeMap<_, Vec<PathBuf>> = Default::default();
     for path in files {
-        match inspect_one(path.as_ref()) {
+        sets.entry(shard_set(path)).or_default().push(path.clone());
+    }
+    let mut failed = 0;
+    for (_, mut shards) in sets {
+        shards.sort();
+        match inspect_shards(&shards) {
             Ok(summary) => print!("{summary}"),
             Err(error) => {
                 eprintln!("error: {error:#}");
@@ -21,14 +30,23 @@ pub fn run(files: &[impl AsRef<Path>]) -> anyhow::Result<()> {
         }
     }
     if failed > 0 {
-        bail!("{failed} of {} files could not be inspected", files.len());
+        bail!("{failed} of the given checkpoints could not be inspected");
     }
     Ok(())
 }
 
-fn inspect_one(path: &Path) -> anyhow::Result<sculpt_flux::checkpoint::Summary> {
+fn inspect_shards(paths: &[PathBuf]) -> anyhow::Result<Summary> {
+    let sources = paths
+        .iter()
+        .map(|path| open(path))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let file_bytes = sources.iter().map(|source| source.len()).sum();
+    let weights = pollster::block_on(FileWeights::open_shards(sources))?;
+    Ok(summarize(weights.name(), file_bytes, weights.index())?)
+}
+
+fn open(path: &Path) -> anyhow::Result<FileSource> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut source = FileSource::new(file, path.display().to_string())
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(pollster::block_on(inspect(&mut source))?)
+    FileSource::new(file, path.display().to_string())
+        .with_context(|| format!("cannot read {}", path.display()))
 }

@@ -37,7 +37,8 @@ enum Command {
     /// Print each weight file's role, variant, tensor and parameter counts,
     /// dtype mix and bytes. Reads only the files' headers.
     Inspect {
-        /// safetensors or GGUF files.
+        /// safetensors or GGUF files; the shards of one checkpoint
+        /// (`model-00001-of-00002.safetensors`, …) are read as one.
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use sculpt_flux::checkpoint::{ModelConfig, Role, detect};
-use sculpt_flux::formats::{FileSource, read_weight_file};
+use sculpt_flux::formats::FileSource;
 use sculpt_flux::pipeline::{Manifest, ManifestConfig, ManifestFile, ModelDefaults, ModelFiles};
+use sculpt_flux::weights::FileWeights;
 use sha2::{Digest, Sha256};
 
 /// Where the built-in model is installed, relative to this crate.
@@ -64,10 +65,10 @@ fn from_manifest(path: &Path) -> anyhow::Result<ModelChoice> {
         defaults: ModelDefaults::of_manifest(&manifest),
         configs: Some(manifest.config.clone()),
         files: ModelFiles {
-            transformer: open_checked(dir, &files.transformer)?,
-            autoencoder: open_checked(dir, &files.autoencoder)?,
-            clip: open_checked(dir, &files.clip)?,
-            t5: open_checked(dir, &files.t5)?,
+            transformer: vec![open_checked(dir, &files.transformer)?],
+            autoencoder: vec![open_checked(dir, &files.autoencoder)?],
+            clip: vec![open_checked(dir, &files.clip)?],
+            t5: vec![open_checked(dir, &files.t5)?],
             clip_tokenizer: read_checked(dir, &files.clip_tokenizer)?,
             t5_tokenizer: read_checked(dir, &files.t5_tokenizer)?,
         },
@@ -126,6 +127,10 @@ fn open_source(path: &Path) -> anyhow::Result<FileSource> {
         .with_context(|| format!("cannot read {}", path.display()))
 }
 
+fn open_all(paths: &[PathBuf]) -> anyhow::Result<Vec<FileSource>> {
+    paths.iter().map(|path| open_source(path)).collect()
+}
+
 fn is_tokenizer(path: &Path) -> bool {
     path.file_name()
         .is_some_and(|name| name.to_string_lossy().ends_with("tokenizer.json"))
@@ -155,11 +160,41 @@ fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Sorts weight files into roles by their headers, and the tokenizer.json
-/// files by their model type (CLIP's is BPE, T5's Unigram).
+/// The shard set a file belongs to: `model-00001-of-00002.safetensors`
+/// gives (its folder, "model", 2); a file that is not a shard, itself.
+pub fn shard_set(path: &Path) -> (PathBuf, String, usize) {
+    let stem = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match shard_parts(&stem) {
+        Some((prefix, total)) => {
+            let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (folder, prefix, total)
+        }
+        None => (path.to_path_buf(), String::new(), 1),
+    }
+}
+
+/// "model-00001-of-00002" → ("model", 2).
+fn shard_parts(stem: &str) -> Option<(String, usize)> {
+    let (rest, total) = stem.rsplit_once("-of-")?;
+    let (prefix, index) = rest.rsplit_once('-')?;
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(index) || !all_digits(total) {
+        return None;
+    }
+    Some((prefix.to_string(), total.parse().ok()?))
+}
+
+/// Sorts weight files into roles by their headers (the shards of one
+/// checkpoint together), and the tokenizer.json files by their model type
+/// (CLIP's is BPE, T5's Unigram).
 fn from_files(paths: &[PathBuf]) -> anyhow::Result<ModelChoice> {
-    let mut weights: [Option<(PathBuf, ModelConfig)>; 4] = [None, None, None, None];
+    let mut weights: [Option<(Vec<PathBuf>, ModelConfig)>; 4] = [None, None, None, None];
     let (mut clip_tokenizer, mut t5_tokenizer) = (None, None);
+    let mut sets: std::collections::BTreeMap<(PathBuf, String, usize), Vec<PathBuf>> =
+        Default::default();
     for path in paths {
         if is_tokenizer(path) {
             let bytes =
@@ -176,9 +211,18 @@ fn from_files(paths: &[PathBuf]) -> anyhow::Result<ModelChoice> {
             }
             continue;
         }
-        let mut source = open_source(path)?;
-        let file = pollster::block_on(read_weight_file(&mut source))?;
-        let checkpoint = detect(&path.display().to_string(), file.index())?;
+        sets.entry(shard_set(path)).or_default().push(path.clone());
+    }
+    for ((_, prefix, total), mut shards) in sets {
+        shards.sort();
+        if shards.len() != total {
+            bail!(
+                "{prefix} has {total} shards, but {} were given",
+                shards.len()
+            );
+        }
+        let file = pollster::block_on(FileWeights::open_shards(open_all(&shards)?))?;
+        let checkpoint = detect(file.name(), file.index())?;
         let slot = match checkpoint.role() {
             Role::Transformer => 0,
             Role::Autoencoder => 1,
@@ -188,15 +232,15 @@ fn from_files(paths: &[PathBuf]) -> anyhow::Result<ModelChoice> {
         if let Some((other, _)) = &weights[slot] {
             bail!(
                 "{} and {} are both a {}; pass one",
-                other.display(),
-                path.display(),
+                other[0].display(),
+                shards[0].display(),
                 checkpoint.role()
             );
         }
-        weights[slot] = Some((path.clone(), checkpoint.config));
+        weights[slot] = Some((shards, checkpoint.config));
     }
     let [transformer, autoencoder, clip, t5] = weights;
-    let need = |slot: Option<(PathBuf, ModelConfig)>, role: Role| {
+    let need = |slot: Option<(Vec<PathBuf>, ModelConfig)>, role: Role| {
         slot.ok_or_else(|| anyhow!("no {role} among the --model files"))
     };
     let transformer = need(transformer, Role::Transformer)?;
@@ -206,8 +250,7 @@ fn from_files(paths: &[PathBuf]) -> anyhow::Result<ModelChoice> {
     let ModelConfig::Transformer(flux) = &transformer.1 else {
         unreachable!("sorted by role")
     };
-    let name = transformer
-        .0
+    let name = transformer.0[0]
         .file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_else(|| "FLUX".into());
@@ -215,10 +258,10 @@ fn from_files(paths: &[PathBuf]) -> anyhow::Result<ModelChoice> {
         defaults: ModelDefaults::flux(&name, flux.guidance_embed),
         configs: None,
         files: ModelFiles {
-            transformer: open_source(&transformer.0)?,
-            autoencoder: open_source(&autoencoder.0)?,
-            clip: open_source(&clip.0)?,
-            t5: open_source(&t5.0)?,
+            transformer: open_all(&transformer.0)?,
+            autoencoder: open_all(&autoencoder.0)?,
+            clip: open_all(&clip.0)?,
+            t5: open_all(&t5.0)?,
             clip_tokenizer: clip_tokenizer
                 .ok_or_else(|| anyhow!("no CLIP tokenizer.json among the --model files"))?,
             t5_tokenizer: t5_tokenizer

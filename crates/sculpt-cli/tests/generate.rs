@@ -24,7 +24,7 @@ use candle_transformers::models::{clip::text_model as clip_ref, flux, t5 as t5_r
 use sculpt_flux::text::{ClipTokenizer, T5Tokenizer};
 
 use common::tiny_model::*;
-use common::{TempDir, var_builder};
+use common::{TempDir, var_builder, write_safetensors};
 
 /// The whole generation on the CPU with candle: RGBA8 pixels.
 fn reference_image(configs: &Configs, model: &Model, guidance: Guidance) -> Vec<u8> {
@@ -301,4 +301,56 @@ fn without_a_built_in_model_generate_says_so_or_runs() {
             "{stderr}"
         );
     }
+}
+
+#[test]
+fn a_folder_of_files_with_a_sharded_t5_generates() {
+    // No manifest: roles come from the headers, the two T5 shards are read
+    // as one, the tokenizers are told apart by type, and the defaults are
+    // schnell's (4 steps, 256 T5 tokens).
+    let configs = configs(SCHNELL);
+    let model = write_model(&configs, SCHNELL, "folder");
+    let dir = &model.dir.0;
+    std::fs::remove_file(dir.join("manifest.json")).unwrap();
+    std::fs::remove_file(dir.join("t5.safetensors")).unwrap();
+    let (first, second): (common::Weights, common::Weights) = model
+        .t5
+        .clone()
+        .into_iter()
+        .partition(|(name, _)| name.starts_with("encoder.block.0.") || name == "shared.weight");
+    std::fs::create_dir(dir.join("text_encoder_2")).unwrap();
+    write_safetensors(
+        &dir.join("text_encoder_2/model-00001-of-00002.safetensors"),
+        &first,
+    );
+    write_safetensors(
+        &dir.join("text_encoder_2/model-00002-of-00002.safetensors"),
+        &second,
+    );
+    for (from, to) in [
+        ("clip-tokenizer.json", "tokenizer.json"),
+        ("t5-tokenizer.json", "t5.tokenizer.json"),
+    ] {
+        std::fs::create_dir_all(dir.join(to.replace(".json", ""))).unwrap();
+        std::fs::rename(dir.join(from), dir.join(to.replace(".json", "")).join(to)).unwrap();
+    }
+    let out = dir.join("out.png");
+    let output = Command::new(env!("CARGO_BIN_EXE_sculpt"))
+        .args(["generate", "--model"])
+        .arg(dir)
+        .args([
+            "--prompt", PROMPT, "--width", "64", "--height", "48", "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (width, height, _, text) = read_png(&out);
+    assert_eq!((width, height), (WIDTH, HEIGHT));
+    assert_eq!(text["model"], "transformer");
+    assert_eq!(text["steps"], "4");
 }

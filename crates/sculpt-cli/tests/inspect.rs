@@ -105,3 +105,40 @@ fn inspect_reports_role_variant_counts_and_refuses_unknown_files() {
     assert!(stderr.contains("unknown.safetensors: "), "{stderr}");
     assert!(stderr.contains("'lm_head.weight'"), "{stderr}");
 }
+
+#[test]
+fn the_shards_of_one_checkpoint_are_inspected_as_one() {
+    use sculpt_flux::checkpoint::t5_layout;
+    use sculpt_flux::t5::T5Config;
+    let dir = TempDir::new("inspect-shards");
+    let layout: Vec<(String, Vec<u64>)> = t5_layout(&T5Config::tiny())
+        .into_iter()
+        .filter(|t| !t.optional || t.name == "shared.weight")
+        .map(|t| (t.name, t.shape.iter().map(|&d| d as u64).collect()))
+        .collect();
+    let (first, second): (Vec<_>, Vec<_>) = layout
+        .into_iter()
+        .partition(|(name, _)| name.starts_with("encoder.block.0.") || name == "shared.weight");
+    let one = dir.0.join("model-00001-of-00002.safetensors");
+    let two = dir.0.join("model-00002-of-00002.safetensors");
+    write_zeros(&one, &first, Dtype::F32);
+    write_zeros(&two, &second, Dtype::F32);
+    let output = Command::new(env!("CARGO_BIN_EXE_sculpt"))
+        .arg("inspect")
+        .arg(&two)
+        .arg(&one)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("model-00001-of-00002.safetensors (and 1 more shards)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("role:       T5 encoder"), "{stdout}");
+    assert_eq!(stdout.matches("role:").count(), 1, "{stdout}");
+}

@@ -91,6 +91,18 @@ fn random_file(name: &str, layout: Vec<ExpectedTensor>, seed: u64) -> Source {
     )
 }
 
+/// T5 split in two shards, as the public `text_encoder_2` is.
+fn t5_shards(config: &T5Config) -> Vec<Source> {
+    let layout = t5_layout(config);
+    let (first, second): (Vec<_>, Vec<_>) = layout.into_iter().partition(|tensor| {
+        tensor.name.starts_with("encoder.block.0.") || tensor.name == "shared.weight"
+    });
+    vec![
+        random_file("t5-00001-of-00002.safetensors", first, 4),
+        random_file("t5-00002-of-00002.safetensors", second, 5),
+    ]
+}
+
 fn test_data(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
@@ -108,19 +120,25 @@ fn test_data(name: &str) -> Vec<u8> {
 }
 
 fn files(configs: &ManifestConfig) -> ModelFiles<Source> {
+    let transformer = random_file(
+        "transformer.safetensors",
+        flux_layout(&configs.transformer),
+        1,
+    );
+    let autoencoder = random_file(
+        "ae.safetensors",
+        autoencoder_layout(&configs.autoencoder),
+        2,
+    );
     ModelFiles {
-        transformer: random_file(
-            "transformer.safetensors",
-            flux_layout(&configs.transformer),
-            1,
-        ),
-        autoencoder: random_file(
-            "ae.safetensors",
-            autoencoder_layout(&configs.autoencoder),
-            2,
-        ),
-        clip: random_file("clip.safetensors", clip_layout(&configs.clip), 3),
-        t5: random_file("t5.safetensors", t5_layout(&configs.t5), 4),
+        transformer: vec![transformer],
+        autoencoder: vec![autoencoder],
+        clip: vec![random_file(
+            "clip.safetensors",
+            clip_layout(&configs.clip),
+            3,
+        )],
+        t5: t5_shards(&configs.t5),
         clip_tokenizer: test_data("clip-vit-large-patch14.tokenizer.json.gz"),
         t5_tokenizer: test_data("t5-synthetic.tokenizer.json"),
     }
@@ -348,11 +366,11 @@ fn a_file_in_the_wrong_role_is_refused_by_name() {
     let mut files = files(&configs);
     // The autoencoder passed as the transformer, without a manifest: its
     // role is read from its names.
-    files.transformer = random_file(
+    files.transformer = vec![random_file(
         "ae-as-dit.safetensors",
         autoencoder_layout(&configs.autoencoder),
         2,
-    );
+    )];
     let error = pollster::block_on(Pipeline::open(&gpu, defaults(), None, files))
         .err()
         .expect("refused");
@@ -378,7 +396,7 @@ fn a_file_in_the_wrong_role_is_refused_by_name() {
         hidden_size: 256,
         ..configs.transformer.clone()
     };
-    files.transformer = random_file("wide.safetensors", flux_layout(&wider), 1);
+    files.transformer = vec![random_file("wide.safetensors", flux_layout(&wider), 1)];
     let error = pollster::block_on(Pipeline::open(&gpu, defaults(), Some(configs), files))
         .err()
         .expect("refused");

@@ -231,6 +231,12 @@ pub enum Problem {
     },
     #[error("tensor '{tensor}' could not be repacked for the GPU: {detail}")]
     Repack { tensor: String, detail: String },
+    #[error("no weight files were given")]
+    NoShards,
+    #[error(
+        "tensor '{tensor}' is also in {other}: the shards of one checkpoint hold each tensor once"
+    )]
+    DuplicateAcrossShards { tensor: String, other: String },
 
     // --- Writing ----------------------------------------------------------------
     #[error("cannot write tensor '{tensor}': {detail}")]

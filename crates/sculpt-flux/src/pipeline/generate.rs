@@ -31,12 +31,13 @@ use crate::t5::T5Encoder;
 use crate::text::{ClipTokenizer, T5Tokenizer, Truncation};
 use crate::weights::{FileWeights, TakeFuture, TensorUse, WeightSource};
 
-/// A model's weight files (any [`ByteSource`]) and tokenizer.json bytes.
+/// A model's weight files (any [`ByteSource`]; one file per model, or the
+/// shards of a split checkpoint) and tokenizer.json bytes.
 pub struct ModelFiles<S> {
-    pub transformer: S,
-    pub autoencoder: S,
-    pub clip: S,
-    pub t5: S,
+    pub transformer: Vec<S>,
+    pub autoencoder: Vec<S>,
+    pub clip: Vec<S>,
+    pub t5: Vec<S>,
     pub clip_tokenizer: Vec<u8>,
     pub t5_tokenizer: Vec<u8>,
 }
@@ -140,10 +141,10 @@ impl<S: ByteSource> Pipeline<S> {
         configs: Option<ManifestConfig>,
         files: ModelFiles<S>,
     ) -> Result<Self, PipelineError> {
-        let transformer = FileWeights::open(files.transformer).await?;
-        let autoencoder = FileWeights::open(files.autoencoder).await?;
-        let clip = FileWeights::open(files.clip).await?;
-        let t5 = FileWeights::open(files.t5).await?;
+        let transformer = FileWeights::open_shards(files.transformer).await?;
+        let autoencoder = FileWeights::open_shards(files.autoencoder).await?;
+        let clip = FileWeights::open_shards(files.clip).await?;
+        let t5 = FileWeights::open_shards(files.t5).await?;
         let given = configs.clone().map(|configs| {
             [
                 ModelConfig::Transformer(configs.transformer),

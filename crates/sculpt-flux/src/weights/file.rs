@@ -1,11 +1,14 @@
-//! A [`WeightSource`] over one safetensors or GGUF file.
+//! A [`WeightSource`] over one safetensors or GGUF file, or the shards of
+//! one checkpoint split over several (`model-00001-of-00002.safetensors`).
+
+use std::collections::HashMap;
 
 use sculpt_gpu::weights::{PackedWeight, WeightFormat, repack};
 
 use super::{SourceTensor, TakeFuture, TensorData, TensorUse, WeightSource};
 use crate::formats::{
     ByteSource, Dtype, Encoding, FormatError, MAX_READ, Problem, TensorIndex, TensorInfo,
-    WeightFile, read_rows, read_weight_file,
+    read_rows, read_weight_file,
 };
 
 /// The tensors of one weight file, read one tensor at a time in slabs of
@@ -17,18 +20,54 @@ use crate::formats::{
 /// E4M3 value exactly. Every other tensor is converted to f32. Float values
 /// are checked to be finite as they are converted.
 pub struct FileWeights<S> {
-    source: S,
-    file: WeightFile,
+    sources: Vec<S>,
+    /// Every shard's tensors, shard after shard.
+    index: TensorIndex,
+    /// Which source holds each tensor.
+    owner: HashMap<String, usize>,
+    name: String,
     slab_bytes: u64,
 }
 
 impl<S: ByteSource> FileWeights<S> {
     /// Reads the file's header (only the header).
-    pub async fn open(mut source: S) -> Result<Self, FormatError> {
-        let file = read_weight_file(&mut source).await?;
+    pub async fn open(source: S) -> Result<Self, FormatError> {
+        Self::open_shards(vec![source]).await
+    }
+
+    /// Reads the headers of the shards of one checkpoint; a tensor name in
+    /// two shards is an error naming both.
+    pub async fn open_shards(mut sources: Vec<S>) -> Result<Self, FormatError> {
+        let Some(first) = sources.first() else {
+            return Err(FormatError::new("weights", Problem::NoShards));
+        };
+        let name = match sources.len() {
+            1 => first.name().to_string(),
+            count => format!("{} (and {} more shards)", first.name(), count - 1),
+        };
+        let mut indexes = Vec::with_capacity(sources.len());
+        let mut owner = HashMap::new();
+        for (position, source) in sources.iter_mut().enumerate() {
+            let file = read_weight_file(source).await?;
+            for info in file.index().tensors() {
+                if let Some(earlier) = owner.insert(info.name.clone(), position) {
+                    let earlier: &S = &sources[earlier];
+                    return Err(FormatError::new(
+                        sources[position].name(),
+                        Problem::DuplicateAcrossShards {
+                            tensor: info.name.clone(),
+                            other: earlier.name().to_string(),
+                        },
+                    ));
+                }
+            }
+            indexes.push(file.index().clone());
+        }
         Ok(Self {
-            source,
-            file,
+            sources,
+            index: TensorIndex::concatenated(indexes),
+            owner,
+            name,
             slab_bytes: MAX_READ as u64,
         })
     }
@@ -40,21 +79,18 @@ impl<S: ByteSource> FileWeights<S> {
         self
     }
 
-    /// The file the error messages name.
+    /// The file (or first shard) the error messages name.
     pub fn name(&self) -> &str {
-        self.source.name()
+        &self.name
     }
 
-    pub fn file(&self) -> &WeightFile {
-        &self.file
-    }
-
+    /// The tensors of all shards.
     pub fn index(&self) -> &TensorIndex {
-        self.file.index()
+        &self.index
     }
 
-    pub fn into_source(self) -> S {
-        self.source
+    pub fn shard_count(&self) -> usize {
+        self.sources.len()
     }
 
     /// Tensor `name` in the form `used_as` calls for, or `None` when the
@@ -64,19 +100,20 @@ impl<S: ByteSource> FileWeights<S> {
         name: &str,
         used_as: TensorUse,
     ) -> Result<Option<SourceTensor>, FormatError> {
-        let Some(info) = self.file.index().get(name).cloned() else {
+        let (Some(info), Some(&shard)) = (self.index.get(name).cloned(), self.owner.get(name))
+        else {
             return Ok(None);
         };
         let shape = info.shape.iter().map(|&dim| dim as usize).collect();
         let data = match (used_as, info.shape.len()) {
-            (TensorUse::LinearWeight, 2) => TensorData::Packed(self.packed(&info).await?),
-            _ => TensorData::F32(self.f32_values(&info).await?),
+            (TensorUse::LinearWeight, 2) => TensorData::Packed(self.packed(shard, &info).await?),
+            _ => TensorData::F32(self.f32_values(shard, &info).await?),
         };
         Ok(Some(SourceTensor { shape, data }))
     }
 
-    fn error(&self, problem: Problem) -> FormatError {
-        FormatError::new(self.source.name(), problem)
+    fn error(&self, shard: usize, problem: Problem) -> FormatError {
+        FormatError::new(self.sources[shard].name(), problem)
     }
 
     /// Rows per slab: as many as fit in the slab size, at least one.
@@ -85,9 +122,14 @@ impl<S: ByteSource> FileWeights<S> {
     }
 
     /// The tensor's values as f32, converted slab by slab.
-    async fn f32_values(&mut self, info: &TensorInfo) -> Result<Vec<f32>, FormatError> {
+    async fn f32_values(
+        &mut self,
+        shard: usize,
+        info: &TensorInfo,
+    ) -> Result<Vec<f32>, FormatError> {
         let Encoding::Plain(dtype) = info.encoding else {
             return Err(self.unusable(
+                shard,
                 info,
                 "non-matrix tensors as floats (F32, F16, BF16, F8_E4M3)",
             ));
@@ -96,41 +138,52 @@ impl<S: ByteSource> FileWeights<S> {
             dtype,
             Dtype::F32 | Dtype::F16 | Dtype::BF16 | Dtype::F8_E4M3
         ) {
-            return Err(self.unusable(info, "floats (F32, F16, BF16, F8_E4M3)"));
+            return Err(self.unusable(shard, info, "floats (F32, F16, BF16, F8_E4M3)"));
         }
         let count = usize::try_from(info.element_count()).map_err(|_| {
-            self.error(Problem::TooLargeForMemory {
-                what: format!("tensor '{}'", info.name),
-                bytes: info.byte_len(),
-            })
+            self.error(
+                shard,
+                Problem::TooLargeForMemory {
+                    what: format!("tensor '{}'", info.name),
+                    bytes: info.byte_len(),
+                },
+            )
         })?;
         let mut values = Vec::with_capacity(count);
         let slab = self.rows_per_slab(info);
         let mut row = 0;
         while row < info.rows() {
             let rows = slab.min(info.rows() - row);
-            let bytes = read_rows(&mut self.source, info, row, rows).await?;
+            let bytes = read_rows(&mut self.sources[shard], info, row, rows).await?;
             decode_floats(dtype, &bytes, &mut values);
             row += rows;
         }
         if let Some(index) = values.iter().position(|value| !value.is_finite()) {
-            return Err(self.error(Problem::NotFinite {
-                tensor: info.name.clone(),
-                index: index as u64,
-                value: values[index],
-            }));
+            return Err(self.error(
+                shard,
+                Problem::NotFinite {
+                    tensor: info.name.clone(),
+                    index: index as u64,
+                    value: values[index],
+                },
+            ));
         }
         Ok(values)
     }
 
     /// A matrix in its storage format, repacked slab by slab.
-    async fn packed(&mut self, info: &TensorInfo) -> Result<PackedWeight, FormatError> {
+    async fn packed(
+        &mut self,
+        shard: usize,
+        info: &TensorInfo,
+    ) -> Result<PackedWeight, FormatError> {
         let (format, to_f16) = match info.encoding {
             Encoding::Plain(Dtype::F8_E4M3) => (WeightFormat::F16, true),
             encoding => match encoding.weight_format() {
                 Some(format) => (format, false),
                 None => {
                     return Err(self.unusable(
+                        shard,
                         info,
                         "linear weights as F32, F16, BF16, F8_E4M3 or GGUF blocks",
                     ));
@@ -143,22 +196,28 @@ impl<S: ByteSource> FileWeights<S> {
         let mut row = 0;
         while row < info.rows() {
             let rows = slab.min(info.rows() - row);
-            let mut bytes = read_rows(&mut self.source, info, row, rows).await?;
+            let mut bytes = read_rows(&mut self.sources[shard], info, row, rows).await?;
             if to_f16 {
                 bytes = e4m3_to_f16_bytes(&bytes);
             }
             if let Some(first_bad) = first_non_finite(format, &bytes) {
-                return Err(self.error(Problem::NotFinite {
-                    tensor: info.name.clone(),
-                    index: row * info.cols() + first_bad.0,
-                    value: first_bad.1,
-                }));
+                return Err(self.error(
+                    shard,
+                    Problem::NotFinite {
+                        tensor: info.name.clone(),
+                        index: row * info.cols() + first_bad.0,
+                        value: first_bad.1,
+                    },
+                ));
             }
             let repack_error = |e: sculpt_gpu::weights::WeightError| {
-                self.error(Problem::Repack {
-                    tensor: info.name.clone(),
-                    detail: e.to_string(),
-                })
+                self.error(
+                    shard,
+                    Problem::Repack {
+                        tensor: info.name.clone(),
+                        detail: e.to_string(),
+                    },
+                )
             };
             let part = repack(format, rows as usize, cols, &bytes).map_err(repack_error)?;
             match packed.as_mut() {
@@ -168,19 +227,25 @@ impl<S: ByteSource> FileWeights<S> {
             row += rows;
         }
         packed.ok_or_else(|| {
-            self.error(Problem::Repack {
-                tensor: info.name.clone(),
-                detail: "it has no rows".into(),
-            })
+            self.error(
+                shard,
+                Problem::Repack {
+                    tensor: info.name.clone(),
+                    detail: "it has no rows".into(),
+                },
+            )
         })
     }
 
-    fn unusable(&self, info: &TensorInfo, wanted: &'static str) -> FormatError {
-        self.error(Problem::UnusableEncoding {
-            tensor: info.name.clone(),
-            encoding: info.encoding.name().into(),
-            wanted,
-        })
+    fn unusable(&self, shard: usize, info: &TensorInfo, wanted: &'static str) -> FormatError {
+        self.error(
+            shard,
+            Problem::UnusableEncoding {
+                tensor: info.name.clone(),
+                encoding: info.encoding.name().into(),
+                wanted,
+            },
+        )
     }
 }
 
@@ -390,6 +455,57 @@ mod tests {
         let message = error.to_string();
         assert!(
             message.contains("'proj.weight'") && message.contains("element 2"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn shards_read_as_one_file_and_may_not_share_a_tensor() {
+        let source = |name: &str, tensors: &[(&str, f32)]| {
+            let bytes: Vec<Vec<u8>> = tensors
+                .iter()
+                .map(|(_, v)| v.to_le_bytes().to_vec())
+                .collect();
+            let to_write: Vec<TensorToWrite> = tensors
+                .iter()
+                .zip(&bytes)
+                .map(|((tensor, _), bytes)| TensorToWrite {
+                    name: tensor,
+                    shape: &[1],
+                    encoding: Encoding::Plain(Dtype::F32),
+                    bytes,
+                })
+                .collect();
+            MemorySource::new(
+                name,
+                safetensors_bytes(&to_write, &BTreeMap::new()).unwrap(),
+            )
+        };
+        let shards = vec![
+            source("a-00001-of-00002.safetensors", &[("x", 1.0), ("y", 2.0)]),
+            source("a-00002-of-00002.safetensors", &[("z", 3.0)]),
+        ];
+        let mut weights = pollster::block_on(FileWeights::open_shards(shards)).unwrap();
+        assert_eq!(weights.index().names().collect::<Vec<_>>(), ["x", "y", "z"]);
+        assert_eq!(
+            weights.name(),
+            "a-00001-of-00002.safetensors (and 1 more shards)"
+        );
+        let z = pollster::block_on(weights.read("z", TensorUse::Values))
+            .unwrap()
+            .unwrap();
+        assert!(matches!(z.data, TensorData::F32(ref v) if v == &[3.0]));
+
+        let shards = vec![
+            source("b-00001-of-00002.safetensors", &[("x", 1.0)]),
+            source("b-00002-of-00002.safetensors", &[("x", 3.0)]),
+        ];
+        let error = pollster::block_on(FileWeights::open_shards(shards))
+            .err()
+            .unwrap();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("b-00002-of-00002.safetensors: tensor 'x' is also in b-00001"),
             "{message}"
         );
     }
