@@ -5,6 +5,10 @@
 //! kernel logic of its own.
 
 mod bench;
+mod forward;
+mod generate;
+mod inspect;
+mod model;
 
 use clap::{Parser, Subcommand};
 use sculpt_gpu::Gpu;
@@ -24,6 +28,20 @@ struct Cli {
 enum Command {
     /// Print the GPU adapter Sculpt would use, its optional features and key limits.
     Info,
+    /// Generate an image from a prompt and write it as a PNG (prompt, seed,
+    /// steps and model in its text chunks). Progress goes to stderr.
+    Generate(generate::GenerateArgs),
+    /// Run one stage on given inputs and write its outputs (safetensors), to
+    /// compare Sculpt with PyTorch or candle.
+    Forward(forward::ForwardArgs),
+    /// Print each weight file's role, variant, tensor and parameter counts,
+    /// dtype mix and bytes. Reads only the files' headers.
+    Inspect {
+        /// safetensors or GGUF files; the shards of one checkpoint
+        /// (`model-00001-of-00002.safetensors`, …) are read as one.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// Measure performance on this machine (Markdown on stdout).
     Bench {
         #[command(subcommand)]
@@ -47,6 +65,9 @@ enum BenchTarget {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Info => info(),
+        Command::Inspect { files } => inspect::run(&files),
+        Command::Generate(args) => generate::run(args),
+        Command::Forward(args) => forward::run(args),
         Command::Bench {
             what: BenchTarget::Kernels { quick, only },
         } => {

@@ -12,16 +12,24 @@
 //! byte sources and receive frames), or hold a whole weight file in memory:
 //! weights stream to the GPU in bounded chunks.
 //!
-//! In the order data flows: weight-file readers ([`formats`]), tokenizers
-//! ([`text`]), the text encoders ([`clip`], [`t5`]), the FLUX transformer
+//! In the order data flows: weight-file readers ([`formats`]), the weight
+//! sources and the one loader every model uploads through ([`weights`]:
+//! async, so that the browser can read IndexedDB), what a file holds
+//! ([`checkpoint`]: role, naming, variant and configuration from tensor
+//! names and shapes), tokenizers ([`text`]), the text encoders ([`clip`], [`t5`]), the FLUX transformer
 //! and autoencoder ([`flux`], [`flux::autoencoder`]) and the Euler
-//! [`sampler`]. Each model is checked against
-//! candle-transformers on the CPU. Still to come: the pipeline that loads a
-//! checkpoint's files by role and runs them stage by stage.
+//! [`sampler`], and the [`pipeline`] that runs them stage by stage from a
+//! model manifest or from imported files (request checks, memory plan,
+//! steps with frames of either latent). Each model is checked against
+//! candle-transformers on the CPU, and so is a whole generation
+//! (`sculpt-cli`'s `tests/generate.rs`).
 
+pub mod checkpoint;
 pub mod clip;
 pub mod flux;
 pub mod formats;
+pub mod pipeline;
 pub mod sampler;
 pub mod t5;
 pub mod text;
+pub mod weights;

@@ -103,8 +103,8 @@ where
     for (index, pair) in timesteps.windows(2).enumerate() {
         let (t, t_next) = (pair[0], pair[1]);
         let v = velocity(&latent, t)?;
-        let predicted_clean = along(gpu, &latent, &v, -t)?;
-        latent = along(gpu, &latent, &v, t_next - t)?;
+        let (next, predicted_clean) = euler_step(gpu, &latent, &v, t, t_next)?;
+        latent = next;
         on_step(Step {
             index,
             count,
@@ -114,6 +114,19 @@ where
         })?;
     }
     Ok(latent)
+}
+
+/// One Euler step from `x` at `t` with velocity `v`: the latent at
+/// `t_next`, `x + (t_next − t)·v`, and the predicted clean latent, `x − t·v`.
+pub fn euler_step(
+    gpu: &Gpu,
+    x: &Tensor,
+    v: &Tensor,
+    t: f64,
+    t_next: f64,
+) -> Result<(Tensor, Tensor), GpuError> {
+    let predicted_clean = along(gpu, x, v, -t)?;
+    Ok((along(gpu, x, v, t_next - t)?, predicted_clean))
 }
 
 /// `x + amount·v`.

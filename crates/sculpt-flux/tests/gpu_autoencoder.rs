@@ -25,6 +25,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+use sculpt_flux::weights::LoadError;
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Module};
@@ -248,7 +249,7 @@ fn assert_close(what: &str, got: &[f32], want: &[f32]) {
 /// the decoder's tensors.
 fn load_decoder(gpu: &Gpu, config: &AutoEncoderConfig, weights: &Weights) -> Decoder {
     let mut source = weights.clone();
-    let decoder = Decoder::load(gpu, config.clone(), &mut source).unwrap();
+    let decoder = pollster::block_on(Decoder::load(gpu, config.clone(), &mut source)).unwrap();
     assert!(
         source.keys().all(|name| name.starts_with("encoder.")),
         "the decoder left decoder tensors unread"
@@ -258,7 +259,7 @@ fn load_decoder(gpu: &Gpu, config: &AutoEncoderConfig, weights: &Weights) -> Dec
 
 fn load_encoder(gpu: &Gpu, config: &AutoEncoderConfig, weights: &Weights) -> Encoder {
     let mut source = weights.clone();
-    let encoder = Encoder::load(gpu, config.clone(), &mut source).unwrap();
+    let encoder = pollster::block_on(Encoder::load(gpu, config.clone(), &mut source)).unwrap();
     assert!(
         source.keys().all(|name| name.starts_with("decoder.")),
         "the encoder left encoder tensors unread"
@@ -372,13 +373,13 @@ fn a_missing_tensor_is_named() {
         let mut weights = random_weights(&config, 27);
         weights.remove(name).unwrap();
         let error = if name.starts_with("decoder.") {
-            Decoder::load(&gpu, config.clone(), &mut weights).err()
+            pollster::block_on(Decoder::load(&gpu, config.clone(), &mut weights)).err()
         } else {
-            Encoder::load(&gpu, config.clone(), &mut weights).err()
+            pollster::block_on(Encoder::load(&gpu, config.clone(), &mut weights)).err()
         }
         .expect("loading without a tensor fails");
         assert!(
-            matches!(&error, FluxError::MissingTensor(missing) if missing == name),
+            matches!(&error, FluxError::Load(LoadError::MissingTensor { name: missing, .. }) if missing == name),
             "{error}"
         );
         assert!(error.to_string().contains(name), "{error}");
@@ -394,11 +395,11 @@ fn a_misshaped_tensor_is_named() {
     let (shape, _) = weights.get_mut(name).unwrap();
     shape.truncate(2);
     let gpu = gpu();
-    let error = Decoder::load(&gpu, config, &mut weights)
+    let error = pollster::block_on(Decoder::load(&gpu, config, &mut weights))
         .err()
         .expect("loading a kernel of the wrong shape fails");
     assert!(
-        matches!(&error, FluxError::TensorShape { name: misshaped, .. } if misshaped == name),
+        matches!(&error, FluxError::Load(LoadError::TensorShape { name: misshaped, .. }) if misshaped == name),
         "{error}"
     );
 }
@@ -478,7 +479,7 @@ fn flux_sized_decoder_matches_candle_on_a_small_latent() {
     )
     .unwrap();
     let gpu = gpu();
-    let decoder = Decoder::load(&gpu, config.clone(), &mut weights).unwrap();
+    let decoder = pollster::block_on(Decoder::load(&gpu, config.clone(), &mut weights)).unwrap();
     assert!(weights.is_empty(), "the decoder left tensors unread");
     let shape = [config.z_channels, 2, 2];
     let z = random(

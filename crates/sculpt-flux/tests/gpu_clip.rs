@@ -19,6 +19,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+use sculpt_flux::weights::LoadError;
 use std::collections::HashMap;
 
 use candle_core::{DType, Device};
@@ -199,7 +200,8 @@ fn matches_candle(ids: &[u32], what: &str) {
     let weights = random_weights(&config, 21);
     let (want_hidden, want_pooled) = reference_forward(&reference_model(&config, &weights), ids);
     let gpu = gpu();
-    let model = ClipTextModel::load(&gpu, config, &mut weights.clone()).unwrap();
+    let model =
+        pollster::block_on(ClipTextModel::load(&gpu, config, &mut weights.clone())).unwrap();
     let (hidden, pooled) = gpu_forward(&gpu, &model, ids).unwrap();
     for (name, got, want) in [
         ("hidden", &hidden, &want_hidden),
@@ -234,8 +236,12 @@ fn pooled_is_the_first_end_of_text_state() {
     let config = ClipTextConfig::tiny();
     let ids = prompt_ids(&config, END_OF_TEXT_INDEX - 1, 77, 24);
     let gpu = gpu();
-    let model =
-        ClipTextModel::load(&gpu, config.clone(), &mut random_weights(&config, 25)).unwrap();
+    let model = pollster::block_on(ClipTextModel::load(
+        &gpu,
+        config.clone(),
+        &mut random_weights(&config, 25),
+    ))
+    .unwrap();
     let (hidden, pooled) = gpu_forward(&gpu, &model, &ids).unwrap();
     let width = config.hidden_size;
     let start = END_OF_TEXT_INDEX * width;
@@ -256,8 +262,12 @@ fn states_up_to_end_of_text_ignore_what_follows_it() {
         *id = rng.random_range(0..config.vocab_size as u32 - 2);
     }
     let gpu = gpu();
-    let model =
-        ClipTextModel::load(&gpu, config.clone(), &mut random_weights(&config, 28)).unwrap();
+    let model = pollster::block_on(ClipTextModel::load(
+        &gpu,
+        config.clone(),
+        &mut random_weights(&config, 28),
+    ))
+    .unwrap();
     let (hidden, pooled) = gpu_forward(&gpu, &model, &padded).unwrap();
     let (other_hidden, other_pooled) = gpu_forward(&gpu, &model, &other_tail).unwrap();
     let prefix = (END_OF_TEXT_INDEX + 1) * config.hidden_size;
@@ -271,8 +281,12 @@ fn states_up_to_end_of_text_ignore_what_follows_it() {
 fn repeated_forward_creates_no_buffers_or_pipelines() {
     let config = ClipTextConfig::tiny();
     let gpu = gpu();
-    let model =
-        ClipTextModel::load(&gpu, config.clone(), &mut random_weights(&config, 29)).unwrap();
+    let model = pollster::block_on(ClipTextModel::load(
+        &gpu,
+        config.clone(),
+        &mut random_weights(&config, 29),
+    ))
+    .unwrap();
     let ids = prompt_ids(&config, 8, 77, 30);
     let first = gpu_forward(&gpu, &model, &ids).unwrap();
     let before = gpu.stats();
@@ -291,11 +305,11 @@ fn a_missing_tensor_is_named() {
     let name = "text_model.encoder.layers.1.self_attn.v_proj.bias";
     weights.remove(name).unwrap();
     let gpu = gpu();
-    let error = ClipTextModel::load(&gpu, config, &mut weights)
+    let error = pollster::block_on(ClipTextModel::load(&gpu, config, &mut weights))
         .err()
         .expect("loading without a tensor fails");
     assert!(
-        matches!(&error, ClipError::MissingTensor(missing) if missing == name),
+        matches!(&error, ClipError::Load(LoadError::MissingTensor { name: missing, .. }) if missing == name),
         "{error}"
     );
     assert!(error.to_string().contains(name), "{error}");
@@ -311,11 +325,11 @@ fn a_misshaped_tensor_is_named() {
     shape.swap(0, 1);
     assert_eq!(values.len(), shape.iter().product::<usize>());
     let gpu = gpu();
-    let error = ClipTextModel::load(&gpu, config, &mut weights)
+    let error = pollster::block_on(ClipTextModel::load(&gpu, config, &mut weights))
         .err()
         .expect("loading a transposed weight fails");
     assert!(
-        matches!(&error, ClipError::TensorShape { name: misshaped, .. } if misshaped == name),
+        matches!(&error, ClipError::Load(LoadError::TensorShape { name: misshaped, .. }) if misshaped == name),
         "{error}"
     );
     assert!(error.to_string().contains(name), "{error}");
@@ -352,8 +366,14 @@ fn packed_linear_weights_give_the_same_states() {
     let weights = random_weights(&config, 34);
     let gpu = gpu();
     let mut source = packed_source(&weights, |name| !name.contains("embedding"));
-    let packed = ClipTextModel::load(&gpu, config.clone(), &mut source).unwrap();
-    let plain = ClipTextModel::load(&gpu, config.clone(), &mut weights.clone()).unwrap();
+    let packed =
+        pollster::block_on(ClipTextModel::load(&gpu, config.clone(), &mut source)).unwrap();
+    let plain = pollster::block_on(ClipTextModel::load(
+        &gpu,
+        config.clone(),
+        &mut weights.clone(),
+    ))
+    .unwrap();
     let ids = prompt_ids(&config, 6, 77, 35);
     assert_eq!(
         gpu_forward(&gpu, &packed, &ids).unwrap(),
@@ -369,11 +389,15 @@ fn a_packed_embedding_table_is_refused_by_name() {
     let weights = random_weights(&config, 36);
     let name = "text_model.embeddings.position_embedding.weight";
     let gpu = gpu();
-    let error = ClipTextModel::load(&gpu, config, &mut packed_source(&weights, |n| n == name))
-        .err()
-        .expect("a packed table is refused");
+    let error = pollster::block_on(ClipTextModel::load(
+        &gpu,
+        config,
+        &mut packed_source(&weights, |n| n == name),
+    ))
+    .err()
+    .expect("a packed table is refused");
     assert!(
-        matches!(&error, ClipError::Source { name: refused, .. } if refused == name),
+        matches!(&error, ClipError::Load(LoadError::Source { name: refused, .. }) if refused == name),
         "{error}"
     );
     assert!(error.to_string().contains(name), "{error}");
@@ -383,8 +407,12 @@ fn a_packed_embedding_table_is_refused_by_name() {
 fn ids_the_model_cannot_take_are_refused() {
     let config = ClipTextConfig::tiny();
     let gpu = gpu();
-    let model =
-        ClipTextModel::load(&gpu, config.clone(), &mut random_weights(&config, 33)).unwrap();
+    let model = pollster::block_on(ClipTextModel::load(
+        &gpu,
+        config.clone(),
+        &mut random_weights(&config, 33),
+    ))
+    .unwrap();
     let too_long = vec![1; config.max_positions + 1];
     let outside_vocabulary = [config.vocab_size as u32];
     for ids in [&[][..], &too_long, &outside_vocabulary] {
@@ -411,7 +439,7 @@ fn configurations_the_kernels_cannot_run_are_refused() {
         num_heads: 3,
         ..ClipTextConfig::tiny()
     };
-    let error = ClipTextModel::load(&gpu, odd_heads, &mut Weights::new())
+    let error = pollster::block_on(ClipTextModel::load(&gpu, odd_heads, &mut Weights::new()))
         .err()
         .expect("refused");
     assert!(matches!(error, ClipError::Config(_)), "{error}");

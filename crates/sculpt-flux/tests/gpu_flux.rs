@@ -19,16 +19,20 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use candle_core::{DType, Device};
 use candle_transformers::models::flux::{WithForward, model as reference};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sculpt_flux::flux::{
-    FluxConfig, FluxError, FluxInputs, FluxTransformer, SourceError, SourceTensor,
+    DiffusersNames, FluxConfig, FluxError, FluxInputs, FluxTransformer, SourceError, SourceTensor,
     TIME_EMBEDDING_DIM, TensorData, image_ids, text_ids,
 };
+use sculpt_flux::formats::{
+    Dtype, Encoding, MemorySource, TensorToWrite, gguf_bytes, safetensors_bytes,
+};
+use sculpt_flux::weights::{FileWeights, LoadError};
 use sculpt_gpu::{
     Gpu, Tensor,
     weights::{WeightFormat, repack},
@@ -275,7 +279,8 @@ fn matches_candle(guidance_embed: bool, guidance: Option<f32>) {
         guidance,
     );
     let gpu = gpu();
-    let model = FluxTransformer::load(&gpu, config, &mut weights.clone()).unwrap();
+    let model =
+        pollster::block_on(FluxTransformer::load(&gpu, config, &mut weights.clone())).unwrap();
     let got = gpu_forward(&gpu, &model, &inputs, guidance).unwrap();
     let error = scaled_error(&got, &want);
     println!("guidance_embed {guidance_embed}: worst error {error:e} of the output's scale");
@@ -300,8 +305,12 @@ fn dev_structure_with_guidance_matches_candle() {
 fn dev_structure_needs_a_guidance_strength() {
     let config = FluxConfig::tiny(true);
     let gpu = gpu();
-    let model =
-        FluxTransformer::load(&gpu, config.clone(), &mut random_weights(&config, 3)).unwrap();
+    let model = pollster::block_on(FluxTransformer::load(
+        &gpu,
+        config.clone(),
+        &mut random_weights(&config, 3),
+    ))
+    .unwrap();
     let inputs = StepInputs::random(&config, 4);
     let error = gpu_forward(&gpu, &model, &inputs, None).unwrap_err();
     assert!(
@@ -314,8 +323,12 @@ fn dev_structure_needs_a_guidance_strength() {
 fn repeated_forward_creates_no_buffers_or_pipelines() {
     let config = FluxConfig::tiny(true);
     let gpu = gpu();
-    let model =
-        FluxTransformer::load(&gpu, config.clone(), &mut random_weights(&config, 5)).unwrap();
+    let model = pollster::block_on(FluxTransformer::load(
+        &gpu,
+        config.clone(),
+        &mut random_weights(&config, 5),
+    ))
+    .unwrap();
     let inputs = StepInputs::random(&config, 6);
     let first = gpu_forward(&gpu, &model, &inputs, Some(GUIDANCE)).unwrap();
     let before = gpu.stats();
@@ -335,11 +348,11 @@ fn a_missing_tensor_is_named() {
     let name = "single_blocks.1.norm.key_norm.scale";
     weights.remove(name).unwrap();
     let gpu = gpu();
-    let error = FluxTransformer::load(&gpu, config, &mut weights)
+    let error = pollster::block_on(FluxTransformer::load(&gpu, config, &mut weights))
         .err()
         .expect("loading without a tensor fails");
     assert!(
-        matches!(&error, FluxError::MissingTensor(missing) if missing == name),
+        matches!(&error, FluxError::Load(LoadError::MissingTensor { name: missing, .. }) if missing == name),
         "{error}"
     );
     assert!(error.to_string().contains(name), "{error}");
@@ -355,11 +368,11 @@ fn a_misshaped_tensor_is_named() {
     shape.swap(0, 1);
     assert_eq!(values.len(), shape.iter().product::<usize>());
     let gpu = gpu();
-    let error = FluxTransformer::load(&gpu, config, &mut weights)
+    let error = pollster::block_on(FluxTransformer::load(&gpu, config, &mut weights))
         .err()
         .expect("loading a transposed weight fails");
     assert!(
-        matches!(&error, FluxError::TensorShape { name: misshaped, .. } if misshaped == name),
+        matches!(&error, FluxError::Load(LoadError::TensorShape { name: misshaped, .. }) if misshaped == name),
         "{error}"
     );
     assert!(error.to_string().contains(name), "{error}");
@@ -399,8 +412,18 @@ fn packed_weights_from_a_closure_give_the_same_prediction() {
         }))
     };
     let gpu = gpu();
-    let packed = FluxTransformer::load(&gpu, config.clone(), &mut packed_source).unwrap();
-    let plain = FluxTransformer::load(&gpu, config.clone(), &mut weights.clone()).unwrap();
+    let packed = pollster::block_on(FluxTransformer::load(
+        &gpu,
+        config.clone(),
+        &mut packed_source,
+    ))
+    .unwrap();
+    let plain = pollster::block_on(FluxTransformer::load(
+        &gpu,
+        config.clone(),
+        &mut weights.clone(),
+    ))
+    .unwrap();
     let inputs = StepInputs::random(&config, 10);
     assert_eq!(
         gpu_forward(&gpu, &packed, &inputs, None).unwrap(),
@@ -412,8 +435,12 @@ fn packed_weights_from_a_closure_give_the_same_prediction() {
 fn inputs_of_the_wrong_shape_are_refused() {
     let config = FluxConfig::tiny(false);
     let gpu = gpu();
-    let model =
-        FluxTransformer::load(&gpu, config.clone(), &mut random_weights(&config, 13)).unwrap();
+    let model = pollster::block_on(FluxTransformer::load(
+        &gpu,
+        config.clone(),
+        &mut random_weights(&config, 13),
+    ))
+    .unwrap();
     // Positions for one image token fewer than the image has.
     let positions = model
         .positions(
@@ -450,4 +477,371 @@ fn inputs_of_the_wrong_shape_are_refused() {
         .err()
         .expect("ids of a partial token are refused");
     assert!(matches!(error, FluxError::Input(_)), "{error}");
+}
+
+/// The tensors city96's GGUF files keep in F32 besides the 1-D ones: the
+/// input embedders and the final layer (under BFL's and diffusers' names).
+fn kept_f32_in_gguf(name: &str) -> bool {
+    [
+        "img_in",
+        "txt_in",
+        "time_in",
+        "vector_in",
+        "guidance_in",
+        "final_layer",
+        "x_embedder",
+        "context_embedder",
+        "time_text_embed",
+        "norm_out",
+        "proj_out",
+    ]
+    .iter()
+    .any(|prefix| name.starts_with(prefix))
+}
+
+/// The weights of a file as the loader must see them, with the file's bytes.
+struct WrittenFile {
+    bytes: Vec<u8>,
+    /// The f32 values the file's tensors decode to.
+    weights: Weights,
+}
+
+/// A safetensors file of every tensor in BF16, and the weights rounded to it.
+fn bf16_safetensors(weights: &Weights) -> WrittenFile {
+    let mut rounded = Weights::new();
+    let mut stored: Vec<(String, Vec<u64>, Vec<u8>)> = Vec::new();
+    for (name, (shape, values)) in weights {
+        let bf16: Vec<half::bf16> = values.iter().map(|&v| half::bf16::from_f32(v)).collect();
+        rounded.insert(
+            name.clone(),
+            (shape.clone(), bf16.iter().map(|v| v.to_f32()).collect()),
+        );
+        let bytes = bf16.iter().flat_map(|v| v.to_le_bytes()).collect();
+        stored.push((
+            name.clone(),
+            shape.iter().map(|&d| d as u64).collect(),
+            bytes,
+        ));
+    }
+    let tensors: Vec<TensorToWrite> = stored
+        .iter()
+        .map(|(name, shape, bytes)| TensorToWrite {
+            name,
+            shape,
+            encoding: Encoding::Plain(Dtype::BF16),
+            bytes,
+        })
+        .collect();
+    WrittenFile {
+        bytes: safetensors_bytes(&tensors, &BTreeMap::new()).unwrap(),
+        weights: rounded,
+    }
+}
+
+/// A GGUF file as city96 lays them out: the blocks' matrices quantized to
+/// Q8_0 by candle, the rest F32; and the weights candle dequantizes them to.
+fn q8_0_gguf(weights: &Weights) -> WrittenFile {
+    use candle_core::quantized::{GgmlDType, QTensor};
+    let mut decoded = Weights::new();
+    let mut stored: Vec<(String, Vec<u64>, Encoding, Vec<u8>)> = Vec::new();
+    for (name, (shape, values)) in weights {
+        let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+        if shape.len() == 2 && !kept_f32_in_gguf(name) {
+            let tensor =
+                candle_core::Tensor::from_slice(values, shape.as_slice(), &Device::Cpu).unwrap();
+            let quantized = QTensor::quantize(&tensor, GgmlDType::Q8_0).unwrap();
+            let dequantized = quantized.dequantize(&Device::Cpu).unwrap();
+            decoded.insert(
+                name.clone(),
+                (
+                    shape.clone(),
+                    dequantized.flatten_all().unwrap().to_vec1().unwrap(),
+                ),
+            );
+            let bytes = quantized.data().unwrap().to_vec();
+            stored.push((
+                name.clone(),
+                dims,
+                Encoding::Quantized(WeightFormat::Q8_0),
+                bytes,
+            ));
+        } else {
+            decoded.insert(name.clone(), (shape.clone(), values.clone()));
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            stored.push((name.clone(), dims, Encoding::Plain(Dtype::F32), bytes));
+        }
+    }
+    let tensors: Vec<TensorToWrite> = stored
+        .iter()
+        .map(|(name, shape, encoding, bytes)| TensorToWrite {
+            name,
+            shape,
+            encoding: *encoding,
+            bytes,
+        })
+        .collect();
+    WrittenFile {
+        bytes: gguf_bytes(&[], &tensors).unwrap(),
+        weights: decoded,
+    }
+}
+
+/// Loads the model from `file` through [`FileWeights`] in slabs of 1 KiB and
+/// checks its prediction against candle's with the weights the file decodes to.
+fn file_matches_candle(file: WrittenFile, name: &str, guidance_embed: bool) {
+    file_matches_candle_as(file, name, guidance_embed, false);
+}
+
+fn file_matches_candle_as(file: WrittenFile, name: &str, guidance_embed: bool, diffusers: bool) {
+    let config = FluxConfig::tiny(guidance_embed);
+    let guidance = guidance_embed.then_some(GUIDANCE);
+    let inputs = StepInputs::random(&config, 16);
+    let want = reference_forward(
+        &config,
+        &reference_model(&config, &file.weights),
+        &inputs,
+        guidance,
+    );
+    let gpu = gpu();
+    let mut source = pollster::block_on(FileWeights::open(MemorySource::new(name, file.bytes)))
+        .unwrap()
+        .with_slab_bytes(1024);
+    let model = if diffusers {
+        let mut source = DiffusersNames::new(source);
+        pollster::block_on(FluxTransformer::load(&gpu, config, &mut source)).unwrap()
+    } else {
+        pollster::block_on(FluxTransformer::load(&gpu, config, &mut source)).unwrap()
+    };
+    let got = gpu_forward(&gpu, &model, &inputs, guidance).unwrap();
+    let error = scaled_error(&got, &want);
+    println!("{name}: worst error {error:e} of the output's scale");
+    assert!(
+        error <= TOLERANCE,
+        "{name}: worst error {error:e} exceeds {TOLERANCE:e}"
+    );
+}
+
+#[test]
+fn a_bf16_safetensors_file_matches_candle() {
+    let config = FluxConfig::tiny(true);
+    let file = bf16_safetensors(&random_weights(&config, 15));
+    file_matches_candle(file, "tiny-bf16.safetensors", true);
+}
+
+#[test]
+fn a_q8_0_gguf_file_matches_candle() {
+    let config = FluxConfig::tiny(false);
+    let file = q8_0_gguf(&random_weights(&config, 17));
+    file_matches_candle(file, "tiny-Q8_0.gguf", false);
+}
+
+/// The BFL checkpoint renamed and split as diffusers'
+/// `FluxTransformer2DModel` stores it, written out by hand here (rather than
+/// through the loader's own table) so that the test checks the table.
+fn to_diffusers(weights: &Weights, config: &FluxConfig) -> Weights {
+    let h = config.hidden_size;
+    let mut out = Weights::new();
+    let mut put = |name: String, shape: Vec<usize>, values: Vec<f32>| {
+        assert!(out.insert(name, (shape, values)).is_none());
+    };
+    for (name, (shape, values)) in weights {
+        let (layer, suffix) = name.rsplit_once('.').unwrap();
+        let cols: usize = shape[1..].iter().product();
+        // Rows `from..to` of the tensor as a tensor of its own.
+        let rows = |from: usize, to: usize| {
+            let mut part_shape = shape.clone();
+            part_shape[0] = to - from;
+            (part_shape, values[from * cols..to * cols].to_vec())
+        };
+        let p: Vec<&str> = layer.split('.').collect();
+        match p.as_slice() {
+            ["img_in"] => put(
+                format!("x_embedder.{suffix}"),
+                shape.clone(),
+                values.clone(),
+            ),
+            ["txt_in"] => put(
+                format!("context_embedder.{suffix}"),
+                shape.clone(),
+                values.clone(),
+            ),
+            [embedder, which] if embedder.ends_with("_in") => {
+                let embedder = match *embedder {
+                    "time_in" => "timestep_embedder",
+                    "vector_in" => "text_embedder",
+                    "guidance_in" => "guidance_embedder",
+                    other => panic!("{other}"),
+                };
+                let linear = if *which == "in_layer" {
+                    "linear_1"
+                } else {
+                    "linear_2"
+                };
+                put(
+                    format!("time_text_embed.{embedder}.{linear}.{suffix}"),
+                    shape.clone(),
+                    values.clone(),
+                );
+            }
+            ["double_blocks", i, stream_part, rest @ ..] => {
+                let b = format!("transformer_blocks.{i}");
+                let img = stream_part.starts_with("img");
+                let part = stream_part.split_once('_').unwrap().1;
+                match (part, rest) {
+                    ("mod", ["lin"]) => {
+                        let norm = if img { "norm1" } else { "norm1_context" };
+                        put(
+                            format!("{b}.{norm}.linear.{suffix}"),
+                            shape.clone(),
+                            values.clone(),
+                        );
+                    }
+                    ("attn", ["qkv"]) => {
+                        let names = if img {
+                            ["to_q", "to_k", "to_v"]
+                        } else {
+                            ["add_q_proj", "add_k_proj", "add_v_proj"]
+                        };
+                        for (k, proj) in names.iter().enumerate() {
+                            let (s, v) = rows(k * h, (k + 1) * h);
+                            put(format!("{b}.attn.{proj}.{suffix}"), s, v);
+                        }
+                    }
+                    ("attn", ["proj"]) => {
+                        let out_name = if img { "to_out.0" } else { "to_add_out" };
+                        put(
+                            format!("{b}.attn.{out_name}.{suffix}"),
+                            shape.clone(),
+                            values.clone(),
+                        );
+                    }
+                    ("attn", ["norm", which]) => {
+                        let q = *which == "query_norm";
+                        let norm = match (img, q) {
+                            (true, true) => "norm_q",
+                            (true, false) => "norm_k",
+                            (false, true) => "norm_added_q",
+                            (false, false) => "norm_added_k",
+                        };
+                        put(
+                            format!("{b}.attn.{norm}.weight"),
+                            shape.clone(),
+                            values.clone(),
+                        );
+                    }
+                    ("mlp", [index]) => {
+                        let ff = if img { "ff" } else { "ff_context" };
+                        let layer = if *index == "0" { "net.0.proj" } else { "net.2" };
+                        put(
+                            format!("{b}.{ff}.{layer}.{suffix}"),
+                            shape.clone(),
+                            values.clone(),
+                        );
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            ["single_blocks", i, rest @ ..] => {
+                let b = format!("single_transformer_blocks.{i}");
+                match rest {
+                    ["modulation", "lin"] => put(
+                        format!("{b}.norm.linear.{suffix}"),
+                        shape.clone(),
+                        values.clone(),
+                    ),
+                    ["linear1"] => {
+                        for (k, proj) in ["attn.to_q", "attn.to_k", "attn.to_v"].iter().enumerate()
+                        {
+                            let (s, v) = rows(k * h, (k + 1) * h);
+                            put(format!("{b}.{proj}.{suffix}"), s, v);
+                        }
+                        let (s, v) = rows(3 * h, shape[0]);
+                        put(format!("{b}.proj_mlp.{suffix}"), s, v);
+                    }
+                    ["linear2"] => put(
+                        format!("{b}.proj_out.{suffix}"),
+                        shape.clone(),
+                        values.clone(),
+                    ),
+                    ["norm", which] => {
+                        let norm = if *which == "query_norm" {
+                            "norm_q"
+                        } else {
+                            "norm_k"
+                        };
+                        put(
+                            format!("{b}.attn.{norm}.weight"),
+                            shape.clone(),
+                            values.clone(),
+                        );
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            ["final_layer", "adaLN_modulation", "1"] => {
+                // diffusers' AdaLayerNormContinuous emits (scale, shift).
+                let (_, shift) = rows(0, h);
+                let (_, scale) = rows(h, 2 * h);
+                put(
+                    format!("norm_out.linear.{suffix}"),
+                    shape.clone(),
+                    [scale, shift].concat(),
+                );
+            }
+            ["final_layer", "linear"] => {
+                put(format!("proj_out.{suffix}"), shape.clone(), values.clone())
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    out
+}
+
+/// A safetensors file of every tensor in F32.
+fn f32_safetensors(weights: &Weights) -> Vec<u8> {
+    let stored: Vec<(String, Vec<u64>, Vec<u8>)> = weights
+        .iter()
+        .map(|(name, (shape, values))| {
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (
+                name.clone(),
+                shape.iter().map(|&d| d as u64).collect(),
+                bytes,
+            )
+        })
+        .collect();
+    let tensors: Vec<TensorToWrite> = stored
+        .iter()
+        .map(|(name, shape, bytes)| TensorToWrite {
+            name,
+            shape,
+            encoding: Encoding::Plain(Dtype::F32),
+            bytes,
+        })
+        .collect();
+    safetensors_bytes(&tensors, &BTreeMap::new()).unwrap()
+}
+
+#[test]
+fn diffusers_names_in_safetensors_match_candle() {
+    let config = FluxConfig::tiny(true);
+    let weights = random_weights(&config, 18);
+    let file = WrittenFile {
+        bytes: f32_safetensors(&to_diffusers(&weights, &config)),
+        weights,
+    };
+    file_matches_candle_as(file, "diffusers.safetensors", true, true);
+}
+
+#[test]
+fn diffusers_names_in_q8_0_gguf_match_candle() {
+    // Q8_0 blocks run along rows, so quantizing q, k and v apart gives the
+    // blocks of quantizing the joined qkv: the reference is the BFL
+    // checkpoint quantized whole.
+    let config = FluxConfig::tiny(false);
+    let weights = random_weights(&config, 19);
+    let reference = q8_0_gguf(&weights).weights;
+    let mut file = q8_0_gguf(&to_diffusers(&weights, &config));
+    file.weights = reference;
+    file_matches_candle_as(file, "diffusers-Q8_0.gguf", false, true);
 }

@@ -20,6 +20,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+use sculpt_flux::weights::LoadError;
 use std::collections::HashMap;
 
 use candle_core::{DType, Device};
@@ -212,7 +213,7 @@ fn matches_candle(ids: &[u32], seed: u64) {
     let weights = random_weights(&config, seed);
     let want = reference_forward(&config, &weights, ids);
     let gpu = gpu();
-    let model = T5Encoder::load(&gpu, config, &mut weights.clone()).unwrap();
+    let model = pollster::block_on(T5Encoder::load(&gpu, config, &mut weights.clone())).unwrap();
     let got = gpu_forward(&gpu, &model, ids).unwrap();
     let error = scaled_error(&got, &want);
     println!(
@@ -250,8 +251,9 @@ fn the_position_bias_changes_the_output() {
     let (_, bucket_weights) = flat.get_mut(BUCKET_WEIGHTS).unwrap();
     bucket_weights.fill(0.0);
     let gpu = gpu();
-    let with_bias = T5Encoder::load(&gpu, config.clone(), &mut weights.clone()).unwrap();
-    let without_bias = T5Encoder::load(&gpu, config, &mut flat).unwrap();
+    let with_bias =
+        pollster::block_on(T5Encoder::load(&gpu, config.clone(), &mut weights.clone())).unwrap();
+    let without_bias = pollster::block_on(T5Encoder::load(&gpu, config, &mut flat)).unwrap();
     let error = scaled_error(
         &gpu_forward(&gpu, &without_bias, &ids).unwrap(),
         &gpu_forward(&gpu, &with_bias, &ids).unwrap(),
@@ -269,8 +271,9 @@ fn the_encoder_only_embedding_name_is_read() {
     let table = renamed.remove("shared.weight").unwrap();
     renamed.insert("encoder.embed_tokens.weight".into(), table);
     let gpu = gpu();
-    let shared = T5Encoder::load(&gpu, config.clone(), &mut weights.clone()).unwrap();
-    let own = T5Encoder::load(&gpu, config, &mut renamed).unwrap();
+    let shared =
+        pollster::block_on(T5Encoder::load(&gpu, config.clone(), &mut weights.clone())).unwrap();
+    let own = pollster::block_on(T5Encoder::load(&gpu, config, &mut renamed)).unwrap();
     assert_eq!(
         gpu_forward(&gpu, &own, &ids).unwrap(),
         gpu_forward(&gpu, &shared, &ids).unwrap()
@@ -281,7 +284,12 @@ fn the_encoder_only_embedding_name_is_read() {
 fn repeated_forward_creates_no_buffers_or_pipelines() {
     let config = T5Config::tiny();
     let gpu = gpu();
-    let model = T5Encoder::load(&gpu, config.clone(), &mut random_weights(&config, 29)).unwrap();
+    let model = pollster::block_on(T5Encoder::load(
+        &gpu,
+        config.clone(),
+        &mut random_weights(&config, 29),
+    ))
+    .unwrap();
     let ids = prompt_ids(&config, 12, 40, 30);
     let first = gpu_forward(&gpu, &model, &ids).unwrap();
     let before = gpu.stats();
@@ -299,7 +307,8 @@ fn another_length_after_a_first_gives_candles_output() {
     let config = T5Config::tiny();
     let weights = random_weights(&config, 31);
     let gpu = gpu();
-    let model = T5Encoder::load(&gpu, config.clone(), &mut weights.clone()).unwrap();
+    let model =
+        pollster::block_on(T5Encoder::load(&gpu, config.clone(), &mut weights.clone())).unwrap();
     gpu_forward(&gpu, &model, &prompt_ids(&config, 5, 10, 32)).unwrap();
     let ids = prompt_ids(&config, 12, 24, 33);
     let error = scaled_error(
@@ -322,11 +331,11 @@ fn a_missing_tensor_is_named() {
     ] {
         let mut weights = random_weights(&config, 34);
         weights.remove(name).unwrap();
-        let error = T5Encoder::load(&gpu, config.clone(), &mut weights)
+        let error = pollster::block_on(T5Encoder::load(&gpu, config.clone(), &mut weights))
             .err()
             .expect("loading without a tensor fails");
         assert!(
-            matches!(&error, T5Error::MissingTensor(missing) if missing == name),
+            matches!(&error, T5Error::Load(LoadError::MissingTensor { name: missing, .. }) if missing == name),
             "{error}"
         );
         assert!(error.to_string().contains(name), "{error}");
@@ -341,11 +350,11 @@ fn a_misshaped_tensor_is_named() {
     let (shape, _) = weights.get_mut(BUCKET_WEIGHTS).unwrap();
     shape.swap(0, 1);
     let gpu = gpu();
-    let error = T5Encoder::load(&gpu, config, &mut weights)
+    let error = pollster::block_on(T5Encoder::load(&gpu, config, &mut weights))
         .err()
         .expect("loading a transposed tensor fails");
     assert!(
-        matches!(&error, T5Error::TensorShape { name, .. } if name == BUCKET_WEIGHTS),
+        matches!(&error, T5Error::Load(LoadError::TensorShape { name, .. }) if name == BUCKET_WEIGHTS),
         "{error}"
     );
 }
@@ -354,7 +363,12 @@ fn a_misshaped_tensor_is_named() {
 fn ids_outside_the_vocabulary_or_none_are_refused() {
     let config = T5Config::tiny();
     let gpu = gpu();
-    let model = T5Encoder::load(&gpu, config.clone(), &mut random_weights(&config, 36)).unwrap();
+    let model = pollster::block_on(T5Encoder::load(
+        &gpu,
+        config.clone(),
+        &mut random_weights(&config, 36),
+    ))
+    .unwrap();
     let outside = config.vocab_size as u32;
     for ids in [vec![5, outside, 1], vec![]] {
         let error = model.forward(&gpu, &ids).expect_err("refused");
@@ -404,13 +418,14 @@ fn packed_linear_weights_give_the_same_hidden_states() {
     let weights = random_weights(&config, 37);
     let linear_layers = |name: &str| name != "shared.weight" && name != BUCKET_WEIGHTS;
     let gpu = gpu();
-    let packed = T5Encoder::load(
+    let packed = pollster::block_on(T5Encoder::load(
         &gpu,
         config.clone(),
         &mut packed_source(&weights, linear_layers),
-    )
+    ))
     .unwrap();
-    let plain = T5Encoder::load(&gpu, config.clone(), &mut weights.clone()).unwrap();
+    let plain =
+        pollster::block_on(T5Encoder::load(&gpu, config.clone(), &mut weights.clone())).unwrap();
     let ids = prompt_ids(&config, 12, 20, 38);
     assert_eq!(
         gpu_forward(&gpu, &packed, &ids).unwrap(),
@@ -426,15 +441,15 @@ fn a_packed_table_is_refused_by_name() {
     let weights = random_weights(&config, 39);
     let gpu = gpu();
     for table in ["shared.weight", BUCKET_WEIGHTS] {
-        let error = T5Encoder::load(
+        let error = pollster::block_on(T5Encoder::load(
             &gpu,
             config.clone(),
             &mut packed_source(&weights, |name| name == table),
-        )
+        ))
         .err()
         .expect("a packed table is refused");
         assert!(
-            matches!(&error, T5Error::Source { name, .. } if name == table),
+            matches!(&error, T5Error::Load(LoadError::Source { name, .. }) if name == table),
             "{error}"
         );
     }

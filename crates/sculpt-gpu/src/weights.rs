@@ -93,6 +93,16 @@ pub enum WeightError {
         rows: usize,
         cols: usize,
     },
+    #[error(
+        "rows of a {found_format} weight of {found_cols} columns cannot follow rows of a \
+         {format} weight of {cols} columns"
+    )]
+    RowsDiffer {
+        format: WeightFormat,
+        cols: usize,
+        found_format: WeightFormat,
+        found_cols: usize,
+    },
 }
 
 impl WeightFormat {
@@ -325,6 +335,41 @@ impl PackedWeight {
     pub fn into_words(self) -> Vec<u32> {
         self.words
     }
+
+    /// Rows `rows` of this weight, as a weight of their own (`None` when the
+    /// range does not lie inside it or is empty).
+    pub fn row_range(&self, rows: std::ops::Range<usize>) -> Option<PackedWeight> {
+        if rows.start >= rows.end || rows.end > self.rows {
+            return None;
+        }
+        let words =
+            self.words[rows.start * self.words_per_row..rows.end * self.words_per_row].to_vec();
+        Some(PackedWeight {
+            format: self.format,
+            rows: rows.end - rows.start,
+            cols: self.cols,
+            words_per_row: self.words_per_row,
+            words,
+        })
+    }
+
+    /// Appends `more`'s rows after this weight's. Rows are packed
+    /// independently (blocks never straddle rows), so a weight read a slab of
+    /// rows at a time, or q, k and v stored apart, joins into one weight
+    /// without decoding, in any format.
+    pub fn append_rows(&mut self, more: &PackedWeight) -> Result<(), WeightError> {
+        if more.format != self.format || more.cols != self.cols {
+            return Err(WeightError::RowsDiffer {
+                format: self.format,
+                cols: self.cols,
+                found_format: more.format,
+                found_cols: more.cols,
+            });
+        }
+        self.words.extend_from_slice(&more.words);
+        self.rows += more.rows;
+        Ok(())
+    }
 }
 
 /// Repacks the bytes of a row-major `[rows, cols]` weight, exactly as a GGUF
@@ -385,6 +430,31 @@ pub fn repack(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn appended_rows_equal_the_whole_weight_repacked() {
+        // Two Q8_0 rows of 32 values: scale (f16) then 32 signed bytes each.
+        let mut bytes = Vec::new();
+        for row in 0..2u8 {
+            bytes.extend_from_slice(&[0x00, 0x3c]); // 1.0 in f16
+            bytes.extend((0..32).map(|i| i + 40 * row));
+        }
+        let whole = repack(WeightFormat::Q8_0, 2, 32, &bytes).unwrap();
+        let mut first = repack(WeightFormat::Q8_0, 1, 32, &bytes[..34]).unwrap();
+        first
+            .append_rows(&repack(WeightFormat::Q8_0, 1, 32, &bytes[34..]).unwrap())
+            .unwrap();
+        assert_eq!(first, whole);
+        assert_eq!(
+            whole.row_range(1..2).unwrap(),
+            repack(WeightFormat::Q8_0, 1, 32, &bytes[34..]).unwrap()
+        );
+        assert!(whole.row_range(1..3).is_none());
+
+        let other = repack(WeightFormat::F32, 1, 32, &[0; 128]).unwrap();
+        let err = first.append_rows(&other).unwrap_err();
+        assert!(matches!(err, WeightError::RowsDiffer { .. }), "{err}");
+    }
 
     #[test]
     fn ggml_type_ids_round_trip() {

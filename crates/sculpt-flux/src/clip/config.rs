@@ -5,7 +5,8 @@ use super::ClipError;
 /// Everything that sizes a CLIP text model. The activation is always
 /// QuickGELU and the attention always causal, as in every CLIP text tower
 /// FLUX uses.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClipTextConfig {
     pub vocab_size: usize,
     /// Width of the token states (CLIP-L's 768).

@@ -9,10 +9,9 @@ use sculpt_gpu::{
     },
 };
 
-use super::{
-    ClipError, ClipTextConfig,
-    weights::{LayerNorm, Linear, Loader},
-};
+use crate::weights::{Linear, Loader};
+
+use super::{ClipError, ClipTextConfig, layer_norm::LayerNorm};
 
 pub(crate) struct EncoderLayer {
     layer_norm1: LayerNorm,
@@ -33,25 +32,35 @@ pub(crate) struct EncoderLayer {
 
 impl EncoderLayer {
     /// The tensors under `text_model.encoder.layers.{index}`.
-    pub fn load(
-        loader: &mut Loader,
+    pub async fn load(
+        loader: &mut Loader<'_>,
         index: usize,
         config: &ClipTextConfig,
     ) -> Result<Self, ClipError> {
         let name = format!("text_model.encoder.layers.{index}");
         let (width, mlp) = (config.hidden_size, config.intermediate_size);
-        let attention = |loader: &mut Loader, projection: &str| {
-            loader.linear(&format!("{name}.self_attn.{projection}"), width, width)
-        };
+        let attention = |projection: &str| format!("{name}.self_attn.{projection}");
         Ok(Self {
-            layer_norm1: loader.layer_norm(&format!("{name}.layer_norm1"), width)?,
-            q_proj: attention(loader, "q_proj")?,
-            k_proj: attention(loader, "k_proj")?,
-            v_proj: attention(loader, "v_proj")?,
-            out_proj: attention(loader, "out_proj")?,
-            layer_norm2: loader.layer_norm(&format!("{name}.layer_norm2"), width)?,
-            fc1: loader.linear(&format!("{name}.mlp.fc1"), width, mlp)?,
-            fc2: loader.linear(&format!("{name}.mlp.fc2"), mlp, width)?,
+            layer_norm1: LayerNorm::load(loader, &format!("{name}.layer_norm1"), width).await?,
+            q_proj: loader
+                .linear(&attention("q_proj"), width, width, true)
+                .await?,
+            k_proj: loader
+                .linear(&attention("k_proj"), width, width, true)
+                .await?,
+            v_proj: loader
+                .linear(&attention("v_proj"), width, width, true)
+                .await?,
+            out_proj: loader
+                .linear(&attention("out_proj"), width, width, true)
+                .await?,
+            layer_norm2: LayerNorm::load(loader, &format!("{name}.layer_norm2"), width).await?,
+            fc1: loader
+                .linear(&format!("{name}.mlp.fc1"), width, mlp, true)
+                .await?,
+            fc2: loader
+                .linear(&format!("{name}.mlp.fc2"), mlp, width, true)
+                .await?,
         })
     }
 
@@ -98,6 +107,6 @@ impl EncoderLayer {
                 ..AttentionOptions::default()
             },
         )?;
-        self.out_proj.forward(gpu, &attended)
+        Ok(self.out_proj.forward(gpu, &attended)?)
     }
 }

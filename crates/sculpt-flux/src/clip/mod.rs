@@ -8,14 +8,16 @@
 //! `ClipTextTransformer` on the CPU (`tests/gpu_clip.rs`). Weights are read
 //! by the names of the Hugging Face `text_encoder/model.safetensors`
 //! (`text_model.encoder.layers.0.self_attn.q_proj.weight`), through the same
-//! [`WeightSource`](crate::flux::WeightSource) as the transformer.
+//! [`WeightSource`](crate::weights::WeightSource) as the transformer.
 
 mod config;
 mod layer;
+mod layer_norm;
 mod model;
-mod weights;
 
 use sculpt_gpu::GpuError;
+
+use crate::weights::LoadError;
 
 pub use config::{ClipTextConfig, LAYER_NORM_EPS};
 pub use model::ClipTextModel;
@@ -25,19 +27,8 @@ pub use model::ClipTextModel;
 pub enum ClipError {
     /// The configuration describes a model the kernels cannot run.
     Config(String),
-    /// The weights lack a tensor the configuration needs.
-    MissingTensor(String),
-    /// A tensor's shape differs from what the configuration needs.
-    TensorShape {
-        name: String,
-        expected: Vec<usize>,
-        found: Vec<usize>,
-    },
-    /// The weight source could not deliver a tensor.
-    Source {
-        name: String,
-        message: String,
-    },
+    /// A tensor is missing, mis-shaped, unreadable or could not be uploaded.
+    Load(LoadError),
     /// The token ids do not fit the model.
     Input(String),
     Gpu(GpuError),
@@ -47,20 +38,7 @@ impl std::fmt::Display for ClipError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClipError::Config(problem) => write!(f, "CLIP configuration: {problem}"),
-            ClipError::MissingTensor(name) => {
-                write!(f, "the CLIP weights have no tensor \"{name}\"")
-            }
-            ClipError::TensorShape {
-                name,
-                expected,
-                found,
-            } => write!(
-                f,
-                "the CLIP tensor \"{name}\" is {found:?}; the configuration needs {expected:?}"
-            ),
-            ClipError::Source { name, message } => {
-                write!(f, "the CLIP tensor \"{name}\" could not be read: {message}")
-            }
+            ClipError::Load(e) => e.fmt(f),
             ClipError::Input(problem) => write!(f, "CLIP input: {problem}"),
             ClipError::Gpu(e) => write!(f, "CLIP on the GPU: {e}"),
         }
@@ -71,8 +49,15 @@ impl std::error::Error for ClipError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ClipError::Gpu(e) => Some(e),
+            ClipError::Load(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl From<LoadError> for ClipError {
+    fn from(e: LoadError) -> Self {
+        ClipError::Load(e)
     }
 }
 

@@ -9,12 +9,8 @@ use sculpt_gpu::{
     },
 };
 
-use super::{
-    ClipError, ClipTextConfig,
-    layer::EncoderLayer,
-    weights::{LayerNorm, Loader},
-};
-use crate::flux::WeightSource;
+use super::{ClipError, ClipTextConfig, layer::EncoderLayer, layer_norm::LayerNorm};
+use crate::weights::{Loader, WeightSource};
 
 /// CLIP's text model on the GPU, for one prompt (batch 1).
 pub struct ClipTextModel {
@@ -31,27 +27,33 @@ impl ClipTextModel {
     /// Uploads the weights `config` calls for, by their Hugging Face names
     /// (`text_model.…`); a missing or mis-shaped tensor is an error that
     /// names it.
-    pub fn load(
+    pub async fn load(
         gpu: &Gpu,
         config: ClipTextConfig,
         source: &mut impl WeightSource,
     ) -> Result<Self, ClipError> {
         config.validate()?;
-        let loader = &mut Loader::new(gpu, source);
+        let loader = &mut Loader::new(gpu, source, "CLIP");
         let width = config.hidden_size;
+        let mut layers = Vec::with_capacity(config.num_layers);
+        for index in 0..config.num_layers {
+            layers.push(EncoderLayer::load(loader, index, &config).await?);
+        }
         Ok(Self {
-            token_embedding: loader.dense(
-                "text_model.embeddings.token_embedding.weight",
-                &[config.vocab_size, width],
-            )?,
-            position_embedding: loader.dense(
-                "text_model.embeddings.position_embedding.weight",
-                &[config.max_positions, width],
-            )?,
-            layers: (0..config.num_layers)
-                .map(|index| EncoderLayer::load(loader, index, &config))
-                .collect::<Result<_, _>>()?,
-            final_layer_norm: loader.layer_norm("text_model.final_layer_norm", width)?,
+            token_embedding: loader
+                .f32_tensor(
+                    "text_model.embeddings.token_embedding.weight",
+                    &[config.vocab_size, width],
+                )
+                .await?,
+            position_embedding: loader
+                .f32_tensor(
+                    "text_model.embeddings.position_embedding.weight",
+                    &[config.max_positions, width],
+                )
+                .await?,
+            layers,
+            final_layer_norm: LayerNorm::load(loader, "text_model.final_layer_norm", width).await?,
             config,
         })
     }

@@ -3,7 +3,8 @@
 use super::FluxError;
 
 /// Everything that sizes a FLUX transformer; the weights fill it in.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FluxConfig {
     /// Features per image token: 16 latent channels × a 2×2 patch.
     pub in_channels: usize,

@@ -4,10 +4,11 @@
 
 use sculpt_gpu::{Gpu, Tensor, kernels::layout::concat};
 
+use crate::weights::{Linear, Loader};
+
 use super::{
     FluxConfig, FluxError, Positions,
     layers::{Heads, Mlp, Modulation, ModulationOut, QkNorm, plain_layer_norm, rotary_attention},
-    weights::{Linear, Loader},
 };
 
 /// One stream's weights, stored under `{block}.{stream}_mod`,
@@ -22,19 +23,27 @@ struct Stream {
 }
 
 impl Stream {
-    fn load(loader: &mut Loader, name: &str, config: &FluxConfig) -> Result<Self, FluxError> {
+    async fn load(
+        loader: &mut Loader<'_>,
+        name: &str,
+        config: &FluxConfig,
+    ) -> Result<Self, FluxError> {
         let hidden = config.hidden_size;
         Ok(Self {
-            modulation: Modulation::load(loader, &format!("{name}_mod"), hidden)?,
-            qkv: loader.linear(
-                &format!("{name}_attn.qkv"),
-                hidden,
-                3 * hidden,
-                config.qkv_bias,
-            )?,
-            norm: QkNorm::load(loader, &format!("{name}_attn.norm"), config.head_dim())?,
-            proj: loader.linear(&format!("{name}_attn.proj"), hidden, hidden, true)?,
-            mlp: Mlp::load(loader, &format!("{name}_mlp"), config)?,
+            modulation: Modulation::load(loader, &format!("{name}_mod"), hidden).await?,
+            qkv: loader
+                .linear(
+                    &format!("{name}_attn.qkv"),
+                    hidden,
+                    3 * hidden,
+                    config.qkv_bias,
+                )
+                .await?,
+            norm: QkNorm::load(loader, &format!("{name}_attn.norm"), config.head_dim()).await?,
+            proj: loader
+                .linear(&format!("{name}_attn.proj"), hidden, hidden, true)
+                .await?,
+            mlp: Mlp::load(loader, &format!("{name}_mlp"), config).await?,
         })
     }
 
@@ -74,11 +83,15 @@ pub(crate) struct DoubleStreamBlock {
 }
 
 impl DoubleStreamBlock {
-    pub fn load(loader: &mut Loader, index: usize, config: &FluxConfig) -> Result<Self, FluxError> {
+    pub async fn load(
+        loader: &mut Loader<'_>,
+        index: usize,
+        config: &FluxConfig,
+    ) -> Result<Self, FluxError> {
         let name = format!("double_blocks.{index}");
         Ok(Self {
-            img: Stream::load(loader, &format!("{name}.img"), config)?,
-            txt: Stream::load(loader, &format!("{name}.txt"), config)?,
+            img: Stream::load(loader, &format!("{name}.img"), config).await?,
+            txt: Stream::load(loader, &format!("{name}.txt"), config).await?,
         })
     }
 

@@ -13,10 +13,9 @@ use sculpt_gpu::{
     },
 };
 
-use super::{
-    FluxConfig, FluxError, NORM_EPS,
-    weights::{Linear, Loader},
-};
+use crate::weights::{Linear, Loader};
+
+use super::{FluxConfig, FluxError, NORM_EPS};
 
 /// LayerNorm over the last axis without learned parameters.
 pub(crate) fn plain_layer_norm(gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
@@ -31,21 +30,25 @@ pub(crate) struct MlpEmbedder {
 }
 
 impl MlpEmbedder {
-    pub fn load(
-        loader: &mut Loader,
+    pub async fn load(
+        loader: &mut Loader<'_>,
         name: &str,
         in_features: usize,
         hidden: usize,
     ) -> Result<Self, FluxError> {
         Ok(Self {
-            in_layer: loader.linear(&format!("{name}.in_layer"), in_features, hidden, true)?,
-            out_layer: loader.linear(&format!("{name}.out_layer"), hidden, hidden, true)?,
+            in_layer: loader
+                .linear(&format!("{name}.in_layer"), in_features, hidden, true)
+                .await?,
+            out_layer: loader
+                .linear(&format!("{name}.out_layer"), hidden, hidden, true)
+                .await?,
         })
     }
 
     pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
         let hidden = unary(gpu, Unary::Silu, &self.in_layer.forward(gpu, x)?)?;
-        self.out_layer.forward(gpu, &hidden)
+        Ok(self.out_layer.forward(gpu, &hidden)?)
     }
 }
 
@@ -81,9 +84,15 @@ pub(crate) struct Modulation<const TRIPLES: usize> {
 }
 
 impl<const TRIPLES: usize> Modulation<TRIPLES> {
-    pub fn load(loader: &mut Loader, name: &str, hidden: usize) -> Result<Self, FluxError> {
+    pub async fn load(
+        loader: &mut Loader<'_>,
+        name: &str,
+        hidden: usize,
+    ) -> Result<Self, FluxError> {
         Ok(Self {
-            lin: loader.linear(&format!("{name}.lin"), hidden, 3 * TRIPLES * hidden, true)?,
+            lin: loader
+                .linear(&format!("{name}.lin"), hidden, 3 * TRIPLES * hidden, true)
+                .await?,
         })
     }
 
@@ -116,10 +125,18 @@ pub(crate) struct QkNorm {
 }
 
 impl QkNorm {
-    pub fn load(loader: &mut Loader, name: &str, head_dim: usize) -> Result<Self, FluxError> {
+    pub async fn load(
+        loader: &mut Loader<'_>,
+        name: &str,
+        head_dim: usize,
+    ) -> Result<Self, FluxError> {
         Ok(Self {
-            query_scale: loader.vector(&format!("{name}.query_norm.scale"), head_dim)?,
-            key_scale: loader.vector(&format!("{name}.key_norm.scale"), head_dim)?,
+            query_scale: loader
+                .vector(&format!("{name}.query_norm.scale"), head_dim)
+                .await?,
+            key_scale: loader
+                .vector(&format!("{name}.key_norm.scale"), head_dim)
+                .await?,
         })
     }
 
@@ -211,17 +228,25 @@ pub(crate) struct Mlp {
 }
 
 impl Mlp {
-    pub fn load(loader: &mut Loader, name: &str, config: &FluxConfig) -> Result<Self, FluxError> {
+    pub async fn load(
+        loader: &mut Loader<'_>,
+        name: &str,
+        config: &FluxConfig,
+    ) -> Result<Self, FluxError> {
         let (hidden, mlp) = (config.hidden_size, config.mlp_hidden());
         Ok(Self {
-            up: loader.linear(&format!("{name}.0"), hidden, mlp, true)?,
-            down: loader.linear(&format!("{name}.2"), mlp, hidden, true)?,
+            up: loader
+                .linear(&format!("{name}.0"), hidden, mlp, true)
+                .await?,
+            down: loader
+                .linear(&format!("{name}.2"), mlp, hidden, true)
+                .await?,
         })
     }
 
     pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
         let hidden = unary(gpu, Unary::GeluTanh, &self.up.forward(gpu, x)?)?;
-        self.down.forward(gpu, &hidden)
+        Ok(self.down.forward(gpu, &hidden)?)
     }
 }
 
@@ -234,16 +259,15 @@ pub(crate) struct FinalLayer {
 }
 
 impl FinalLayer {
-    pub fn load(loader: &mut Loader, config: &FluxConfig) -> Result<Self, FluxError> {
+    pub async fn load(loader: &mut Loader<'_>, config: &FluxConfig) -> Result<Self, FluxError> {
         let hidden = config.hidden_size;
         Ok(Self {
-            modulation: loader.linear(
-                "final_layer.adaLN_modulation.1",
-                hidden,
-                2 * hidden,
-                true,
-            )?,
-            linear: loader.linear("final_layer.linear", hidden, config.in_channels, true)?,
+            modulation: loader
+                .linear("final_layer.adaLN_modulation.1", hidden, 2 * hidden, true)
+                .await?,
+            linear: loader
+                .linear("final_layer.linear", hidden, config.in_channels, true)
+                .await?,
         })
     }
 
@@ -251,6 +275,6 @@ impl FinalLayer {
         let shift_scale = chunks(gpu, &self.modulation.forward(gpu, silu_vec)?, 2)?;
         let normed = plain_layer_norm(gpu, x)?;
         let modulated = modulate(gpu, &normed, &shift_scale[0], &shift_scale[1])?;
-        self.linear.forward(gpu, &modulated)
+        Ok(self.linear.forward(gpu, &modulated)?)
     }
 }

@@ -8,42 +8,36 @@
 //!
 //! Built from sculpt-gpu's kernels; every activation stays on the GPU.
 //! Checked against candle-transformers' FLUX model on the CPU
-//! (`tests/flux.rs`).
+//! (`tests/gpu_flux.rs`), also when loaded from BF16 safetensors and
+//! Q8_0 GGUF files, under BFL names and under diffusers names
+//! ([`DiffusersNames`]). `load` is async: see [`crate::weights`].
 
 pub mod autoencoder;
 mod config;
+mod diffusers;
 mod double_block;
 mod layers;
 mod model;
 mod positions;
 mod single_block;
-mod weights;
 
 use sculpt_gpu::GpuError;
 
+pub use crate::weights::LoadError;
+
+pub use crate::weights::{SourceError, SourceTensor, TensorData, TensorUse, WeightSource};
 pub use config::{FluxConfig, NORM_EPS, TIME_EMBEDDING_DIM};
+pub use diffusers::{DiffusersNames, DiffusersRecipe, diffusers_recipe};
 pub use model::{FluxInputs, FluxTransformer};
 pub use positions::{Positions, image_ids, text_ids};
-pub use weights::{SourceError, SourceTensor, TensorData, WeightSource};
 
 /// Why a FLUX transformer could not be built or run.
 #[derive(Debug)]
 pub enum FluxError {
     /// The configuration describes a model the kernels cannot run.
     Config(String),
-    /// The weights lack a tensor the configuration needs.
-    MissingTensor(String),
-    /// A tensor's shape differs from what the configuration needs.
-    TensorShape {
-        name: String,
-        expected: Vec<usize>,
-        found: Vec<usize>,
-    },
-    /// The weight source could not deliver a tensor.
-    Source {
-        name: String,
-        message: String,
-    },
+    /// A tensor is missing, mis-shaped, unreadable or could not be uploaded.
+    Load(LoadError),
     /// An input of `forward` has the wrong shape for the model.
     Input(String),
     Gpu(GpuError),
@@ -53,20 +47,7 @@ impl std::fmt::Display for FluxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FluxError::Config(problem) => write!(f, "FLUX configuration: {problem}"),
-            FluxError::MissingTensor(name) => {
-                write!(f, "the FLUX weights have no tensor \"{name}\"")
-            }
-            FluxError::TensorShape {
-                name,
-                expected,
-                found,
-            } => write!(
-                f,
-                "the FLUX tensor \"{name}\" is {found:?}; the configuration needs {expected:?}"
-            ),
-            FluxError::Source { name, message } => {
-                write!(f, "the FLUX tensor \"{name}\" could not be read: {message}")
-            }
+            FluxError::Load(e) => e.fmt(f),
             FluxError::Input(problem) => write!(f, "FLUX input: {problem}"),
             FluxError::Gpu(e) => write!(f, "FLUX on the GPU: {e}"),
         }
@@ -77,8 +58,15 @@ impl std::error::Error for FluxError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             FluxError::Gpu(e) => Some(e),
+            FluxError::Load(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl From<LoadError> for FluxError {
+    fn from(e: LoadError) -> Self {
+        FluxError::Load(e)
     }
 }
 

@@ -10,12 +10,13 @@ use sculpt_gpu::{
     },
 };
 
+use crate::weights::{Linear, Loader};
+
 use super::{
     FluxConfig, FluxError, Positions, TIME_EMBEDDING_DIM, WeightSource,
     double_block::DoubleStreamBlock,
     layers::{FinalLayer, MlpEmbedder},
     single_block::SingleStreamBlock,
-    weights::{Linear, Loader},
 };
 
 /// What one denoising step feeds the transformer, for one image (batch 1).
@@ -53,36 +54,44 @@ pub struct FluxTransformer {
 impl FluxTransformer {
     /// Uploads the weights `config` calls for, by their BFL names; a missing
     /// or mis-shaped tensor is an error that names it.
-    pub fn load(
+    pub async fn load(
         gpu: &Gpu,
         config: FluxConfig,
         source: &mut impl WeightSource,
     ) -> Result<Self, FluxError> {
         config.validate()?;
-        let loader = &mut Loader::new(gpu, source);
+        let loader = &mut Loader::new(gpu, source, "FLUX");
         let hidden = config.hidden_size;
+        let mut double_blocks = Vec::with_capacity(config.double_blocks);
+        let mut single_blocks = Vec::with_capacity(config.single_blocks);
+        let img_in = loader
+            .linear("img_in", config.in_channels, hidden, true)
+            .await?;
+        let txt_in = loader
+            .linear("txt_in", config.context_in_dim, hidden, true)
+            .await?;
+        let time_in = MlpEmbedder::load(loader, "time_in", TIME_EMBEDDING_DIM, hidden).await?;
+        let vector_in = MlpEmbedder::load(loader, "vector_in", config.vec_in_dim, hidden).await?;
+        let guidance_in = if config.guidance_embed {
+            Some(MlpEmbedder::load(loader, "guidance_in", TIME_EMBEDDING_DIM, hidden).await?)
+        } else {
+            None
+        };
+        for index in 0..config.double_blocks {
+            double_blocks.push(DoubleStreamBlock::load(loader, index, &config).await?);
+        }
+        for index in 0..config.single_blocks {
+            single_blocks.push(SingleStreamBlock::load(loader, index, &config).await?);
+        }
         Ok(Self {
-            img_in: loader.linear("img_in", config.in_channels, hidden, true)?,
-            txt_in: loader.linear("txt_in", config.context_in_dim, hidden, true)?,
-            time_in: MlpEmbedder::load(loader, "time_in", TIME_EMBEDDING_DIM, hidden)?,
-            vector_in: MlpEmbedder::load(loader, "vector_in", config.vec_in_dim, hidden)?,
-            guidance_in: if config.guidance_embed {
-                Some(MlpEmbedder::load(
-                    loader,
-                    "guidance_in",
-                    TIME_EMBEDDING_DIM,
-                    hidden,
-                )?)
-            } else {
-                None
-            },
-            double_blocks: (0..config.double_blocks)
-                .map(|index| DoubleStreamBlock::load(loader, index, &config))
-                .collect::<Result<_, _>>()?,
-            single_blocks: (0..config.single_blocks)
-                .map(|index| SingleStreamBlock::load(loader, index, &config))
-                .collect::<Result<_, _>>()?,
-            final_layer: FinalLayer::load(loader, &config)?,
+            img_in,
+            txt_in,
+            time_in,
+            vector_in,
+            guidance_in,
+            double_blocks,
+            single_blocks,
+            final_layer: FinalLayer::load(loader, &config).await?,
             config,
         })
     }

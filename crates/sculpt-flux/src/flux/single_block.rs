@@ -11,10 +11,11 @@ use sculpt_gpu::{
     },
 };
 
+use crate::weights::{Linear, Loader};
+
 use super::{
     FluxConfig, FluxError, Positions,
     layers::{Heads, Modulation, QkNorm, plain_layer_norm, rotary_attention},
-    weights::{Linear, Loader},
 };
 
 /// `single_blocks.N`.
@@ -29,14 +30,22 @@ pub(crate) struct SingleStreamBlock {
 }
 
 impl SingleStreamBlock {
-    pub fn load(loader: &mut Loader, index: usize, config: &FluxConfig) -> Result<Self, FluxError> {
+    pub async fn load(
+        loader: &mut Loader<'_>,
+        index: usize,
+        config: &FluxConfig,
+    ) -> Result<Self, FluxError> {
         let name = format!("single_blocks.{index}");
         let (hidden, mlp) = (config.hidden_size, config.mlp_hidden());
         Ok(Self {
-            modulation: Modulation::load(loader, &format!("{name}.modulation"), hidden)?,
-            linear1: loader.linear(&format!("{name}.linear1"), hidden, 3 * hidden + mlp, true)?,
-            norm: QkNorm::load(loader, &format!("{name}.norm"), config.head_dim())?,
-            linear2: loader.linear(&format!("{name}.linear2"), hidden + mlp, hidden, true)?,
+            modulation: Modulation::load(loader, &format!("{name}.modulation"), hidden).await?,
+            linear1: loader
+                .linear(&format!("{name}.linear1"), hidden, 3 * hidden + mlp, true)
+                .await?,
+            norm: QkNorm::load(loader, &format!("{name}.norm"), config.head_dim()).await?,
+            linear2: loader
+                .linear(&format!("{name}.linear2"), hidden + mlp, hidden, true)
+                .await?,
         })
     }
 

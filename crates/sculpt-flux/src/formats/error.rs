@@ -216,6 +216,28 @@ pub enum Problem {
     #[error("{what} takes {bytes} bytes, more than this machine can address in one buffer")]
     TooLargeForMemory { what: String, bytes: u64 },
 
+    // --- Converting tensors for the models ------------------------------------
+    #[error("tensor '{tensor}' is stored as {encoding}; a model reads {wanted}")]
+    UnusableEncoding {
+        tensor: String,
+        encoding: String,
+        wanted: &'static str,
+    },
+    #[error("tensor '{tensor}' holds {value} at element {index}; weights must be finite")]
+    NotFinite {
+        tensor: String,
+        index: u64,
+        value: f32,
+    },
+    #[error("tensor '{tensor}' could not be repacked for the GPU: {detail}")]
+    Repack { tensor: String, detail: String },
+    #[error("no weight files were given")]
+    NoShards,
+    #[error(
+        "tensor '{tensor}' is also in {other}: the shards of one checkpoint hold each tensor once"
+    )]
+    DuplicateAcrossShards { tensor: String, other: String },
+
     // --- Writing ----------------------------------------------------------------
     #[error("cannot write tensor '{tensor}': {detail}")]
     CannotWrite { tensor: String, detail: String },

@@ -44,12 +44,16 @@ impl WeightFile {
 
 /// Reads the header of a GGUF or safetensors file, telling them apart by
 /// GGUF's magic (a safetensors file starts with its header length, whose
-/// bytes cannot spell "GGUF" for any header under the 100 MiB limit).
+/// bytes cannot spell "GGUF" for any header under the 100 MiB limit). A
+/// file named `*.gguf` is read as GGUF whatever it starts with, so that a
+/// damaged one is reported as a GGUF without its magic rather than as a
+/// strange safetensors file.
 pub async fn read_weight_file<S: ByteSource>(source: &mut S) -> Result<WeightFile, FormatError> {
     let mut magic = [0u8; 4];
     let starts_with_magic =
         source.len() >= 4 && source.read_at(0, &mut magic).await.is_ok() && magic == gguf::MAGIC;
-    if starts_with_magic {
+    let named_gguf = source.name().to_ascii_lowercase().ends_with(".gguf");
+    if starts_with_magic || named_gguf {
         read_gguf(source).await.map(WeightFile::Gguf)
     } else {
         read_safetensors(source).await.map(WeightFile::Safetensors)

@@ -359,6 +359,21 @@ impl TensorIndex {
         Self { tensors, by_name }
     }
 
+    /// The tensors of several indexes (the shards of one checkpoint), in
+    /// their order; the caller has checked that names are unique across them.
+    pub(crate) fn concatenated(indexes: Vec<TensorIndex>) -> Self {
+        let tensors: Vec<TensorInfo> = indexes
+            .into_iter()
+            .flat_map(|index| index.tensors)
+            .collect();
+        let by_name = tensors
+            .iter()
+            .enumerate()
+            .map(|(position, info)| (info.name.clone(), position))
+            .collect();
+        Self { tensors, by_name }
+    }
+
     pub fn get(&self, name: &str) -> Option<&TensorInfo> {
         self.by_name
             .get(name)

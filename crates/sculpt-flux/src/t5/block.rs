@@ -12,7 +12,8 @@ use sculpt_gpu::{
     },
 };
 
-use super::{LAYER_NORM_EPS, T5Config, T5Error, weights::Loader};
+use super::{LAYER_NORM_EPS, T5Config, T5Error};
+use crate::weights::Loader;
 
 /// T5 folds the 1/√d_kv of scaled dot-product attention into the query
 /// projection's initialization, so the scores are used unscaled.
@@ -32,23 +33,44 @@ pub(crate) struct T5Block {
 }
 
 impl T5Block {
-    pub fn load(loader: &mut Loader, index: usize, config: &T5Config) -> Result<Self, T5Error> {
+    pub async fn load(
+        loader: &mut Loader<'_>,
+        index: usize,
+        config: &T5Config,
+    ) -> Result<Self, T5Error> {
         let (d_model, inner, d_ff) = (config.d_model, config.inner_dim(), config.d_ff);
         let attention = format!("encoder.block.{index}.layer.0");
         let feed_forward = format!("encoder.block.{index}.layer.1");
         let projection = |name: &str| format!("{attention}.SelfAttention.{name}");
         let dense = |name: &str| format!("{feed_forward}.DenseReluDense.{name}");
         Ok(Self {
-            attention_norm: loader.tensor(&format!("{attention}.layer_norm.weight"), &[d_model])?,
-            query: loader.linear(&projection("q"), d_model, inner)?,
-            key: loader.linear(&projection("k"), d_model, inner)?,
-            value: loader.linear(&projection("v"), d_model, inner)?,
-            output: loader.linear(&projection("o"), inner, d_model)?,
+            attention_norm: loader
+                .f32_tensor(&format!("{attention}.layer_norm.weight"), &[d_model])
+                .await?,
+            query: loader
+                .linear_weight(&projection("q.weight"), d_model, inner)
+                .await?,
+            key: loader
+                .linear_weight(&projection("k.weight"), d_model, inner)
+                .await?,
+            value: loader
+                .linear_weight(&projection("v.weight"), d_model, inner)
+                .await?,
+            output: loader
+                .linear_weight(&projection("o.weight"), inner, d_model)
+                .await?,
             feed_forward_norm: loader
-                .tensor(&format!("{feed_forward}.layer_norm.weight"), &[d_model])?,
-            gate: loader.linear(&dense("wi_0"), d_model, d_ff)?,
-            up: loader.linear(&dense("wi_1"), d_model, d_ff)?,
-            down: loader.linear(&dense("wo"), d_ff, d_model)?,
+                .f32_tensor(&format!("{feed_forward}.layer_norm.weight"), &[d_model])
+                .await?,
+            gate: loader
+                .linear_weight(&dense("wi_0.weight"), d_model, d_ff)
+                .await?,
+            up: loader
+                .linear_weight(&dense("wi_1.weight"), d_model, d_ff)
+                .await?,
+            down: loader
+                .linear_weight(&dense("wo.weight"), d_ff, d_model)
+                .await?,
         })
     }
 

@@ -5,7 +5,8 @@ use super::T5Error;
 
 /// Everything that sizes a T5 v1.1 encoder (gated-GELU feed-forward,
 /// RMS layer norms, no biases); the weights fill it in.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct T5Config {
     pub vocab_size: usize,
     /// Width of the residual stream and of the output.

@@ -7,9 +7,10 @@ use sculpt_gpu::{
     kernels::{embed::embedding, norm::rms_norm},
 };
 
+use crate::weights::Loader;
+
 use super::{
     LAYER_NORM_EPS, T5Config, T5Error, WeightSource, block::T5Block, position_bias::PositionBias,
-    weights::Loader,
 };
 
 /// Where checkpoints keep the token embedding: the encoder–decoder's shared
@@ -46,24 +47,34 @@ pub struct T5Encoder {
 impl T5Encoder {
     /// Uploads the weights `config` calls for, by their Hugging Face names;
     /// a missing or mis-shaped tensor is an error that names it.
-    pub fn load(
+    pub async fn load(
         gpu: &Gpu,
         config: T5Config,
         source: &mut impl WeightSource,
     ) -> Result<Self, T5Error> {
         config.validate()?;
-        let loader = &mut Loader::new(gpu, source);
+        let loader = &mut Loader::new(gpu, source, "T5");
         let d_model = config.d_model;
-        Ok(Self {
-            embedding: loader.first_tensor(&EMBEDDING_NAMES, &[config.vocab_size, d_model])?,
-            bucket_weights: loader.host_values(
+        let embedding = loader
+            .first_f32_tensor(&EMBEDDING_NAMES, &[config.vocab_size, d_model])
+            .await?;
+        let bucket_weights = loader
+            .f32_values(
                 BUCKET_WEIGHTS_NAME,
                 &[config.relative_attention_num_buckets, config.num_heads],
-            )?,
-            blocks: (0..config.num_layers)
-                .map(|index| T5Block::load(loader, index, &config))
-                .collect::<Result<_, _>>()?,
-            final_norm: loader.tensor("encoder.final_layer_norm.weight", &[d_model])?,
+            )
+            .await?;
+        let mut blocks = Vec::with_capacity(config.num_layers);
+        for index in 0..config.num_layers {
+            blocks.push(T5Block::load(loader, index, &config).await?);
+        }
+        Ok(Self {
+            embedding,
+            bucket_weights,
+            blocks,
+            final_norm: loader
+                .f32_tensor("encoder.final_layer_norm.weight", &[d_model])
+                .await?,
             position_bias: RefCell::new(None),
             config,
         })

@@ -15,11 +15,12 @@ mod block;
 mod config;
 mod encoder;
 mod position_bias;
-mod weights;
 
 use sculpt_gpu::GpuError;
 
-pub use crate::flux::{SourceError, SourceTensor, TensorData, WeightSource};
+use crate::weights::LoadError;
+
+pub use crate::weights::{SourceError, SourceTensor, TensorData, TensorUse, WeightSource};
 pub use config::{LAYER_NORM_EPS, T5Config};
 pub use encoder::T5Encoder;
 pub use position_bias::relative_position_bucket;
@@ -29,20 +30,8 @@ pub use position_bias::relative_position_bucket;
 pub enum T5Error {
     /// The configuration describes a model the kernels cannot run.
     Config(String),
-    /// The weights lack a tensor the configuration needs.
-    MissingTensor(String),
-    /// A tensor's shape differs from what the configuration needs.
-    TensorShape {
-        name: String,
-        expected: Vec<usize>,
-        found: Vec<usize>,
-    },
-    /// The weight source could not deliver a tensor, or delivered it in a
-    /// form the model cannot use.
-    Source {
-        name: String,
-        message: String,
-    },
+    /// A tensor is missing, mis-shaped, unreadable or could not be uploaded.
+    Load(LoadError),
     /// The token ids cannot be encoded.
     Input(String),
     Gpu(GpuError),
@@ -52,20 +41,7 @@ impl std::fmt::Display for T5Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             T5Error::Config(problem) => write!(f, "T5 configuration: {problem}"),
-            T5Error::MissingTensor(name) => {
-                write!(f, "the T5 weights have no tensor \"{name}\"")
-            }
-            T5Error::TensorShape {
-                name,
-                expected,
-                found,
-            } => write!(
-                f,
-                "the T5 tensor \"{name}\" is {found:?}; the configuration needs {expected:?}"
-            ),
-            T5Error::Source { name, message } => {
-                write!(f, "the T5 tensor \"{name}\" could not be read: {message}")
-            }
+            T5Error::Load(e) => e.fmt(f),
             T5Error::Input(problem) => write!(f, "T5 input: {problem}"),
             T5Error::Gpu(e) => write!(f, "T5 on the GPU: {e}"),
         }
@@ -76,8 +52,15 @@ impl std::error::Error for T5Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             T5Error::Gpu(e) => Some(e),
+            T5Error::Load(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl From<LoadError> for T5Error {
+    fn from(e: LoadError) -> Self {
+        T5Error::Load(e)
     }
 }
 

@@ -15,10 +15,9 @@ use sculpt_gpu::{
     },
 };
 
-use super::super::{
-    FluxError,
-    weights::{Linear, Loader},
-};
+use crate::weights::{Linear, Loader};
+
+use super::super::FluxError;
 use super::{GROUP_NORM_EPS, GROUP_NORM_GROUPS};
 
 /// A 2-D convolution with bias: `{name}.weight` [out, in, k, k] and
@@ -30,8 +29,8 @@ pub(crate) struct Conv {
 }
 
 impl Conv {
-    pub fn load(
-        loader: &mut Loader,
+    pub async fn load(
+        loader: &mut Loader<'_>,
         name: &str,
         in_channels: usize,
         out_channels: usize,
@@ -39,18 +38,20 @@ impl Conv {
         config: Conv2dConfig,
     ) -> Result<Self, FluxError> {
         Ok(Self {
-            weight: loader.f32_tensor(
-                &format!("{name}.weight"),
-                &[out_channels, in_channels, kernel, kernel],
-            )?,
-            bias: loader.vector(&format!("{name}.bias"), out_channels)?,
+            weight: loader
+                .f32_tensor(
+                    &format!("{name}.weight"),
+                    &[out_channels, in_channels, kernel, kernel],
+                )
+                .await?,
+            bias: loader.vector(&format!("{name}.bias"), out_channels).await?,
             config,
         })
     }
 
     /// 3×3 with one pixel of zero padding: the size stays.
-    pub fn same(
-        loader: &mut Loader,
+    pub async fn same(
+        loader: &mut Loader<'_>,
         name: &str,
         in_channels: usize,
         out_channels: usize,
@@ -63,6 +64,7 @@ impl Conv {
             3,
             Conv2dConfig::SAME,
         )
+        .await
     }
 
     pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
@@ -77,10 +79,14 @@ pub(crate) struct GroupNorm {
 }
 
 impl GroupNorm {
-    pub fn load(loader: &mut Loader, name: &str, channels: usize) -> Result<Self, FluxError> {
+    pub async fn load(
+        loader: &mut Loader<'_>,
+        name: &str,
+        channels: usize,
+    ) -> Result<Self, FluxError> {
         Ok(Self {
-            weight: loader.vector(&format!("{name}.weight"), channels)?,
-            bias: loader.vector(&format!("{name}.bias"), channels)?,
+            weight: loader.vector(&format!("{name}.weight"), channels).await?,
+            bias: loader.vector(&format!("{name}.bias"), channels).await?,
         })
     }
 
@@ -112,28 +118,31 @@ pub(crate) struct ResnetBlock {
 }
 
 impl ResnetBlock {
-    pub fn load(
-        loader: &mut Loader,
+    pub async fn load(
+        loader: &mut Loader<'_>,
         name: &str,
         in_channels: usize,
         out_channels: usize,
     ) -> Result<Self, FluxError> {
         Ok(Self {
-            norm1: GroupNorm::load(loader, &format!("{name}.norm1"), in_channels)?,
-            conv1: Conv::same(loader, &format!("{name}.conv1"), in_channels, out_channels)?,
-            norm2: GroupNorm::load(loader, &format!("{name}.norm2"), out_channels)?,
-            conv2: Conv::same(loader, &format!("{name}.conv2"), out_channels, out_channels)?,
+            norm1: GroupNorm::load(loader, &format!("{name}.norm1"), in_channels).await?,
+            conv1: Conv::same(loader, &format!("{name}.conv1"), in_channels, out_channels).await?,
+            norm2: GroupNorm::load(loader, &format!("{name}.norm2"), out_channels).await?,
+            conv2: Conv::same(loader, &format!("{name}.conv2"), out_channels, out_channels).await?,
             nin_shortcut: if in_channels == out_channels {
                 None
             } else {
-                Some(Conv::load(
-                    loader,
-                    &format!("{name}.nin_shortcut"),
-                    in_channels,
-                    out_channels,
-                    1,
-                    Conv2dConfig::POINTWISE,
-                )?)
+                Some(
+                    Conv::load(
+                        loader,
+                        &format!("{name}.nin_shortcut"),
+                        in_channels,
+                        out_channels,
+                        1,
+                        Conv2dConfig::POINTWISE,
+                    )
+                    .await?,
+                )
             },
         })
     }
@@ -164,24 +173,42 @@ pub(crate) struct AttnBlock {
 }
 
 impl AttnBlock {
-    pub fn load(loader: &mut Loader, name: &str, channels: usize) -> Result<Self, FluxError> {
-        let norm = GroupNorm::load(loader, &format!("{name}.norm"), channels)?;
+    pub async fn load(
+        loader: &mut Loader<'_>,
+        name: &str,
+        channels: usize,
+    ) -> Result<Self, FluxError> {
+        let norm = GroupNorm::load(loader, &format!("{name}.norm"), channels).await?;
         let kernel_shape = [channels, channels, 1, 1];
         let mut qkv_weight = Vec::with_capacity(3 * channels * channels);
         let mut qkv_bias = Vec::with_capacity(3 * channels);
         for part in ["q", "k", "v"] {
-            qkv_weight.extend(loader.f32_values(&format!("{name}.{part}.weight"), &kernel_shape)?);
-            qkv_bias.extend(loader.f32_values(&format!("{name}.{part}.bias"), &[channels])?);
+            qkv_weight.extend(
+                loader
+                    .f32_values(&format!("{name}.{part}.weight"), &kernel_shape)
+                    .await?,
+            );
+            qkv_bias.extend(
+                loader
+                    .f32_values(&format!("{name}.{part}.bias"), &[channels])
+                    .await?,
+            );
         }
         let gpu = loader.gpu();
         let qkv = Linear::new(
             LinearWeight::from_f32(gpu, &qkv_weight, 3 * channels, channels)?,
             Some(Tensor::from_slice(gpu, &qkv_bias, &[3 * channels])?),
         );
-        let proj_weight = loader.f32_values(&format!("{name}.proj_out.weight"), &kernel_shape)?;
+        let proj_weight = loader
+            .f32_values(&format!("{name}.proj_out.weight"), &kernel_shape)
+            .await?;
         let proj_out = Linear::new(
             LinearWeight::from_f32(gpu, &proj_weight, channels, channels)?,
-            Some(loader.vector(&format!("{name}.proj_out.bias"), channels)?),
+            Some(
+                loader
+                    .vector(&format!("{name}.proj_out.bias"), channels)
+                    .await?,
+            ),
         );
         Ok(Self {
             norm,
@@ -220,9 +247,13 @@ pub(crate) struct Upsample {
 }
 
 impl Upsample {
-    pub fn load(loader: &mut Loader, name: &str, channels: usize) -> Result<Self, FluxError> {
+    pub async fn load(
+        loader: &mut Loader<'_>,
+        name: &str,
+        channels: usize,
+    ) -> Result<Self, FluxError> {
         Ok(Self {
-            conv: Conv::same(loader, &format!("{name}.conv"), channels, channels)?,
+            conv: Conv::same(loader, &format!("{name}.conv"), channels, channels).await?,
         })
     }
 
@@ -233,8 +264,8 @@ impl Upsample {
 
 /// The encoder's step down a level: a 3×3 convolution of stride 2 over the
 /// image padded by one zero row and column at the bottom and right.
-pub(crate) fn downsample(
-    loader: &mut Loader,
+pub(crate) async fn downsample(
+    loader: &mut Loader<'_>,
     name: &str,
     channels: usize,
 ) -> Result<Conv, FluxError> {
@@ -246,6 +277,7 @@ pub(crate) fn downsample(
         3,
         Conv2dConfig::DOWNSAMPLE,
     )
+    .await
 }
 
 /// The last layers of both halves: GroupNorm, SiLU, 3×3 convolution to the
@@ -256,20 +288,21 @@ pub(crate) struct OutputHead {
 }
 
 impl OutputHead {
-    pub fn load(
-        loader: &mut Loader,
+    pub async fn load(
+        loader: &mut Loader<'_>,
         prefix: &str,
         in_channels: usize,
         out_channels: usize,
     ) -> Result<Self, FluxError> {
         Ok(Self {
-            norm_out: GroupNorm::load(loader, &format!("{prefix}.norm_out"), in_channels)?,
+            norm_out: GroupNorm::load(loader, &format!("{prefix}.norm_out"), in_channels).await?,
             conv_out: Conv::same(
                 loader,
                 &format!("{prefix}.conv_out"),
                 in_channels,
                 out_channels,
-            )?,
+            )
+            .await?,
         })
     }
 
@@ -287,21 +320,27 @@ pub(crate) struct MidBlock {
 }
 
 impl MidBlock {
-    pub fn load(loader: &mut Loader, prefix: &str, channels: usize) -> Result<Self, FluxError> {
+    pub async fn load(
+        loader: &mut Loader<'_>,
+        prefix: &str,
+        channels: usize,
+    ) -> Result<Self, FluxError> {
         Ok(Self {
             block_1: ResnetBlock::load(
                 loader,
                 &format!("{prefix}.mid.block_1"),
                 channels,
                 channels,
-            )?,
-            attn_1: AttnBlock::load(loader, &format!("{prefix}.mid.attn_1"), channels)?,
+            )
+            .await?,
+            attn_1: AttnBlock::load(loader, &format!("{prefix}.mid.attn_1"), channels).await?,
             block_2: ResnetBlock::load(
                 loader,
                 &format!("{prefix}.mid.block_2"),
                 channels,
                 channels,
-            )?,
+            )
+            .await?,
         })
     }
 

@@ -9,7 +9,8 @@ pub const GROUP_NORM_GROUPS: usize = 32;
 pub const GROUP_NORM_EPS: f32 = 1e-6;
 
 /// Everything that sizes a FLUX autoencoder; the weights fill it in.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AutoEncoderConfig {
     /// Image channels the encoder reads (RGB).
     pub in_channels: usize,

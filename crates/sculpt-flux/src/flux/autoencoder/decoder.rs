@@ -7,11 +7,12 @@ use sculpt_gpu::{
     kernels::elementwise::{Unary, unary},
 };
 
-use super::super::{FluxError, WeightSource, weights::Loader};
+use super::super::{FluxError, WeightSource};
 use super::{
     AutoEncoderConfig,
     blocks::{Conv, MidBlock, OutputHead, ResnetBlock, Upsample},
 };
+use crate::weights::Loader;
 
 /// One level of the decoder, stored as `decoder.up.{level}`.
 struct UpLevel {
@@ -32,42 +33,41 @@ pub struct Decoder {
 impl Decoder {
     /// Uploads the `decoder.*` tensors `config` calls for; a missing or
     /// mis-shaped tensor is an error that names it.
-    pub fn load(
+    pub async fn load(
         gpu: &Gpu,
         config: AutoEncoderConfig,
         source: &mut impl WeightSource,
     ) -> Result<Self, FluxError> {
         config.validate()?;
-        let loader = &mut Loader::new(gpu, source);
+        let loader = &mut Loader::new(gpu, source, "FLUX");
         let mut channels = config.bottom_channels();
-        let conv_in = Conv::same(loader, "decoder.conv_in", config.z_channels, channels)?;
-        let mid = MidBlock::load(loader, "decoder", channels)?;
+        let conv_in = Conv::same(loader, "decoder.conv_in", config.z_channels, channels).await?;
+        let mid = MidBlock::load(loader, "decoder", channels).await?;
         let mut up = Vec::with_capacity(config.ch_mult.len());
         for level in (0..config.ch_mult.len()).rev() {
             let name = format!("decoder.up.{level}");
             let out_channels = config.level_channels(level);
             let mut blocks = Vec::with_capacity(config.num_res_blocks + 1);
             for block in 0..=config.num_res_blocks {
-                blocks.push(ResnetBlock::load(
-                    loader,
-                    &format!("{name}.block.{block}"),
-                    channels,
-                    out_channels,
-                )?);
+                blocks.push(
+                    ResnetBlock::load(
+                        loader,
+                        &format!("{name}.block.{block}"),
+                        channels,
+                        out_channels,
+                    )
+                    .await?,
+                );
                 channels = out_channels;
             }
             let upsample = if level == 0 {
                 None
             } else {
-                Some(Upsample::load(
-                    loader,
-                    &format!("{name}.upsample"),
-                    channels,
-                )?)
+                Some(Upsample::load(loader, &format!("{name}.upsample"), channels).await?)
             };
             up.push(UpLevel { blocks, upsample });
         }
-        let head = OutputHead::load(loader, "decoder", channels, config.out_channels)?;
+        let head = OutputHead::load(loader, "decoder", channels, config.out_channels).await?;
         Ok(Self {
             config,
             conv_in,

@@ -9,11 +9,12 @@ use sculpt_gpu::{
     kernels::elementwise::{Unary, unary},
 };
 
-use super::super::{FluxError, WeightSource, weights::Loader};
+use super::super::{FluxError, WeightSource};
 use super::{
     AutoEncoderConfig,
     blocks::{Conv, MidBlock, OutputHead, ResnetBlock, downsample},
 };
+use crate::weights::Loader;
 
 /// One level of the encoder, stored as `encoder.down.{level}`.
 struct DownLevel {
@@ -34,14 +35,14 @@ pub struct Encoder {
 impl Encoder {
     /// Uploads the `encoder.*` tensors `config` calls for; a missing or
     /// mis-shaped tensor is an error that names it.
-    pub fn load(
+    pub async fn load(
         gpu: &Gpu,
         config: AutoEncoderConfig,
         source: &mut impl WeightSource,
     ) -> Result<Self, FluxError> {
         config.validate()?;
-        let loader = &mut Loader::new(gpu, source);
-        let conv_in = Conv::same(loader, "encoder.conv_in", config.in_channels, config.ch)?;
+        let loader = &mut Loader::new(gpu, source, "FLUX");
+        let conv_in = Conv::same(loader, "encoder.conv_in", config.in_channels, config.ch).await?;
         let mut channels = config.ch;
         let levels = config.ch_mult.len();
         let mut down = Vec::with_capacity(levels);
@@ -50,23 +51,26 @@ impl Encoder {
             let out_channels = config.level_channels(level);
             let mut blocks = Vec::with_capacity(config.num_res_blocks);
             for block in 0..config.num_res_blocks {
-                blocks.push(ResnetBlock::load(
-                    loader,
-                    &format!("{name}.block.{block}"),
-                    channels,
-                    out_channels,
-                )?);
+                blocks.push(
+                    ResnetBlock::load(
+                        loader,
+                        &format!("{name}.block.{block}"),
+                        channels,
+                        out_channels,
+                    )
+                    .await?,
+                );
                 channels = out_channels;
             }
             let downsample = if level + 1 == levels {
                 None
             } else {
-                Some(downsample(loader, &format!("{name}.downsample"), channels)?)
+                Some(downsample(loader, &format!("{name}.downsample"), channels).await?)
             };
             down.push(DownLevel { blocks, downsample });
         }
-        let mid = MidBlock::load(loader, "encoder", channels)?;
-        let head = OutputHead::load(loader, "encoder", channels, 2 * config.z_channels)?;
+        let mid = MidBlock::load(loader, "encoder", channels).await?;
+        let head = OutputHead::load(loader, "encoder", channels, 2 * config.z_channels).await?;
         Ok(Self {
             config,
             conv_in,

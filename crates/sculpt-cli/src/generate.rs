@@ -1,0 +1,214 @@
+//! `sculpt generate`: one image from a prompt, written as a PNG whose text
+//! chunks record how it was made.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use sculpt_flux::pipeline::{Frame, GenerateRequest, InitImage, Pipeline, Show};
+use sculpt_gpu::Gpu;
+
+use crate::model;
+
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    /// The model: a manifest.json, a folder (with a manifest.json, or FLUX
+    /// weight and tokenizer.json files), or the files themselves.
+    /// Default: the built-in model, models/sculpt-tiny/manifest.json.
+    #[arg(long, num_args = 1..)]
+    model: Vec<PathBuf>,
+    #[arg(long)]
+    prompt: String,
+    /// Denoising steps (default: the model's).
+    #[arg(long)]
+    steps: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Image width, a multiple of 16 (default: the model's, or the init image's).
+    #[arg(long)]
+    width: Option<usize>,
+    /// Image height, a multiple of 16 (default: the model's, or the init image's).
+    #[arg(long)]
+    height: Option<usize>,
+    /// The PNG to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write every step's predicted clean image here (step-01.png, …).
+    #[arg(long)]
+    save_steps: Option<PathBuf>,
+    /// Image-to-image: start from this PNG (of the requested size).
+    #[arg(long)]
+    init_image: Option<PathBuf>,
+    /// How much of the schedule image-to-image runs: 1 repaints everything,
+    /// 0 keeps the init image.
+    #[arg(long, default_value_t = 0.75, requires = "init_image")]
+    strength: f32,
+    /// True classifier-free guidance scale (a second, unconditional pass per
+    /// step; default: the model's).
+    #[arg(long)]
+    cfg: Option<f32>,
+    /// Embedded guidance of guidance-distilled (dev) models (default 3.5).
+    #[arg(long)]
+    guidance: Option<f32>,
+}
+
+pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
+    let choice = model::resolve(&args.model)?;
+    let gpu = pollster::block_on(Gpu::new())?;
+    let model_name = choice.defaults.name.clone();
+    let mut pipeline = pollster::block_on(Pipeline::open(
+        &gpu,
+        choice.defaults,
+        choice.configs,
+        choice.files,
+    ))?;
+    let defaults = pipeline.defaults().clone();
+    let init_image = match &args.init_image {
+        Some(path) => Some(read_png(path)?),
+        None => None,
+    };
+    let [default_width, default_height] = match &init_image {
+        Some(frame) => [frame.width, frame.height],
+        None => defaults.resolution,
+    };
+    let request = GenerateRequest {
+        prompt: args.prompt.clone(),
+        width: args.width.unwrap_or(default_width),
+        height: args.height.unwrap_or(default_height),
+        steps: args.steps.unwrap_or(defaults.steps),
+        seed: args.seed,
+        guidance: args.guidance,
+        cfg_scale: args.cfg,
+        init_image: init_image.map(|frame| InitImage {
+            width: frame.width,
+            height: frame.height,
+            rgba: frame.rgba,
+            strength: args.strength,
+        }),
+    };
+    if let Some(dir) = &args.save_steps {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+
+    let mut generation = pollster::block_on(pipeline.start(&gpu, &request))?;
+    for truncation in generation.truncations() {
+        eprintln!("warning: {truncation}");
+    }
+    let progress = ProgressBar::new(generation.step_count() as u64).with_style(
+        ProgressStyle::with_template(
+            "{msg:>10} [{bar:30}] {pos}/{len} steps, {elapsed} ({eta} left)",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    progress.set_message("denoising");
+    while let Some(step) = generation.step()? {
+        if let Some(dir) = &args.save_steps {
+            let frame = pollster::block_on(generation.frame(Show::PredictedClean))?;
+            let path = dir.join(format!("step-{:02}.png", step.index + 1));
+            write_png(
+                &path,
+                &frame,
+                &[
+                    ("step", (step.index + 1).to_string()),
+                    ("t", step.t.to_string()),
+                ],
+            )?;
+        }
+        progress.inc(1);
+    }
+    progress.set_message("decoding");
+    let image = pollster::block_on(generation.finish())?;
+    progress.finish_and_clear();
+
+    let mut text = vec![
+        ("prompt", request.prompt.clone()),
+        ("seed", request.seed.to_string()),
+        ("steps", request.steps.to_string()),
+        ("model", model_name),
+    ];
+    if let Some(cfg) = request.cfg_scale.or(defaults.cfg_scale) {
+        text.push(("cfg", cfg.to_string()));
+    }
+    if pipeline.configs().transformer.guidance_embed {
+        let guidance = request
+            .guidance
+            .unwrap_or(sculpt_flux::pipeline::DEFAULT_GUIDANCE);
+        text.push(("guidance", guidance.to_string()));
+    }
+    if let Some(init) = &args.init_image {
+        text.push(("init_image", init.display().to_string()));
+        text.push(("strength", args.strength.to_string()));
+    }
+    write_png(&args.out, &image, &text)?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// Writes an RGBA8 PNG with `text` as tEXt chunks (keyword, value).
+pub fn write_png(path: &Path, frame: &Frame, text: &[(&str, String)]) -> anyhow::Result<()> {
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut encoder = png::Encoder::new(
+        BufWriter::new(file),
+        frame.width as u32,
+        frame.height as u32,
+    );
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    for (keyword, value) in text {
+        encoder
+            .add_text_chunk(keyword.to_string(), value.clone())
+            .with_context(|| format!("cannot write the text chunk '{keyword}'"))?;
+    }
+    let mut writer = encoder
+        .write_header()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writer
+        .write_image_data(&frame.rgba)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writer.finish()?;
+    Ok(())
+}
+
+/// Reads a PNG as RGBA8 (8-bit RGB, RGBA, grey or grey-alpha).
+pub fn read_png(path: &Path) -> anyhow::Result<Frame> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder
+        .read_info()
+        .with_context(|| format!("{} is not a PNG", path.display()))?;
+    let mut buffer = vec![
+        0;
+        reader
+            .output_buffer_size()
+            .context("the PNG is too large")?
+    ];
+    let info = reader
+        .next_frame(&mut buffer)
+        .with_context(|| format!("cannot decode {}", path.display()))?;
+    let pixels = &buffer[..info.buffer_size()];
+    let rgba: Vec<u8> = match info.color_type {
+        png::ColorType::Rgba => pixels.to_vec(),
+        png::ColorType::Rgb => pixels
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect(),
+        png::ColorType::Grayscale => pixels.iter().flat_map(|&g| [g, g, g, 255]).collect(),
+        png::ColorType::GrayscaleAlpha => pixels
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0], p[1]])
+            .collect(),
+        other => bail!(
+            "{}: PNG color type {other:?} is not supported",
+            path.display()
+        ),
+    };
+    Ok(Frame {
+        width: info.width as usize,
+        height: info.height as usize,
+        rgba,
+    })
+}

@@ -1,0 +1,144 @@
+//! `sculpt inspect` on files written here: what it prints for a recognized
+//! file, and that an unknown file fails with the file and tensor named.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use sculpt_flux::checkpoint::flux_layout;
+use sculpt_flux::flux::FluxConfig;
+use sculpt_flux::formats::{Dtype, Encoding, TensorToWrite, safetensors_bytes};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("sculpt-cli-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn write_zeros(path: &PathBuf, tensors: &[(String, Vec<u64>)], dtype: Dtype) {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, shape)| vec![0; shape.iter().product::<u64>() as usize * dtype.size() as usize])
+        .collect();
+    let to_write: Vec<TensorToWrite> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, shape), bytes)| TensorToWrite {
+            name,
+            shape,
+            encoding: Encoding::Plain(dtype),
+            bytes,
+        })
+        .collect();
+    std::fs::write(
+        path,
+        safetensors_bytes(&to_write, &BTreeMap::new()).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn inspect_reports_role_variant_counts_and_refuses_unknown_files() {
+    let dir = TempDir::new("inspect");
+    let tiny = dir.0.join("tiny-dev.safetensors");
+    let layout: Vec<(String, Vec<u64>)> = flux_layout(&FluxConfig::tiny(true))
+        .into_iter()
+        .map(|t| (t.name, t.shape.iter().map(|&d| d as u64).collect()))
+        .collect();
+    let parameters: u64 = layout.iter().map(|(_, s)| s.iter().product::<u64>()).sum();
+    write_zeros(&tiny, &layout, Dtype::BF16);
+    let unknown = dir.0.join("unknown.safetensors");
+    write_zeros(
+        &unknown,
+        &[("lm_head.weight".into(), vec![2, 2])],
+        Dtype::F32,
+    );
+
+    let output = Command::new(env!("CARGO_BIN_EXE_sculpt"))
+        .arg("inspect")
+        .arg(&tiny)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("role:       FLUX transformer"), "{stdout}");
+    assert!(stdout.contains("variant:    dev"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("tensors:    {}", layout.len())),
+        "{stdout}"
+    );
+    let with_commas = sculpt_flux::checkpoint::thousands(parameters);
+    assert!(
+        stdout.contains(&format!("parameters: {with_commas}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{} of tensor data",
+            sculpt_flux::checkpoint::thousands(2 * parameters)
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("BF16"), "{stdout}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_sculpt"))
+        .arg("inspect")
+        .arg(&unknown)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("unknown.safetensors: "), "{stderr}");
+    assert!(stderr.contains("'lm_head.weight'"), "{stderr}");
+}
+
+#[test]
+fn the_shards_of_one_checkpoint_are_inspected_as_one() {
+    use sculpt_flux::checkpoint::t5_layout;
+    use sculpt_flux::t5::T5Config;
+    let dir = TempDir::new("inspect-shards");
+    let layout: Vec<(String, Vec<u64>)> = t5_layout(&T5Config::tiny())
+        .into_iter()
+        .filter(|t| !t.optional || t.name == "shared.weight")
+        .map(|t| (t.name, t.shape.iter().map(|&d| d as u64).collect()))
+        .collect();
+    let (first, second): (Vec<_>, Vec<_>) = layout
+        .into_iter()
+        .partition(|(name, _)| name.starts_with("encoder.block.0.") || name == "shared.weight");
+    let one = dir.0.join("model-00001-of-00002.safetensors");
+    let two = dir.0.join("model-00002-of-00002.safetensors");
+    write_zeros(&one, &first, Dtype::F32);
+    write_zeros(&two, &second, Dtype::F32);
+    let output = Command::new(env!("CARGO_BIN_EXE_sculpt"))
+        .arg("inspect")
+        .arg(&two)
+        .arg(&one)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("model-00001-of-00002.safetensors (and 1 more shards)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("role:       T5 encoder"), "{stdout}");
+    assert_eq!(stdout.matches("role:").count(), 1, "{stdout}");
+}

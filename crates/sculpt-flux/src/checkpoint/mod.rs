@@ -1,0 +1,17 @@
+//! Checkpoints: which model a weight file holds, found from its tensor names
+//! and shapes (no configuration file needed), checked tensor by tensor, and
+//! summarized for `sculpt inspect`.
+
+mod detect;
+mod layout;
+mod summary;
+
+pub use detect::{
+    Checkpoint, CheckpointError, CheckpointProblem, ModelConfig, Naming, Role, check_layout, detect,
+};
+pub use layout::{
+    ExpectedTensor, autoencoder_layout, clip_layout, diffusers_flux_layout, flux_layout, t5_layout,
+};
+pub use summary::{
+    EncodingShare, InspectError, Summary, human_bytes, inspect, summarize, thousands,
+};

@@ -1,0 +1,33 @@
+//! Everything that can stop a generation, each with its own message.
+
+use sculpt_gpu::GpuError;
+
+use super::{MemoryPlan, RequestError};
+use crate::checkpoint::CheckpointError;
+use crate::clip::ClipError;
+use crate::flux::FluxError;
+use crate::formats::FormatError;
+use crate::t5::T5Error;
+use crate::text::TextError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("bad request: {0}")]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Text(#[from] TextError),
+    #[error(transparent)]
+    Clip(#[from] ClipError),
+    #[error(transparent)]
+    T5(#[from] T5Error),
+    #[error(transparent)]
+    Flux(#[from] FluxError),
+    #[error("on the GPU: {0}")]
+    Gpu(#[from] GpuError),
+    #[error("this generation does not fit the device:\n{0}")]
+    DoesNotFit(Box<MemoryPlan>),
+}

@@ -1,0 +1,398 @@
+//! The memory plan: before anything is loaded, how many bytes each stage's
+//! weights take on the GPU and how large its activations get at the
+//! requested image size, checked against the device's buffer limits.
+//!
+//! Stages run one after another: the text encoders run and are dropped,
+//! then the transformer denoises with the autoencoder beside it (it draws
+//! the step previews and, for image-to-image, encodes the start image).
+//! So the peak is the larger of the two phases.
+//!
+//! Activation sizes are estimates of the live f32 tensors at a stage's
+//! widest point (its formula is stated where it is computed); weights are
+//! exact for the GPU form the loader gives them: linear weights in their
+//! storage format repacked to whole words, everything else f32.
+
+use std::fmt;
+
+use sculpt_gpu::Gpu;
+use sculpt_gpu::weights::WeightFormat;
+
+use crate::checkpoint::{Role, human_bytes};
+use crate::clip::ClipTextConfig;
+use crate::flux::FluxConfig;
+use crate::flux::autoencoder::AutoEncoderConfig;
+use crate::formats::{Dtype, Encoding, TensorInfo};
+use crate::t5::T5Config;
+
+const F32: u64 = 4;
+
+/// The device limits a plan is checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceLimits {
+    /// The largest buffer the device creates.
+    pub max_buffer_size: u64,
+    /// The largest storage binding a kernel reads or writes.
+    pub max_storage_binding: u64,
+    /// Memory the stages may use together, when known (WebGPU does not tell;
+    /// a caller may pass what the user or the platform says).
+    pub memory_budget: Option<u64>,
+}
+
+impl DeviceLimits {
+    pub fn of(gpu: &Gpu) -> Self {
+        let limits = gpu.device.limits();
+        Self {
+            max_buffer_size: limits.max_buffer_size,
+            max_storage_binding: limits.max_storage_buffer_binding_size,
+            memory_budget: None,
+        }
+    }
+}
+
+/// Whether a tensor reaches the GPU as a linear weight (kept in its storage
+/// format) rather than as f32 values: the 2-D tensors except embedding and
+/// position tables, as the models ask for them.
+pub fn is_linear_weight(role: Role, name: &str, rank: usize) -> bool {
+    rank == 2
+        && match role {
+            Role::Transformer => true,
+            Role::Autoencoder => false,
+            Role::Clip => !name.contains("embedding") && !name.ends_with("position_ids"),
+            Role::T5 => {
+                name != "shared.weight"
+                    && !name.ends_with("embed_tokens.weight")
+                    && !name.contains("relative_attention_bias")
+            }
+        }
+}
+
+/// The bytes a file's tensors take on the GPU once loaded.
+pub fn gpu_weight_bytes<'a>(role: Role, tensors: impl IntoIterator<Item = &'a TensorInfo>) -> u64 {
+    tensors
+        .into_iter()
+        .map(|info| {
+            if is_linear_weight(role, &info.name, info.shape.len()) {
+                let format = match info.encoding {
+                    Encoding::Plain(Dtype::F8_E4M3) => WeightFormat::F16,
+                    encoding => encoding.weight_format().unwrap_or(WeightFormat::F32),
+                };
+                let words = format.words_per_row(info.cols() as usize) as u64;
+                info.rows() * words * 4
+            } else {
+                info.element_count() * F32
+            }
+        })
+        .sum()
+}
+
+/// One stage of a generation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagePlan {
+    pub role: Role,
+    pub weight_bytes: u64,
+    /// The live activations at the stage's widest point (an estimate).
+    pub activation_bytes: u64,
+    /// The largest single activation tensor, which must fit one binding.
+    pub largest_activation: u64,
+}
+
+/// What a generation of one size needs, stage by stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryPlan {
+    pub width: usize,
+    pub height: usize,
+    pub stages: Vec<StagePlan>,
+    pub limits: DeviceLimits,
+    /// The most the stages hold at once (see the module documentation).
+    pub peak_bytes: u64,
+    /// Why the plan does not fit; empty when it does.
+    pub problems: Vec<String>,
+}
+
+impl MemoryPlan {
+    pub fn fits(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub fn stage(&self, role: Role) -> Option<&StagePlan> {
+        self.stages.iter().find(|stage| stage.role == role)
+    }
+}
+
+/// The models of a generation, each with its weights' GPU bytes.
+pub struct PlanModels<'a> {
+    pub transformer: (&'a FluxConfig, u64),
+    pub autoencoder: (&'a AutoEncoderConfig, u64),
+    pub clip: (&'a ClipTextConfig, u64),
+    pub t5: (&'a T5Config, u64),
+    /// Tokens the T5 tokenizer pads the prompt to.
+    pub t5_tokens: usize,
+    /// Whether the autoencoder's encoder runs (image-to-image).
+    pub encodes_image: bool,
+}
+
+/// Plans a `width` × `height` generation (both multiples of 16).
+pub fn plan_memory(
+    models: &PlanModels,
+    width: usize,
+    height: usize,
+    limits: DeviceLimits,
+) -> MemoryPlan {
+    let (w, h) = (width as u64, height as u64);
+    let clip = {
+        let (config, weights) = models.clip;
+        let (tokens, d, mlp) = (
+            config.max_positions as u64,
+            config.hidden_size as u64,
+            config.intermediate_size as u64,
+        );
+        // Residual, normed, q, k, v, attention out; MLP hidden before and
+        // after its activation.
+        StagePlan {
+            role: Role::Clip,
+            weight_bytes: weights,
+            activation_bytes: tokens * (6 * d + 2 * mlp) * F32,
+            largest_activation: tokens * mlp.max(d) * F32,
+        }
+    };
+    let t5 = {
+        let (config, weights) = models.t5;
+        let tokens = models.t5_tokens as u64;
+        let (d, inner, ff) = (
+            config.d_model as u64,
+            config.inner_dim() as u64,
+            config.d_ff as u64,
+        );
+        let bias = config.num_heads as u64 * (2 * tokens).saturating_sub(1);
+        // Residual, normed, output; q, k, v, attention; gate, up, product.
+        StagePlan {
+            role: Role::T5,
+            weight_bytes: weights,
+            activation_bytes: (tokens * (3 * d + 4 * inner + 3 * ff) + bias) * F32,
+            largest_activation: tokens * ff.max(inner).max(d) * F32,
+        }
+    };
+    let transformer = {
+        let (config, weights) = models.transformer;
+        let tokens = (w / 16) * (h / 16) + models.t5_tokens as u64;
+        let (hidden, mlp) = (config.hidden_size as u64, config.mlp_hidden() as u64);
+        // The widest point is a single block: its input and normed input,
+        // linear1's [qkv | mlp] output, the attention output, the joined
+        // [attention | GELU(mlp)] input of linear2 and its output.
+        StagePlan {
+            role: Role::Transformer,
+            weight_bytes: weights,
+            activation_bytes: tokens
+                * (2 * hidden + (3 * hidden + mlp) + hidden + (hidden + mlp) + hidden)
+                * F32,
+            largest_activation: tokens * (3 * hidden + mlp) * F32,
+        }
+    };
+    let autoencoder = {
+        let (config, weights) = models.autoencoder;
+        let largest = autoencoder_largest(config, w, h, models.encodes_image);
+        // A resnet block at the widest level holds its input, the normed
+        // input, the first convolution's output and the shortcut.
+        StagePlan {
+            role: Role::Autoencoder,
+            weight_bytes: weights,
+            activation_bytes: 4 * largest,
+            largest_activation: largest,
+        }
+    };
+    let text_phase =
+        clip.weight_bytes + t5.weight_bytes + clip.activation_bytes.max(t5.activation_bytes);
+    let image_phase = transformer.weight_bytes
+        + autoencoder.weight_bytes
+        + transformer
+            .activation_bytes
+            .max(autoencoder.activation_bytes);
+    let peak_bytes = text_phase.max(image_phase);
+    let stages = vec![clip, t5, transformer, autoencoder];
+
+    let mut problems = Vec::new();
+    let binding = limits.max_storage_binding.min(limits.max_buffer_size);
+    for stage in &stages {
+        if stage.largest_activation > binding {
+            problems.push(format!(
+                "the {}'s largest activation at {width}x{height} takes {}, more than the {} \
+                 one GPU buffer binding may hold on this device",
+                stage.role,
+                human_bytes(stage.largest_activation),
+                human_bytes(binding)
+            ));
+        }
+    }
+    if let Some(budget) = limits.memory_budget
+        && peak_bytes > budget
+    {
+        problems.push(format!(
+            "generating at {width}x{height} needs about {} at once, more than the {} budget",
+            human_bytes(peak_bytes),
+            human_bytes(budget)
+        ));
+    }
+    MemoryPlan {
+        width,
+        height,
+        stages,
+        limits,
+        peak_bytes,
+        problems,
+    }
+}
+
+/// Bytes of the autoencoder's largest activation: the widest level's
+/// channels times its pixels, over the decoder's levels (each upsampled
+/// output has the coarser level's channels at the finer level's size) and,
+/// when it runs, the encoder's first level at full size.
+fn autoencoder_largest(config: &AutoEncoderConfig, width: u64, height: u64, encodes: bool) -> u64 {
+    let levels = config.ch_mult.len();
+    let scale = 1u64 << (levels - 1);
+    let (latent_w, latent_h) = (width / scale, height / scale);
+    let pixels = |level: usize| {
+        let factor = 1u64 << (levels - 1 - level);
+        latent_w * factor * latent_h * factor
+    };
+    let channels = |level: usize| (config.ch * config.ch_mult[level]) as u64;
+    let mut largest = 0;
+    for level in 0..levels {
+        largest = largest.max(pixels(level) * channels(level));
+        if level > 0 {
+            largest = largest.max(pixels(level - 1) * channels(level));
+        }
+    }
+    if encodes {
+        largest = largest.max(width * height * config.ch as u64);
+    }
+    largest * F32
+}
+
+impl fmt::Display for MemoryPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "memory plan for {}x{}:", self.width, self.height)?;
+        for stage in &self.stages {
+            writeln!(
+                f,
+                "  {:<17} weights {:>10}  activations {:>10}  largest tensor {:>10}",
+                stage.role.name(),
+                human_bytes(stage.weight_bytes),
+                human_bytes(stage.activation_bytes),
+                human_bytes(stage.largest_activation)
+            )?;
+        }
+        writeln!(
+            f,
+            "  peak (one phase at a time): {}",
+            human_bytes(self.peak_bytes)
+        )?;
+        if self.fits() {
+            writeln!(f, "  fits this device")
+        } else {
+            for problem in &self.problems {
+                writeln!(f, "  does not fit: {problem}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flux_models<'a>(
+        transformer: &'a FluxConfig,
+        autoencoder: &'a AutoEncoderConfig,
+        clip: &'a ClipTextConfig,
+        t5: &'a T5Config,
+    ) -> PlanModels<'a> {
+        PlanModels {
+            transformer: (transformer, 1 << 30),
+            autoencoder: (autoencoder, 1 << 20),
+            clip: (clip, 1 << 20),
+            t5: (t5, 1 << 20),
+            t5_tokens: 256,
+            encodes_image: false,
+        }
+    }
+
+    #[test]
+    fn schnell_at_1024_by_hand() {
+        let (transformer, autoencoder) = (FluxConfig::schnell(), AutoEncoderConfig::flux());
+        let (clip, t5) = (ClipTextConfig::vit_l_14(), T5Config::v1_1_xxl());
+        let models = flux_models(&transformer, &autoencoder, &clip, &t5);
+        let limits = DeviceLimits {
+            max_buffer_size: 4 << 30,
+            max_storage_binding: 2 << 30,
+            memory_budget: None,
+        };
+        let plan = plan_memory(&models, 1024, 1024, limits);
+        // 4096 image + 256 text tokens; linear1 gives 3·3072 + 12288 = 21504.
+        let dit = plan.stage(Role::Transformer).unwrap();
+        assert_eq!(dit.largest_activation, 4352 * 21504 * 4);
+        assert_eq!(
+            dit.activation_bytes,
+            4352 * (6144 + 21504 + 3072 + 15360 + 3072) * 4
+        );
+        // The decoder's widest tensor: level 1's 256 channels upsampled to
+        // the full 1024² (1 GiB).
+        let ae = plan.stage(Role::Autoencoder).unwrap();
+        assert_eq!(ae.largest_activation, 1024 * 1024 * 256 * 4);
+        assert!(plan.fits(), "{plan}");
+
+        // WebGPU's default 128 MiB binding cannot hold it.
+        let small = DeviceLimits {
+            max_storage_binding: 128 << 20,
+            ..limits
+        };
+        let plan = plan_memory(&models, 1024, 1024, small);
+        assert!(!plan.fits());
+        assert!(
+            plan.problems.iter().any(|p| p.contains("FLUX autoencoder")),
+            "{plan}"
+        );
+
+        let budget = DeviceLimits {
+            memory_budget: Some(1 << 30),
+            ..limits
+        };
+        let plan = plan_memory(&models, 512, 512, budget);
+        assert!(plan.problems.iter().any(|p| p.contains("budget")), "{plan}");
+    }
+
+    #[test]
+    fn weight_bytes_follow_the_loaders_forms() {
+        let info = |name: &str, shape: Vec<u64>, encoding| TensorInfo {
+            name: name.into(),
+            shape,
+            encoding,
+            bytes: 0..0,
+        };
+        let q4 = Encoding::Quantized(WeightFormat::Q4_0);
+        let tensors = [
+            // 64 rows of 4 Q4_0 blocks, each 18 bytes packed into 5 words.
+            info("double_blocks.0.img_mlp.0.weight", vec![64, 128], q4),
+            // BF16 stays 2 bytes a value; a vector becomes f32.
+            info("img_in.weight", vec![8, 64], Encoding::Plain(Dtype::BF16)),
+            info("img_in.bias", vec![8], Encoding::Plain(Dtype::BF16)),
+            // FP8 becomes f16.
+            info(
+                "txt_in.weight",
+                vec![8, 64],
+                Encoding::Plain(Dtype::F8_E4M3),
+            ),
+        ];
+        assert_eq!(
+            gpu_weight_bytes(Role::Transformer, &tensors),
+            64 * 4 * 20 + 8 * 64 * 2 + 8 * 4 + 8 * 64 * 2
+        );
+        // T5's embedding table is read as f32 rows, whatever the file holds.
+        let table = [info(
+            "shared.weight",
+            vec![100, 64],
+            Encoding::Plain(Dtype::BF16),
+        )];
+        assert_eq!(gpu_weight_bytes(Role::T5, &table), 100 * 64 * 4);
+    }
+}

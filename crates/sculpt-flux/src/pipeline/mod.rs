@@ -1,0 +1,25 @@
+//! The pipeline: from a model's files to images, stage by stage.
+//!
+//! A model is described by a [`Manifest`] (the built-in model) or by its
+//! files alone (imported FLUX checkpoints, configuration inferred from their
+//! shapes); either way it runs through one [`Pipeline`]. Before anything is
+//! loaded, a request is checked ([`GenerateRequest::validate`]) and the
+//! [`MemoryPlan`] for its size is checked against the device.
+
+mod error;
+mod generate;
+mod manifest;
+mod memory;
+mod request;
+
+pub use error::PipelineError;
+pub use generate::{Frame, Generation, ModelDefaults, ModelFiles, Pipeline, Show, StepInfo};
+pub use manifest::{
+    MANIFEST_VERSION, Manifest, ManifestConfig, ManifestError, ManifestFile, ManifestFiles,
+    ManifestShift,
+};
+pub use memory::{
+    DeviceLimits, MemoryPlan, PlanModels, StagePlan, gpu_weight_bytes, is_linear_weight,
+    plan_memory,
+};
+pub use request::{DEFAULT_GUIDANCE, GenerateRequest, InitImage, RequestError};

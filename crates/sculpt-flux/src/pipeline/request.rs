@@ -1,0 +1,209 @@
+//! What one generation asks for, and the checks it must pass before any
+//! weight is loaded.
+
+/// One image to generate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerateRequest {
+    pub prompt: String,
+    pub width: usize,
+    pub height: usize,
+    pub steps: usize,
+    pub seed: u64,
+    /// The embedded guidance of guidance-distilled models (dev); ignored by
+    /// the others. `None`: [`DEFAULT_GUIDANCE`].
+    pub guidance: Option<f32>,
+    /// True classifier-free guidance: each step also runs the transformer on
+    /// the empty prompt and takes `v_uncond + s·(v_cond − v_uncond)`.
+    /// `None`: the model's default (the manifest's `cfg_scale`).
+    pub cfg_scale: Option<f32>,
+    /// Image-to-image: the start image and how much of the schedule to run.
+    pub init_image: Option<InitImage>,
+}
+
+/// FLUX.1-dev's usual embedded guidance.
+pub const DEFAULT_GUIDANCE: f32 = 3.5;
+
+/// A start image, already at the requested size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InitImage {
+    pub width: usize,
+    pub height: usize,
+    /// Row-major RGBA8 (alpha ignored).
+    pub rgba: Vec<u8>,
+    /// 1 starts from pure noise, 0 keeps the image.
+    pub strength: f32,
+}
+
+/// Why a request was refused.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RequestError {
+    #[error(
+        "the image size {width}x{height} is not made of positive multiples of 16 \
+         (FLUX's latent is 8x smaller and packed in 2x2 patches)"
+    )]
+    SizeNotMultipleOf16 { width: usize, height: usize },
+    #[error("the prompt is empty")]
+    EmptyPrompt,
+    #[error("the number of steps is 0; at least one step is needed")]
+    ZeroSteps,
+    #[error("the strength {0} is outside [0, 1]")]
+    StrengthOutOfRange(f32),
+    #[error("the {what} {value} is not a finite number")]
+    NotFinite { what: &'static str, value: f32 },
+    #[error(
+        "the start image is {found_width}x{found_height} with {found_bytes} bytes, but the \
+         request is for {width}x{height} RGBA8 ({} bytes)", 4 * width * height
+    )]
+    InitImageSize {
+        width: usize,
+        height: usize,
+        found_width: usize,
+        found_height: usize,
+        found_bytes: usize,
+    },
+}
+
+impl GenerateRequest {
+    /// Checks everything that does not need the model.
+    pub fn validate(&self) -> Result<(), RequestError> {
+        let (width, height) = (self.width, self.height);
+        if width == 0 || height == 0 || !width.is_multiple_of(16) || !height.is_multiple_of(16) {
+            return Err(RequestError::SizeNotMultipleOf16 { width, height });
+        }
+        if self.prompt.trim().is_empty() {
+            return Err(RequestError::EmptyPrompt);
+        }
+        if self.steps == 0 {
+            return Err(RequestError::ZeroSteps);
+        }
+        for (what, value) in [("guidance", self.guidance), ("cfg scale", self.cfg_scale)] {
+            if let Some(value) = value
+                && !value.is_finite()
+            {
+                return Err(RequestError::NotFinite { what, value });
+            }
+        }
+        if let Some(image) = &self.init_image {
+            if !(0.0..=1.0).contains(&image.strength) {
+                return Err(RequestError::StrengthOutOfRange(image.strength));
+            }
+            if image.width != width
+                || image.height != height
+                || image.rgba.len() != 4 * width * height
+            {
+                return Err(RequestError::InitImageSize {
+                    width,
+                    height,
+                    found_width: image.width,
+                    found_height: image.height,
+                    found_bytes: image.rgba.len(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> GenerateRequest {
+        GenerateRequest {
+            prompt: "a red fox".into(),
+            width: 64,
+            height: 48,
+            steps: 4,
+            seed: 1,
+            guidance: None,
+            cfg_scale: None,
+            init_image: None,
+        }
+    }
+
+    #[test]
+    fn each_bad_request_has_its_own_error() {
+        assert_eq!(request().validate(), Ok(()));
+        let cases: Vec<(GenerateRequest, RequestError)> = vec![
+            (
+                GenerateRequest {
+                    width: 72,
+                    ..request()
+                },
+                RequestError::SizeNotMultipleOf16 {
+                    width: 72,
+                    height: 48,
+                },
+            ),
+            (
+                GenerateRequest {
+                    height: 0,
+                    ..request()
+                },
+                RequestError::SizeNotMultipleOf16 {
+                    width: 64,
+                    height: 0,
+                },
+            ),
+            (
+                GenerateRequest {
+                    prompt: "  ".into(),
+                    ..request()
+                },
+                RequestError::EmptyPrompt,
+            ),
+            (
+                GenerateRequest {
+                    steps: 0,
+                    ..request()
+                },
+                RequestError::ZeroSteps,
+            ),
+            (
+                GenerateRequest {
+                    init_image: Some(InitImage {
+                        width: 64,
+                        height: 48,
+                        rgba: vec![0; 64 * 48 * 4],
+                        strength: 1.5,
+                    }),
+                    ..request()
+                },
+                RequestError::StrengthOutOfRange(1.5),
+            ),
+            (
+                GenerateRequest {
+                    init_image: Some(InitImage {
+                        width: 32,
+                        height: 48,
+                        rgba: vec![0; 32 * 48 * 4],
+                        strength: 0.5,
+                    }),
+                    ..request()
+                },
+                RequestError::InitImageSize {
+                    width: 64,
+                    height: 48,
+                    found_width: 32,
+                    found_height: 48,
+                    found_bytes: 32 * 48 * 4,
+                },
+            ),
+            (
+                GenerateRequest {
+                    cfg_scale: Some(f32::NAN),
+                    ..request()
+                },
+                RequestError::NotFinite {
+                    what: "cfg scale",
+                    value: f32::NAN,
+                },
+            ),
+        ];
+        for (bad, want) in cases {
+            let got = bad.validate().unwrap_err();
+            // NaN != NaN: compare the messages.
+            assert_eq!(got.to_string(), want.to_string());
+        }
+    }
+}

@@ -1,0 +1,428 @@
+//! The pipeline on a tiny random model held in memory: the steady state of
+//! a denoising step on the GPU, determinism, image-to-image, and the
+//! refusal of bad requests and misplaced files before anything is loaded.
+//! (Equality with candle-transformers end to end is `sculpt-cli`'s
+//! `tests/generate.rs`, through the binary.)
+//!
+//! Run natively: `XDG_RUNTIME_DIR=/tmp/xdg cargo test -p sculpt-flux --test gpu_pipeline`.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sculpt_flux::checkpoint::{
+    CheckpointProblem, ExpectedTensor, Role, autoencoder_layout, clip_layout, flux_layout,
+    t5_layout,
+};
+use sculpt_flux::clip::ClipTextConfig;
+use sculpt_flux::flux::FluxConfig;
+use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
+use sculpt_flux::formats::{Dtype, Encoding, MemorySource, TensorToWrite, safetensors_bytes};
+use sculpt_flux::pipeline::{
+    GenerateRequest, InitImage, ManifestConfig, ModelDefaults, ModelFiles, Pipeline, PipelineError,
+    RequestError, Show,
+};
+use sculpt_flux::t5::T5Config;
+use sculpt_gpu::Gpu;
+
+type Source = MemorySource<Vec<u8>>;
+
+fn gpu() -> Gpu {
+    pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe without a GPU)")
+}
+
+fn configs() -> ManifestConfig {
+    let clip = ClipTextConfig {
+        vocab_size: 49408,
+        ..ClipTextConfig::tiny()
+    };
+    let t5 = T5Config::tiny();
+    ManifestConfig {
+        transformer: FluxConfig {
+            vec_in_dim: clip.hidden_size,
+            context_in_dim: t5.d_model,
+            ..FluxConfig::tiny(false)
+        },
+        autoencoder: AutoEncoderConfig::tiny(),
+        clip,
+        t5,
+    }
+}
+
+/// A safetensors file of random F32 values in `layout`, scaled so that
+/// activations stay O(1).
+fn random_file(name: &str, layout: Vec<ExpectedTensor>, seed: u64) -> Source {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let tensors: Vec<(String, Vec<u64>, Vec<u8>)> = layout
+        .into_iter()
+        .filter(|tensor| !tensor.optional || tensor.name == "shared.weight")
+        .map(|tensor| {
+            let len: usize = tensor.shape.iter().product();
+            let (center, range) = if tensor.shape.len() == 1 {
+                let norm = tensor.name.ends_with(".scale")
+                    || (tensor.name.contains("norm") && tensor.name.ends_with("weight"));
+                (if norm { 1.0 } else { 0.0 }, 0.1)
+            } else {
+                let fan_in: usize = tensor.shape[1..].iter().product();
+                (0.0, 1.0 / (fan_in as f32).sqrt())
+            };
+            let bytes = (0..len)
+                .flat_map(|_| (center + rng.random_range(-range..=range)).to_le_bytes())
+                .collect();
+            let shape = tensor.shape.iter().map(|&d| d as u64).collect();
+            (tensor.name, shape, bytes)
+        })
+        .collect();
+    let to_write: Vec<TensorToWrite> = tensors
+        .iter()
+        .map(|(name, shape, bytes)| TensorToWrite {
+            name,
+            shape,
+            encoding: Encoding::Plain(Dtype::F32),
+            bytes,
+        })
+        .collect();
+    MemorySource::new(
+        name,
+        safetensors_bytes(&to_write, &BTreeMap::new()).unwrap(),
+    )
+}
+
+/// T5 split in two shards, as the public `text_encoder_2` is.
+fn t5_shards(config: &T5Config) -> Vec<Source> {
+    let layout = t5_layout(config);
+    let (first, second): (Vec<_>, Vec<_>) = layout.into_iter().partition(|tensor| {
+        tensor.name.starts_with("encoder.block.0.") || tensor.name == "shared.weight"
+    });
+    vec![
+        random_file("t5-00001-of-00002.safetensors", first, 4),
+        random_file("t5-00002-of-00002.safetensors", second, 5),
+    ]
+}
+
+fn test_data(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    let bytes = std::fs::read(path).unwrap();
+    if name.ends_with(".gz") {
+        let mut json = Vec::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut json)
+            .unwrap();
+        json
+    } else {
+        bytes
+    }
+}
+
+fn files(configs: &ManifestConfig) -> ModelFiles<Source> {
+    let transformer = random_file(
+        "transformer.safetensors",
+        flux_layout(&configs.transformer),
+        1,
+    );
+    let autoencoder = random_file(
+        "ae.safetensors",
+        autoencoder_layout(&configs.autoencoder),
+        2,
+    );
+    ModelFiles {
+        transformer: vec![transformer],
+        autoencoder: vec![autoencoder],
+        clip: vec![random_file(
+            "clip.safetensors",
+            clip_layout(&configs.clip),
+            3,
+        )],
+        t5: t5_shards(&configs.t5),
+        clip_tokenizer: test_data("clip-vit-large-patch14.tokenizer.json.gz"),
+        t5_tokenizer: test_data("t5-synthetic.tokenizer.json"),
+    }
+}
+
+fn defaults() -> ModelDefaults {
+    ModelDefaults {
+        name: "tiny".into(),
+        resolution: [64, 48],
+        steps: 4,
+        schedule_shift: None,
+        cfg_scale: None,
+        t5_length: 16,
+    }
+}
+
+fn pipeline(gpu: &Gpu) -> Pipeline<Source> {
+    let configs = configs();
+    let files = files(&configs);
+    pollster::block_on(Pipeline::open(gpu, defaults(), Some(configs), files)).unwrap()
+}
+
+fn request(seed: u64) -> GenerateRequest {
+    GenerateRequest {
+        prompt: "a photo of a cat".into(),
+        width: 64,
+        height: 48,
+        steps: 4,
+        seed,
+        guidance: None,
+        cfg_scale: None,
+        init_image: None,
+    }
+}
+
+#[test]
+fn steps_after_the_first_create_nothing_and_read_nothing_back() {
+    let gpu = gpu();
+    let mut pipeline = pipeline(&gpu);
+    let mut generation = pollster::block_on(pipeline.start(&gpu, &request(1))).unwrap();
+    assert_eq!(generation.step_count(), 4);
+    // Warm-up is two steps: during the first no earlier prediction is
+    // alive; from the second on, the last prediction is held while the next
+    // is made, so the pool reaches its size then.
+    generation.step().unwrap().expect("a first step");
+    generation.step().unwrap().expect("a second step");
+    gpu.flush();
+    let before = gpu.stats();
+    for index in 2..4 {
+        let step = generation.step().unwrap().expect("four steps");
+        assert_eq!(step.index, index);
+    }
+    assert!(generation.step().unwrap().is_none());
+    gpu.flush();
+    let during = gpu.stats() - before;
+    assert_eq!(during.buffers_created, 0, "{during:?}");
+    assert_eq!(during.pipelines_created, 0, "{during:?}");
+    assert_eq!(during.bytes_read_back, 0, "{during:?}");
+    // Only the timestep scalar goes up, 4 bytes a step.
+    assert_eq!(during.bytes_uploaded, 8, "{during:?}");
+    assert!(during.dispatches > 0, "{during:?}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_pixels_and_another_seed_others() {
+    let gpu = gpu();
+    let mut pipeline = pipeline(&gpu);
+    let mut generate =
+        |seed| pollster::block_on(pipeline.generate(&gpu, &request(seed), |_, _| Ok(()))).unwrap();
+    let first = generate(5);
+    // The second run reuses the loaded transformer and autoencoder.
+    let again = generate(5);
+    let other = generate(6);
+    assert_eq!(
+        (first.width, first.height, first.rgba.len()),
+        (64, 48, 64 * 48 * 4)
+    );
+    assert_eq!(first, again);
+    let differing = first
+        .rgba
+        .iter()
+        .zip(&other.rgba)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(
+        differing > first.rgba.len() / 4,
+        "only {differing} bytes differ"
+    );
+}
+
+#[test]
+fn each_step_can_be_drawn_from_either_latent() {
+    let gpu = gpu();
+    let mut pipeline = pipeline(&gpu);
+    let mut seen = Vec::new();
+    let last = pollster::block_on(pipeline.generate(&gpu, &request(2), |generation, step| {
+        let current = pollster::block_on(generation.frame(Show::Current))?;
+        let clean = pollster::block_on(generation.frame(Show::PredictedClean))?;
+        seen.push((step.index, step.t, current, clean));
+        Ok(())
+    }))
+    .unwrap();
+    let times: Vec<f64> = seen.iter().map(|(_, t, _, _)| *t).collect();
+    assert_eq!(times, [1.0, 0.75, 0.5, 0.25]);
+    let (_, _, current, clean) = seen.last().unwrap();
+    // After the last step (to t = 0) the latent is the prediction x_t − t·v.
+    assert_eq!(current, &last);
+    assert_eq!(clean, &last);
+    // Before it, the noisy latent and the prediction differ.
+    let (_, _, current, clean) = &seen[0];
+    assert_ne!(current, clean);
+}
+
+#[test]
+fn image_to_image_runs_the_tail_of_the_schedule_from_the_image() {
+    let gpu = gpu();
+    let mut pipeline = pipeline(&gpu);
+    let image = |shade: u8| InitImage {
+        width: 64,
+        height: 48,
+        rgba: (0..64 * 48)
+            .flat_map(|i| [shade, (i % 64 * 4) as u8, (i / 64 * 5) as u8, 255])
+            .collect(),
+        strength: 0.5,
+    };
+    let mut with_image = |init: InitImage| {
+        let request = GenerateRequest {
+            init_image: Some(init),
+            ..request(3)
+        };
+        let mut generation = pollster::block_on(pipeline.start(&gpu, &request)).unwrap();
+        // Strength 0.5 of 4 steps: the last two.
+        assert_eq!(generation.step_count(), 2);
+        let first = generation.step().unwrap().unwrap();
+        assert_eq!(first.t, 0.5);
+        pollster::block_on(generation.finish()).unwrap()
+    };
+    let dark = with_image(image(0));
+    let light = with_image(image(255));
+    assert_ne!(dark, light, "the start image must shape the result");
+}
+
+#[test]
+fn bad_requests_are_refused_before_anything_is_loaded() {
+    let gpu = gpu();
+    let mut pipeline = pipeline(&gpu);
+    let before = gpu.stats();
+    let refused =
+        |pipeline: &mut Pipeline<Source>, request: GenerateRequest| match pollster::block_on(
+            pipeline.start(&gpu, &request),
+        ) {
+            Err(PipelineError::Request(error)) => error,
+            Err(other) => panic!("another error: {other}"),
+            Ok(_) => panic!("accepted"),
+        };
+    assert_eq!(
+        refused(
+            &mut pipeline,
+            GenerateRequest {
+                width: 72,
+                ..request(1)
+            }
+        ),
+        RequestError::SizeNotMultipleOf16 {
+            width: 72,
+            height: 48
+        }
+    );
+    assert_eq!(
+        refused(
+            &mut pipeline,
+            GenerateRequest {
+                height: 40,
+                ..request(1)
+            }
+        ),
+        RequestError::SizeNotMultipleOf16 {
+            width: 64,
+            height: 40
+        }
+    );
+    assert_eq!(
+        refused(
+            &mut pipeline,
+            GenerateRequest {
+                prompt: String::new(),
+                ..request(1)
+            }
+        ),
+        RequestError::EmptyPrompt
+    );
+    assert_eq!(
+        refused(
+            &mut pipeline,
+            GenerateRequest {
+                steps: 0,
+                ..request(1)
+            }
+        ),
+        RequestError::ZeroSteps
+    );
+    let init = InitImage {
+        width: 64,
+        height: 48,
+        rgba: vec![0; 64 * 48 * 4],
+        strength: -0.1,
+    };
+    assert_eq!(
+        refused(
+            &mut pipeline,
+            GenerateRequest {
+                init_image: Some(init),
+                ..request(1)
+            }
+        ),
+        RequestError::StrengthOutOfRange(-0.1)
+    );
+    assert_eq!((gpu.stats() - before).buffers_created, 0);
+}
+
+#[test]
+fn a_file_in_the_wrong_role_is_refused_by_name() {
+    let gpu = gpu();
+    let configs = configs();
+    let mut files = files(&configs);
+    // The autoencoder passed as the transformer, without a manifest: its
+    // role is read from its names.
+    files.transformer = vec![random_file(
+        "ae-as-dit.safetensors",
+        autoencoder_layout(&configs.autoencoder),
+        2,
+    )];
+    let error = pollster::block_on(Pipeline::open(&gpu, defaults(), None, files))
+        .err()
+        .expect("refused");
+    let PipelineError::Checkpoint(error) = error else {
+        panic!("another error: {error}");
+    };
+    assert_eq!(error.file, "ae-as-dit.safetensors");
+    assert!(
+        matches!(
+            error.problem,
+            CheckpointProblem::WrongRole {
+                found: Role::Autoencoder,
+                wanted: Role::Transformer
+            }
+        ),
+        "{error}"
+    );
+
+    // With a manifest, a transformer of another size names its first
+    // mis-shaped tensor.
+    let mut files = self::files(&configs);
+    let wider = FluxConfig {
+        hidden_size: 256,
+        ..configs.transformer.clone()
+    };
+    files.transformer = vec![random_file("wide.safetensors", flux_layout(&wider), 1)];
+    let error = pollster::block_on(Pipeline::open(&gpu, defaults(), Some(configs), files))
+        .err()
+        .expect("refused");
+    let message = error.to_string();
+    assert!(message.starts_with("wide.safetensors: "), "{message}");
+    assert!(message.contains("img_in.weight"), "{message}");
+}
+
+#[test]
+fn a_prompt_longer_than_t5_reads_is_reported() {
+    let gpu = gpu();
+    let mut pipeline = pipeline(&gpu);
+    let long = GenerateRequest {
+        prompt: "a photo of a cat ".repeat(8),
+        ..request(1)
+    };
+    let generation = pollster::block_on(pipeline.start(&gpu, &long)).unwrap();
+    let warnings: Vec<String> = generation
+        .truncations()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    // The model pads T5 to 16 tokens; CLIP's 77 hold the prompt.
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("reads the first 16"), "{warnings:?}");
+    drop(generation);
+    let short = pollster::block_on(pipeline.start(&gpu, &request(1))).unwrap();
+    assert!(short.truncations().is_empty());
+}
