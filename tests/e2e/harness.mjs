@@ -127,3 +127,20 @@ export async function settledCanvasPixels(page, selector, matches, timeout = 5_0
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/**
+ * Waits until the service worker has finished installing (its offline copy
+ * is complete once it is active). Polls: waitForFunction does not await an
+ * async predicate.
+ */
+export async function waitForOfflineCopy(page, timeout = 60_000) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    const state = await page.evaluate(
+      async () => (await navigator.serviceWorker.getRegistration())?.active?.state,
+    );
+    if (state === 'activated') return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error('the service worker did not become active: the page would not work offline');
+}

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { servePage, openBrowser, settledCanvasPixels, noWebgpuFlags } from './harness.mjs';
+import { servePage, openBrowser, settledCanvasPixels, noWebgpuFlags, waitForOfflineCopy } from './harness.mjs';
 
 /**
  * The self-test image's expected bytes, worked out independently of the
@@ -57,6 +57,22 @@ after(async () => {
   await server?.close();
 });
 
+/** Opens the self-test panel (closed by default, below the generator). */
+async function openSelfTest(page) {
+  if (!(await page.$eval('#selftest-panel', (panel) => panel.open))) {
+    await page.click('#selftest-summary');
+  }
+}
+
+/** Presses Tab until the element with `id` has the focus (at most 40 times). */
+async function tabTo(page, id) {
+  for (let i = 0; i < 40; i++) {
+    if ((await page.evaluate(() => document.activeElement?.id)) === id) return;
+    await page.keyboard.press('Tab');
+  }
+  assert.fail(`Tab never reached #${id}`);
+}
+
 async function waitForPhase(page, phase) {
   await page.waitForFunction(
     (phase) => document.getElementById('frame').dataset.phase === String(phase) ||
@@ -78,6 +94,7 @@ test('the GPU kernel draws exactly the expected pixels', async () => {
     await waitForPhase(page, 0);
     await assertFrame(page, 0);
 
+    await openSelfTest(page);
     await page.fill('#phase', '3');
     await page.click('#draw');
     await waitForPhase(page, 3);
@@ -95,9 +112,11 @@ test('the self-test works by keyboard alone', async () => {
     const { page } = browser;
     await page.goto(server.url);
     await waitForPhase(page, 0);
-    // Tab to the phase field, type, Enter submits; then Tab to the button, Space draws.
-    await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => document.activeElement.id), 'phase');
+    // Tab to the panel and open it with Enter, Tab to the phase field, type,
+    // Enter submits; then Tab to the button, Space draws.
+    await tabTo(page, 'selftest-summary');
+    await page.keyboard.press('Enter');
+    await tabTo(page, 'phase');
     await page.keyboard.press('Control+A');
     await page.keyboard.type('41');
     await page.keyboard.press('Enter');
@@ -130,6 +149,7 @@ test('bad input is reported in the page and keeps the last frame', async () => {
     const { page } = browser;
     await page.goto(server.url);
     await waitForPhase(page, 0);
+    await openSelfTest(page);
     // The number field's own validation stops the form; bypass it the way a
     // script or an older browser could, to reach the app's check.
     await page.$eval('#phase', (input) => {
@@ -153,6 +173,7 @@ test('once loaded, the page keeps computing with the network off', async () => {
     await waitForPhase(page, 0);
     await context.setOffline(true);
     assert.equal(await page.evaluate(() => navigator.onLine), false);
+    await openSelfTest(page);
     await page.fill('#phase', '12');
     await page.press('#phase', 'Enter');
     await waitForPhase(page, 12);
@@ -169,15 +190,12 @@ test('after one visit the page loads and runs with the network off', async () =>
     await page.goto(server.url);
     await waitForPhase(page, 0);
     // The service worker has copied the app once it is active.
-    await page.waitForFunction(
-      async () => (await navigator.serviceWorker.getRegistration())?.active?.state === 'activated',
-      null,
-      { timeout: 30_000 },
-    );
+    await waitForOfflineCopy(page);
     await context.setOffline(true);
     await page.reload();
     await waitForPhase(page, 0);
     await assertFrame(page, 0);
+    await openSelfTest(page);
     await page.fill('#phase', '5');
     await page.press('#phase', 'Enter');
     await waitForPhase(page, 5);

@@ -1,6 +1,6 @@
-//! The page today: start the engine in its worker, describe the GPU, and run
-//! the engine self-test (a frame drawn by the GPU straight into the canvas)
-//! on demand.
+//! The page: start the engine in its worker, then generate on request,
+//! showing every step as the engine draws it into the canvas; and the
+//! engine self-test (a frame of known pixels) for diagnosis.
 
 use std::{
     cell::{Cell, RefCell},
@@ -8,11 +8,12 @@ use std::{
 };
 
 use wasm_bindgen::{JsCast, closure::Closure};
-use web_sys::{Event, HtmlButtonElement, HtmlCanvasElement, HtmlInputElement};
+use web_sys::{Event, HtmlButtonElement, HtmlCanvasElement, HtmlFormElement, HtmlInputElement};
 
 use crate::{
     device_panel, dom,
     engine_client::EngineClient,
+    generator::{self, History},
     protocol::{FromEngine, ToEngine},
 };
 
@@ -48,12 +49,21 @@ fn fail(message: &str) {
     dom::show_error(message);
 }
 
-struct Page {
+/// What the engine is busy with, if anything: one request at a time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Busy {
+    Idle,
+    SelfTest,
+    Generating,
+}
+
+pub(crate) struct Page {
     canvas: HtmlCanvasElement,
     engine: RefCell<Option<EngineClient>>,
     adapter: RefCell<String>,
-    busy: Cell<bool>,
+    busy: Cell<Busy>,
     frames_drawn: Cell<u32>,
+    history: History,
 }
 
 fn run() -> Result<(), String> {
@@ -62,8 +72,9 @@ fn run() -> Result<(), String> {
         canvas: dom::element("frame")?,
         engine: RefCell::new(None),
         adapter: RefCell::new(String::new()),
-        busy: Cell::new(false),
+        busy: Cell::new(Busy::Idle),
         frames_drawn: Cell::new(0),
+        history: History::new(),
     });
     let engine = EngineClient::start(&page.canvas, {
         let page = Rc::downgrade(&page);
@@ -75,22 +86,52 @@ fn run() -> Result<(), String> {
     })?;
     *page.engine.borrow_mut() = Some(engine);
 
-    let form: web_sys::HtmlFormElement = dom::element("selftest")?;
-    let on_submit = {
-        let page = Rc::clone(&page);
-        Closure::<dyn FnMut(Event)>::new(move |event: Event| {
-            event.prevent_default();
-            page.draw_requested();
-        })
-    };
-    form.add_event_listener_with_callback("submit", on_submit.as_ref().unchecked_ref())
-        .map_err(|_| "cannot listen to the self-test form")?;
+    on_submit(&page, "selftest", Page::draw_requested)?;
+    on_submit(&page, "generate", Page::generate_requested)?;
+    generator::wire_controls(&page)?;
+    page.history.show_stored();
+    Ok(())
+}
+
+/// Calls `action` when form `id` is submitted (Enter in a field, or its
+/// submit button), instead of the browser's navigation.
+fn on_submit(page: &Rc<Page>, id: &str, action: fn(&Page)) -> Result<(), String> {
+    let form: HtmlFormElement = dom::element(id)?;
+    let page = Rc::clone(page);
+    let listener = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+        event.prevent_default();
+        action(&page);
+    });
+    form.add_event_listener_with_callback("submit", listener.as_ref().unchecked_ref())
+        .map_err(|_| format!("cannot listen to the {id} form"))?;
     // The listener lives as long as the page.
-    on_submit.forget();
+    listener.forget();
     Ok(())
 }
 
 impl Page {
+    pub(crate) fn send(&self, request: &ToEngine) -> Result<(), String> {
+        let engine = self.engine.borrow();
+        engine
+            .as_ref()
+            .ok_or("the engine is not running")?
+            .send(request)
+    }
+
+    fn set_busy(&self, busy: Busy) {
+        self.busy.set(busy);
+        let idle = busy == Busy::Idle;
+        for id in ["draw", "generate-button"] {
+            if let Ok(button) = dom::element::<HtmlButtonElement>(id) {
+                button.set_disabled(!idle);
+            }
+        }
+        if let Ok(cancel) = dom::element::<HtmlButtonElement>("cancel") {
+            cancel.set_disabled(busy != Busy::Generating);
+        }
+        dom::set_state(if idle { "ready" } else { "busy" });
+    }
+
     fn on_reply(&self, reply: FromEngine) {
         match reply {
             FromEngine::Ready { device } => {
@@ -100,19 +141,22 @@ impl Page {
                 if let Err(message) = device_panel::show(&device) {
                     dom::show_error(&message);
                 }
-                if let Ok(button) = dom::element::<HtmlButtonElement>("draw") {
-                    button.set_disabled(false);
-                }
+                self.set_busy(Busy::Idle);
                 self.draw_requested();
             }
             // The engine client answers this one itself.
             FromEngine::Loaded => {}
             FromEngine::Unavailable { message } => {
-                self.busy.set(false);
+                self.set_busy(Busy::Idle);
+                for id in ["draw", "generate-button"] {
+                    if let Ok(button) = dom::element::<HtmlButtonElement>(id) {
+                        button.set_disabled(true);
+                    }
+                }
                 fail(&message);
             }
             FromEngine::SelfTestDrawn { phase, ms } => {
-                self.busy.set(false);
+                self.set_busy(Busy::Idle);
                 let frames = self.frames_drawn.get() + 1;
                 self.frames_drawn.set(frames);
                 let _ = self.canvas.set_attribute("data-phase", &phase.to_string());
@@ -123,30 +167,65 @@ impl Page {
                     "Drew phase {phase} on {} in {ms:.1} ms.",
                     self.adapter.borrow()
                 ));
-                dom::set_state("ready");
             }
             FromEngine::Failed { message } => {
-                self.busy.set(false);
+                self.set_busy(Busy::Idle);
+                generator::show_progress("");
+                dom::set_state("error");
+                dom::show_error(&message);
+            }
+            FromEngine::Progress { message } => generator::show_progress(&message),
+            FromEngine::Step {
+                index,
+                count,
+                t,
+                ms,
+            } => generator::show_step(&self.canvas, index, count, t, ms),
+            FromEngine::Generated {
+                png,
+                settings,
+                total_ms,
+                warnings,
+            } => {
+                self.set_busy(Busy::Idle);
+                generator::show_result(&self.history, &png, &settings, total_ms, &warnings);
+            }
+            FromEngine::Cancelled { steps } => {
+                self.set_busy(Busy::Idle);
+                generator::show_progress(&format!("Cancelled after {steps} steps."));
+            }
+        }
+    }
+
+    fn draw_requested(&self) {
+        if self.busy.get() != Busy::Idle {
+            return;
+        }
+        let sent = read_phase().and_then(|phase| self.send(&ToEngine::SelfTest { phase }));
+        match sent {
+            Ok(()) => {
+                dom::clear_error();
+                self.set_busy(Busy::SelfTest);
+            }
+            Err(message) => {
                 dom::set_state("error");
                 dom::show_error(&message);
             }
         }
     }
 
-    fn draw_requested(&self) {
-        if self.busy.get() {
+    fn generate_requested(&self) {
+        if self.busy.get() != Busy::Idle {
             return;
         }
-        let sent = read_phase().and_then(|phase| {
-            let engine = self.engine.borrow();
-            let engine = engine.as_ref().ok_or("the engine is not running")?;
-            engine.send(&ToEngine::SelfTest { phase })
-        });
+        let sent = generator::read_settings()
+            .and_then(|settings| self.send(&ToEngine::Generate(settings)));
         match sent {
             Ok(()) => {
-                self.busy.set(true);
                 dom::clear_error();
-                dom::set_state("busy");
+                generator::show_progress("Starting…");
+                let _ = self.canvas.set_attribute("data-steps", "0");
+                self.set_busy(Busy::Generating);
             }
             Err(message) => {
                 dom::set_state("error");

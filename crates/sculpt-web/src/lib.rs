@@ -25,6 +25,8 @@ mod device_panel;
 mod dom;
 #[cfg(target_arch = "wasm32")]
 mod engine_client;
+#[cfg(target_arch = "wasm32")]
+mod generator;
 pub mod protocol;
 pub mod store;
 #[cfg(target_arch = "wasm32")]

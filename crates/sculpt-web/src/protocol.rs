@@ -20,6 +20,42 @@ pub enum ToEngine {
     /// Draw the engine self-test pattern (a compute kernel's input drawn by
     /// the present shader) with this phase, filling the canvas.
     SelfTest { phase: u32 },
+    /// Generate an image, drawing every step on the canvas.
+    Generate(GenerateSettings),
+    /// Stop the generation in progress after its current step. Handled as
+    /// soon as it arrives, not after the requests queued before it; it gets
+    /// no reply of its own (the generation answers `cancelled`).
+    Cancel,
+    /// Which latent the canvas shows from the next step on. Handled as soon
+    /// as it arrives; no reply.
+    Show { show: ShowLatent },
+}
+
+/// One image to generate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GenerateSettings {
+    /// Which model: [`BUILT_IN_MODEL`] for now.
+    pub model: String,
+    pub prompt: String,
+    pub width: usize,
+    pub height: usize,
+    pub steps: usize,
+    /// Seeds are whole numbers below 2^32 (a JavaScript number holds them exactly).
+    pub seed: u32,
+    pub show: ShowLatent,
+}
+
+/// The built-in model's name, as the page picks it.
+pub const BUILT_IN_MODEL: &str = "sculpt-tiny";
+
+/// What each step's frame shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShowLatent {
+    /// The noisy image x_t after the step.
+    Current,
+    /// The clean image the model predicts at that step (x0).
+    PredictedClean,
 }
 
 /// What the engine tells the page.
@@ -39,6 +75,28 @@ pub enum FromEngine {
     SelfTestDrawn { phase: u32, ms: f64 },
     /// A request failed; the engine is still usable.
     Failed { message: String },
+    /// What a long request is doing now ("Loading the model…").
+    Progress { message: String },
+    /// Step `index` (from 0) of `count` is on the canvas; it evaluated the
+    /// model at time `t` (1 is pure noise) and took `ms`.
+    Step {
+        index: usize,
+        count: usize,
+        t: f64,
+        ms: f64,
+    },
+    /// The generation finished: the final image as a PNG (prompt, seed,
+    /// steps and model in its text chunks), and what it was made with.
+    Generated {
+        #[serde(with = "serde_bytes")]
+        png: Vec<u8>,
+        settings: GenerateSettings,
+        total_ms: f64,
+        /// Things the user should know (a prompt cut short).
+        warnings: Vec<String>,
+    },
+    /// The generation stopped on request after `steps` steps.
+    Cancelled { steps: usize },
 }
 
 #[cfg(test)]

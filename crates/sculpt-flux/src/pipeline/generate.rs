@@ -574,16 +574,27 @@ impl Generation<'_> {
         }
     }
 
-    /// Decodes the latent `show` names to an RGBA8 frame (reads it back).
-    pub async fn frame(&self, show: Show) -> Result<Frame, PipelineError> {
-        decode_tokens(
+    /// Decodes the latent `show` names to an image [3, height, width] in
+    /// about [-1, 1], left on the GPU (a page draws it straight into its
+    /// canvas with `sculpt_gpu::present`).
+    pub fn image(&self, show: Show) -> Result<Tensor, PipelineError> {
+        decode_image(
             self.gpu,
             &self.resident.decoder,
             self.latent(show),
             self.width,
             self.height,
         )
-        .await
+    }
+
+    /// Decodes the latent `show` names to an RGBA8 frame (reads it back).
+    pub async fn frame(&self, show: Show) -> Result<Frame, PipelineError> {
+        let rgba = to_rgba8(self.gpu, &self.image(show)?).await?;
+        Ok(Frame {
+            width: self.width,
+            height: self.height,
+            rgba,
+        })
     }
 
     /// Runs the remaining steps and decodes the final latent.
@@ -593,20 +604,14 @@ impl Generation<'_> {
     }
 }
 
-/// Image tokens → latent → image → RGBA8.
-async fn decode_tokens(
+/// Image tokens → latent → image [3, height, width].
+fn decode_image(
     gpu: &Gpu,
     decoder: &Decoder,
     tokens: &Tensor,
     width: usize,
     height: usize,
-) -> Result<Frame, PipelineError> {
+) -> Result<Tensor, PipelineError> {
     let latent = unpack_patches(gpu, tokens, height / 8, width / 8)?;
-    let image = decoder.decode(gpu, &latent)?;
-    let rgba = to_rgba8(gpu, &image).await?;
-    Ok(Frame {
-        width,
-        height,
-        rgba,
-    })
+    Ok(decoder.decode(gpu, &latent)?)
 }

@@ -10,6 +10,7 @@ mod error;
 mod generate;
 mod manifest;
 mod memory;
+mod png;
 mod request;
 
 pub use error::PipelineError;
@@ -22,4 +23,5 @@ pub use memory::{
     DeviceLimits, MemoryPlan, PlanModels, StagePlan, gpu_weight_bytes, is_linear_weight,
     plan_memory,
 };
+pub use png::PngError;
 pub use request::{DEFAULT_GUIDANCE, GenerateRequest, InitImage, RequestError};

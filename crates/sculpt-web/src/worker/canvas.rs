@@ -5,8 +5,9 @@ use sculpt_gpu::{Gpu, Tensor, present::draw_image};
 use web_sys::OffscreenCanvas;
 
 pub struct CanvasTarget {
+    canvas: OffscreenCanvas,
     surface: wgpu::Surface<'static>,
-    config: wgpu::SurfaceConfiguration,
+    config: std::cell::RefCell<wgpu::SurfaceConfiguration>,
 }
 
 impl CanvasTarget {
@@ -14,7 +15,7 @@ impl CanvasTarget {
         let (width, height) = (canvas.width().max(1), canvas.height().max(1));
         let surface = gpu
             .instance
-            .create_surface(wgpu::SurfaceTarget::OffscreenCanvas(canvas))
+            .create_surface(wgpu::SurfaceTarget::OffscreenCanvas(canvas.clone()))
             .map_err(|e| format!("cannot draw into the canvas with WebGPU: {e}"))?;
         let mut config = surface
             .get_default_config(&gpu.adapter, width, height)
@@ -35,11 +36,35 @@ impl CanvasTarget {
             .find(|mode| *mode == wgpu::CompositeAlphaMode::Opaque)
             .unwrap_or(config.alpha_mode);
         surface.configure(&gpu.device, &config);
-        Ok(Self { surface, config })
+        Ok(Self {
+            canvas,
+            surface,
+            config: std::cell::RefCell::new(config),
+        })
     }
 
     pub fn size(&self) -> (u32, u32) {
-        (self.config.width, self.config.height)
+        let config = self.config.borrow();
+        (config.width, config.height)
+    }
+
+    /// Gives the canvas (and so the page's placeholder) this many pixels;
+    /// the page's CSS decides how large they look.
+    pub fn resize(&self, gpu: &Gpu, width: u32, height: u32) -> Result<(), String> {
+        if width == 0 || height == 0 {
+            return Err(format!(
+                "a canvas of {width}×{height} pixels cannot be drawn"
+            ));
+        }
+        if self.size() != (width, height) {
+            self.canvas.set_width(width);
+            self.canvas.set_height(height);
+            let mut config = self.config.borrow_mut();
+            config.width = width;
+            config.height = height;
+            self.surface.configure(&gpu.device, &config);
+        }
+        Ok(())
     }
 
     /// Draws `image` ([3, h, w] in [-1, 1]) over the whole canvas and
@@ -53,7 +78,7 @@ impl CanvasTarget {
         let view = frame
             .texture
             .create_view(&wgpu::TextureViewDescriptor::default());
-        draw_image(gpu, image, &view, self.config.format, self.size())
+        draw_image(gpu, image, &view, self.config.borrow().format, self.size())
             .map_err(|e| e.to_string())?;
         gpu.flush();
         gpu.queue.present(frame);

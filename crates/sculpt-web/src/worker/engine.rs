@@ -1,25 +1,34 @@
 //! The engine: a GPU, the canvas it draws on, and the requests it serves.
 
 use sculpt_gpu::{Gpu, Tensor, kernels::frame::test_pattern};
-use wasm_bindgen::JsCast;
 use web_sys::OffscreenCanvas;
 
-use super::canvas::CanvasTarget;
-use crate::protocol::{FromEngine, ToEngine};
+use sculpt_flux::{formats::MemorySource, pipeline::Pipeline};
+
+use super::{Controls, built_in, canvas::CanvasTarget, generation};
+use crate::protocol::{BUILT_IN_MODEL, FromEngine, ToEngine};
 
 /// The largest self-test phase the page offers.
 pub const MAX_PHASE: u32 = 1000;
+/// The self-test frame's size (the canvas takes each image's size).
+const SELF_TEST_SIZE: (u32, u32) = (256, 160);
 
 pub struct Engine {
     gpu: Gpu,
     canvas: CanvasTarget,
+    /// The model last generated with, kept loaded for the next generation.
+    model: Option<(String, Pipeline<MemorySource<Vec<u8>>>)>,
 }
 
 impl Engine {
     pub async fn start(canvas: OffscreenCanvas) -> Result<Self, String> {
         let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
         let canvas = CanvasTarget::new(&gpu, canvas)?;
-        Ok(Self { gpu, canvas })
+        Ok(Self {
+            gpu,
+            canvas,
+            model: None,
+        })
     }
 
     pub fn device_rows(&self) -> Vec<(String, String)> {
@@ -31,13 +40,42 @@ impl Engine {
             .collect()
     }
 
-    pub async fn handle(&mut self, request: ToEngine) -> FromEngine {
-        match request {
-            ToEngine::SelfTest { phase } => match self.self_test(phase) {
-                Ok(ms) => FromEngine::SelfTestDrawn { phase, ms },
-                Err(message) => FromEngine::Failed { message },
-            },
-        }
+    /// Serves one request; `update` posts progress before the reply.
+    pub async fn handle(
+        &mut self,
+        request: ToEngine,
+        controls: &Controls,
+        update: &dyn Fn(FromEngine),
+    ) -> FromEngine {
+        let result = match request {
+            ToEngine::SelfTest { phase } => self
+                .self_test(phase)
+                .map(|ms| FromEngine::SelfTestDrawn { phase, ms }),
+            ToEngine::Generate(settings) => {
+                // A cancel sent before this generation began is not for it.
+                controls.cancel.set(false);
+                controls.show.set(settings.show);
+                match loaded(&self.gpu, &mut self.model, &settings.model, update).await {
+                    Ok(pipeline) => {
+                        generation::run(
+                            &self.gpu,
+                            &self.canvas,
+                            pipeline,
+                            settings,
+                            controls,
+                            update,
+                        )
+                        .await
+                    }
+                    Err(message) => Err(message),
+                }
+            }
+            // Acted on when they arrive (see `worker::start`); never queued.
+            ToEngine::Cancel | ToEngine::Show { .. } => {
+                Err("cancel and show are not queued requests".into())
+            }
+        };
+        result.unwrap_or_else(|message| FromEngine::Failed { message })
     }
 
     fn self_test(&self, phase: u32) -> Result<f64, String> {
@@ -46,8 +84,9 @@ impl Engine {
                 "Pattern phase must be a whole number from 0 to {MAX_PHASE}, not {phase}."
             ));
         }
-        let started = now_ms();
-        let (width, height) = self.canvas.size();
+        let started = generation::now_ms();
+        let (width, height) = SELF_TEST_SIZE;
+        self.canvas.resize(&self.gpu, width, height)?;
         let planes = Tensor::from_slice(
             &self.gpu,
             &test_pattern(width, height, phase),
@@ -55,14 +94,29 @@ impl Engine {
         )
         .map_err(|e| e.to_string())?;
         self.canvas.show(&self.gpu, &planes)?;
-        Ok(now_ms() - started)
+        Ok(generation::now_ms() - started)
     }
 }
 
-fn now_ms() -> f64 {
-    // A worker has `performance` on its global scope, not on a window.
-    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .map(|performance| performance.unchecked_into::<web_sys::Performance>().now())
-        .unwrap_or(0.0)
+/// The pipeline of `model`, loading it if another (or none) is loaded.
+async fn loaded<'m>(
+    gpu: &Gpu,
+    loaded: &'m mut Option<(String, Pipeline<MemorySource<Vec<u8>>>)>,
+    model: &str,
+    update: &dyn Fn(FromEngine),
+) -> Result<&'m mut Pipeline<MemorySource<Vec<u8>>>, String> {
+    if model != BUILT_IN_MODEL {
+        return Err(format!(
+            "there is no model called \"{model}\"; the built-in model is \"{BUILT_IN_MODEL}\""
+        ));
+    }
+    if loaded.as_ref().map(|(name, _)| name.as_str()) != Some(model) {
+        *loaded = None;
+        update(FromEngine::Progress {
+            message: "Loading the built-in model…".into(),
+        });
+        let pipeline = built_in::open(gpu).await?;
+        *loaded = Some((model.to_string(), pipeline));
+    }
+    Ok(&mut loaded.as_mut().expect("loaded above").1)
 }

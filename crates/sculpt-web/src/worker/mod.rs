@@ -6,8 +6,12 @@
 //! `OffscreenCanvas`): frames are drawn into the canvas's texture by the
 //! present shader and never read back to the CPU.
 
+mod built_in;
 mod canvas;
 mod engine;
+mod generation;
+
+use std::{cell::Cell, rc::Rc};
 
 use futures_channel::mpsc;
 use futures_util::StreamExt;
@@ -15,23 +19,42 @@ use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, OffscreenCanvas};
 
-use crate::protocol::{FromEngine, ToEngine};
+use crate::protocol::{FromEngine, ShowLatent, ToEngine};
 use engine::Engine;
+
+/// What a page can change while a generation runs: read between steps.
+pub struct Controls {
+    pub cancel: Cell<bool>,
+    pub show: Cell<ShowLatent>,
+}
 
 /// Entry point of the worker's wasm module.
 pub fn start() {
     console_error_panic_hook::set_once();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let (sender, inbox) = mpsc::unbounded::<JsValue>();
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        // The receiver lives as long as the worker.
-        let _ = sender.unbounded_send(event.data());
+    let controls = Rc::new(Controls {
+        cancel: Cell::new(false),
+        show: Cell::new(ShowLatent::Current),
     });
+    let on_message = {
+        let controls = Rc::clone(&controls);
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            // Cancel and Show act at once, even while a generation runs;
+            // everything else waits its turn.
+            match serde_wasm_bindgen::from_value::<ToEngine>(event.data()) {
+                Ok(ToEngine::Cancel) => controls.cancel.set(true),
+                Ok(ToEngine::Show { show }) => controls.show.set(show),
+                // The receiver lives as long as the worker.
+                _ => drop(sender.unbounded_send(event.data())),
+            }
+        })
+    };
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the worker.
     on_message.forget();
     post(&scope, &FromEngine::Loaded);
-    wasm_bindgen_futures::spawn_local(serve(scope, inbox));
+    wasm_bindgen_futures::spawn_local(serve(scope, inbox, controls));
 }
 
 enum Incoming {
@@ -40,7 +63,11 @@ enum Incoming {
 }
 
 /// Handles messages one at a time, in order.
-async fn serve(scope: DedicatedWorkerGlobalScope, mut inbox: mpsc::UnboundedReceiver<JsValue>) {
+async fn serve(
+    scope: DedicatedWorkerGlobalScope,
+    mut inbox: mpsc::UnboundedReceiver<JsValue>,
+    controls: Rc<Controls>,
+) {
     let mut engine: Option<Engine> = None;
     while let Some(message) = inbox.next().await {
         let reply = match decode(message) {
@@ -54,7 +81,11 @@ async fn serve(scope: DedicatedWorkerGlobalScope, mut inbox: mpsc::UnboundedRece
                 Err(message) => FromEngine::Unavailable { message },
             },
             Ok(Incoming::Request(request)) => match &mut engine {
-                Some(engine) => engine.handle(request).await,
+                Some(engine) => {
+                    engine
+                        .handle(request, &controls, &|update| post(&scope, &update))
+                        .await
+                }
                 None => FromEngine::Failed {
                     message: "the engine has not started: it needs a canvas first".into(),
                 },
@@ -80,7 +111,7 @@ fn decode(message: JsValue) -> Result<Incoming, String> {
         .map_err(|e| format!("the engine does not understand this message: {e}"))
 }
 
-fn post(scope: &DedicatedWorkerGlobalScope, reply: &FromEngine) {
+pub(crate) fn post(scope: &DedicatedWorkerGlobalScope, reply: &FromEngine) {
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
     match reply.serialize(&serializer) {
         Ok(value) => {

@@ -1,0 +1,91 @@
+//! The built-in model, fetched from the site (and so kept offline by the
+//! service worker): its manifest, then each file, checked against the
+//! manifest's size and SHA-256 before anything is loaded.
+//!
+//! The built-in model's files are small (at most 20 MB together), so each is
+//! held in memory while the pipeline loads it; imported models stream from
+//! the weight store instead.
+
+use js_sys::Uint8Array;
+use sculpt_flux::{
+    formats::MemorySource,
+    pipeline::{Manifest, ManifestFile, ModelDefaults, ModelFiles, Pipeline},
+};
+use sculpt_gpu::Gpu;
+use sha2::{Digest, Sha256};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Response, WorkerGlobalScope};
+
+use crate::protocol::BUILT_IN_MODEL;
+
+pub async fn open(gpu: &Gpu) -> Result<Pipeline<MemorySource<Vec<u8>>>, String> {
+    let folder = format!("models/{BUILT_IN_MODEL}/");
+    let manifest_path = format!("{folder}manifest.json");
+    let manifest = Manifest::from_json(&manifest_path, &fetch(&manifest_path).await?)
+        .map_err(|e| e.to_string())?;
+    let files = &manifest.files;
+    let weights =
+        |bytes: Vec<u8>, file: &ManifestFile| vec![MemorySource::new(file.path.clone(), bytes)];
+    let model_files = ModelFiles {
+        transformer: weights(
+            fetch_checked(&folder, &files.transformer).await?,
+            &files.transformer,
+        ),
+        autoencoder: weights(
+            fetch_checked(&folder, &files.autoencoder).await?,
+            &files.autoencoder,
+        ),
+        clip: weights(fetch_checked(&folder, &files.clip).await?, &files.clip),
+        t5: weights(fetch_checked(&folder, &files.t5).await?, &files.t5),
+        clip_tokenizer: fetch_checked(&folder, &files.clip_tokenizer).await?,
+        t5_tokenizer: fetch_checked(&folder, &files.t5_tokenizer).await?,
+    };
+    Pipeline::open(
+        gpu,
+        ModelDefaults::of_manifest(&manifest),
+        Some(manifest.config.clone()),
+        model_files,
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// A file of the model, refused unless its size and SHA-256 are the
+/// manifest's.
+async fn fetch_checked(folder: &str, file: &ManifestFile) -> Result<Vec<u8>, String> {
+    let path = format!("{folder}{}", file.path);
+    let bytes = fetch(&path).await?;
+    let sha256: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    if bytes.len() as u64 != file.bytes || sha256 != file.sha256 {
+        return Err(format!(
+            "{path} is damaged: {} bytes with SHA-256 {sha256}, but the manifest says {} bytes with {}; reload the page",
+            bytes.len(),
+            file.bytes,
+            file.sha256
+        ));
+    }
+    Ok(bytes)
+}
+
+async fn fetch(path: &str) -> Result<Vec<u8>, String> {
+    let scope: WorkerGlobalScope = js_sys::global().unchecked_into();
+    let failed = |why: &str| format!("cannot fetch {path}: {why}");
+    let response: Response = JsFuture::from(scope.fetch_with_str(path))
+        .await
+        .map_err(|_| failed("the network and the offline copy both failed"))?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(failed(&format!(
+            "the server answered {}",
+            response.status()
+        )));
+    }
+    let buffer = JsFuture::from(response.array_buffer().map_err(|_| failed("no body"))?)
+        .await
+        .map_err(|_| failed("the download stopped"))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
