@@ -426,3 +426,24 @@ fn a_prompt_longer_than_t5_reads_is_reported() {
     let short = pollster::block_on(pipeline.start(&gpu, &request(1))).unwrap();
     assert!(short.truncations().is_empty());
 }
+
+#[test]
+fn models_that_do_not_fit_together_are_refused() {
+    let gpu = gpu();
+    let mut configs = configs();
+    // A CLIP narrower than the transformer's vector input.
+    configs.clip.hidden_size = 32;
+    configs.clip.intermediate_size = 128;
+    configs.clip.num_heads = 1;
+    let files = files(&configs);
+    let error = pollster::block_on(Pipeline::open(&gpu, defaults(), Some(configs), files))
+        .err()
+        .expect("refused");
+    assert!(matches!(error, PipelineError::Config(_)), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("vec_in_dim is 64, but clip.hidden_size is 32"),
+        "{error}"
+    );
+}

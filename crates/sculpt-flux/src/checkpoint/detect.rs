@@ -70,6 +70,16 @@ impl ModelConfig {
         }
     }
 
+    /// Whether the kernels can run this configuration.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            ModelConfig::Transformer(config) => config.validate().map_err(|e| e.to_string()),
+            ModelConfig::Autoencoder(config) => config.validate().map_err(|e| e.to_string()),
+            ModelConfig::Clip(config) => config.validate().map_err(|e| e.to_string()),
+            ModelConfig::T5(config) => config.validate().map_err(|e| e.to_string()),
+        }
+    }
+
     /// The tensors a checkpoint of this configuration holds under `naming`
     /// (which only the transformer has two of).
     pub fn layout(&self, naming: Naming) -> Vec<ExpectedTensor> {
@@ -201,6 +211,8 @@ pub enum CheckpointProblem {
     Unexpected { role: Role, tensor: String },
     #[error("it looks like a {role} checkpoint, but {detail}")]
     Inconsistent { role: Role, detail: String },
+    #[error("the {role} configuration it is checked against cannot run: {detail}")]
+    BadConfig { role: Role, detail: String },
     #[error("it is a {found} checkpoint, but a {wanted} was expected here")]
     WrongRole { found: Role, wanted: Role },
     #[error("its configuration does not match the one given: {detail}")]
@@ -266,6 +278,10 @@ pub fn detect(file: &str, index: &TensorIndex) -> Result<Checkpoint, CheckpointE
 /// missing one, is the error.
 pub fn check_layout(index: &TensorIndex, checkpoint: &Checkpoint) -> Result<(), CheckpointProblem> {
     let role = checkpoint.role();
+    checkpoint
+        .config
+        .validate()
+        .map_err(|detail| CheckpointProblem::BadConfig { role, detail })?;
     let layout = checkpoint.config.layout(checkpoint.naming);
     let expected: HashMap<&str, &ExpectedTensor> = layout
         .iter()

@@ -202,6 +202,10 @@ impl<S: ByteSource> Pipeline<S> {
             },
             _ => unreachable!("checked() returns each file's own role"),
         };
+        // Given or inferred, the four must fit together.
+        configs
+            .check()
+            .map_err(|problem| PipelineError::Config(format!("{}: {problem}", defaults.name)))?;
         let weight_bytes = [
             gpu_weight_bytes(Role::Clip, clip.index().tensors()),
             gpu_weight_bytes(Role::T5, t5.index().tensors()),
