@@ -361,6 +361,9 @@ impl Inputs {
         if *dtype != Dtype::F32 {
             bail!("{}: input '{name}' is {dtype}; it must be F32", self.name);
         }
+        if bytes.is_empty() {
+            bail!("{}: input '{name}' is empty", self.name);
+        }
         Ok(Some(
             bytes
                 .chunks_exact(4)
