@@ -119,6 +119,14 @@ impl ManifestConfig {
                 4 * self.autoencoder.z_channels,
             ),
         ];
+        let scale = self.autoencoder.pixels_per_latent();
+        if scale != 8 {
+            return Err(format!(
+                "config.autoencoder has {} levels, so its latent is {scale}x smaller than the \
+                 image; the pipeline runs FLUX's 8x (4 levels)",
+                self.autoencoder.ch_mult.len()
+            ));
+        }
         for (field, value, other, expected) in pairs {
             if value != expected {
                 return Err(format!(
