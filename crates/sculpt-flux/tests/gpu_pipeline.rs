@@ -2,7 +2,7 @@
 //! a denoising step on the GPU, determinism, image-to-image, and the
 //! refusal of bad requests and misplaced files before anything is loaded.
 //! (Equality with candle-transformers end to end is `sculpt-cli`'s
-//! `tests/generate.rs`, through the binary.)
+//! `tests/gpu_generate.rs`, through the binary.)
 //!
 //! Run natively: `XDG_RUNTIME_DIR=/tmp/xdg cargo test -p sculpt-flux --test gpu_pipeline`.
 

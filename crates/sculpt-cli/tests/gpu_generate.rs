@@ -11,7 +11,7 @@
 //! A wrong stage (a swapped modulation, a wrong schedule, other noise) moves
 //! most pixels by tens.
 //!
-//! Run natively: `XDG_RUNTIME_DIR=/tmp/xdg cargo test -p sculpt-cli --test generate`.
+//! Run natively: `XDG_RUNTIME_DIR=/tmp/xdg cargo test -p sculpt-cli --test gpu_generate`.
 
 mod common;
 
