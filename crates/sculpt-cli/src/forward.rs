@@ -6,9 +6,11 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use sculpt_flux::checkpoint::{Checkpoint, ModelConfig, Naming, Role, check_layout, detect};
+use sculpt_flux::checkpoint::{
+    Checkpoint, ModelConfig, Naming, Role, check_layout, detect, naming_of,
+};
 use sculpt_flux::clip::{ClipTextConfig, ClipTextModel};
-use sculpt_flux::flux::autoencoder::{AutoEncoderConfig, Decoder, Encoder};
+use sculpt_flux::flux::autoencoder::{AutoEncoderConfig, Decoder, DiffusersVaeNames, Encoder};
 use sculpt_flux::flux::{DiffusersNames, FluxConfig, FluxInputs, FluxTransformer};
 use sculpt_flux::formats::{
     Dtype, Encoding, FileSource, TensorToWrite, read_safetensors, read_tensor_bytes,
@@ -87,12 +89,10 @@ pub fn run(args: ForwardArgs) -> anyhow::Result<()> {
         None => detect(weights.name(), weights.index())?,
         Some(path) => {
             let config = read_config(path, role)?;
-            let naming = if weights.index().get("x_embedder.weight").is_some() {
-                Naming::Diffusers
-            } else {
-                Naming::Bfl
+            let checkpoint = Checkpoint {
+                naming: naming_of(weights.index()),
+                config,
             };
-            let checkpoint = Checkpoint { naming, config };
             check_layout(weights.index(), &checkpoint).map_err(|problem| {
                 sculpt_flux::checkpoint::CheckpointError {
                     file: weights.name().into(),
@@ -168,7 +168,14 @@ async fn run_stage(
             vec![("out", shape, out.to_vec(gpu).await?)]
         }
         (Stage::AeDecode, ModelConfig::Autoencoder(config)) => {
-            let decoder = Decoder::load(gpu, config, &mut weights).await?;
+            let decoder = match checkpoint.naming {
+                Naming::Bfl => Decoder::load(gpu, config, &mut weights).await?,
+                Naming::Diffusers => {
+                    let levels = config.ch_mult.len();
+                    let mut renamed = DiffusersVaeNames::new(weights, levels);
+                    Decoder::load(gpu, config, &mut renamed).await?
+                }
+            };
             let (shape, z) = inputs.f32("z", 4)?;
             let z = Tensor::from_slice(gpu, &z, &shape[1..])?;
             let x = decoder.decode(gpu, &z)?;
@@ -176,7 +183,14 @@ async fn run_stage(
             vec![("x", shape, x.to_vec(gpu).await?)]
         }
         (Stage::AeEncode, ModelConfig::Autoencoder(config)) => {
-            let encoder = Encoder::load(gpu, config, &mut weights).await?;
+            let encoder = match checkpoint.naming {
+                Naming::Bfl => Encoder::load(gpu, config, &mut weights).await?,
+                Naming::Diffusers => {
+                    let levels = config.ch_mult.len();
+                    let mut renamed = DiffusersVaeNames::new(weights, levels);
+                    Encoder::load(gpu, config, &mut renamed).await?
+                }
+            };
             let (shape, image) = inputs.f32("image", 4)?;
             let image = Tensor::from_slice(gpu, &image, &shape[1..])?;
             let mean = encoder.forward(gpu, &image)?;
@@ -346,6 +360,9 @@ impl Inputs {
         };
         if *dtype != Dtype::F32 {
             bail!("{}: input '{name}' is {dtype}; it must be F32", self.name);
+        }
+        if bytes.is_empty() {
+            bail!("{}: input '{name}' is empty", self.name);
         }
         Ok(Some(
             bytes

@@ -136,7 +136,7 @@ fn the_shards_of_one_checkpoint_are_inspected_as_one() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains("model-00001-of-00002.safetensors (and 1 more shards)"),
+        stdout.contains("model-00001-of-00002.safetensors (and 1 more shard)"),
         "{stdout}"
     );
     assert!(stdout.contains("role:       T5 encoder"), "{stdout}");

@@ -22,7 +22,7 @@
 //! model manifest or from imported files (request checks, memory plan,
 //! steps with frames of either latent). Each model is checked against
 //! candle-transformers on the CPU, and so is a whole generation
-//! (`sculpt-cli`'s `tests/generate.rs`).
+//! (`sculpt-cli`'s `tests/gpu_generate.rs`).
 
 pub mod checkpoint;
 pub mod clip;

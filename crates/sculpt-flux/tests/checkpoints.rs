@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use sculpt_flux::checkpoint::{
     CheckpointProblem, ExpectedTensor, ModelConfig, Naming, Role, autoencoder_layout, clip_layout,
-    detect, diffusers_flux_layout, flux_layout, inspect, t5_layout,
+    detect, diffusers_autoencoder_layout, diffusers_flux_layout, flux_layout, inspect, t5_layout,
 };
 use sculpt_flux::clip::ClipTextConfig;
 use sculpt_flux::flux::FluxConfig;
@@ -98,7 +98,16 @@ fn each_role_and_its_configuration_is_recognized() {
 
     let ae = AutoEncoderConfig::tiny();
     let found = detect_in("ae.safetensors", &required(autoencoder_layout(&ae))).unwrap();
+    assert_eq!(found.config, ModelConfig::Autoencoder(ae.clone()));
+    assert_eq!(found.naming, Naming::Bfl);
+    let vae = required(diffusers_autoencoder_layout(&ae));
+    assert!(
+        vae.iter()
+            .any(|(name, _)| name == "decoder.up_blocks.0.upsamplers.0.conv.weight")
+    );
+    let found = detect_in("vae.safetensors", &vae).unwrap();
     assert_eq!(found.config, ModelConfig::Autoencoder(ae));
+    assert_eq!(found.naming, Naming::Diffusers);
 
     // CLIP's head count is not in the weights: heads are 64 wide.
     let clip = ClipTextConfig {

@@ -495,3 +495,100 @@ fn flux_sized_decoder_matches_candle_on_a_small_latent() {
     assert_eq!(got.shape(), [3, 16, 16]);
     assert_close("FLUX-sized decoder 2×2", &read(&gpu, &got), &to_vec(&want));
 }
+
+/// The BFL checkpoint renamed as diffusers' `AutoencoderKL` stores it,
+/// written out here by hand: the decoder's levels counted from the top, the
+/// mid attention's 1×1 convolutions as linears.
+fn to_diffusers(weights: &Weights, levels: usize) -> Weights {
+    weights
+        .iter()
+        .map(|(name, (shape, values))| {
+            let (half, rest) = name.split_once('.').unwrap();
+            let p: Vec<&str> = rest.split('.').collect();
+            let resnet = |layer: &str| {
+                if layer == "nin_shortcut" {
+                    "conv_shortcut".to_string()
+                } else {
+                    layer.to_string()
+                }
+            };
+            let mut shape = shape.clone();
+            let renamed = match p.as_slice() {
+                [layer @ ("conv_in" | "conv_out"), s] => format!("{layer}.{s}"),
+                ["norm_out", s] => format!("conv_norm_out.{s}"),
+                ["mid", "block_1", l, s] => format!("mid_block.resnets.0.{}.{s}", resnet(l)),
+                ["mid", "block_2", l, s] => format!("mid_block.resnets.1.{}.{s}", resnet(l)),
+                ["mid", "attn_1", "norm", s] => format!("mid_block.attentions.0.group_norm.{s}"),
+                ["mid", "attn_1", l, s] => {
+                    if *s == "weight" {
+                        shape.truncate(2);
+                    }
+                    let l = if *l == "proj_out" {
+                        "to_out.0".to_string()
+                    } else {
+                        format!("to_{l}")
+                    };
+                    format!("mid_block.attentions.0.{l}.{s}")
+                }
+                ["down", i, "block", j, l, s] => {
+                    format!("down_blocks.{i}.resnets.{j}.{}.{s}", resnet(l))
+                }
+                ["down", i, "downsample", "conv", s] => {
+                    format!("down_blocks.{i}.downsamplers.0.conv.{s}")
+                }
+                ["up", i, "block", j, l, s] => {
+                    let i = levels - 1 - i.parse::<usize>().unwrap();
+                    format!("up_blocks.{i}.resnets.{j}.{}.{s}", resnet(l))
+                }
+                ["up", i, "upsample", "conv", s] => {
+                    let i = levels - 1 - i.parse::<usize>().unwrap();
+                    format!("up_blocks.{i}.upsamplers.0.conv.{s}")
+                }
+                other => panic!("unexpected {other:?}"),
+            };
+            (format!("{half}.{renamed}"), (shape, values.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn diffusers_names_give_candles_decoder_and_encoder() {
+    use sculpt_flux::flux::autoencoder::DiffusersVaeNames;
+    let config = AutoEncoderConfig::tiny();
+    let weights = random_weights(&config, 41);
+    let vb = var_builder(&weights);
+    let reference_config = reference_config(&config);
+    let reference_decoder = reference::Decoder::new(&reference_config, vb.pp("decoder")).unwrap();
+    let reference_encoder = reference::Encoder::new(&reference_config, vb.pp("encoder")).unwrap();
+    let diffusers = to_diffusers(&weights, config.ch_mult.len());
+    assert!(diffusers.contains_key("decoder.up_blocks.0.resnets.1.conv2.weight"));
+    let gpu = gpu();
+    let mut source = DiffusersVaeNames::new(diffusers.clone(), config.ch_mult.len());
+    let decoder = pollster::block_on(Decoder::load(&gpu, config.clone(), &mut source)).unwrap();
+    let mut source = DiffusersVaeNames::new(diffusers, config.ch_mult.len());
+    let encoder = pollster::block_on(Encoder::load(&gpu, config.clone(), &mut source)).unwrap();
+
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    let shape = [config.z_channels, 6, 5];
+    let z = random(&mut rng, shape.iter().product(), 0.0, 1.0);
+    let want = reference_decoder.forward(&cpu_tensor(&z, &shape)).unwrap();
+    let got = decoder
+        .forward(&gpu, &Tensor::from_slice(&gpu, &z, &shape).unwrap())
+        .unwrap();
+    assert_close("diffusers-named decoder", &read(&gpu, &got), &to_vec(&want));
+
+    let shape = [config.in_channels, 48, 40];
+    let image = random(&mut rng, shape.iter().product(), 0.0, 1.0);
+    let want = reference_encoder
+        .forward(&cpu_tensor(&image, &shape))
+        .unwrap();
+    // candle's encoder returns mean and log-variance; the mean is the first half.
+    let want = to_vec(&want);
+    let got = read(
+        &gpu,
+        &encoder
+            .forward(&gpu, &Tensor::from_slice(&gpu, &image, &shape).unwrap())
+            .unwrap(),
+    );
+    assert_close("diffusers-named encoder", &got, &want[..got.len()]);
+}

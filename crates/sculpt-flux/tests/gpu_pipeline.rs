@@ -2,7 +2,7 @@
 //! a denoising step on the GPU, determinism, image-to-image, and the
 //! refusal of bad requests and misplaced files before anything is loaded.
 //! (Equality with candle-transformers end to end is `sculpt-cli`'s
-//! `tests/generate.rs`, through the binary.)
+//! `tests/gpu_generate.rs`, through the binary.)
 //!
 //! Run natively: `XDG_RUNTIME_DIR=/tmp/xdg cargo test -p sculpt-flux --test gpu_pipeline`.
 
@@ -425,4 +425,25 @@ fn a_prompt_longer_than_t5_reads_is_reported() {
     drop(generation);
     let short = pollster::block_on(pipeline.start(&gpu, &request(1))).unwrap();
     assert!(short.truncations().is_empty());
+}
+
+#[test]
+fn models_that_do_not_fit_together_are_refused() {
+    let gpu = gpu();
+    let mut configs = configs();
+    // A CLIP narrower than the transformer's vector input.
+    configs.clip.hidden_size = 32;
+    configs.clip.intermediate_size = 128;
+    configs.clip.num_heads = 1;
+    let files = files(&configs);
+    let error = pollster::block_on(Pipeline::open(&gpu, defaults(), Some(configs), files))
+        .err()
+        .expect("refused");
+    assert!(matches!(error, PipelineError::Config(_)), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("vec_in_dim is 64, but clip.hidden_size is 32"),
+        "{error}"
+    );
 }

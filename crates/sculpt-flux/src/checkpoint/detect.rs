@@ -7,7 +7,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::layout::{
-    ExpectedTensor, autoencoder_layout, clip_layout, diffusers_flux_layout, flux_layout, t5_layout,
+    ExpectedTensor, autoencoder_layout, clip_layout, diffusers_autoencoder_layout,
+    diffusers_flux_layout, flux_layout, t5_layout,
 };
 use crate::clip::ClipTextConfig;
 use crate::flux::FluxConfig;
@@ -41,7 +42,7 @@ impl std::fmt::Display for Role {
     }
 }
 
-/// Whose tensor names a transformer file uses.
+/// Whose tensor names a transformer or autoencoder file uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Naming {
     /// Black Forest Labs' (`double_blocks.0.img_attn.qkv`), also city96's GGUF.
@@ -69,6 +70,16 @@ impl ModelConfig {
         }
     }
 
+    /// Whether the kernels can run this configuration.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            ModelConfig::Transformer(config) => config.validate().map_err(|e| e.to_string()),
+            ModelConfig::Autoencoder(config) => config.validate().map_err(|e| e.to_string()),
+            ModelConfig::Clip(config) => config.validate().map_err(|e| e.to_string()),
+            ModelConfig::T5(config) => config.validate().map_err(|e| e.to_string()),
+        }
+    }
+
     /// The tensors a checkpoint of this configuration holds under `naming`
     /// (which only the transformer has two of).
     pub fn layout(&self, naming: Naming) -> Vec<ExpectedTensor> {
@@ -77,7 +88,10 @@ impl ModelConfig {
                 Naming::Bfl => flux_layout(config),
                 Naming::Diffusers => diffusers_flux_layout(config),
             },
-            ModelConfig::Autoencoder(config) => autoencoder_layout(config),
+            ModelConfig::Autoencoder(config) => match naming {
+                Naming::Bfl => autoencoder_layout(config),
+                Naming::Diffusers => diffusers_autoencoder_layout(config),
+            },
             ModelConfig::Clip(config) => clip_layout(config),
             ModelConfig::T5(config) => t5_layout(config),
         }
@@ -124,11 +138,15 @@ impl Checkpoint {
                 format!("{kind}; {size}; {names}")
             }
             ModelConfig::Autoencoder(config) => {
+                let names = match self.naming {
+                    Naming::Bfl => "BFL names",
+                    Naming::Diffusers => "diffusers names",
+                };
                 if *config == AutoEncoderConfig::flux() {
-                    "FLUX.1's autoencoder (16 latent channels)".into()
+                    format!("FLUX.1's autoencoder (16 latent channels); {names}")
                 } else {
                     format!(
-                        "{} latent channels, widths {:?}",
+                        "{} latent channels, widths {:?}; {names}",
                         config.z_channels,
                         config
                             .ch_mult
@@ -193,10 +211,28 @@ pub enum CheckpointProblem {
     Unexpected { role: Role, tensor: String },
     #[error("it looks like a {role} checkpoint, but {detail}")]
     Inconsistent { role: Role, detail: String },
+    #[error("the {role} configuration it is checked against cannot run: {detail}")]
+    BadConfig { role: Role, detail: String },
     #[error("it is a {found} checkpoint, but a {wanted} was expected here")]
     WrongRole { found: Role, wanted: Role },
     #[error("its configuration does not match the one given: {detail}")]
     ConfigMismatch { detail: String },
+}
+
+/// Whose names a file uses, by the tensors only diffusers' layouts have
+/// (for checking a file against a given configuration).
+pub fn naming_of(index: &TensorIndex) -> Naming {
+    let diffusers = [
+        "x_embedder.weight",
+        "transformer_blocks.0.attn.to_q.weight",
+        "decoder.up_blocks.0.resnets.0.conv1.weight",
+        "encoder.down_blocks.0.resnets.0.conv1.weight",
+    ];
+    if diffusers.iter().any(|name| index.get(name).is_some()) {
+        Naming::Diffusers
+    } else {
+        Naming::Bfl
+    }
 }
 
 /// Recognizes the checkpoint in `index` (the tensors of file `file`) and
@@ -216,8 +252,12 @@ pub fn detect(file: &str, index: &TensorIndex) -> Result<Checkpoint, CheckpointE
         (Naming::Bfl, shapes.flux_bfl())
     } else if has("x_embedder.weight") || has("transformer_blocks.0.attn.to_q.weight") {
         (Naming::Diffusers, shapes.flux_diffusers())
+    } else if has("decoder.up_blocks.0.resnets.0.conv1.weight")
+        || has("encoder.down_blocks.0.resnets.0.conv1.weight")
+    {
+        (Naming::Diffusers, shapes.autoencoder(Naming::Diffusers))
     } else if has("decoder.conv_in.weight") || has("encoder.conv_in.weight") {
-        (Naming::Bfl, shapes.autoencoder())
+        (Naming::Bfl, shapes.autoencoder(Naming::Bfl))
     } else if has("text_model.embeddings.token_embedding.weight") {
         (Naming::Bfl, shapes.clip())
     } else if has("encoder.block.0.layer.0.SelfAttention.q.weight") {
@@ -238,6 +278,10 @@ pub fn detect(file: &str, index: &TensorIndex) -> Result<Checkpoint, CheckpointE
 /// missing one, is the error.
 pub fn check_layout(index: &TensorIndex, checkpoint: &Checkpoint) -> Result<(), CheckpointProblem> {
     let role = checkpoint.role();
+    checkpoint
+        .config
+        .validate()
+        .map_err(|detail| CheckpointProblem::BadConfig { role, detail })?;
     let layout = checkpoint.config.layout(checkpoint.naming);
     let expected: HashMap<&str, &ExpectedTensor> = layout
         .iter()
@@ -353,17 +397,21 @@ impl Shapes<'_> {
         )
     }
 
-    fn autoencoder(&self) -> Result<ModelConfig, CheckpointProblem> {
+    fn autoencoder(&self, naming: Naming) -> Result<ModelConfig, CheckpointProblem> {
         let role = Role::Autoencoder;
+        let (levels_prefix, blocks_prefix) = match naming {
+            Naming::Bfl => ("encoder.down.", "encoder.down.0.block."),
+            Naming::Diffusers => ("encoder.down_blocks.", "encoder.down_blocks.0.resnets."),
+        };
+        let first_conv = |level: usize| match naming {
+            Naming::Bfl => format!("encoder.down.{level}.block.0.conv1.weight"),
+            Naming::Diffusers => format!("encoder.down_blocks.{level}.resnets.0.conv1.weight"),
+        };
         let ch = self.dim(role, "encoder.conv_in.weight", 0)?;
-        let levels = self.count("encoder.down.");
+        let levels = self.count(levels_prefix);
         let ch_mult = (0..levels)
             .map(|level| {
-                let width = self.dim(
-                    role,
-                    &format!("encoder.down.{level}.block.0.conv1.weight"),
-                    0,
-                )?;
+                let width = self.dim(role, &first_conv(level), 0)?;
                 if !width.is_multiple_of(ch) {
                     return Err(CheckpointProblem::Inconsistent {
                         role,
@@ -379,7 +427,7 @@ impl Shapes<'_> {
             out_channels: self.dim(role, "decoder.conv_out.weight", 0)?,
             ch,
             ch_mult,
-            num_res_blocks: self.count("encoder.down.0.block."),
+            num_res_blocks: self.count(blocks_prefix),
             z_channels: self.dim(role, "decoder.conv_in.weight", 1)?,
             // Not in the weights: FLUX's latent statistics.
             scale_factor: flux.scale_factor,

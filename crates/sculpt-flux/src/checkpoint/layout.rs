@@ -2,7 +2,7 @@
 //! configuration: what a file is checked against once its role is known.
 
 use crate::clip::ClipTextConfig;
-use crate::flux::autoencoder::AutoEncoderConfig;
+use crate::flux::autoencoder::{AutoEncoderConfig, diffusers_vae_name, is_attention_projection};
 use crate::flux::{DiffusersRecipe, FluxConfig, TIME_EMBEDDING_DIM, diffusers_recipe};
 use crate::t5::T5Config;
 
@@ -188,6 +188,24 @@ pub fn autoencoder_layout(config: &AutoEncoderConfig) -> Vec<ExpectedTensor> {
         tensors.push(required(format!("{name}.bias"), vec![width]));
     }
     tensors
+}
+
+/// FLUX's autoencoder under diffusers' names (`vae/`): BFL's layout, each
+/// tensor renamed, the attention projections as linears.
+pub fn diffusers_autoencoder_layout(config: &AutoEncoderConfig) -> Vec<ExpectedTensor> {
+    let levels = config.ch_mult.len();
+    autoencoder_layout(config)
+        .into_iter()
+        .map(|tensor| {
+            let mut shape = tensor.shape;
+            if is_attention_projection(&tensor.name) {
+                shape.truncate(2);
+            }
+            let name = diffusers_vae_name(&tensor.name, levels)
+                .expect("every BFL autoencoder tensor has a diffusers name");
+            required(name, shape)
+        })
+        .collect()
 }
 
 /// CLIP's text model under Hugging Face's names (`text_model.…`).

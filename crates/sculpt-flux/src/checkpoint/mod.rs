@@ -7,10 +7,12 @@ mod layout;
 mod summary;
 
 pub use detect::{
-    Checkpoint, CheckpointError, CheckpointProblem, ModelConfig, Naming, Role, check_layout, detect,
+    Checkpoint, CheckpointError, CheckpointProblem, ModelConfig, Naming, Role, check_layout,
+    detect, naming_of,
 };
 pub use layout::{
-    ExpectedTensor, autoencoder_layout, clip_layout, diffusers_flux_layout, flux_layout, t5_layout,
+    ExpectedTensor, autoencoder_layout, clip_layout, diffusers_autoencoder_layout,
+    diffusers_flux_layout, flux_layout, t5_layout,
 };
 pub use summary::{
     EncodingShare, InspectError, Summary, human_bytes, inspect, summarize, thousands,

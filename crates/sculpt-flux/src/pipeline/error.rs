@@ -12,6 +12,8 @@ use crate::text::TextError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    #[error("the model's configuration: {0}")]
+    Config(String),
     #[error("bad request: {0}")]
     Request(#[from] RequestError),
     #[error(transparent)]

@@ -21,9 +21,9 @@ use super::{
     DEFAULT_GUIDANCE, DeviceLimits, GenerateRequest, InitImage, Manifest, ManifestConfig,
     MemoryPlan, PipelineError, PlanModels, gpu_weight_bytes, plan_memory,
 };
-use crate::checkpoint::{Checkpoint, ModelConfig, Naming, Role, check_layout, detect};
+use crate::checkpoint::{Checkpoint, ModelConfig, Naming, Role, check_layout, detect, naming_of};
 use crate::clip::ClipTextModel;
-use crate::flux::autoencoder::{Decoder, Encoder};
+use crate::flux::autoencoder::{Decoder, DiffusersVaeNames, Encoder};
 use crate::flux::{DiffusersNames, FluxInputs, FluxTransformer, Positions, image_ids, text_ids};
 use crate::formats::ByteSource;
 use crate::sampler::{ScheduleShift, euler_step, image_to_image_start, noised, timesteps};
@@ -85,17 +85,33 @@ impl ModelDefaults {
     }
 }
 
-/// The transformer's weights under either naming.
-enum TransformerWeights<S> {
+/// A file's weights under the names the models ask for (BFL's).
+enum NamedWeights<S> {
     Bfl(FileWeights<S>),
-    Diffusers(DiffusersNames<FileWeights<S>>),
+    DiffusersTransformer(DiffusersNames<FileWeights<S>>),
+    DiffusersAutoencoder(DiffusersVaeNames<FileWeights<S>>),
 }
 
-impl<S: ByteSource> WeightSource for TransformerWeights<S> {
+impl<S> NamedWeights<S> {
+    fn new(file: FileWeights<S>, checkpoint: &Checkpoint) -> Self {
+        match (checkpoint.naming, &checkpoint.config) {
+            (Naming::Diffusers, ModelConfig::Transformer(_)) => {
+                Self::DiffusersTransformer(DiffusersNames::new(file))
+            }
+            (Naming::Diffusers, ModelConfig::Autoencoder(config)) => {
+                Self::DiffusersAutoencoder(DiffusersVaeNames::new(file, config.ch_mult.len()))
+            }
+            _ => Self::Bfl(file),
+        }
+    }
+}
+
+impl<S: ByteSource> WeightSource for NamedWeights<S> {
     fn take<'a>(&'a mut self, name: &'a str, used_as: TensorUse) -> TakeFuture<'a> {
         match self {
-            TransformerWeights::Bfl(file) => file.take(name, used_as),
-            TransformerWeights::Diffusers(file) => file.take(name, used_as),
+            Self::Bfl(file) => file.take(name, used_as),
+            Self::DiffusersTransformer(file) => file.take(name, used_as),
+            Self::DiffusersAutoencoder(file) => file.take(name, used_as),
         }
     }
 }
@@ -112,8 +128,8 @@ struct Resident {
 pub struct Pipeline<S> {
     defaults: ModelDefaults,
     configs: ManifestConfig,
-    transformer_file: TransformerWeights<S>,
-    autoencoder_file: FileWeights<S>,
+    transformer_file: NamedWeights<S>,
+    autoencoder_file: NamedWeights<S>,
     clip_file: FileWeights<S>,
     t5_file: FileWeights<S>,
     clip_tokenizer: ClipTokenizer,
@@ -165,7 +181,7 @@ impl<S: ByteSource> Pipeline<S> {
         {
             found.push(checked(file, role, given.as_ref().map(|g| &g[position]))?);
         }
-        let naming = found[0].naming;
+        let (transformer_found, autoencoder_found) = (found[0].clone(), found[1].clone());
         let mut configs_found = found.into_iter().map(|checkpoint| checkpoint.config);
         let configs = match (
             configs_found.next(),
@@ -186,6 +202,10 @@ impl<S: ByteSource> Pipeline<S> {
             },
             _ => unreachable!("checked() returns each file's own role"),
         };
+        // Given or inferred, the four must fit together.
+        configs
+            .check()
+            .map_err(|problem| PipelineError::Config(format!("{}: {problem}", defaults.name)))?;
         let weight_bytes = [
             gpu_weight_bytes(Role::Clip, clip.index().tensors()),
             gpu_weight_bytes(Role::T5, t5.index().tensors()),
@@ -195,13 +215,8 @@ impl<S: ByteSource> Pipeline<S> {
         Ok(Self {
             defaults,
             configs,
-            transformer_file: match naming {
-                Naming::Bfl => TransformerWeights::Bfl(transformer),
-                Naming::Diffusers => {
-                    TransformerWeights::Diffusers(DiffusersNames::new(transformer))
-                }
-            },
-            autoencoder_file: autoencoder,
+            transformer_file: NamedWeights::new(transformer, &transformer_found),
+            autoencoder_file: NamedWeights::new(autoencoder, &autoencoder_found),
             clip_file: clip,
             t5_file: t5,
             clip_tokenizer: ClipTokenizer::from_json(&files.clip_tokenizer)?,
@@ -419,8 +434,7 @@ fn checked<S: ByteSource>(
         Some(config) => {
             let naming = match &detected {
                 Ok(found) => found.naming,
-                Err(_) if file.index().get("x_embedder.weight").is_some() => Naming::Diffusers,
-                Err(_) => Naming::Bfl,
+                Err(_) => naming_of(file.index()),
             };
             let checkpoint = Checkpoint {
                 naming,

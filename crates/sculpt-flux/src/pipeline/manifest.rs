@@ -81,6 +81,63 @@ pub struct ManifestConfig {
     pub t5: T5Config,
 }
 
+impl ManifestConfig {
+    /// Checks that each model can run and that they fit together: the
+    /// transformer takes CLIP's width as its vector, T5's as its text
+    /// tokens, and 2×2 patches of the autoencoder's latent as image tokens.
+    pub fn check(&self) -> Result<(), String> {
+        let named = |model: &str, result: Result<(), String>| {
+            result.map_err(|problem| format!("config.{model}: {problem}"))
+        };
+        named(
+            "transformer",
+            self.transformer.validate().map_err(|e| e.to_string()),
+        )?;
+        named(
+            "autoencoder",
+            self.autoencoder.validate().map_err(|e| e.to_string()),
+        )?;
+        named("clip", self.clip.validate().map_err(|e| e.to_string()))?;
+        named("t5", self.t5.validate().map_err(|e| e.to_string()))?;
+        let pairs = [
+            (
+                "vec_in_dim",
+                self.transformer.vec_in_dim,
+                "clip.hidden_size",
+                self.clip.hidden_size,
+            ),
+            (
+                "context_in_dim",
+                self.transformer.context_in_dim,
+                "t5.d_model",
+                self.t5.d_model,
+            ),
+            (
+                "in_channels",
+                self.transformer.in_channels,
+                "4 × autoencoder.z_channels",
+                4 * self.autoencoder.z_channels,
+            ),
+        ];
+        let scale = self.autoencoder.pixels_per_latent();
+        if scale != 8 {
+            return Err(format!(
+                "config.autoencoder has {} levels, so its latent is {scale}x smaller than the \
+                 image; the pipeline runs FLUX's 8x (4 levels)",
+                self.autoencoder.ch_mult.len()
+            ));
+        }
+        for (field, value, other, expected) in pairs {
+            if value != expected {
+                return Err(format!(
+                    "config.transformer.{field} is {value}, but {other} is {expected}: the models do not fit together"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Why a manifest cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -126,6 +183,7 @@ impl Manifest {
         {
             return Err(invalid(format!("cfg_scale {scale} is not a finite number")));
         }
+        manifest.config.check().map_err(invalid)?;
         Ok(manifest)
     }
 
@@ -206,6 +264,21 @@ mod tests {
         manifest.resolution = [1000, 768];
         let error = Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap_err();
         assert!(error.to_string().contains("1000x768"), "{error}");
+
+        let mut manifest = dev();
+        manifest.config.t5.d_model = 2048;
+        let error = Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("context_in_dim is 4096, but t5.d_model is 2048"),
+            "{error}"
+        );
+
+        let mut manifest = dev();
+        manifest.config.autoencoder.ch_mult = vec![];
+        let error = Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap_err();
+        assert!(error.to_string().contains("config.autoencoder"), "{error}");
 
         let json = dev().to_json().replace("\"t5_length\"", "\"t5_lenght\"");
         let error = Manifest::from_json("m.json", json.as_bytes()).unwrap_err();

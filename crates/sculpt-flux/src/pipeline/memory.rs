@@ -248,6 +248,9 @@ pub fn plan_memory(
 /// when it runs, the encoder's first level at full size.
 fn autoencoder_largest(config: &AutoEncoderConfig, width: u64, height: u64, encodes: bool) -> u64 {
     let levels = config.ch_mult.len();
+    if levels == 0 {
+        return 0;
+    }
     let scale = 1u64 << (levels - 1);
     let (latent_w, latent_h) = (width / scale, height / scale);
     let pixels = |level: usize| {

@@ -43,6 +43,7 @@ impl<S: ByteSource> FileWeights<S> {
         };
         let name = match sources.len() {
             1 => first.name().to_string(),
+            2 => format!("{} (and 1 more shard)", first.name()),
             count => format!("{} (and {} more shards)", first.name(), count - 1),
         };
         let mut indexes = Vec::with_capacity(sources.len());
@@ -489,7 +490,7 @@ mod tests {
         assert_eq!(weights.index().names().collect::<Vec<_>>(), ["x", "y", "z"]);
         assert_eq!(
             weights.name(),
-            "a-00001-of-00002.safetensors (and 1 more shards)"
+            "a-00001-of-00002.safetensors (and 1 more shard)"
         );
         let z = pollster::block_on(weights.read("z", TensorUse::Values))
             .unwrap()

@@ -9,13 +9,16 @@
 //! candle-transformers' FLUX autoencoder on the CPU
 //! (`tests/gpu_autoencoder.rs`). Weights are read by their names in BFL's
 //! `ae.safetensors` (`decoder.up.3.block.0.conv1.weight`), which candle
-//! uses too; errors are [`FluxError`](super::FluxError)s naming the tensor.
+//! uses too, or by diffusers' names through [`DiffusersVaeNames`]; errors
+//! are [`FluxError`](super::FluxError)s naming the tensor.
 
 mod blocks;
 mod config;
 mod decoder;
+mod diffusers;
 mod encoder;
 
 pub use config::{AutoEncoderConfig, GROUP_NORM_EPS, GROUP_NORM_GROUPS};
 pub use decoder::Decoder;
+pub use diffusers::{DiffusersVaeNames, diffusers_vae_name, is_attention_projection};
 pub use encoder::Encoder;

@@ -11,7 +11,7 @@
 //! A wrong stage (a swapped modulation, a wrong schedule, other noise) moves
 //! most pixels by tens.
 //!
-//! Run natively: `XDG_RUNTIME_DIR=/tmp/xdg cargo test -p sculpt-cli --test generate`.
+//! Run natively: `XDG_RUNTIME_DIR=/tmp/xdg cargo test -p sculpt-cli --test gpu_generate`.
 
 mod common;
 
@@ -27,7 +27,19 @@ use common::tiny_model::*;
 use common::{TempDir, var_builder, write_safetensors};
 
 /// The whole generation on the CPU with candle: RGBA8 pixels.
-fn reference_image(configs: &Configs, model: &Model, guidance: Guidance) -> Vec<u8> {
+/// An image-to-image start: RGBA8 pixels of the requested size and the
+/// index in the schedule where it starts.
+struct Start<'a> {
+    rgba: &'a [u8],
+    first_step: usize,
+}
+
+fn reference_image(
+    configs: &Configs,
+    model: &Model,
+    guidance: Guidance,
+    start: Option<Start>,
+) -> Vec<u8> {
     let cpu = Device::Cpu;
     let clip_tokenizer = ClipTokenizer::from_json(&clip_tokenizer_json()).unwrap();
     let t5_json = std::fs::read(test_data("t5-synthetic.tokenizer.json")).unwrap();
@@ -108,10 +120,46 @@ fn reference_image(configs: &Configs, model: &Model, guidance: Guidance) -> Vec<
     let noise_len = z * (HEIGHT / 8) * (WIDTH / 8);
     let noise = sculpt_gpu::kernels::noise::gaussian_cpu(SEED, noise_len);
     let noise = Tensor::from_vec(noise, (1, z, HEIGHT / 8, WIDTH / 8), &cpu).unwrap();
-    let state = flux::sampling::State::new(&txt, &pooled(PROMPT), &noise).unwrap();
+    let mut state = flux::sampling::State::new(&txt, &pooled(PROMPT), &noise).unwrap();
     let image_tokens = (HEIGHT / 16) * (WIDTH / 16);
     let shift = guidance.distilled.then_some((image_tokens, 0.5, 1.15));
-    let schedule = flux::sampling::get_schedule(STEPS, shift);
+    let mut schedule = flux::sampling::get_schedule(STEPS, shift);
+    let a = &configs.autoencoder;
+    let autoencoder_config = flux::autoencoder::Config {
+        resolution: 256,
+        in_channels: a.in_channels,
+        ch: a.ch,
+        out_ch: a.out_channels,
+        ch_mult: a.ch_mult.clone(),
+        num_res_blocks: a.num_res_blocks,
+        z_channels: a.z_channels,
+        scale_factor: a.scale_factor as f64,
+        shift_factor: a.shift_factor as f64,
+    };
+    if let Some(start) = start {
+        // candle's AutoEncoder::encode samples the latent Gaussian; Sculpt
+        // takes its mean, so the encoder's mean is shifted and scaled here.
+        let pixels = WIDTH * HEIGHT;
+        let planes: Vec<f32> = (0..3)
+            .flat_map(|c| (0..pixels).map(move |i| (c, i)))
+            .map(|(c, i)| f32::from(start.rgba[4 * i + c]) / 127.5 - 1.0)
+            .collect();
+        let image = Tensor::from_vec(planes, (1, 3, HEIGHT, WIDTH), &cpu).unwrap();
+        let encoder = flux::autoencoder::Encoder::new(
+            &autoencoder_config,
+            var_builder(&model.autoencoder).pp("encoder"),
+        )
+        .unwrap();
+        let moments = candle_core::Module::forward(&encoder, &image).unwrap();
+        let mean = moments.narrow(1, 0, z).unwrap();
+        let clean = ((mean - a.shift_factor as f64).unwrap() * a.scale_factor as f64).unwrap();
+        let clean = flux::sampling::State::new(&txt, &pooled(PROMPT), &clean)
+            .unwrap()
+            .img;
+        let t = schedule[start.first_step];
+        state.img = ((clean * (1.0 - t)).unwrap() + (&state.img * t).unwrap()).unwrap();
+        schedule = schedule[start.first_step..].to_vec();
+    }
     let tokens = match guidance.cfg {
         None => flux::sampling::denoise(
             &transformer,
@@ -159,22 +207,9 @@ fn reference_image(configs: &Configs, model: &Model, guidance: Guidance) -> Vec<
     };
     let latent = flux::sampling::unpack(&tokens, HEIGHT, WIDTH).unwrap();
 
-    let a = &configs.autoencoder;
-    let autoencoder = flux::autoencoder::AutoEncoder::new(
-        &flux::autoencoder::Config {
-            resolution: 256,
-            in_channels: a.in_channels,
-            ch: a.ch,
-            out_ch: a.out_channels,
-            ch_mult: a.ch_mult.clone(),
-            num_res_blocks: a.num_res_blocks,
-            z_channels: a.z_channels,
-            scale_factor: a.scale_factor as f64,
-            shift_factor: a.shift_factor as f64,
-        },
-        var_builder(&model.autoencoder),
-    )
-    .unwrap();
+    let autoencoder =
+        flux::autoencoder::AutoEncoder::new(&autoencoder_config, var_builder(&model.autoencoder))
+            .unwrap();
     let image = autoencoder.decode(&latent).unwrap();
     assert_eq!(image.dims(), [1, 3, HEIGHT, WIDTH]);
     let planes: Vec<f32> = image.flatten_all().unwrap().to_vec1().unwrap();
@@ -211,10 +246,35 @@ fn read_png(path: &Path) -> (usize, usize, Vec<u8>, BTreeMap<String, String>) {
 
 /// Generates with the binary and compares with candle.
 fn matches_candle(guidance: Guidance, name: &str, extra_args: &[&str]) {
+    matches_candle_from(guidance, name, extra_args, None);
+}
+
+/// As [`matches_candle`], from a start image at `strength` when given.
+fn matches_candle_from(
+    guidance: Guidance,
+    name: &str,
+    extra_args: &[&str],
+    start: Option<(&[u8], f32)>,
+) {
     let configs = configs(guidance);
     let model = write_model(&configs, guidance, name);
     let out = model.dir.0.join("out.png");
     let steps_dir = model.dir.0.join("steps");
+    let init_path = model.dir.0.join("init.png");
+    let mut extra_args: Vec<String> = extra_args.iter().map(|arg| arg.to_string()).collect();
+    // Steps skipped: floor((1 − strength) · steps).
+    let first_step = start.map_or(0, |(_, strength)| {
+        ((1.0 - strength) * STEPS as f32) as usize
+    });
+    if let Some((rgba, strength)) = start {
+        write_rgba_png(&init_path, rgba);
+        extra_args.extend([
+            "--init-image".to_string(),
+            init_path.display().to_string(),
+            "--strength".to_string(),
+            strength.to_string(),
+        ]);
+    }
     let output = Command::new(env!("CARGO_BIN_EXE_sculpt"))
         .args(["generate", "--model"])
         .arg(model.dir.0.join("manifest.json"))
@@ -223,7 +283,7 @@ fn matches_candle(guidance: Guidance, name: &str, extra_args: &[&str]) {
         .arg(&out)
         .arg("--save-steps")
         .arg(&steps_dir)
-        .args(extra_args)
+        .args(&extra_args)
         .output()
         .unwrap();
     assert!(
@@ -239,10 +299,12 @@ fn matches_candle(guidance: Guidance, name: &str, extra_args: &[&str]) {
     assert_eq!(text["steps"], "4");
     assert_eq!(text["model"], "tiny-test");
     for step in 1..=STEPS {
-        assert!(steps_dir.join(format!("step-{step:02}.png")).exists());
+        let saved = steps_dir.join(format!("step-{step:02}.png")).exists();
+        assert_eq!(saved, step <= STEPS - first_step, "step {step}");
     }
 
-    let want = reference_image(&configs, &model, guidance);
+    let start = start.map(|(rgba, _)| Start { rgba, first_step });
+    let want = reference_image(&configs, &model, guidance, start);
     let worst = pixels
         .iter()
         .zip(&want)
@@ -267,6 +329,33 @@ fn matches_candle(guidance: Guidance, name: &str, extra_args: &[&str]) {
 #[test]
 fn generate_matches_candle_end_to_end() {
     matches_candle(SCHNELL, "schnell", &[]);
+}
+
+fn write_rgba_png(path: &Path, rgba: &[u8]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), WIDTH as u32, HEIGHT as u32);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(rgba).unwrap();
+}
+
+#[test]
+fn image_to_image_matches_candle_end_to_end() {
+    // A smooth picture (gradients and a disc), so the encoder sees structure.
+    let rgba: Vec<u8> = (0..WIDTH * HEIGHT)
+        .flat_map(|i| {
+            let (x, y) = ((i % WIDTH) as f32, (i / WIDTH) as f32);
+            let inside = (x - 30.0).powi(2) + (y - 20.0).powi(2) < 150.0;
+            [
+                (x * 4.0) as u8,
+                (y * 5.0) as u8,
+                if inside { 230 } else { 40 },
+                255,
+            ]
+        })
+        .collect();
+    matches_candle_from(SCHNELL, "img2img", &[], Some((&rgba, 0.5)));
 }
 
 #[test]
