@@ -2,7 +2,6 @@
 //! chunks record how it was made.
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -149,27 +148,8 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
 
 /// Writes an RGBA8 PNG with `text` as tEXt chunks (keyword, value).
 pub fn write_png(path: &Path, frame: &Frame, text: &[(&str, String)]) -> anyhow::Result<()> {
-    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut encoder = png::Encoder::new(
-        BufWriter::new(file),
-        frame.width as u32,
-        frame.height as u32,
-    );
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Eight);
-    for (keyword, value) in text {
-        encoder
-            .add_text_chunk(keyword.to_string(), value.clone())
-            .with_context(|| format!("cannot write the text chunk '{keyword}'"))?;
-    }
-    let mut writer = encoder
-        .write_header()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    writer
-        .write_image_data(&frame.rgba)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    writer.finish()?;
-    Ok(())
+    let bytes = frame.to_png(text)?;
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Reads a PNG as RGBA8 (8-bit RGB, RGBA, grey or grey-alpha).
