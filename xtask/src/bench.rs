@@ -1,5 +1,6 @@
-//! `cargo xtask bench`: the kernel benchmark in release mode, its Markdown
-//! kept in target/bench/ for BENCHMARKS.md.
+//! `cargo xtask bench`: the kernel benchmark in release mode, or (`--page`)
+//! the page's generation in headless Chromium; the Markdown is kept in
+//! target/bench/ for BENCHMARKS.md.
 
 use std::{path::Path, process::Command};
 
@@ -39,6 +40,40 @@ pub fn run(root: &Path, quick: bool) -> anyhow::Result<()> {
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("kernels.md");
+    std::fs::write(&file, output.text).with_context(|| format!("writing {}", file.display()))?;
+    println!("\nxtask: results kept in {}", file.display());
+    Ok(())
+}
+
+/// Builds the site (release) and times a generation in headless Chromium.
+pub fn page(root: &Path) -> anyhow::Result<()> {
+    prereqs::ensure(
+        root,
+        &Needs {
+            trunk: true,
+            browser: true,
+            wasm: true,
+            node: true,
+            ..Needs::default()
+        },
+    )?;
+    const DIST: &str = "target/bench-dist";
+    let mut build = Command::new("trunk");
+    build.args(["build", "--release", "--offline", "--dist", DIST]);
+    if !run_captured(build)?.success {
+        bail!("trunk could not build the page");
+    }
+    let mut bench = Command::new("node");
+    bench
+        .arg("tests/e2e/bench-page.mjs")
+        .env("SCULPT_DIST", root.join(DIST));
+    let output = run_captured(bench)?;
+    if !output.success {
+        bail!("the page benchmark failed");
+    }
+    let dir = root.join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("page.md");
     std::fs::write(&file, output.text).with_context(|| format!("writing {}", file.display()))?;
     println!("\nxtask: results kept in {}", file.display());
     Ok(())

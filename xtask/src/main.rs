@@ -36,11 +36,15 @@ enum Command {
         #[arg(long)]
         dev: bool,
     },
-    /// Benchmark the GPU kernels (release build); Markdown for BENCHMARKS.md.
+    /// Benchmark the GPU kernels (release build), or with --page the page in
+    /// headless Chromium; Markdown for BENCHMARKS.md.
     Bench {
         /// Fewer shapes and formats.
         #[arg(long)]
         quick: bool,
+        /// Time the page instead: load, first step, ms per step with the built-in model.
+        #[arg(long)]
+        page: bool,
     },
     /// Run every check and test, then print `N passed, N failed, N skipped`.
     Test {
@@ -59,7 +63,8 @@ fn main() -> anyhow::Result<()> {
             println!("xtask: everything is installed.");
             Ok(())
         }
-        Command::Bench { quick } => bench::run(&root, quick),
+        Command::Bench { quick, page: false } => bench::run(&root, quick),
+        Command::Bench { page: true, .. } => bench::page(&root),
         Command::Serve { port, dev } => serve::run_server(&root, port, dev),
         Command::Test { only } => {
             let code = test::run(&root, &only)?;
