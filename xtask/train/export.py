@@ -100,7 +100,8 @@ def ship(train_dir, out_dir):
     ae_cfg = json.load(open(os.path.join(train_dir, "ae-config.json")))
     ae_sd = load_file(os.path.join(train_dir, "ae.safetensors"))
     # Only the parts Sculpt runs; encoder and decoder both ship (image-to-image needs the encoder).
-    save_file({k: v.half().contiguous() for k, v in ae_sd.items()}, os.path.join(out_dir, "autoencoder.safetensors"))
+    # F32: Sculpt's loaders take convolution weights as f32 values (no f16 conversion on the host yet).
+    save_file({k: v.float().contiguous() for k, v in ae_sd.items()}, os.path.join(out_dir, "autoencoder.safetensors"))
     for name in ("clip", "t5"):
         sd = load_file(os.path.join(train_dir, f"{name}.safetensors"))
         save_file({k: v.float().contiguous() for k, v in sd.items()}, os.path.join(out_dir, f"{name}.safetensors"))
@@ -140,13 +141,38 @@ def ship(train_dir, out_dir):
     print("ship: wrote", out_dir, "and", os.path.join(train_dir, "reference.safetensors"))
 
 
+def manifest(train_dir, out_dir):
+    """models/<name>/manifest.json: the files with their sizes and hashes, and every stage's config
+    under the Rust structs' field names."""
+    import hashlib
+
+    cfg = json.load(open(os.path.join(train_dir, "ship-config.json")))
+    files = {}
+    for key, name in [("transformer", "transformer.gguf"), ("autoencoder", "autoencoder.safetensors"),
+                      ("clip", "clip.safetensors"), ("t5", "t5.safetensors"),
+                      ("clip_tokenizer", "clip-tokenizer.json"), ("t5_tokenizer", "t5-tokenizer.json")]:
+        data = open(os.path.join(out_dir, name), "rb").read()
+        files[key] = {"path": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    m = {"name": "sculpt-tiny", "version": 1, "resolution": [64, 64], "default_steps": 20, "schedule_shift": None,
+         "cfg_scale": cfg["cfg_scale"], "t5_length": cfg["t5_length"], "files": files,
+         "config": {k: cfg[k] for k in ("transformer", "autoencoder", "clip", "t5")}}
+    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+        json.dump(m, f, indent=2)
+        f.write("\n")
+    total = sum(v["bytes"] for v in files.values()) + os.path.getsize(os.path.join(out_dir, "manifest.json"))
+    print(f"manifest: {len(files)} files, {total} bytes in all")
+    assert total <= 20_000_000, "the shipped model must stay within 20 MB"
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["parity", "ship"])
+    p.add_argument("what", choices=["parity", "ship", "manifest"])
     p.add_argument("--out")
     p.add_argument("--train-dir", default="target/train")
     a = p.parse_args()
     if a.what == "parity":
         parity(a.out or "crates/sculpt-flux/tests/data/builtin-parity.safetensors")
-    else:
+    elif a.what == "ship":
         ship(a.train_dir, a.out or "models/sculpt-tiny")
+    else:
+        manifest(a.train_dir, a.out or "models/sculpt-tiny")
