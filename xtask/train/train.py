@@ -30,7 +30,8 @@ import tokenize_train as TT  # noqa: E402
 
 SEED = 20261128
 T5_LENGTH = 32
-CLIP_TRAIN_LENGTH = 28  # causal attention: pooled output is the same as at 77 positions
+CLIP_TRAIN_LENGTH = 28
+DEFAULT_CFG = 3.0  # classifier-free guidance scale the samples use and the manifest records  # causal attention: pooled output is the same as at 77 positions
 
 AE_CONFIG = dict(in_channels=3, out_channels=3, ch=32, ch_mult=[1, 2, 2, 2], num_res_blocks=1,
                  z_channels=16, scale_factor=1.0, shift_factor=0.0)
@@ -402,7 +403,7 @@ def main():
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--drop", type=float, default=0.1)
     p.add_argument("--ema", type=float, default=0.998)
-    p.add_argument("--cfg-scale", type=float, default=3.0)
+    p.add_argument("--cfg-scale", type=float, default=DEFAULT_CFG)
     p.add_argument("--sample-every", type=int, default=250)
     p.add_argument("--resume", action="store_true")
     args = p.parse_args()

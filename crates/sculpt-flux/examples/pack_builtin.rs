@@ -19,7 +19,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tensors = candle_core::safetensors::load(&input, &Device::Cpu)?;
     let mut names: Vec<&String> = tensors.keys().collect();
     names.sort();
-    const KEEP_F32: [&str; 5] = ["img_in.", "txt_in.", "time_in.", "vector_in.", "final_layer."];
+    const KEEP_F32: [&str; 5] = [
+        "img_in.",
+        "txt_in.",
+        "time_in.",
+        "vector_in.",
+        "final_layer.",
+    ];
     let mut packed = Vec::new();
     let (mut quantized, mut kept) = (0usize, 0usize);
     for name in names {
@@ -31,7 +37,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (encoding, bytes) = if q8 {
             quantized += tensor.elem_count();
             let q = QTensor::quantize(&tensor, GgmlDType::Q8_0)?;
-            (Encoding::Quantized(WeightFormat::Q8_0), q.data()?.into_owned())
+            (
+                Encoding::Quantized(WeightFormat::Q8_0),
+                q.data()?.into_owned(),
+            )
         } else {
             kept += tensor.elem_count();
             let values = tensor.flatten_all()?.to_vec1::<f32>()?;

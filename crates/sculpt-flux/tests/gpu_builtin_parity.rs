@@ -164,7 +164,8 @@ fn transformer_matches_pytorch() {
     let all = fixture();
     let gpu = gpu();
     let config = flux_config();
-    let model = FluxTransformer::load(&gpu, config.clone(), &mut checkpoint(&all, "flux.")).unwrap();
+    let model =
+        FluxTransformer::load(&gpu, config.clone(), &mut checkpoint(&all, "flux.")).unwrap();
     let (rows, cols, text_tokens) = (4, 4, 8);
     let positions = model
         .positions(&gpu, &text_ids(text_tokens), &image_ids(rows, cols))
@@ -173,7 +174,11 @@ fn transformer_matches_pytorch() {
         let (shape, data) = values(&all, name);
         Tensor::from_slice(&gpu, data, shape).unwrap()
     };
-    let (img, txt, y) = (upload("in.flux.img"), upload("in.flux.txt"), upload("in.flux.y"));
+    let (img, txt, y) = (
+        upload("in.flux.img"),
+        upload("in.flux.txt"),
+        upload("in.flux.y"),
+    );
     let out = model
         .forward(
             &gpu,
@@ -188,7 +193,11 @@ fn transformer_matches_pytorch() {
         )
         .unwrap();
     assert_eq!(out.shape(), [rows * cols, config.in_channels]);
-    assert_close("transformer", &read(&gpu, &out), &values(&all, "out.flux").1);
+    assert_close(
+        "transformer",
+        &read(&gpu, &out),
+        &values(&all, "out.flux").1,
+    );
 }
 
 #[test]
@@ -242,5 +251,9 @@ fn t5_matches_pytorch() {
     let gpu = gpu();
     let model = T5Encoder::load(&gpu, t5_config(), &mut checkpoint(&all, "t5.")).unwrap();
     let hidden = model.forward(&gpu, &ids(&all, "in.t5.ids")).unwrap();
-    assert_close("t5 hidden", &read(&gpu, &hidden), &values(&all, "out.t5.hidden").1);
+    assert_close(
+        "t5 hidden",
+        &read(&gpu, &hidden),
+        &values(&all, "out.t5.hidden").1,
+    );
 }
