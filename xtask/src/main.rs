@@ -59,7 +59,7 @@ enum Command {
         #[arg(long, default_value_t = 20000)]
         scenes: u32,
         /// Autoencoder steps (batch 32; the first 80% on 32x32 crops).
-        #[arg(long, default_value_t = 1200)]
+        #[arg(long, default_value_t = 2000)]
         ae_steps: u32,
         /// Transformer + text encoder steps (batch 64).
         #[arg(long, default_value_t = 5000)]
