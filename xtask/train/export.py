@@ -98,7 +98,9 @@ def ship(train_dir, out_dir):
 
     os.makedirs(out_dir, exist_ok=True)
     ae_cfg = json.load(open(os.path.join(train_dir, "ae-config.json")))
-    ae_sd = load_file(os.path.join(train_dir, "ae.safetensors"))
+    # The decoder fine-tuned beside the transformer stage, if it ran (same encoder, same latents).
+    finetuned = os.path.join(train_dir, "ae-finetuned.safetensors")
+    ae_sd = load_file(finetuned if os.path.exists(finetuned) else os.path.join(train_dir, "ae.safetensors"))
     # Only the parts Sculpt runs; encoder and decoder both ship (image-to-image needs the encoder).
     # F32: Sculpt's loaders take convolution weights as f32 values (no f16 conversion on the host yet).
     save_file({k: v.float().contiguous() for k, v in ae_sd.items()}, os.path.join(out_dir, "autoencoder.safetensors"))

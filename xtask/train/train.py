@@ -207,6 +207,60 @@ def stage_ae(args):
     log(f"ae done: shift {shift:.4f} scale {scale:.4f}, recon mse {mse:.5f}, {time.time() - t0:.0f}s")
 
 
+# ---------------------------------------------------------------- stage: decoder fine-tuning
+
+
+def stage_decoder(args):
+    """Fine-tunes the decoder alone on whole images with the encoder frozen, so that the latent
+    space the transformer learns (latents.npy, shift and scale) stays exactly the same. Runs
+    beside the transformer stage, one thread each (see `all`)."""
+    seed_all(SEED + 30)
+    torch.set_num_threads(args.threads)
+    images = np.load(os.path.join(args.out, "images.npy"))
+    cfg = json.load(open(os.path.join(args.out, "ae-config.json")))
+    ae = M.AutoEncoder(cfg)
+    ae.load_state_dict(load_file(os.path.join(args.out, "ae.safetensors")))
+    ae.encoder.eval()
+    for p in ae.encoder.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW(ae.decoder.parameters(), lr=args.dec_lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(SEED + 31)
+    losses, t0 = [], time.time()
+    for step in range(1, args.dec_steps + 1):
+        lr = args.dec_lr * min(1.0, step / 20) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / args.dec_steps)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = torch.randint(0, len(images), (args.ae_batch,), generator=gen)
+        x = to_tensor(images[idx.numpy()])
+        with torch.no_grad():
+            mean, _ = ae.moments(x)
+            # A little noise in the transformer's units: its samples are never exact latents.
+            mean = mean + torch.randn(mean.shape, generator=gen) * (0.05 / cfg["scale_factor"])
+        rec = ae.decoder(mean)
+        mse = F.mse_loss(rec, x)
+        loss = mse + 0.5 * (rec - x).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ae.decoder.parameters(), 1.0)
+        opt.step()
+        losses.append((step, mse.item()))
+        if step % 25 == 0 or step == args.dec_steps:
+            log(f"decoder step {step}/{args.dec_steps} mse {np.mean([l[1] for l in losses[-25:]]):.5f} "
+                f"{step * args.ae_batch / (time.time() - t0):.1f} img/s")
+        if step % 250 == 0 or step == args.dec_steps:
+            save_file(M.state_dict_f32(ae), os.path.join(args.out, "ae-finetuned.safetensors"))
+            with open(os.path.join(args.out, "decoder-loss.json"), "w") as f:
+                json.dump({"losses": losses, "seconds": time.time() - t0, "step": step}, f)
+    ae.eval()
+    with torch.no_grad():
+        sel = np.linspace(0, len(images) - 1, 16).astype(int)
+        x = to_tensor(images[sel])
+        rec = ae.decode(ae.encode(x))
+    Image.fromarray(grid(list(images[sel]) + list(to_uint8(rec)), 16)).save(
+        os.path.join(args.out, "ae-recon-finetuned.png"))
+    log(f"decoder done: recon mse {F.mse_loss(rec, x).item():.5f}, {time.time() - t0:.0f}s")
+
+
 # ---------------------------------------------------------------- stage: transformer + text encoders
 
 
@@ -386,7 +440,7 @@ def stage_flux(args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("stage", choices=["data", "ae", "flux", "all"])
+    p.add_argument("stage", choices=["data", "ae", "decoder", "flux", "all"])
     p.add_argument("--out", default="target/train")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--scenes", type=int, default=20000)
@@ -396,6 +450,8 @@ def main():
     p.add_argument("--ae-batch", type=int, default=32)
     p.add_argument("--ae-lr", type=float, default=1e-3)
     p.add_argument("--ae-crop-frac", type=float, default=0.75)
+    p.add_argument("--dec-steps", type=int, default=2500)
+    p.add_argument("--dec-lr", type=float, default=5e-4)
     p.add_argument("--ae-kl", type=float, default=1e-6)
     p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--batch", type=int, default=64)
@@ -408,10 +464,19 @@ def main():
     p.add_argument("--resume", action="store_true")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    stages = ["data", "ae", "flux"] if args.stage == "all" else [args.stage]
-    for s in stages:
-        log(f"stage {s}")
-        {"data": stage_data, "ae": stage_ae, "flux": stage_flux}[s](args)
+    if args.stage == "all":
+        stage_data(args)
+        stage_ae(args)
+        # The decoder fine-tuning runs beside the transformer stage (the latent space is fixed).
+        import subprocess
+        decoder = subprocess.Popen([sys.executable, os.path.abspath(__file__), "decoder"] + [
+            a for a in sys.argv[2:] if a != "--resume"])
+        stage_flux(args)
+        if decoder.wait() != 0:
+            raise SystemExit("the decoder stage failed")
+        return
+    log(f"stage {args.stage}")
+    {"data": stage_data, "ae": stage_ae, "decoder": stage_decoder, "flux": stage_flux}[args.stage](args)
 
 
 if __name__ == "__main__":
