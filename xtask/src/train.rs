@@ -92,8 +92,8 @@ pub fn run_recipe(root: &Path, options: &Options) -> anyhow::Result<()> {
     for (from, to) in [
         ("flux-loss.png", "loss-curve.png"),
         ("ae-loss.png", "ae-loss-curve.png"),
-        ("samples-final-20steps.png", "samples-20-steps.png"),
-        ("samples-final-4steps.png", "samples-4-steps.png"),
+        ("shipped-samples-20steps.png", "samples-20-steps.png"),
+        ("shipped-samples-4steps.png", "samples-4-steps.png"),
     ] {
         let from = out.join(from);
         if from.exists() {

@@ -135,6 +135,16 @@ def ship(train_dir, out_dir):
         lat = M.unpack(noise - v, 8, 8)  # one Euler step from t = 1 to 0
         image = ae.decode(lat)
         enc = ae.encode(image.clamp(-1, 1))
+    # Sample grids of exactly the shipped weights (EMA transformer and text encoders, final decoder).
+    from PIL import Image
+
+    text = T.TextModels(clip_cfg, t5_cfg)
+    text.clip, text.t5 = clip, t5
+    for steps in (20, 4):
+        lat = T.sample(flux, text, clip_ids, t5_ids, T.SAMPLE_PROMPTS, steps, T.SEED + 99, T.DEFAULT_CFG)
+        with torch.no_grad():
+            imgs = T.to_uint8(ae.decode(lat))
+        Image.fromarray(T.grid(list(imgs), 8)).save(os.path.join(train_dir, f"shipped-samples-{steps}steps.png"))
     ref = {"prompt_clip_ids": cids[0].float(), "prompt_t5_ids": tids[0].float(), "clip_pooled": pooled[0],
            "t5_hidden": txt[0], "noise": noise[0], "velocity": v[0], "decoded": image[0],
            "encoded": enc[0]}
