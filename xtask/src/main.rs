@@ -8,6 +8,7 @@ mod process;
 mod serve;
 mod summary;
 mod test;
+mod train;
 
 use std::path::PathBuf;
 
@@ -52,6 +53,31 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         only: Vec<test::Step>,
     },
+    /// Train the built-in model (sculpt-tiny) from scratch on the CPU and write models/sculpt-tiny
+    /// (PyTorch recipe in xtask/train; about 2.5 hours on 2 cores with the defaults).
+    TrainTiny {
+        /// Where checkpoints, logs, loss curves and sample grids go.
+        #[arg(long, default_value = "target/train")]
+        out: PathBuf,
+        /// Procedural scenes in the data set (plus every emoji glyph, twice).
+        #[arg(long, default_value_t = 20000)]
+        scenes: u32,
+        /// Autoencoder steps (batch 32; the first 80% on 32x32 crops).
+        #[arg(long, default_value_t = 2000)]
+        ae_steps: u32,
+        /// Transformer + text encoder steps (batch 64).
+        #[arg(long, default_value_t = 5000)]
+        flux_steps: u32,
+        /// PyTorch CPU threads (1 is fastest on a machine that is busy with other work).
+        #[arg(long, default_value_t = 1)]
+        threads: u32,
+        /// Skip training: export the checkpoints already in --out.
+        #[arg(long)]
+        export_only: bool,
+        /// Continue the transformer stage from its last checkpoint in --out.
+        #[arg(long)]
+        resume: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -66,6 +92,26 @@ fn main() -> anyhow::Result<()> {
         Command::Bench { quick, page: false } => bench::run(&root, quick),
         Command::Bench { page: true, .. } => bench::page(&root),
         Command::Serve { port, dev } => serve::run_server(&root, port, dev),
+        Command::TrainTiny {
+            out,
+            scenes,
+            ae_steps,
+            flux_steps,
+            threads,
+            export_only,
+            resume,
+        } => train::run_recipe(
+            &root,
+            &train::Options {
+                out,
+                scenes,
+                ae_steps,
+                flux_steps,
+                threads,
+                export_only,
+                resume,
+            },
+        ),
         Command::Test { only } => {
             let code = test::run(&root, &only)?;
             std::process::exit(code);

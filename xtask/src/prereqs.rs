@@ -109,7 +109,7 @@ fn is_root() -> bool {
     first_line("id", &["-u"]).as_deref() == Some("0")
 }
 
-fn install_debian_packages(packages: &[&str]) -> anyhow::Result<()> {
+pub(crate) fn install_debian_packages(packages: &[&str]) -> anyhow::Result<()> {
     if packages.is_empty() {
         return Ok(());
     }

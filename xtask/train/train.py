@@ -1,0 +1,487 @@
+"""sculpt-tiny's training recipe (CPU, PyTorch), in stages:
+
+  data   build the data set (procedural scenes + Noto Color Emoji) and train both tokenizers
+  ae     train the autoencoder, then encode every image once and set shift/scale factors
+  flux   train the rectified-flow transformer jointly with the CLIP and T5 text encoders
+  (export.py then writes the BFL-named safetensors the Rust side quantizes and ships)
+
+Every stage is seeded; `python train.py all` runs them in order. Outputs go to --out
+(target/train): checkpoints, loss logs, loss-curve PNGs and sample grids.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+from safetensors.torch import load_file, save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data as D  # noqa: E402
+import models as M  # noqa: E402
+import tokenize_train as TT  # noqa: E402
+
+SEED = 20261128
+T5_LENGTH = 32
+CLIP_TRAIN_LENGTH = 28
+DEFAULT_CFG = 3.0  # classifier-free guidance scale the samples use and the manifest records  # causal attention: pooled output is the same as at 77 positions
+
+AE_CONFIG = dict(in_channels=3, out_channels=3, ch=32, ch_mult=[1, 2, 2, 2], num_res_blocks=1,
+                 z_channels=16, scale_factor=1.0, shift_factor=0.0)
+FLUX_CONFIG = dict(in_channels=64, vec_in_dim=128, context_in_dim=128, hidden_size=192, mlp_ratio=4.0,
+                   num_heads=3, double_blocks=2, single_blocks=3, axes_dim=[8, 28, 28], theta=10000.0,
+                   qkv_bias=True, guidance_embed=False)
+CLIP_CONFIG = dict(vocab_size=None, hidden_size=128, intermediate_size=512, num_heads=4, num_layers=2,
+                   max_positions=77)
+T5_CONFIG = dict(vocab_size=None, d_model=128, d_kv=32, num_heads=4, d_ff=256, num_layers=2,
+                 relative_attention_num_buckets=32, relative_attention_max_distance=128)
+
+SAMPLE_PROMPTS = [
+    "a red circle on a blue background", "small yellow star, bottom right, on black",
+    "a large green square in the top left on a white background", "blue triangle at the top, on yellow",
+    "a purple star in the centre on an orange background", "large white circle, left, on red",
+    "a pink square, small, bottom left, on green", "cyan triangle in the top right (large), on black",
+    "cat face", "red apple", "dragon", "fire", "an orange fire dragon", "rocket", "smiling face with sunglasses",
+    "",
+]
+
+
+def log(msg):
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def seed_all(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def to_tensor(images):
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def to_uint8(x):
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def grid(images, cols):
+    rows = math.ceil(len(images) / cols)
+    h, w = images[0].shape[:2]
+    out = np.full((rows * h, cols * w, 3), 255, np.uint8)
+    for i, im in enumerate(images):
+        out[(i // cols) * h:(i // cols + 1) * h, (i % cols) * w:(i % cols + 1) * w] = im
+    return out
+
+
+def loss_curve_png(path, series, title):
+    """A plain loss curve (log y) drawn with PIL: series = {name: [(step, loss)]}."""
+    W, H, pad = 640, 360, 48
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    pts_all = [p for s in series.values() for p in s if p[1] > 0]
+    if len(pts_all) < 2:
+        img.save(path)
+        return
+    xmax = max(p[0] for p in pts_all) or 1
+    ylo, yhi = math.log10(min(p[1] for p in pts_all)), math.log10(max(p[1] for p in pts_all))
+    yhi = yhi if yhi > ylo else ylo + 1
+    def xy(s, l):
+        return (pad + (W - 2 * pad) * s / xmax, H - pad - (H - 2 * pad) * (math.log10(l) - ylo) / (yhi - ylo))
+    d.rectangle([pad, pad, W - pad, H - pad], outline="black")
+    for k in range(5):
+        yv = ylo + (yhi - ylo) * k / 4
+        y = H - pad - (H - 2 * pad) * k / 4
+        d.text((2, y - 6), f"{10 ** yv:.3g}", fill="black")
+    d.text((W - pad - 40, H - pad + 8), f"step {xmax}", fill="black")
+    d.text((pad, 12), title, fill="black")
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    for (name, s), c in zip(series.items(), colours):
+        s = [p for p in s if p[1] > 0]
+        if len(s) > 1:
+            d.line([xy(*p) for p in s], fill=c, width=2)
+        d.text((W - pad - 150, pad + 6 + 14 * list(series).index(name)), name, fill=c)
+    img.save(path)
+
+
+def smooth(points, k=20):
+    out = []
+    for i in range(len(points)):
+        window = points[max(0, i - k + 1):i + 1]
+        out.append((points[i][0], sum(p[1] for p in window) / len(window)))
+    return out
+
+
+# ---------------------------------------------------------------- stage: data
+
+
+def stage_data(args):
+    seed_all(SEED)
+    t0 = time.time()
+    images, attrs = D.build_dataset(args.scenes, SEED, emoji_variants=2)
+    np.save(os.path.join(args.out, "images.npy"), images)
+    with open(os.path.join(args.out, "attrs.json"), "w") as f:
+        json.dump(attrs, f)
+    captions = D.all_captions(attrs, SEED + 1, per_item=3)
+    captions += [a["name"] for a in attrs if a["kind"] == "emoji"]
+    clip_tok = TT.train_clip(captions, args.clip_vocab)
+    t5_tok = TT.train_t5(captions, args.t5_vocab)
+    TT.save(clip_tok, os.path.join(args.out, "clip-tokenizer.json"))
+    TT.save(t5_tok, os.path.join(args.out, "t5-tokenizer.json"))
+    Image.fromarray(grid(list(images[:32]) + list(images[-64::2]), 16)).save(os.path.join(args.out, "data-preview.png"))
+    log(f"data: {len(images)} images ({args.scenes} scenes), clip vocab {clip_tok.get_vocab_size()}, "
+        f"t5 vocab {t5_tok.get_vocab_size()}, {time.time() - t0:.0f}s")
+
+
+# ---------------------------------------------------------------- stage: autoencoder
+
+
+def stage_ae(args):
+    seed_all(SEED + 10)
+    torch.set_num_threads(args.threads)
+    images = np.load(os.path.join(args.out, "images.npy"))
+    ae = M.AutoEncoder(dict(AE_CONFIG))
+    opt = torch.optim.AdamW(ae.parameters(), lr=args.ae_lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(SEED + 11)
+    losses, t0 = [], time.time()
+    for step in range(1, args.ae_steps + 1):
+        lr = args.ae_lr * min(1.0, step / 50) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / args.ae_steps)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = torch.randint(0, len(images), (args.ae_batch,), generator=gen)
+        x = to_tensor(images[idx.numpy()])
+        if step <= args.ae_steps * args.ae_crop_frac:
+            # Most steps see 32x32 crops (4x cheaper; the network is convolutional), aligned to
+            # the 8-pixel latent grid; the last steps see whole images.
+            oy, ox = (int(v) * 8 for v in torch.randint(0, 5, (2,), generator=gen))
+            x = x[:, :, oy:oy + 32, ox:ox + 32]
+        mean, logvar = ae.moments(x)
+        logvar = logvar.clamp(-30, 20)
+        z = mean + torch.randn(mean.shape, generator=gen) * torch.exp(0.5 * logvar)
+        rec = ae.decoder(z)
+        mse = F.mse_loss(rec, x)
+        l1 = (rec - x).abs().mean()
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
+        loss = mse + 0.5 * l1 + args.ae_kl * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ae.parameters(), 1.0)
+        opt.step()
+        losses.append((step, mse.item(), l1.item(), kl.item()))
+        if step % 25 == 0 or step == args.ae_steps:
+            el = time.time() - t0
+            log(f"ae step {step}/{args.ae_steps} mse {np.mean([l[1] for l in losses[-25:]]):.5f} "
+                f"kl {kl.item():.3f} {step * args.ae_batch / el:.1f} img/s")
+            loss_curve_png(os.path.join(args.out, "ae-loss.png"),
+                           {"mse": smooth([(s, m) for s, m, _, _ in losses]),
+                            "l1": smooth([(s, l) for s, _, l, _ in losses])}, "autoencoder")
+    with open(os.path.join(args.out, "ae-loss.json"), "w") as f:
+        json.dump({"losses": losses, "seconds": time.time() - t0}, f)
+    # Encode every image once (the Gaussian's mean, as Sculpt's encoder does).
+    ae.eval()
+    means = []
+    with torch.no_grad():
+        for i in range(0, len(images), 256):
+            means.append(ae.moments(to_tensor(images[i:i + 256]))[0])
+    means = torch.cat(means)
+    shift = means.mean().item()
+    scale = 1.0 / (means - shift).std().item()
+    cfg = dict(AE_CONFIG, shift_factor=shift, scale_factor=scale)
+    ae.cfg = cfg
+    np.save(os.path.join(args.out, "latents.npy"), ((means - shift) * scale).numpy().astype(np.float32))
+    save_file(M.state_dict_f32(ae), os.path.join(args.out, "ae.safetensors"))
+    with open(os.path.join(args.out, "ae-config.json"), "w") as f:
+        json.dump(cfg, f)
+    with torch.no_grad():
+        sel = np.linspace(0, len(images) - 1, 16).astype(int)
+        x = to_tensor(images[sel])
+        rec = ae.decode(ae.encode(x))
+        mse = F.mse_loss(rec, x).item()
+    Image.fromarray(grid(list(images[sel]) + list(to_uint8(rec)), 16)).save(os.path.join(args.out, "ae-recon.png"))
+    log(f"ae done: shift {shift:.4f} scale {scale:.4f}, recon mse {mse:.5f}, {time.time() - t0:.0f}s")
+
+
+# ---------------------------------------------------------------- stage: decoder fine-tuning
+
+
+def stage_decoder(args):
+    """Fine-tunes the decoder alone on whole images with the encoder frozen, so that the latent
+    space the transformer learns (latents.npy, shift and scale) stays exactly the same. Runs
+    beside the transformer stage, one thread each (see `all`)."""
+    seed_all(SEED + 30)
+    torch.set_num_threads(args.threads)
+    images = np.load(os.path.join(args.out, "images.npy"))
+    cfg = json.load(open(os.path.join(args.out, "ae-config.json")))
+    ae = M.AutoEncoder(cfg)
+    finetuned = os.path.join(args.out, "ae-finetuned.safetensors")
+    start = finetuned if args.dec_resume and os.path.exists(finetuned) else os.path.join(args.out, "ae.safetensors")
+    log(f"decoder fine-tuning from {start}")
+    ae.load_state_dict(load_file(start))
+    ae.encoder.eval()
+    for p in ae.encoder.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW(ae.decoder.parameters(), lr=args.dec_lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(SEED + 31)
+    losses, t0 = [], time.time()
+    for step in range(1, args.dec_steps + 1):
+        lr = args.dec_lr * min(1.0, step / 20) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / args.dec_steps)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = torch.randint(0, len(images), (args.ae_batch,), generator=gen)
+        x = to_tensor(images[idx.numpy()])
+        with torch.no_grad():
+            mean, _ = ae.moments(x)
+            # A little noise in the transformer's units: its samples are never exact latents.
+            mean = mean + torch.randn(mean.shape, generator=gen) * (0.05 / cfg["scale_factor"])
+        rec = ae.decoder(mean)
+        mse = F.mse_loss(rec, x)
+        loss = mse + 0.5 * (rec - x).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ae.decoder.parameters(), 1.0)
+        opt.step()
+        losses.append((step, mse.item()))
+        if step % 25 == 0 or step == args.dec_steps:
+            log(f"decoder step {step}/{args.dec_steps} mse {np.mean([l[1] for l in losses[-25:]]):.5f} "
+                f"{step * args.ae_batch / (time.time() - t0):.1f} img/s")
+        if step % 250 == 0 or step == args.dec_steps:
+            save_file(M.state_dict_f32(ae), os.path.join(args.out, "ae-finetuned.safetensors"))
+            with open(os.path.join(args.out, "decoder-loss.json"), "w") as f:
+                json.dump({"losses": losses, "seconds": time.time() - t0, "step": step}, f)
+    ae.eval()
+    with torch.no_grad():
+        sel = np.linspace(0, len(images) - 1, 16).astype(int)
+        x = to_tensor(images[sel])
+        rec = ae.decode(ae.encode(x))
+    Image.fromarray(grid(list(images[sel]) + list(to_uint8(rec)), 16)).save(
+        os.path.join(args.out, "ae-recon-finetuned.png"))
+    log(f"decoder done: recon mse {F.mse_loss(rec, x).item():.5f}, {time.time() - t0:.0f}s")
+
+
+# ---------------------------------------------------------------- stage: transformer + text encoders
+
+
+class TextModels(torch.nn.Module):
+    def __init__(self, clip_cfg, t5_cfg):
+        super().__init__()
+        self.clip = M.ClipText(clip_cfg)
+        self.t5 = M.T5Encoder(t5_cfg)
+
+    def forward(self, clip_ids, t5_ids):
+        _, pooled = self.clip(clip_ids)
+        return self.t5(t5_ids), pooled
+
+
+def load_text(args):
+    from tokenizers import Tokenizer
+
+    clip_tok = Tokenizer.from_file(os.path.join(args.out, "clip-tokenizer.json"))
+    t5_tok = Tokenizer.from_file(os.path.join(args.out, "t5-tokenizer.json"))
+    clip_cfg = dict(CLIP_CONFIG, vocab_size=clip_tok.get_vocab_size())
+    t5_cfg = dict(T5_CONFIG, vocab_size=t5_tok.get_vocab_size())
+    return TT.ClipIds(clip_tok), TT.T5Ids(t5_tok), clip_cfg, t5_cfg
+
+
+def encode_prompts(text, clip_ids, t5_ids, prompts):
+    c = torch.tensor([clip_ids(p, CLIP_TRAIN_LENGTH) for p in prompts])
+    t = torch.tensor([t5_ids(p, T5_LENGTH) for p in prompts])
+    return text(c, t)
+
+
+@torch.no_grad()
+def sample(flux, text, clip_ids, t5_ids, prompts, steps, seed, cfg_scale, rows=4, cols=4):
+    b = len(prompts)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, rows * cols, FLUX_CONFIG["in_channels"], generator=gen)
+    txt, y = encode_prompts(text, clip_ids, t5_ids, prompts)
+    txt_u, y_u = encode_prompts(text, clip_ids, t5_ids, [""] * b)
+    img_ids, txt_ids = M.image_ids(b, rows, cols), torch.zeros(b, T5_LENGTH, 3)
+    ts = torch.linspace(1, 0, steps + 1)
+    for t_curr, t_prev in zip(ts[:-1], ts[1:]):
+        t = torch.full((b,), float(t_curr))
+        v = flux(x, img_ids, txt, txt_ids, t, y)
+        if cfg_scale and cfg_scale != 1.0:
+            v_u = flux(x, img_ids, txt_u, txt_ids, t, y_u)
+            v = v_u + cfg_scale * (v - v_u)
+        x = x + (t_prev - t_curr) * v
+    return M.unpack(x, 2 * rows, 2 * cols)
+
+
+class Ema:
+    def __init__(self, modules, decay):
+        self.decay = decay
+        self.params = [p for m in modules for p in m.parameters()]
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self, step):
+        d = min(self.decay, (1 + step) / (10 + step))
+        for s, p in zip(self.shadow, self.params):
+            s.mul_(d).add_(p.detach(), alpha=1 - d)
+
+    @torch.no_grad()
+    def swap(self):
+        for s, p in zip(self.shadow, self.params):
+            tmp = p.detach().clone()
+            p.copy_(s)
+            s.copy_(tmp)
+
+
+def write_samples(args, flux, text, ema, ae, clip_ids, t5_ids, tag):
+    ema.swap()
+    flux.eval(), text.eval()
+    try:
+        for steps in (20, 4):
+            lat = sample(flux, text, clip_ids, t5_ids, SAMPLE_PROMPTS, steps, SEED + 99, args.cfg_scale)
+            imgs = to_uint8(ae.decode(lat))
+            Image.fromarray(grid(list(imgs), 8)).save(os.path.join(args.out, f"samples-{tag}-{steps}steps.png"))
+    finally:
+        ema.swap()
+        flux.train(), text.train()
+
+
+def save_flux(args, flux, text, ema, step, opt=None):
+    ema.swap()
+    save_file(M.state_dict_f32(flux), os.path.join(args.out, "flux.safetensors"))
+    save_file(M.state_dict_f32(text.clip), os.path.join(args.out, "clip.safetensors"))
+    save_file(M.state_dict_f32(text.t5), os.path.join(args.out, "t5.safetensors"))
+    ema.swap()
+    if opt is not None:
+        torch.save({"step": step, "flux": flux.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(),
+                    "ema": ema.shadow, "rng": torch.get_rng_state()}, os.path.join(args.out, "flux-train-state.pt"))
+    with open(os.path.join(args.out, "flux-step.json"), "w") as f:
+        json.dump({"step": step}, f)
+
+
+def stage_flux(args):
+    seed_all(SEED + 20)
+    torch.set_num_threads(args.threads)
+    latents = torch.from_numpy(np.load(os.path.join(args.out, "latents.npy")))
+    with open(os.path.join(args.out, "attrs.json")) as f:
+        attrs = json.load(f)
+    ae_cfg = json.load(open(os.path.join(args.out, "ae-config.json")))
+    ae = M.AutoEncoder(ae_cfg)
+    ae.load_state_dict(load_file(os.path.join(args.out, "ae.safetensors")))
+    ae.eval()
+    clip_ids, t5_ids, clip_cfg, t5_cfg = load_text(args)
+    flux = M.Flux(FLUX_CONFIG)
+    # adaLN-zero style start for the final layer keeps early predictions small.
+    torch.nn.init.zeros_(flux.final_layer.linear.weight)
+    torch.nn.init.zeros_(flux.final_layer.linear.bias)
+    text = TextModels(clip_cfg, t5_cfg)
+    params = list(flux.parameters()) + list(text.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    ema = Ema([flux, text], args.ema)
+    start = 1
+    state_path = os.path.join(args.out, "flux-train-state.pt")
+    if args.resume and os.path.exists(state_path):
+        st = torch.load(state_path)
+        flux.load_state_dict(st["flux"]), text.load_state_dict(st["text"]), opt.load_state_dict(st["opt"])
+        ema.shadow = st["ema"]
+        torch.set_rng_state(st["rng"])
+        start = st["step"] + 1
+        log(f"resumed at step {start}")
+    rng = random.Random(SEED + 21 + start)
+    gen = torch.Generator().manual_seed(SEED + 22 + start)
+    n_params = {k: sum(p.numel() for p in m.parameters()) for k, m in
+                [("flux", flux), ("clip", text.clip), ("t5", text.t5), ("ae", ae)]}
+    log(f"parameters {n_params}, {len(latents)} latents")
+    b = args.batch
+    img_ids, txt_ids = M.image_ids(b, 4, 4), torch.zeros(b, T5_LENGTH, 3)
+    log_path = os.path.join(args.out, "flux-loss.jsonl")
+    losses = []
+    if start > 1 and os.path.exists(log_path):
+        losses = [tuple(json.loads(l)) for l in open(log_path)][: start - 1]
+    t0, seen = time.time(), 0
+    for step in range(start, args.steps + 1):
+        lr = args.lr * min(1.0, step / args.warmup) * (
+            0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / args.steps))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = torch.randint(0, len(latents), (b,), generator=gen)
+        prompts = ["" if rng.random() < args.drop else D.caption(attrs[i], rng) for i in idx.tolist()]
+        x0 = M.pack(latents[idx])
+        noise = torch.randn(x0.shape, generator=gen)
+        t = torch.sigmoid(torch.randn(b, generator=gen))  # logit-normal(0, 1)
+        xt = (1 - t[:, None, None]) * x0 + t[:, None, None] * noise
+        txt, y = encode_prompts(text, clip_ids, t5_ids, prompts)
+        v = flux(xt, img_ids, txt, txt_ids, t, y)
+        loss = F.mse_loss(v, noise - x0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        ema.update(step)
+        seen += b
+        losses.append((step, loss.item()))
+        with open(log_path, "a") as f:
+            f.write(json.dumps([step, loss.item()]) + "\n")
+        if step % 25 == 0:
+            el = time.time() - t0
+            log(f"flux step {step}/{args.steps} loss {np.mean([l[1] for l in losses[-25:]]):.4f} "
+                f"lr {lr:.2e} {seen / el:.1f} samples/s")
+        if step % args.sample_every == 0 or step == args.steps:
+            loss_curve_png(os.path.join(args.out, "flux-loss.png"), {"loss": smooth(losses, 50)},
+                           "rectified-flow loss (transformer + text encoders)")
+            save_flux(args, flux, text, ema, step, opt)
+            write_samples(args, flux, text, ema, ae, clip_ids, t5_ids, "latest")
+            log(f"samples and checkpoint at step {step}")
+    loss_curve_png(os.path.join(args.out, "flux-loss.png"), {"loss": smooth(losses, 50)},
+                   "rectified-flow loss (transformer + text encoders)")
+    save_flux(args, flux, text, ema, args.steps, opt)
+    write_samples(args, flux, text, ema, ae, clip_ids, t5_ids, "final")
+    with open(os.path.join(args.out, "flux-done.json"), "w") as f:
+        json.dump({"steps": args.steps, "seconds_this_run": time.time() - t0, "batch": b}, f)
+    log(f"flux done, {time.time() - t0:.0f}s this run")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("stage", choices=["data", "ae", "decoder", "flux", "all"])
+    p.add_argument("--out", default="target/train")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--scenes", type=int, default=20000)
+    p.add_argument("--clip-vocab", type=int, default=4096)
+    p.add_argument("--t5-vocab", type=int, default=4096)
+    p.add_argument("--ae-steps", type=int, default=2000)
+    p.add_argument("--ae-batch", type=int, default=32)
+    p.add_argument("--ae-lr", type=float, default=1e-3)
+    p.add_argument("--ae-crop-frac", type=float, default=0.75)
+    p.add_argument("--dec-steps", type=int, default=2500)
+    p.add_argument("--dec-lr", type=float, default=5e-4)
+    p.add_argument("--dec-resume", action="store_true", help="continue from ae-finetuned.safetensors")
+    p.add_argument("--ae-kl", type=float, default=1e-6)
+    p.add_argument("--steps", type=int, default=5000)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=6e-4)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--drop", type=float, default=0.1)
+    p.add_argument("--ema", type=float, default=0.998)
+    p.add_argument("--cfg-scale", type=float, default=DEFAULT_CFG)
+    p.add_argument("--sample-every", type=int, default=250)
+    p.add_argument("--resume", action="store_true")
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    if args.stage == "all":
+        stage_data(args)
+        stage_ae(args)
+        # The decoder fine-tuning runs beside the transformer stage (the latent space is fixed).
+        import subprocess
+        decoder = subprocess.Popen([sys.executable, os.path.abspath(__file__), "decoder"] + [
+            a for a in sys.argv[2:] if a != "--resume"])
+        stage_flux(args)
+        if decoder.wait() != 0:
+            raise SystemExit("the decoder stage failed")
+        return
+    log(f"stage {args.stage}")
+    {"data": stage_data, "ae": stage_ae, "decoder": stage_decoder, "flux": stage_flux}[args.stage](args)
+
+
+if __name__ == "__main__":
+    main()
