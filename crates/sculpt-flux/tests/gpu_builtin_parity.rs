@@ -164,8 +164,12 @@ fn transformer_matches_pytorch() {
     let all = fixture();
     let gpu = gpu();
     let config = flux_config();
-    let model =
-        FluxTransformer::load(&gpu, config.clone(), &mut checkpoint(&all, "flux.")).unwrap();
+    let model = pollster::block_on(FluxTransformer::load(
+        &gpu,
+        config.clone(),
+        &mut checkpoint(&all, "flux."),
+    ))
+    .unwrap();
     let (rows, cols, text_tokens) = (4, 4, 8);
     let positions = model
         .positions(&gpu, &text_ids(text_tokens), &image_ids(rows, cols))
@@ -204,8 +208,18 @@ fn transformer_matches_pytorch() {
 fn autoencoder_matches_pytorch() {
     let all = fixture();
     let gpu = gpu();
-    let encoder = Encoder::load(&gpu, ae_config(), &mut checkpoint(&all, "ae.")).unwrap();
-    let decoder = Decoder::load(&gpu, ae_config(), &mut checkpoint(&all, "ae.")).unwrap();
+    let encoder = pollster::block_on(Encoder::load(
+        &gpu,
+        ae_config(),
+        &mut checkpoint(&all, "ae."),
+    ))
+    .unwrap();
+    let decoder = pollster::block_on(Decoder::load(
+        &gpu,
+        ae_config(),
+        &mut checkpoint(&all, "ae."),
+    ))
+    .unwrap();
     let (shape, image) = values(&all, "in.ae.image");
     let latent = encoder
         .encode(&gpu, &Tensor::from_slice(&gpu, image, shape).unwrap())
@@ -231,7 +245,12 @@ fn autoencoder_matches_pytorch() {
 fn clip_matches_pytorch() {
     let all = fixture();
     let gpu = gpu();
-    let model = ClipTextModel::load(&gpu, clip_config(), &mut checkpoint(&all, "clip.")).unwrap();
+    let model = pollster::block_on(ClipTextModel::load(
+        &gpu,
+        clip_config(),
+        &mut checkpoint(&all, "clip."),
+    ))
+    .unwrap();
     let (hidden, pooled) = model.forward(&gpu, &ids(&all, "in.clip.ids")).unwrap();
     assert_close(
         "clip hidden",
@@ -249,7 +268,12 @@ fn clip_matches_pytorch() {
 fn t5_matches_pytorch() {
     let all = fixture();
     let gpu = gpu();
-    let model = T5Encoder::load(&gpu, t5_config(), &mut checkpoint(&all, "t5.")).unwrap();
+    let model = pollster::block_on(T5Encoder::load(
+        &gpu,
+        t5_config(),
+        &mut checkpoint(&all, "t5."),
+    ))
+    .unwrap();
     let hidden = model.forward(&gpu, &ids(&all, "in.t5.ids")).unwrap();
     assert_close(
         "t5 hidden",
