@@ -46,16 +46,18 @@ async function generate(page, { prompt, seed, steps = STEPS, show = 'current', s
   await page.fill('#seed', String(seed));
   await page.check('#keep-seed');
   await page.check(`input[name=show][value=${show}]`);
+  // What the canvas showed before (a test pattern, or an earlier image) is
+  // not one of this generation's frames.
+  let last = await canvasPixels(page, '#frame');
   await page.click('#generate-button');
   const frames = [];
   const deadline = Date.now() + 240_000;
   for (;;) {
     const busy = (await page.getAttribute('#app', 'data-state')) === 'busy';
     const pixels = await canvasPixels(page, '#frame');
-    const last = frames.at(-1);
-    if (pixels.width === size && (!last || differingBytes(last.data, pixels.data) > 0)) {
-      frames.push(pixels);
-    }
+    const changed = pixels.width !== last.width || differingBytes(last.data, pixels.data) > 0;
+    if (pixels.width === size && changed) frames.push(pixels);
+    last = pixels;
     if (!busy) break;
     assert.ok(Date.now() < deadline, 'the generation did not finish in 4 minutes');
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -171,6 +173,33 @@ test('cancel stops a generation after the current step', async () => {
     const steps = Number(await page.getAttribute('#frame', 'data-steps'));
     assert.ok(steps < 50, `ran all ${steps} steps`);
     assert.equal(await page.isDisabled('#generate-button'), false);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a GPU reset ends the run with a message, and the next Generate starts the GPU again', async () => {
+  const browser = await openBrowser();
+  try {
+    const { page } = browser;
+    await page.goto(server.url);
+    await waitForEngine(page);
+    await page.fill('#steps', '50');
+    await page.click('#generate-button');
+    await page.waitForFunction(() => Number(document.getElementById('frame').dataset.steps) >= 1, null, {
+      timeout: 120_000,
+    });
+    await page.click('#selftest-summary');
+    await page.click('#reset-gpu');
+    await page.waitForFunction(() => document.getElementById('app').dataset.state !== 'busy', null, {
+      timeout: 120_000,
+    });
+    assert.equal(await page.getAttribute('#app', 'data-state'), 'error');
+    assert.match(await page.textContent('#error'), /The GPU stopped during the generation/);
+
+    const again = await generate(page, { prompt: 'a purple triangle, centre', seed: 5, steps: 2 });
+    assert.equal(again.frames.length, 2);
+    assert.equal(await page.getAttribute('#app', 'data-state'), 'ready');
   } finally {
     await browser.close();
   }

@@ -1,7 +1,11 @@
 //! Device setup, done once: pick an adapter, read what it offers, request what
 //! Sculpt needs up to that, and describe the result.
 
-use std::{fmt, rc::Rc};
+use std::{
+    fmt,
+    rc::Rc,
+    sync::{Arc, Mutex},
+};
 
 use crate::{
     readback::StagingPool,
@@ -62,6 +66,9 @@ pub struct Gpu {
     pub(crate) recorder: Recorder,
     pub(crate) staging: StagingPool,
     pub(crate) presenter: crate::present::Presenter,
+    /// Why the device was lost, once it has been (a driver reset, a GPU
+    /// process crash, `destroy`); wgpu reports it from any thread.
+    lost: Arc<Mutex<Option<String>>>,
 }
 
 impl Gpu {
@@ -122,6 +129,15 @@ impl Gpu {
         report: DeviceReport,
     ) -> Self {
         let stats = Rc::new(Stats::default());
+        let lost = Arc::new(Mutex::new(None));
+        device.set_device_lost_callback({
+            let lost = Arc::clone(&lost);
+            move |reason, message| {
+                if let Ok(mut lost) = lost.lock() {
+                    lost.get_or_insert(format!("{reason:?}: {message}"));
+                }
+            }
+        });
         Self {
             pool: BufferPool::new(device.clone(), Rc::clone(&stats)),
             pipelines: PipelineCache::new(device.clone(), Rc::clone(&stats)),
@@ -134,7 +150,15 @@ impl Gpu {
             queue,
             report,
             presenter: crate::present::Presenter::default(),
+            lost,
         }
+    }
+
+    /// `Some(why)` once the device is lost: nothing it computes from then on
+    /// is valid, and a new [`Gpu`] must be made (its tensors and pipelines
+    /// cannot be reused).
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|lost| lost.clone())
     }
 
     /// What the runtime has done so far (buffers and pipelines created,

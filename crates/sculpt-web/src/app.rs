@@ -88,6 +88,11 @@ fn run() -> Result<(), String> {
 
     on_submit(&page, "selftest", Page::draw_requested)?;
     on_submit(&page, "generate", Page::generate_requested)?;
+    on_click(&page, "reset-gpu", |page| {
+        if let Err(message) = page.send(&ToEngine::ResetGpu) {
+            dom::show_error(&message);
+        }
+    })?;
     generator::wire_controls(&page)?;
     page.history.show_stored();
     Ok(())
@@ -104,6 +109,19 @@ fn on_submit(page: &Rc<Page>, id: &str, action: fn(&Page)) -> Result<(), String>
     });
     form.add_event_listener_with_callback("submit", listener.as_ref().unchecked_ref())
         .map_err(|_| format!("cannot listen to the {id} form"))?;
+    // The listener lives as long as the page.
+    listener.forget();
+    Ok(())
+}
+
+/// Calls `action` when button `id` is pressed (mouse, Enter or Space).
+fn on_click(page: &Rc<Page>, id: &str, action: fn(&Page)) -> Result<(), String> {
+    let button: HtmlButtonElement = dom::element(id)?;
+    let page = Rc::clone(page);
+    let listener = Closure::<dyn FnMut(Event)>::new(move |_: Event| action(&page));
+    button
+        .add_event_listener_with_callback("click", listener.as_ref().unchecked_ref())
+        .map_err(|_| format!("cannot listen to #{id}"))?;
     // The listener lives as long as the page.
     listener.forget();
     Ok(())

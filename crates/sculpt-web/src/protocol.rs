@@ -29,6 +29,11 @@ pub enum ToEngine {
     /// Which latent the canvas shows from the next step on. Handled as soon
     /// as it arrives; no reply.
     Show { show: ShowLatent },
+    /// Diagnosis: destroy the GPU device now, as a driver reset or a GPU
+    /// process crash would, to see the engine recover. Handled as soon as it
+    /// arrives; a generation in progress fails, and the next request starts
+    /// a new device.
+    ResetGpu,
 }
 
 /// One image to generate.

@@ -29,3 +29,16 @@ async fn device_reports_what_it_was_given(gpu: &Gpu) {
     assert!(text.contains(&report.adapter_name), "{text}");
 }
 gpu_test!(device_reports_what_it_was_given);
+
+/// Natively only: the browser reports a lost device from its event loop
+/// (the end-to-end tests cover the page's recovery).
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn a_destroyed_device_reports_itself_lost() {
+    let gpu = pollster::block_on(crate::support::gpu());
+    assert_eq!(gpu.lost(), None);
+    gpu.device.destroy();
+    gpu.device.poll(wgpu::PollType::Poll).ok();
+    let reason = gpu.lost().expect("the device says it is lost");
+    assert!(reason.contains("Destroyed"), "{reason}");
+}

@@ -43,6 +43,11 @@ impl CanvasTarget {
         })
     }
 
+    /// The canvas itself, to draw on it with another device.
+    pub fn offscreen(&self) -> OffscreenCanvas {
+        self.canvas.clone()
+    }
+
     pub fn size(&self) -> (u32, u32) {
         let config = self.config.borrow();
         (config.width, config.height)

@@ -31,6 +31,22 @@ impl Engine {
         })
     }
 
+    pub fn device(&self) -> wgpu::Device {
+        self.gpu.device.clone()
+    }
+
+    /// After the device was lost: a new device on the same canvas. Models
+    /// loaded on the old device are gone with it.
+    async fn restart(&mut self, controls: &Controls) -> Result<(), String> {
+        self.model = None;
+        let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
+        let canvas = CanvasTarget::new(&gpu, self.canvas.offscreen())?;
+        controls.device.replace(Some(gpu.device.clone()));
+        self.gpu = gpu;
+        self.canvas = canvas;
+        Ok(())
+    }
+
     pub fn device_rows(&self) -> Vec<(String, String)> {
         self.gpu
             .report
@@ -47,6 +63,16 @@ impl Engine {
         controls: &Controls,
         update: &dyn Fn(FromEngine),
     ) -> FromEngine {
+        if let Some(reason) = self.gpu.lost() {
+            update(FromEngine::Progress {
+                message: format!("The GPU was reset ({reason}); starting it again…"),
+            });
+            if let Err(message) = self.restart(controls).await {
+                return FromEngine::Failed {
+                    message: format!("The GPU was reset and cannot be started again: {message}"),
+                };
+            }
+        }
         let result = match request {
             ToEngine::SelfTest { phase } => self
                 .self_test(phase)
@@ -71,8 +97,8 @@ impl Engine {
                 }
             }
             // Acted on when they arrive (see `worker::start`); never queued.
-            ToEngine::Cancel | ToEngine::Show { .. } => {
-                Err("cancel and show are not queued requests".into())
+            ToEngine::Cancel | ToEngine::Show { .. } | ToEngine::ResetGpu => {
+                Err("cancel, show and reset are never queued".into())
             }
         };
         result.unwrap_or_else(|message| FromEngine::Failed { message })

@@ -5,7 +5,7 @@
 
 use sculpt_flux::{
     formats::ByteSource,
-    pipeline::{GenerateRequest, Pipeline, Show},
+    pipeline::{GenerateRequest, Generation, Pipeline, Show, StepInfo},
 };
 use sculpt_gpu::Gpu;
 
@@ -52,16 +52,16 @@ pub async fn run<S: ByteSource>(
             return Ok(FromEngine::Cancelled { steps: steps_done });
         }
         let step_started = now_ms();
-        let Some(step) = generation.step().map_err(|e| e.to_string())? else {
+        let drawn = draw_next_step(gpu, canvas, &mut generation, controls).await;
+        // A lost device explains any failure better than the failure itself.
+        if let Some(reason) = gpu.lost() {
+            return Err(format!(
+                "The GPU stopped during the generation ({reason}). Press Generate to start it again."
+            ));
+        }
+        let Some(step) = drawn? else {
             break;
         };
-        let show = match controls.show.get() {
-            ShowLatent::Current => Show::Current,
-            ShowLatent::PredictedClean => Show::PredictedClean,
-        };
-        let image = generation.image(show).map_err(|e| e.to_string())?;
-        canvas.show(gpu, &image)?;
-        work_done(gpu).await;
         steps_done += 1;
         update(FromEngine::Step {
             index: step.index,
@@ -90,6 +90,27 @@ pub async fn run<S: ByteSource>(
         total_ms: now_ms() - started,
         warnings,
     })
+}
+
+/// Runs the next step and draws it (the latent the page chose), waiting for
+/// the GPU to finish; `None` when every step has run.
+async fn draw_next_step(
+    gpu: &Gpu,
+    canvas: &CanvasTarget,
+    generation: &mut Generation<'_>,
+    controls: &Controls,
+) -> Result<Option<StepInfo>, String> {
+    let Some(step) = generation.step().map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let show = match controls.show.get() {
+        ShowLatent::Current => Show::Current,
+        ShowLatent::PredictedClean => Show::PredictedClean,
+    };
+    let image = generation.image(show).map_err(|e| e.to_string())?;
+    canvas.show(gpu, &image)?;
+    work_done(gpu).await;
+    Ok(Some(step))
 }
 
 /// Resolves once the GPU has finished all work submitted so far. Awaiting

@@ -11,7 +11,10 @@ mod canvas;
 mod engine;
 mod generation;
 
-use std::{cell::Cell, rc::Rc};
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
+};
 
 use futures_channel::mpsc;
 use futures_util::StreamExt;
@@ -26,6 +29,8 @@ use engine::Engine;
 pub struct Controls {
     pub cancel: Cell<bool>,
     pub show: Cell<ShowLatent>,
+    /// The engine's current device, for `ResetGpu` to destroy at once.
+    pub device: RefCell<Option<wgpu::Device>>,
 }
 
 /// Entry point of the worker's wasm module.
@@ -36,6 +41,7 @@ pub fn start() {
     let controls = Rc::new(Controls {
         cancel: Cell::new(false),
         show: Cell::new(ShowLatent::Current),
+        device: RefCell::new(None),
     });
     let on_message = {
         let controls = Rc::clone(&controls);
@@ -45,6 +51,11 @@ pub fn start() {
             match serde_wasm_bindgen::from_value::<ToEngine>(event.data()) {
                 Ok(ToEngine::Cancel) => controls.cancel.set(true),
                 Ok(ToEngine::Show { show }) => controls.show.set(show),
+                Ok(ToEngine::ResetGpu) => {
+                    if let Some(device) = controls.device.borrow().as_ref() {
+                        device.destroy();
+                    }
+                }
                 // The receiver lives as long as the worker.
                 _ => drop(sender.unbounded_send(event.data())),
             }
@@ -75,6 +86,7 @@ async fn serve(
             Ok(Incoming::Attach(canvas)) => match Engine::start(canvas).await {
                 Ok(started) => {
                     let device = started.device_rows();
+                    controls.device.replace(Some(started.device()));
                     engine = Some(started);
                     FromEngine::Ready { device }
                 }
