@@ -21,7 +21,10 @@ fn main() -> candle_core::Result<()> {
         times.push(start.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
-    println!("candle conv3x3 32->32, 8x64x64, forward+backward: median {:.1} ms", times[2] * 1e3);
+    println!(
+        "candle conv3x3 32->32, 8x64x64, forward+backward: median {:.1} ms",
+        times[2] * 1e3
+    );
     Ok(())
 }
 
