@@ -295,8 +295,12 @@ fn shipped_model_matches_the_trained_pytorch_model() {
     assert_eq!(t5_ids, as_u32(want("prompt_t5_ids")));
 
     let gpu = gpu();
-    let clip =
-        ClipTextModel::load(&gpu, clip_config, &mut safetensors_f32(&file(&m, "clip"))).unwrap();
+    let clip = pollster::block_on(ClipTextModel::load(
+        &gpu,
+        clip_config,
+        &mut safetensors_f32(&file(&m, "clip")),
+    ))
+    .unwrap();
     let (_, pooled) = clip.forward(&gpu, &clip_ids).unwrap();
     assert_close(
         "clip pooled",
@@ -304,7 +308,12 @@ fn shipped_model_matches_the_trained_pytorch_model() {
         want("clip_pooled"),
         F32_TOLERANCE,
     );
-    let t5 = T5Encoder::load(&gpu, t5_config, &mut safetensors_f32(&file(&m, "t5"))).unwrap();
+    let t5 = pollster::block_on(T5Encoder::load(
+        &gpu,
+        t5_config,
+        &mut safetensors_f32(&file(&m, "t5")),
+    ))
+    .unwrap();
     let txt = t5.forward(&gpu, &t5_ids).unwrap();
     assert_close(
         "t5 hidden",
@@ -316,7 +325,12 @@ fn shipped_model_matches_the_trained_pytorch_model() {
     let mut tensors = gguf_source(&file(&m, "transformer"));
     let mut source =
         |name: &str| -> Result<Option<SourceTensor>, SourceError> { Ok(tensors.remove(name)) };
-    let flux = FluxTransformer::load(&gpu, flux_config.clone(), &mut source).unwrap();
+    let flux = pollster::block_on(FluxTransformer::load(
+        &gpu,
+        flux_config.clone(),
+        &mut source,
+    ))
+    .unwrap();
     let (rows, cols) = (4, 4);
     let positions = flux
         .positions(&gpu, &text_ids(t5_length), &image_ids(rows, cols))
@@ -344,8 +358,10 @@ fn shipped_model_matches_the_trained_pytorch_model() {
     );
 
     let ae = safetensors_f32(&file(&m, "autoencoder"));
-    let decoder = Decoder::load(&gpu, ae_config.clone(), &mut ae.clone()).unwrap();
-    let encoder = Encoder::load(&gpu, ae_config.clone(), &mut ae.clone()).unwrap();
+    let decoder =
+        pollster::block_on(Decoder::load(&gpu, ae_config.clone(), &mut ae.clone())).unwrap();
+    let encoder =
+        pollster::block_on(Encoder::load(&gpu, ae_config.clone(), &mut ae.clone())).unwrap();
     // PyTorch's latent (one Euler step from noise), unpacked to [16, 8, 8].
     let (noise_v, v) = (want("noise"), want("velocity"));
     let mut latent = vec![0f32; 16 * 8 * 8];
