@@ -147,22 +147,28 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                 }
                 rows.push(("wasm weight store on IndexedDB (Chromium)".into(), store));
 
-                // The model layer has no GPU tests of its own in the browser
-                // yet; its wasm build (tokenizers included) runs in Node.
-                let tests = cargo([
+                // The model layer's wasm build: its text tests in Node, the
+                // transformer's parity with PyTorch in headless Chromium.
+                let mut tests = cargo([
                     "test",
                     "--package=sculpt-flux",
                     "--locked",
                     "--no-fail-fast",
                     "--target=wasm32-unknown-unknown",
                 ]);
+                tests
+                    .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+                    .env("WASM_BINDGEN_TEST_TIMEOUT", "600");
                 let output = run_captured(tests)?;
                 let (mut flux, gpu_binary) = summary::libtest(&output.text);
                 flux.add(gpu_binary);
                 if !output.success && flux.failed == 0 {
                     flux.add(failed_once());
                 }
-                rows.push(("wasm sculpt-flux tests (Node)".into(), flux));
+                rows.push((
+                    "wasm sculpt-flux tests (Node; transformer in Chromium)".into(),
+                    flux,
+                ));
             }
             Step::E2e => rows.push(("end-to-end page tests".into(), e2e(root)?)),
         }
