@@ -9,6 +9,7 @@ mod forward;
 mod generate;
 mod inspect;
 mod model;
+mod stages;
 
 use clap::{Parser, Subcommand};
 use sculpt_gpu::Gpu;
@@ -60,6 +61,16 @@ enum BenchTarget {
         #[arg(long, value_delimiter = ',')]
         only: Vec<bench::Section>,
     },
+    /// Each stage of a generation (loading, text encoders, a step, decoding)
+    /// with a model, the built-in one by default.
+    Stages {
+        /// A manifest, a folder or weight files, as for `generate`.
+        #[arg(long, num_args = 1..)]
+        model: Vec<std::path::PathBuf>,
+        /// Denoising steps to time.
+        #[arg(long, default_value_t = 8)]
+        steps: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,6 +79,9 @@ fn main() -> anyhow::Result<()> {
         Command::Inspect { files } => inspect::run(&files),
         Command::Generate(args) => generate::run(args),
         Command::Forward(args) => forward::run(args),
+        Command::Bench {
+            what: BenchTarget::Stages { model, steps },
+        } => stages::run(&model, steps),
         Command::Bench {
             what: BenchTarget::Kernels { quick, only },
         } => {
