@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { servePage, openBrowser, canvasPixels, settledCanvasPixels, waitForOfflineCopy } from './harness.mjs';
+import { servePage, openBrowser, canvasPixels, settledCanvasPixels, waitForOfflineCopy, tabTo } from './harness.mjs';
 
 let server;
 before(async () => {
@@ -243,11 +243,3 @@ test('the generator works by keyboard alone, and offline after one visit', async
   }
 });
 
-/** Presses Tab until the element with `id` has the focus (at most 40 times). */
-async function tabTo(page, id) {
-  for (let i = 0; i < 40; i++) {
-    if ((await page.evaluate(() => document.activeElement?.id)) === id) return;
-    await page.keyboard.press('Tab');
-  }
-  assert.fail(`Tab never reached #${id}`);
-}

@@ -144,3 +144,12 @@ export async function waitForOfflineCopy(page, timeout = 60_000) {
   }
   throw new Error('the service worker did not become active: the page would not work offline');
 }
+
+/** Presses Tab until the element with `id` has the focus (at most 40 times). */
+export async function tabTo(page, id) {
+  for (let i = 0; i < 40; i++) {
+    if ((await page.evaluate(() => document.activeElement?.id)) === id) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`Tab never reached #${id}`);
+}

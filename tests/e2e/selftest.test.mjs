@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { servePage, openBrowser, settledCanvasPixels, noWebgpuFlags, waitForOfflineCopy } from './harness.mjs';
+import { servePage, openBrowser, settledCanvasPixels, noWebgpuFlags, waitForOfflineCopy, tabTo } from './harness.mjs';
 
 /**
  * The self-test image's expected bytes, worked out independently of the
@@ -64,14 +64,6 @@ async function openSelfTest(page) {
   }
 }
 
-/** Presses Tab until the element with `id` has the focus (at most 40 times). */
-async function tabTo(page, id) {
-  for (let i = 0; i < 40; i++) {
-    if ((await page.evaluate(() => document.activeElement?.id)) === id) return;
-    await page.keyboard.press('Tab');
-  }
-  assert.fail(`Tab never reached #${id}`);
-}
 
 async function waitForPhase(page, phase) {
   await page.waitForFunction(

@@ -36,6 +36,9 @@ pub use error::StoreError;
 pub use indexed_db::IndexedDb;
 pub use record::{ChunkRecord, FileRecord, ModelRecord, ModelStatus};
 pub use stored_file::StoredFile;
+// The worker checks the built-in model's files with the same hash.
+#[cfg(target_arch = "wasm32")]
+pub(crate) use weight_store::sha256_hex;
 pub use weight_store::{
     DEFAULT_CHUNK_SIZE, ImportPhase, ImportProgress, MAX_CHUNK_SIZE, WeightStore,
 };

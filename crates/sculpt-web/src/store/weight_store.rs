@@ -315,7 +315,8 @@ pub(super) fn chunk_key(model: &str, file: &FileRecord, index: usize) -> ChunkKe
     }
 }
 
-pub(super) fn sha256_hex(bytes: &[u8]) -> String {
+/// Lowercase hex SHA-256, as records and manifests write it.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|byte| format!("{byte:02x}"))

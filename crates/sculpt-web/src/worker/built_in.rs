@@ -12,12 +12,11 @@ use sculpt_flux::{
     pipeline::{Manifest, ManifestFile, ModelDefaults, ModelFiles, Pipeline},
 };
 use sculpt_gpu::Gpu;
-use sha2::{Digest, Sha256};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Response, WorkerGlobalScope};
 
-use crate::protocol::BUILT_IN_MODEL;
+use crate::{protocol::BUILT_IN_MODEL, store::sha256_hex};
 
 pub async fn open(gpu: &Gpu) -> Result<Pipeline<MemorySource<Vec<u8>>>, String> {
     let folder = format!("models/{BUILT_IN_MODEL}/");
@@ -56,10 +55,7 @@ pub async fn open(gpu: &Gpu) -> Result<Pipeline<MemorySource<Vec<u8>>>, String> 
 async fn fetch_checked(folder: &str, file: &ManifestFile) -> Result<Vec<u8>, String> {
     let path = format!("{folder}{}", file.path);
     let bytes = fetch(&path).await?;
-    let sha256: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let sha256 = sha256_hex(&bytes);
     if bytes.len() as u64 != file.bytes || sha256 != file.sha256 {
         return Err(format!(
             "{path} is damaged: {} bytes with SHA-256 {sha256}, but the manifest says {} bytes with {}; reload the page",
