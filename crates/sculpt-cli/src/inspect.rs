@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use sculpt_flux::checkpoint::{Summary, summarize};
 use sculpt_flux::formats::{ByteSource, FileSource};
+use sculpt_flux::pipeline::shard_set;
 use sculpt_flux::weights::FileWeights;
-
-use crate::model::shard_set;
 
 /// Prints a summary per file (the shards of one checkpoint together); a
 /// file that cannot be recognized is reported on stderr and the others are
@@ -16,7 +15,9 @@ use crate::model::shard_set;
 pub fn run(files: &[PathBuf]) -> anyhow::Result<()> {
     let mut sets: std::collections::BTreeMap<_, Vec<PathBuf>> = Default::default();
     for path in files {
-        sets.entry(shard_set(path)).or_default().push(path.clone());
+        sets.entry(shard_set(&path.to_string_lossy()))
+            .or_default()
+            .push(path.clone());
     }
     let mut failed = 0;
     for (_, mut shards) in sets {

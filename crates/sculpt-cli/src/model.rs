@@ -6,11 +6,12 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, anyhow, bail};
-use sculpt_flux::checkpoint::{ModelConfig, Role, detect};
+use anyhow::{Context, bail};
 use sculpt_flux::formats::FileSource;
-use sculpt_flux::pipeline::{Manifest, ManifestConfig, ManifestFile, ModelDefaults, ModelFiles};
-use sculpt_flux::weights::FileWeights;
+use sculpt_flux::pipeline::{
+    Manifest, ManifestConfig, ManifestFile, ModelDefaults, ModelFiles, is_tokenizer_name,
+    is_weights_name, sort_loose_files,
+};
 use sha2::{Digest, Sha256};
 
 /// Where the built-in model is installed, relative to this crate.
@@ -132,8 +133,7 @@ fn open_all(paths: &[PathBuf]) -> anyhow::Result<Vec<FileSource>> {
 }
 
 fn is_tokenizer(path: &Path) -> bool {
-    path.file_name()
-        .is_some_and(|name| name.to_string_lossy().ends_with("tokenizer.json"))
+    is_tokenizer_name(&path.to_string_lossy())
 }
 
 /// The weight and tokenizer files in `dir` and its subfolders.
@@ -147,11 +147,7 @@ fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             let path = entry?.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if is_tokenizer(&path)
-                || path
-                    .extension()
-                    .is_some_and(|e| e == "safetensors" || e == "gguf")
-            {
+            } else if is_tokenizer(&path) || is_weights_name(&path.to_string_lossy()) {
                 found.push(path);
             }
         }
@@ -160,127 +156,17 @@ fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// The shard set a file belongs to: `model-00001-of-00002.safetensors`
-/// gives (its folder, "model", 2); a file that is not a shard, itself.
-pub fn shard_set(path: &Path) -> (PathBuf, String, usize) {
-    let stem = path
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    match shard_parts(&stem) {
-        Some((prefix, total)) => {
-            let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            (folder, prefix, total)
-        }
-        None => (path.to_path_buf(), String::new(), 1),
-    }
-}
-
-/// "model-00001-of-00002" → ("model", 2).
-fn shard_parts(stem: &str) -> Option<(String, usize)> {
-    let (rest, total) = stem.rsplit_once("-of-")?;
-    let (prefix, index) = rest.rsplit_once('-')?;
-    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !all_digits(index) || !all_digits(total) {
-        return None;
-    }
-    Some((prefix.to_string(), total.parse().ok()?))
-}
-
 /// Sorts weight files into roles by their headers (the shards of one
 /// checkpoint together), and the tokenizer.json files by their model type
 /// (CLIP's is BPE, T5's Unigram).
 fn from_files(paths: &[PathBuf]) -> anyhow::Result<ModelChoice> {
-    let mut weights: [Option<(Vec<PathBuf>, ModelConfig)>; 4] = [None, None, None, None];
-    let (mut clip_tokenizer, mut t5_tokenizer) = (None, None);
-    let mut sets: std::collections::BTreeMap<(PathBuf, String, usize), Vec<PathBuf>> =
-        Default::default();
-    for path in paths {
-        if is_tokenizer(path) {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let kind = tokenizer_kind(&bytes)
-                .with_context(|| format!("{} is not a tokenizer.json", path.display()))?;
-            match kind.as_str() {
-                "BPE" => clip_tokenizer = Some(bytes),
-                "Unigram" => t5_tokenizer = Some(bytes),
-                other => bail!(
-                    "{}: a {other} tokenizer is neither CLIP's nor T5's",
-                    path.display()
-                ),
-            }
-            continue;
-        }
-        sets.entry(shard_set(path)).or_default().push(path.clone());
+    let model = pollster::block_on(sort_loose_files(open_all(paths)?))?;
+    if let Some(file) = model.ignored.first() {
+        bail!("{file} is neither a weight file (.gguf, .safetensors) nor a tokenizer.json");
     }
-    for ((_, prefix, total), mut shards) in sets {
-        shards.sort();
-        if shards.len() != total {
-            bail!(
-                "{prefix} has {total} shards, but {} were given",
-                shards.len()
-            );
-        }
-        let file = pollster::block_on(FileWeights::open_shards(open_all(&shards)?))?;
-        let checkpoint = detect(file.name(), file.index())?;
-        let slot = match checkpoint.role() {
-            Role::Transformer => 0,
-            Role::Autoencoder => 1,
-            Role::Clip => 2,
-            Role::T5 => 3,
-        };
-        if let Some((other, _)) = &weights[slot] {
-            bail!(
-                "{} and {} are both a {}; pass one",
-                other[0].display(),
-                shards[0].display(),
-                checkpoint.role()
-            );
-        }
-        weights[slot] = Some((shards, checkpoint.config));
-    }
-    let [transformer, autoencoder, clip, t5] = weights;
-    let need = |slot: Option<(Vec<PathBuf>, ModelConfig)>, role: Role| {
-        slot.ok_or_else(|| anyhow!("no {role} among the --model files"))
-    };
-    let transformer = need(transformer, Role::Transformer)?;
-    let autoencoder = need(autoencoder, Role::Autoencoder)?;
-    let clip = need(clip, Role::Clip)?;
-    let t5 = need(t5, Role::T5)?;
-    let ModelConfig::Transformer(flux) = &transformer.1 else {
-        unreachable!("sorted by role")
-    };
-    let name = transformer.0[0]
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "FLUX".into());
     Ok(ModelChoice {
-        defaults: ModelDefaults::flux(&name, flux.guidance_embed),
+        defaults: model.defaults,
         configs: None,
-        files: ModelFiles {
-            transformer: open_all(&transformer.0)?,
-            autoencoder: open_all(&autoencoder.0)?,
-            clip: open_all(&clip.0)?,
-            t5: open_all(&t5.0)?,
-            clip_tokenizer: clip_tokenizer
-                .ok_or_else(|| anyhow!("no CLIP tokenizer.json among the --model files"))?,
-            t5_tokenizer: t5_tokenizer
-                .ok_or_else(|| anyhow!("no T5 tokenizer.json among the --model files"))?,
-        },
+        files: model.files,
     })
-}
-
-/// The `model.type` of a tokenizer.json ("BPE", "Unigram").
-fn tokenizer_kind(bytes: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Tokenizer {
-        model: Model,
-    }
-    #[derive(serde::Deserialize)]
-    struct Model {
-        #[serde(rename = "type")]
-        kind: String,
-    }
-    let tokenizer: Tokenizer = serde_json::from_slice(bytes).ok()?;
-    Some(tokenizer.model.kind)
 }

@@ -8,6 +8,7 @@
 
 mod error;
 mod generate;
+mod loose_files;
 mod manifest;
 mod memory;
 mod png;
@@ -15,6 +16,10 @@ mod request;
 
 pub use error::PipelineError;
 pub use generate::{Frame, Generation, ModelDefaults, ModelFiles, Pipeline, Show, StepInfo};
+pub use loose_files::{
+    FoundPart, LooseFilesError, LooseModel, is_tokenizer_name, is_weights_name, shard_set,
+    sort_loose_files,
+};
 pub use manifest::{
     MANIFEST_VERSION, Manifest, ManifestConfig, ManifestError, ManifestFile, ManifestFiles,
     ManifestShift,

@@ -94,6 +94,11 @@ impl<S: ByteSource> FileWeights<S> {
         self.sources.len()
     }
 
+    /// The sources back, for a caller that only wanted to look at the headers.
+    pub fn into_sources(self) -> Vec<S> {
+        self.sources
+    }
+
     /// Tensor `name` in the form `used_as` calls for, or `None` when the
     /// file has no tensor by that name.
     pub async fn read(

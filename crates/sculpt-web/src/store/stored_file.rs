@@ -1,7 +1,7 @@
 //! A stored file read back as a [`ByteSource`], so that the same format
 //! readers that stream a file natively stream it out of IndexedDB.
 
-use std::io;
+use std::{io, rc::Rc};
 
 use sculpt_flux::formats::ByteSource;
 
@@ -12,16 +12,16 @@ use super::{
 
 /// One file of a verified model. Holds at most one chunk in memory; each
 /// chunk's hash is checked every time it is fetched.
-pub struct StoredFile<'a, B> {
-    backend: &'a B,
+pub struct StoredFile<B> {
+    backend: Rc<B>,
     model: String,
     file: FileRecord,
     /// The last chunk fetched (readers ask for neighbouring ranges).
     cached: Option<(usize, Vec<u8>)>,
 }
 
-impl<'a, B: Backend> StoredFile<'a, B> {
-    pub(super) fn new(backend: &'a B, model: &str, file: FileRecord) -> Self {
+impl<B: Backend> StoredFile<B> {
+    pub(super) fn new(backend: Rc<B>, model: &str, file: FileRecord) -> Self {
         Self {
             backend,
             model: model.into(),
@@ -60,7 +60,7 @@ impl<'a, B: Backend> StoredFile<'a, B> {
     }
 }
 
-impl<B: Backend> ByteSource for StoredFile<'_, B> {
+impl<B: Backend> ByteSource for StoredFile<B> {
     fn name(&self) -> &str {
         &self.file.name
     }

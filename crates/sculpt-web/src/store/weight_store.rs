@@ -1,5 +1,7 @@
 //! Importing, verifying, opening and deleting models.
 
+use std::rc::Rc;
+
 use sculpt_flux::formats::ByteSource;
 use sha2::{Digest, Sha256};
 
@@ -34,7 +36,9 @@ pub enum ImportPhase {
 }
 
 pub struct WeightStore<B> {
-    backend: B,
+    /// Shared with every [`StoredFile`] opened, which outlive the borrow
+    /// that opened them (a pipeline keeps its files).
+    backend: Rc<B>,
     chunk_size: u64,
 }
 
@@ -46,7 +50,7 @@ impl<B: Backend> WeightStore<B> {
     /// `chunk_size` is clamped to 1..=[`MAX_CHUNK_SIZE`] (tests use tiny chunks).
     pub fn with_chunk_size(backend: B, chunk_size: u64) -> Self {
         Self {
-            backend,
+            backend: Rc::new(backend),
             chunk_size: chunk_size.clamp(1, MAX_CHUNK_SIZE),
         }
     }
@@ -144,7 +148,7 @@ impl<B: Backend> WeightStore<B> {
 
     /// Opens one file of a verified model for reading; every chunk is checked
     /// against its hash again as it is read.
-    pub async fn open(&self, model: &str, file: &str) -> Result<StoredFile<'_, B>, StoreError> {
+    pub async fn open(&self, model: &str, file: &str) -> Result<StoredFile<B>, StoreError> {
         let record = self.record(model).await?;
         match &record.status {
             ModelStatus::Verified => {}
@@ -164,7 +168,7 @@ impl<B: Backend> WeightStore<B> {
                 model: model.into(),
                 file: file.into(),
             })?;
-        Ok(StoredFile::new(&self.backend, model, file))
+        Ok(StoredFile::new(Rc::clone(&self.backend), model, file))
     }
 
     /// Removes a model, its record and chunks together.

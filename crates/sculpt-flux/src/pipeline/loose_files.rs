@@ -1,0 +1,331 @@
+//! A model from loose files, as a user has them: FLUX weights (one file per
+//! model, or the shards of a split checkpoint) and the two tokenizer.json
+//! files, in any order and under any names. Each weight file's role is read
+//! from its header, each tokenizer's from its model type (CLIP's is BPE,
+//! T5's Unigram). The CLI's `--model` files and the page's import share this.
+
+use std::collections::BTreeMap;
+
+use super::{ModelDefaults, ModelFiles};
+use crate::checkpoint::{CheckpointError, ModelConfig, Role, detect};
+use crate::formats::{ByteSource, FormatError};
+use crate::weights::FileWeights;
+
+/// A tokenizer.json larger than this is not one (CLIP's is 2 MB, T5's 2.4 MB).
+const MAX_TOKENIZER_BYTES: u64 = 64 << 20;
+
+/// The files of a model, sorted into roles.
+pub struct LooseModel<S> {
+    /// The released FLUX.1 defaults for the transformer found (dev or schnell).
+    pub defaults: ModelDefaults,
+    pub files: ModelFiles<S>,
+    /// What was found, in pipeline order, for a page or a log to show.
+    pub parts: Vec<FoundPart>,
+    /// Files that are neither weights nor tokenizers (a folder's
+    /// config.json, README.md…), left out.
+    pub ignored: Vec<String>,
+}
+
+/// One part of the model and the files that hold it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoundPart {
+    /// "FLUX transformer", "CLIP tokenizer"…
+    pub what: String,
+    pub files: Vec<String>,
+    /// The file bytes of the part.
+    pub bytes: u64,
+    /// "schnell (no guidance input)", "BPE tokenizer"…
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LooseFilesError {
+    #[error("no files were given")]
+    NoFiles,
+    #[error("no {0} among the files")]
+    Missing(&'static str),
+    #[error("{first} and {second} are both a {role}; give one")]
+    Twice {
+        role: String,
+        first: String,
+        second: String,
+    },
+    #[error("{prefix} is split into {total} shards, but {given} were given")]
+    MissingShards {
+        prefix: String,
+        total: usize,
+        given: usize,
+    },
+    #[error("{file} is not a tokenizer.json: {why}")]
+    NotATokenizer { file: String, why: String },
+    #[error("{file}: a {kind} tokenizer is neither CLIP's (BPE) nor T5's (Unigram)")]
+    UnknownTokenizer { file: String, kind: String },
+    #[error("reading {file} failed: {message}")]
+    Read { file: String, message: String },
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+/// Whether a file is a tokenizer by its name (`tokenizer.json`,
+/// `clip-tokenizer.json`, `t5_tokenizer.json`…).
+pub fn is_tokenizer_name(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with("tokenizer.json")
+}
+
+/// Whether a file holds weights by its name: GGUF or safetensors (`.sft` is
+/// BFL's short form).
+pub fn is_weights_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [".gguf", ".safetensors", ".sft"]
+        .iter()
+        .any(|extension| name.ends_with(extension))
+}
+
+/// Sorts `sources` into the four models and two tokenizers, reading only the
+/// weight files' headers (and the tokenizers whole). Files that are neither
+/// (by name) are left out and listed.
+pub async fn sort_loose_files<S: ByteSource>(
+    sources: Vec<S>,
+) -> Result<LooseModel<S>, LooseFilesError> {
+    if sources.is_empty() {
+        return Err(LooseFilesError::NoFiles);
+    }
+    let mut tokenizers: [Option<(String, Vec<u8>)>; 2] = [None, None];
+    let mut sets: BTreeMap<(String, usize), Vec<S>> = BTreeMap::new();
+    let mut ignored = Vec::new();
+    for mut source in sources {
+        if is_weights_name(source.name()) {
+            sets.entry(shard_set(source.name()))
+                .or_default()
+                .push(source);
+            continue;
+        }
+        if !is_tokenizer_name(source.name()) {
+            ignored.push(source.name().to_string());
+            continue;
+        }
+        let bytes = read_whole(&mut source).await?;
+        let kind = tokenizer_kind(&bytes).map_err(|why| LooseFilesError::NotATokenizer {
+            file: source.name().into(),
+            why,
+        })?;
+        let slot = match kind.as_str() {
+            "BPE" => 0,
+            "Unigram" => 1,
+            _ => {
+                return Err(LooseFilesError::UnknownTokenizer {
+                    file: source.name().into(),
+                    kind,
+                });
+            }
+        };
+        if let Some((first, _)) = &tokenizers[slot] {
+            return Err(LooseFilesError::Twice {
+                role: format!("{kind} tokenizer"),
+                first: first.clone(),
+                second: source.name().into(),
+            });
+        }
+        tokenizers[slot] = Some((source.name().into(), bytes));
+    }
+
+    let mut weights: [Option<(Vec<S>, ModelConfig, FoundPart)>; 4] = [None, None, None, None];
+    for ((prefix, total), mut shards) in sets {
+        shards.sort_by(|a, b| a.name().cmp(b.name()));
+        if shards.len() != total {
+            return Err(LooseFilesError::MissingShards {
+                prefix,
+                total,
+                given: shards.len(),
+            });
+        }
+        let names: Vec<String> = shards.iter().map(|s| s.name().to_string()).collect();
+        let bytes = shards.iter().map(ByteSource::len).sum();
+        let file = FileWeights::open_shards(shards).await?;
+        let checkpoint = detect(file.name(), file.index())?;
+        let role = checkpoint.role();
+        let slot = role_slot(role);
+        if let Some((_, _, first)) = &weights[slot] {
+            return Err(LooseFilesError::Twice {
+                role: role.to_string(),
+                first: first.files[0].clone(),
+                second: names[0].clone(),
+            });
+        }
+        let part = FoundPart {
+            what: role.to_string(),
+            files: names,
+            bytes,
+            detail: checkpoint.variant(),
+        };
+        weights[slot] = Some((file.into_sources(), checkpoint.config, part));
+    }
+
+    let [transformer, autoencoder, clip, t5] = weights;
+    let need = |slot: Option<(Vec<S>, ModelConfig, FoundPart)>, role: Role| {
+        slot.ok_or(LooseFilesError::Missing(role.name()))
+    };
+    let transformer = need(transformer, Role::Transformer)?;
+    let autoencoder = need(autoencoder, Role::Autoencoder)?;
+    let clip = need(clip, Role::Clip)?;
+    let t5 = need(t5, Role::T5)?;
+    let [clip_tokenizer, t5_tokenizer] = tokenizers;
+    let clip_tokenizer = clip_tokenizer.ok_or(LooseFilesError::Missing("CLIP tokenizer.json"))?;
+    let t5_tokenizer = t5_tokenizer.ok_or(LooseFilesError::Missing("T5 tokenizer.json"))?;
+
+    let ModelConfig::Transformer(flux) = &transformer.1 else {
+        unreachable!("sorted by role")
+    };
+    let name = file_stem(&transformer.2.files[0]);
+    let tokenizer_part = |(file, bytes): &(String, Vec<u8>), what: &str, detail: &str| FoundPart {
+        what: what.into(),
+        files: vec![file.clone()],
+        bytes: bytes.len() as u64,
+        detail: detail.into(),
+    };
+    let mut parts: Vec<FoundPart> = [&transformer, &autoencoder, &clip, &t5]
+        .into_iter()
+        .map(|(_, _, part)| part.clone())
+        .collect();
+    parts.push(tokenizer_part(&clip_tokenizer, "CLIP tokenizer", "BPE"));
+    parts.push(tokenizer_part(&t5_tokenizer, "T5 tokenizer", "Unigram"));
+    Ok(LooseModel {
+        defaults: ModelDefaults::flux(&name, flux.guidance_embed),
+        files: ModelFiles {
+            transformer: transformer.0,
+            autoencoder: autoencoder.0,
+            clip: clip.0,
+            t5: t5.0,
+            clip_tokenizer: clip_tokenizer.1,
+            t5_tokenizer: t5_tokenizer.1,
+        },
+        parts,
+        ignored,
+    })
+}
+
+fn role_slot(role: Role) -> usize {
+    match role {
+        Role::Transformer => 0,
+        Role::Autoencoder => 1,
+        Role::Clip => 2,
+        Role::T5 => 3,
+    }
+}
+
+async fn read_whole<S: ByteSource>(source: &mut S) -> Result<Vec<u8>, LooseFilesError> {
+    if source.len() > MAX_TOKENIZER_BYTES {
+        return Err(LooseFilesError::NotATokenizer {
+            file: source.name().into(),
+            why: format!("it is {} bytes", source.len()),
+        });
+    }
+    let mut bytes = vec![0; source.len() as usize];
+    source
+        .read_at(0, &mut bytes)
+        .await
+        .map_err(|error| LooseFilesError::Read {
+            file: source.name().into(),
+            message: error.to_string(),
+        })?;
+    Ok(bytes)
+}
+
+/// The `model.type` of a tokenizer.json ("BPE", "Unigram").
+fn tokenizer_kind(bytes: &[u8]) -> Result<String, String> {
+    #[derive(serde::Deserialize)]
+    struct Tokenizer {
+        model: Model,
+    }
+    #[derive(serde::Deserialize)]
+    struct Model {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_slice::<Tokenizer>(bytes)
+        .map(|tokenizer| tokenizer.model.kind)
+        .map_err(|error| error.to_string())
+}
+
+/// "dir/flux1-dev.safetensors" → "flux1-dev".
+fn file_stem(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    match base.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem.into(),
+        _ => base.into(),
+    }
+}
+
+/// The shard set a file belongs to: `dir/model-00001-of-00002.safetensors`
+/// gives ("dir/model", 2); a file that is not a shard, (its name, 1).
+pub fn shard_set(name: &str) -> (String, usize) {
+    let stem = match name.rsplit_once('.') {
+        Some((stem, extension)) if !extension.contains(['/', '\\']) => stem,
+        _ => name,
+    };
+    shard_parts(stem).unwrap_or_else(|| (name.to_string(), 1))
+}
+
+/// "model-00001-of-00002" → ("model", 2).
+fn shard_parts(stem: &str) -> Option<(String, usize)> {
+    let (rest, total) = stem.rsplit_once("-of-")?;
+    let (prefix, index) = rest.rsplit_once('-')?;
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(index) || !all_digits(total) {
+        return None;
+    }
+    Some((prefix.to_string(), total.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_grouped_by_prefix_and_count() {
+        assert_eq!(
+            shard_set("t5/model-00001-of-00002.safetensors"),
+            ("t5/model".into(), 2)
+        );
+        assert_eq!(
+            shard_set("model-00002-of-00002.safetensors"),
+            ("model".into(), 2)
+        );
+        assert_eq!(shard_set("ae.safetensors"), ("ae.safetensors".into(), 1));
+        assert_eq!(
+            shard_set("flux-of-x.gguf"),
+            ("flux-of-x.gguf".into(), 1),
+            "not digits"
+        );
+    }
+
+    #[test]
+    fn the_model_is_named_after_the_transformer_file() {
+        assert_eq!(file_stem("dir/flux1-dev-Q4_0.gguf"), "flux1-dev-Q4_0");
+        assert_eq!(
+            file_stem("C:\\models\\flux1-schnell.safetensors"),
+            "flux1-schnell"
+        );
+        assert_eq!(file_stem("noext"), "noext");
+    }
+
+    #[test]
+    fn files_are_weights_tokenizers_or_left_out_by_name() {
+        assert!(is_weights_name("flux1-dev-Q4_0.GGUF"));
+        assert!(is_weights_name("ae.sft"));
+        assert!(!is_weights_name("config.json"));
+        assert!(is_tokenizer_name("text_encoder_2/tokenizer.json"));
+        assert!(!is_tokenizer_name("tokenizer_config.json"));
+    }
+
+    #[test]
+    fn tokenizers_are_told_apart_by_model_type() {
+        assert_eq!(
+            tokenizer_kind(br#"{"model":{"type":"Unigram","vocab":[]}}"#).unwrap(),
+            "Unigram"
+        );
+        assert!(tokenizer_kind(b"{\"version\":1}").is_err());
+    }
+}
