@@ -14,6 +14,7 @@ use crate::{
     device_panel, dom,
     engine_client::EngineClient,
     generator::{self, History},
+    models_panel::{self, ChosenFiles},
     protocol::{FromEngine, ToEngine},
 };
 
@@ -55,6 +56,11 @@ enum Busy {
     Idle,
     SelfTest,
     Generating,
+    /// Reading the headers of files the user chose.
+    CheckingFiles,
+    Importing,
+    /// Checking or deleting an imported model.
+    Managing,
 }
 
 pub(crate) struct Page {
@@ -64,6 +70,7 @@ pub(crate) struct Page {
     busy: Cell<Busy>,
     frames_drawn: Cell<u32>,
     history: History,
+    chosen: ChosenFiles,
 }
 
 fn run() -> Result<(), String> {
@@ -75,6 +82,7 @@ fn run() -> Result<(), String> {
         busy: Cell::new(Busy::Idle),
         frames_drawn: Cell::new(0),
         history: History::new(),
+        chosen: ChosenFiles::default(),
     });
     let engine = EngineClient::start(&page.canvas, {
         let page = Rc::downgrade(&page);
@@ -88,6 +96,8 @@ fn run() -> Result<(), String> {
 
     on_submit(&page, "selftest", Page::draw_requested)?;
     on_submit(&page, "generate", Page::generate_requested)?;
+    on_submit(&page, "import", Page::import_requested)?;
+    models_panel::wire(&page)?;
     on_click(&page, "reset-gpu", |page| {
         if let Err(message) = page.send(&ToEngine::ResetGpu) {
             dom::show_error(&message);
@@ -144,6 +154,7 @@ impl Page {
                 button.set_disabled(!idle);
             }
         }
+        models_panel::set_import_enabled(idle && self.chosen.importable());
         if let Ok(cancel) = dom::element::<HtmlButtonElement>("cancel") {
             cancel.set_disabled(busy != Busy::Generating);
         }
@@ -161,6 +172,9 @@ impl Page {
                 }
                 self.set_busy(Busy::Idle);
                 self.draw_requested();
+                if let Err(message) = self.send(&ToEngine::ListModels) {
+                    dom::show_error(&message);
+                }
             }
             // The engine client answers this one itself.
             FromEngine::Loaded => {}
@@ -187,6 +201,11 @@ impl Page {
                 ));
             }
             FromEngine::Failed { message } => {
+                if self.busy.get() == Busy::Importing {
+                    models_panel::hide_import_progress();
+                    // The store's record changed (an unfinished import).
+                    let _ = self.send(&ToEngine::ListModels);
+                }
                 self.set_busy(Busy::Idle);
                 generator::show_progress("");
                 dom::set_state("error");
@@ -212,7 +231,125 @@ impl Page {
                 self.set_busy(Busy::Idle);
                 generator::show_progress(&format!("Cancelled after {steps} steps."));
             }
+            FromEngine::Models {
+                models,
+                stored_bytes,
+            } => {
+                if self.busy.get() == Busy::Managing {
+                    self.set_busy(Busy::Idle);
+                    generator::show_progress("");
+                }
+                if let Err(message) = models_panel::show_models(&models, stored_bytes) {
+                    dom::show_error(&message);
+                }
+            }
+            FromEngine::FilesChecked(check) => {
+                self.chosen.set_importable(check.importable);
+                self.set_busy(Busy::Idle);
+                generator::show_progress("");
+                if let Err(message) = models_panel::show_check(&check) {
+                    dom::show_error(&message);
+                }
+            }
+            FromEngine::Importing {
+                phase,
+                file,
+                done,
+                total,
+            } => models_panel::show_import_progress(&phase, &file, done, total),
+            FromEngine::Imported {
+                name,
+                models,
+                stored_bytes,
+            } => {
+                self.set_busy(Busy::Idle);
+                models_panel::hide_import_progress();
+                generator::show_progress(&format!(
+                    "Imported {name}: every chunk stored and checked. Pick it under Model."
+                ));
+                if let Err(message) = models_panel::show_models(&models, stored_bytes) {
+                    dom::show_error(&message);
+                }
+            }
         }
+    }
+
+    /// New files chosen or dropped: the engine reads their headers and
+    /// plans them before anything is stored.
+    pub(crate) fn files_chosen(&self, files: Vec<web_sys::File>) {
+        self.chosen.set_importable(false);
+        models_panel::set_import_enabled(false);
+        if files.is_empty() {
+            return;
+        }
+        *self.chosen.files_mut() = files;
+        if self.busy.get() != Busy::Idle {
+            dom::show_error("Wait for the engine to finish, then choose the files again.");
+            return;
+        }
+        let sent = models_panel::files_message("check_files", None, &self.chosen.get())
+            .and_then(|message| self.send_value(&message));
+        match sent {
+            Ok(()) => {
+                dom::clear_error();
+                generator::show_progress("Reading the files…");
+                self.set_busy(Busy::CheckingFiles);
+            }
+            Err(message) => dom::show_error(&message),
+        }
+    }
+
+    fn import_requested(&self) {
+        if self.busy.get() != Busy::Idle {
+            return;
+        }
+        let name = dom::element::<HtmlInputElement>("import-name")
+            .map(|input| input.value().trim().to_string())
+            .unwrap_or_default();
+        if name.is_empty() {
+            dom::show_error("Give the model a name to import it under.");
+            return;
+        }
+        if name == crate::protocol::BUILT_IN_MODEL {
+            dom::show_error(&format!(
+                "\"{name}\" is the built-in model's name; choose another."
+            ));
+            return;
+        }
+        models_panel::request_persistence();
+        let sent = models_panel::files_message("import", Some(&name), &self.chosen.get())
+            .and_then(|message| self.send_value(&message));
+        match sent {
+            Ok(()) => {
+                dom::clear_error();
+                models_panel::show_import_progress("storing", "", 0, 1);
+                self.set_busy(Busy::Importing);
+            }
+            Err(message) => dom::show_error(&message),
+        }
+    }
+
+    /// Check or delete an imported model.
+    pub(crate) fn model_action(&self, request: ToEngine) {
+        if self.busy.get() != Busy::Idle {
+            dom::show_error("Wait for the engine to finish first.");
+            return;
+        }
+        match self.send(&request) {
+            Ok(()) => {
+                dom::clear_error();
+                self.set_busy(Busy::Managing);
+            }
+            Err(message) => dom::show_error(&message),
+        }
+    }
+
+    fn send_value(&self, message: &wasm_bindgen::JsValue) -> Result<(), String> {
+        let engine = self.engine.borrow();
+        engine
+            .as_ref()
+            .ok_or("the engine is not running")?
+            .send_value(message)
     }
 
     fn draw_requested(&self) {

@@ -77,8 +77,13 @@ impl EngineClient {
     pub fn send(&self, request: &ToEngine) -> Result<(), String> {
         let value = serde_wasm_bindgen::to_value(request)
             .map_err(|e| format!("cannot encode a request for the engine: {e}"))?;
+        self.send_value(&value)
+    }
+
+    /// Sends a message built by hand (the ones that carry `File` objects).
+    pub fn send_value(&self, message: &JsValue) -> Result<(), String> {
         self.worker
-            .post_message(&value)
+            .post_message(message)
             .map_err(|_| "cannot reach the engine".to_string())
     }
 }

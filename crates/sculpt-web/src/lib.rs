@@ -20,6 +20,8 @@
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
+pub mod blob_source;
+#[cfg(target_arch = "wasm32")]
 mod device_panel;
 #[cfg(target_arch = "wasm32")]
 mod dom;
@@ -27,6 +29,8 @@ mod dom;
 mod engine_client;
 #[cfg(target_arch = "wasm32")]
 mod generator;
+#[cfg(target_arch = "wasm32")]
+mod models_panel;
 pub mod protocol;
 pub mod store;
 #[cfg(target_arch = "wasm32")]

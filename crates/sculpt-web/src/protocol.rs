@@ -9,6 +9,13 @@
 //! transfers the `OffscreenCanvas` the engine draws every frame into; the
 //! page sends it once the engine says [`FromEngine::Loaded`] (a message sent
 //! to a worker before its wasm module has loaded would be lost).
+//!
+//! Two more carry the user's `File` objects, which only cross as they are:
+//! `{ type: "check_files", files }` reads the files' headers, sorts them into
+//! the model's parts and plans the device's memory, answering
+//! [`FromEngine::FilesChecked`] (nothing is stored); `{ type: "import", name,
+//! files }` stores them in IndexedDB as model `name`, answering
+//! [`FromEngine::Importing`] updates and then [`FromEngine::Imported`].
 
 use serde::{Deserialize, Serialize};
 
@@ -34,12 +41,21 @@ pub enum ToEngine {
     /// arrives; a generation in progress fails, and the next request starts
     /// a new device.
     ResetGpu,
+    /// The imported models in the store: answered with [`FromEngine::Models`].
+    ListModels,
+    /// Reads every stored chunk of model `name` back and checks its hash:
+    /// answered with [`FromEngine::Models`] (the model marked verified or
+    /// corrupt), or `failed` naming the damaged chunk.
+    VerifyModel { name: String },
+    /// Removes model `name` and all its chunks: answered with
+    /// [`FromEngine::Models`].
+    DeleteModel { name: String },
 }
 
 /// One image to generate.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GenerateSettings {
-    /// Which model: [`BUILT_IN_MODEL`] for now.
+    /// Which model: [`BUILT_IN_MODEL`], or the name of an imported one.
     pub model: String,
     pub prompt: String,
     pub width: usize,
@@ -102,6 +118,81 @@ pub enum FromEngine {
     },
     /// The generation stopped on request after `steps` steps.
     Cancelled { steps: usize },
+    /// The imported models, and the bytes their chunks take.
+    Models {
+        models: Vec<StoredModel>,
+        stored_bytes: u64,
+    },
+    /// What the files given to `check_files` are, and whether they can be
+    /// imported as one model on this device.
+    FilesChecked(ImportCheck),
+    /// An import's progress: `phase` is "resuming", "storing" or "verifying";
+    /// `done` of `total` bytes in that phase.
+    Importing {
+        phase: String,
+        file: String,
+        done: u64,
+        total: u64,
+    },
+    /// Model `name` is stored and verified; the store's models now.
+    Imported {
+        name: String,
+        models: Vec<StoredModel>,
+        stored_bytes: u64,
+    },
+}
+
+/// An imported model as the page lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredModel {
+    pub name: String,
+    /// "verified" (usable), "importing" (unfinished: import the same files
+    /// again to resume) or "corrupt".
+    pub state: String,
+    /// What is wrong with an unusable model, in words.
+    pub problem: Option<String>,
+    pub bytes: u64,
+    pub stored_bytes: u64,
+    pub files: Vec<String>,
+}
+
+/// The answer to `check_files`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportCheck {
+    /// The name the model would be stored under (the transformer file's).
+    pub name: String,
+    pub parts: Vec<ImportPart>,
+    /// Files that are neither weights nor tokenizers, left out.
+    pub ignored: Vec<String>,
+    /// What the import stores.
+    pub bytes: u64,
+    /// What a generation at the model's default size needs on this device.
+    pub plan: PlanReport,
+    /// Whether the model can run here at all (see `plan.problems`).
+    pub importable: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportPart {
+    /// "FLUX transformer", "CLIP tokenizer"…
+    pub what: String,
+    pub files: Vec<String>,
+    pub bytes: u64,
+    pub detail: String,
+}
+
+/// A memory plan in words.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanReport {
+    pub width: usize,
+    pub height: usize,
+    /// (stage, what it needs) rows, then the peak and the device's limits.
+    pub rows: Vec<(String, String)>,
+    pub fits: bool,
+    /// Why it does not fit at this size; empty when it does.
+    pub problems: Vec<String>,
+    /// A remark, such as the largest size that does fit.
+    pub note: Option<String>,
 }
 
 #[cfg(test)]

@@ -16,16 +16,21 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Response, WorkerGlobalScope};
 
+use super::source::WebSource;
 use crate::{protocol::BUILT_IN_MODEL, store::sha256_hex};
 
-pub async fn open(gpu: &Gpu) -> Result<Pipeline<MemorySource<Vec<u8>>>, String> {
+pub async fn open(gpu: &Gpu) -> Result<Pipeline<WebSource>, String> {
     let folder = format!("models/{BUILT_IN_MODEL}/");
     let manifest_path = format!("{folder}manifest.json");
     let manifest = Manifest::from_json(&manifest_path, &fetch(&manifest_path).await?)
         .map_err(|e| e.to_string())?;
     let files = &manifest.files;
-    let weights =
-        |bytes: Vec<u8>, file: &ManifestFile| vec![MemorySource::new(file.path.clone(), bytes)];
+    let weights = |bytes: Vec<u8>, file: &ManifestFile| {
+        vec![WebSource::Fetched(MemorySource::new(
+            file.path.clone(),
+            bytes,
+        ))]
+    };
     let model_files = ModelFiles {
         transformer: weights(
             fetch_checked(&folder, &files.transformer).await?,

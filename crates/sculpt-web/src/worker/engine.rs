@@ -1,12 +1,22 @@
 //! The engine: a GPU, the canvas it draws on, and the requests it serves.
 
 use sculpt_gpu::{Gpu, Tensor, kernels::frame::test_pattern};
-use web_sys::OffscreenCanvas;
+use web_sys::{File, OffscreenCanvas};
 
-use sculpt_flux::{formats::MemorySource, pipeline::Pipeline};
+use sculpt_flux::pipeline::Pipeline;
 
-use super::{Controls, built_in, canvas::CanvasTarget, generation};
+use super::{
+    Controls, built_in, canvas::CanvasTarget, generation, library::Library, source::WebSource,
+};
 use crate::protocol::{BUILT_IN_MODEL, FromEngine, ToEngine};
+
+/// What the engine serves: a protocol message, or one of the two that carry
+/// the user's files (see [`crate::protocol`]).
+pub enum Request {
+    Message(ToEngine),
+    CheckFiles(Vec<File>),
+    Import { name: String, files: Vec<File> },
+}
 
 /// The largest self-test phase the page offers.
 pub const MAX_PHASE: u32 = 1000;
@@ -17,7 +27,8 @@ pub struct Engine {
     gpu: Gpu,
     canvas: CanvasTarget,
     /// The model last generated with, kept loaded for the next generation.
-    model: Option<(String, Pipeline<MemorySource<Vec<u8>>>)>,
+    model: Option<(String, Pipeline<WebSource>)>,
+    library: Library,
 }
 
 impl Engine {
@@ -28,6 +39,7 @@ impl Engine {
             gpu,
             canvas,
             model: None,
+            library: Library::default(),
         })
     }
 
@@ -59,7 +71,7 @@ impl Engine {
     /// Serves one request; `update` posts progress before the reply.
     pub async fn handle(
         &mut self,
-        request: ToEngine,
+        request: Request,
         controls: &Controls,
         update: &dyn Fn(FromEngine),
     ) -> FromEngine {
@@ -73,6 +85,26 @@ impl Engine {
                 };
             }
         }
+        let request = match request {
+            Request::Message(message) => message,
+            Request::CheckFiles(files) => {
+                update(FromEngine::Progress {
+                    message: "Reading the files' headers…".into(),
+                });
+                return self
+                    .library
+                    .check(&self.gpu, &files)
+                    .await
+                    .unwrap_or_else(|message| FromEngine::Failed { message });
+            }
+            Request::Import { name, files } => {
+                return self
+                    .library
+                    .import(&self.gpu, &name, &files, update)
+                    .await
+                    .unwrap_or_else(|message| FromEngine::Failed { message });
+            }
+        };
         let result = match request {
             ToEngine::SelfTest { phase } => self
                 .self_test(phase)
@@ -81,7 +113,15 @@ impl Engine {
                 // A cancel sent before this generation began is not for it.
                 controls.cancel.set(false);
                 controls.show.set(settings.show);
-                match loaded(&self.gpu, &mut self.model, &settings.model, update).await {
+                let model = loaded(
+                    &self.gpu,
+                    &mut self.library,
+                    &mut self.model,
+                    &settings.model,
+                    update,
+                )
+                .await;
+                match model {
                     Ok(pipeline) => {
                         generation::run(
                             &self.gpu,
@@ -95,6 +135,23 @@ impl Engine {
                     }
                     Err(message) => Err(message),
                 }
+            }
+            ToEngine::ListModels => self.library.list().await,
+            ToEngine::VerifyModel { name } => {
+                update(FromEngine::Progress {
+                    message: format!("Checking every stored chunk of {name}…"),
+                });
+                self.library.verify(&name).await
+            }
+            ToEngine::DeleteModel { name } => {
+                if self
+                    .model
+                    .as_ref()
+                    .is_some_and(|(loaded, _)| *loaded == name)
+                {
+                    self.model = None;
+                }
+                self.library.delete(&name).await
             }
             // Acted on when they arrive (see `worker::start`); never queued.
             ToEngine::Cancel | ToEngine::Show { .. } | ToEngine::ResetGpu => {
@@ -124,24 +181,29 @@ impl Engine {
     }
 }
 
-/// The pipeline of `model`, loading it if another (or none) is loaded.
+/// The pipeline of `model`, loading it if another (or none) is loaded: the
+/// built-in model from the site, an imported one from the store.
 async fn loaded<'m>(
     gpu: &Gpu,
-    loaded: &'m mut Option<(String, Pipeline<MemorySource<Vec<u8>>>)>,
+    library: &mut Library,
+    loaded: &'m mut Option<(String, Pipeline<WebSource>)>,
     model: &str,
     update: &dyn Fn(FromEngine),
-) -> Result<&'m mut Pipeline<MemorySource<Vec<u8>>>, String> {
-    if model != BUILT_IN_MODEL {
-        return Err(format!(
-            "there is no model called \"{model}\"; the built-in model is \"{BUILT_IN_MODEL}\""
-        ));
-    }
+) -> Result<&'m mut Pipeline<WebSource>, String> {
     if loaded.as_ref().map(|(name, _)| name.as_str()) != Some(model) {
+        // The old model's GPU buffers go before the new one's come.
         *loaded = None;
-        update(FromEngine::Progress {
-            message: "Loading the built-in model…".into(),
-        });
-        let pipeline = built_in::open(gpu).await?;
+        let pipeline = if model == BUILT_IN_MODEL {
+            update(FromEngine::Progress {
+                message: "Loading the built-in model…".into(),
+            });
+            built_in::open(gpu).await?
+        } else {
+            update(FromEngine::Progress {
+                message: format!("Opening {model} from this browser's storage…"),
+            });
+            library.open(gpu, model).await?
+        };
         *loaded = Some((model.to_string(), pipeline));
     }
     Ok(&mut loaded.as_mut().expect("loaded above").1)

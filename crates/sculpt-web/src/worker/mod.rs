@@ -10,6 +10,8 @@ mod built_in;
 mod canvas;
 mod engine;
 mod generation;
+mod library;
+mod source;
 
 use std::{
     cell::{Cell, RefCell},
@@ -20,10 +22,10 @@ use futures_channel::mpsc;
 use futures_util::StreamExt;
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
-use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, OffscreenCanvas};
+use web_sys::{DedicatedWorkerGlobalScope, File, MessageEvent, OffscreenCanvas};
 
 use crate::protocol::{FromEngine, ShowLatent, ToEngine};
-use engine::Engine;
+use engine::{Engine, Request};
 
 /// What a page can change while a generation runs: read between steps.
 pub struct Controls {
@@ -70,7 +72,7 @@ pub fn start() {
 
 enum Incoming {
     Attach(OffscreenCanvas),
-    Request(ToEngine),
+    Request(Request),
 }
 
 /// Handles messages one at a time, in order.
@@ -111,16 +113,45 @@ fn decode(message: JsValue) -> Result<Incoming, String> {
     let kind = Reflect::get(&message, &"type".into())
         .ok()
         .and_then(|kind| kind.as_string());
-    if kind.as_deref() == Some("attach") {
-        let canvas = Reflect::get(&message, &"canvas".into())
-            .ok()
-            .and_then(|canvas| canvas.dyn_into::<OffscreenCanvas>().ok())
-            .ok_or("an attach message needs an OffscreenCanvas in its canvas field")?;
-        return Ok(Incoming::Attach(canvas));
+    match kind.as_deref() {
+        Some("attach") => {
+            let canvas = Reflect::get(&message, &"canvas".into())
+                .ok()
+                .and_then(|canvas| canvas.dyn_into::<OffscreenCanvas>().ok())
+                .ok_or("an attach message needs an OffscreenCanvas in its canvas field")?;
+            Ok(Incoming::Attach(canvas))
+        }
+        Some("check_files") => Ok(Incoming::Request(Request::CheckFiles(files(&message)?))),
+        Some("import") => {
+            let name = Reflect::get(&message, &"name".into())
+                .ok()
+                .and_then(|name| name.as_string())
+                .ok_or("an import message needs the model's name in its name field")?;
+            Ok(Incoming::Request(Request::Import {
+                name,
+                files: files(&message)?,
+            }))
+        }
+        _ => serde_wasm_bindgen::from_value(message)
+            .map(|message| Incoming::Request(Request::Message(message)))
+            .map_err(|e| format!("the engine does not understand this message: {e}")),
     }
-    serde_wasm_bindgen::from_value(message)
-        .map(Incoming::Request)
-        .map_err(|e| format!("the engine does not understand this message: {e}"))
+}
+
+/// The `File` objects in a message's `files` array.
+fn files(message: &JsValue) -> Result<Vec<File>, String> {
+    let files = Reflect::get(message, &"files".into())
+        .ok()
+        .filter(js_sys::Array::is_array)
+        .map(|files| js_sys::Array::from(&files))
+        .ok_or("this message needs an array of File objects in its files field")?;
+    files
+        .iter()
+        .map(|file| {
+            file.dyn_into::<File>()
+                .map_err(|_| "every entry of files must be a File".to_string())
+        })
+        .collect()
 }
 
 pub(crate) fn post(scope: &DedicatedWorkerGlobalScope, reply: &FromEngine) {
