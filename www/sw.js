@@ -46,7 +46,9 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const request = event.request;
   const url = new URL(request.url);
-  if (request.method !== 'GET' || url.origin !== self.location.origin) return;
+  // Partial reads (a model imported from this site by address) go straight
+  // to the network: a 206 answer cannot be kept, and a copy could not answer one.
+  if (request.method !== 'GET' || url.origin !== self.location.origin || request.headers.has('range')) return;
   event.respondWith(
     (async () => {
       const cache = await caches.open(CACHE);
@@ -54,7 +56,7 @@ self.addEventListener('fetch', (event) => {
       const key = request.mode === 'navigate' ? './' : request;
       try {
         const response = await fetch(request);
-        if (response.ok && response.type === 'basic') await cache.put(key, response.clone());
+        if (response.status === 200 && response.type === 'basic') await cache.put(key, response.clone());
         return response;
       } catch (offline) {
         const copy = await cache.match(key, { ignoreSearch: request.mode === 'navigate' });

@@ -53,11 +53,28 @@ export async function servePage(dist = process.env.SCULPT_DIST) {
     }
     try {
       const body = await readFile(file);
-      response.writeHead(200, {
+      const headers = {
         'content-type': types[path.extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-cache',
-      });
-      response.end(body);
+        'accept-ranges': 'bytes',
+      };
+      // Single byte ranges, as a file server answers them (imports by address read ranges).
+      const range = /^bytes=(\d+)-(\d+)$/.exec(request.headers.range ?? '');
+      if (range) {
+        const [start, end] = [Number(range[1]), Math.min(Number(range[2]), body.length - 1)];
+        if (start > end) {
+          response.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
+          return;
+        }
+        headers['content-range'] = `bytes ${start}-${end}/${body.length}`;
+        headers['content-length'] = end - start + 1;
+        response.writeHead(206, headers);
+        response.end(request.method === 'HEAD' ? undefined : body.subarray(start, end + 1));
+        return;
+      }
+      headers['content-length'] = body.length;
+      response.writeHead(200, headers);
+      response.end(request.method === 'HEAD' ? undefined : body);
     } catch {
       response.writeHead(404).end('not found');
     }

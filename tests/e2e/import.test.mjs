@@ -254,3 +254,35 @@ test('a damaged chunk is found, a full quota leaves the store consistent and res
     await browser.close();
   }
 });
+
+test('files given by web address are read in ranges, imported and verified; a bad address is named', async () => {
+  const browser = await openBrowser();
+  try {
+    const { page } = browser;
+    await page.goto(server.url);
+    await waitForEngine(page);
+    await page.waitForSelector('#stored-models li');
+
+    const base = `${server.url}models/sculpt-tiny/`;
+    await page.fill('#import-urls', `${base}nothing-here.gguf\n`);
+    await page.click('#check-urls');
+    await waitUntilIdle(page);
+    assert.match(await page.textContent('#error'), /nothing-here\.gguf: the server answered 404/);
+
+    const names = ['transformer.gguf', 'autoencoder.safetensors', 'clip.safetensors',
+      't5.safetensors', 'clip-tokenizer.json', 't5-tokenizer.json'];
+    await page.fill('#import-urls', names.map((name) => base + name).join('\n'));
+    await page.click('#check-urls');
+    await page.waitForSelector('#import-verdict', { timeout: 60_000 });
+    await waitUntilIdle(page);
+    assert.equal((await page.locator('#import-parts li').allTextContents()).length, 6);
+    await importAs(page, 'from-the-web');
+    await assertNoError(page);
+    assert.equal((await listed(page, 'from-the-web'))?.state, 'verified');
+    const chunks = await storedChunks(page, 'from-the-web');
+    assert.equal(chunks.keys.length, 6);
+    assert.equal(chunks.bytes, 16_485_019);
+  } finally {
+    await browser.close();
+  }
+});

@@ -70,7 +70,7 @@ pub(crate) struct Page {
     busy: Cell<Busy>,
     frames_drawn: Cell<u32>,
     history: History,
-    chosen: ChosenFiles,
+    pub(crate) chosen: ChosenFiles,
 }
 
 fn run() -> Result<(), String> {
@@ -276,18 +276,19 @@ impl Page {
 
     /// New files chosen or dropped: the engine reads their headers and
     /// plans them before anything is stored.
-    pub(crate) fn files_chosen(&self, files: Vec<web_sys::File>) {
+    pub(crate) fn files_chosen(&self) {
         self.chosen.set_importable(false);
         models_panel::set_import_enabled(false);
-        if files.is_empty() {
+        if self.chosen.is_empty() {
             return;
         }
-        *self.chosen.files_mut() = files;
         if self.busy.get() != Busy::Idle {
             dom::show_error("Wait for the engine to finish, then choose the files again.");
             return;
         }
-        let sent = models_panel::files_message("check_files", None, &self.chosen.get())
+        let sent = self
+            .chosen
+            .message("check_files", None)
             .and_then(|message| self.send_value(&message));
         match sent {
             Ok(()) => {
@@ -317,7 +318,9 @@ impl Page {
             return;
         }
         models_panel::request_persistence();
-        let sent = models_panel::files_message("import", Some(&name), &self.chosen.get())
+        let sent = self
+            .chosen
+            .message("import", Some(&name))
             .and_then(|message| self.send_value(&message));
         match sent {
             Ok(()) => {

@@ -30,9 +30,13 @@ mod engine_client;
 #[cfg(target_arch = "wasm32")]
 mod generator;
 #[cfg(target_arch = "wasm32")]
+pub mod import_source;
+#[cfg(target_arch = "wasm32")]
 mod models_panel;
 pub mod protocol;
 pub mod store;
+#[cfg(target_arch = "wasm32")]
+pub mod url_source;
 #[cfg(target_arch = "wasm32")]
 pub mod worker;
 

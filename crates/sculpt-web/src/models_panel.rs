@@ -23,10 +23,12 @@ use crate::{
     protocol::{ImportCheck, StoredModel, ToEngine},
 };
 
-/// The files the user chose, kept until they are imported or replaced.
+/// The files the user chose (or the addresses given), kept until they are
+/// imported or replaced.
 #[derive(Default)]
 pub struct ChosenFiles {
     files: RefCell<Vec<File>>,
+    urls: RefCell<Vec<String>>,
     /// Whether the engine found them a model this device can run.
     importable: Cell<bool>,
 }
@@ -40,12 +42,43 @@ impl ChosenFiles {
         self.importable.set(importable);
     }
 
-    pub fn get(&self) -> Vec<File> {
-        self.files.borrow().clone()
+    /// The message that sends them to the engine as `kind` ("check_files"
+    /// or "import"; see [`crate::protocol`]).
+    pub fn message(&self, kind: &str, name: Option<&str>) -> Result<JsValue, String> {
+        let message = js_sys::Object::new();
+        let files: Array = self.files.borrow().iter().collect();
+        let urls: Array = self
+            .urls
+            .borrow()
+            .iter()
+            .map(|url| JsValue::from_str(url))
+            .collect();
+        let set = |key: &str, value: &JsValue| Reflect::set(&message, &key.into(), value);
+        set("type", &kind.into())
+            .and_then(|_| set("files", &files))
+            .and_then(|_| set("urls", &urls))
+            .and_then(|_| match name {
+                Some(name) => set("name", &name.into()),
+                None => Ok(true),
+            })
+            .map_err(|_| "cannot build the message for the engine")?;
+        Ok(message.into())
     }
 
-    pub fn files_mut(&self) -> std::cell::RefMut<'_, Vec<File>> {
-        self.files.borrow_mut()
+    /// Replaces the choice with local files.
+    pub fn choose_files(&self, files: Vec<File>) {
+        *self.files.borrow_mut() = files;
+        self.urls.borrow_mut().clear();
+    }
+
+    /// Replaces the choice with web addresses.
+    pub fn choose_urls(&self, urls: Vec<String>) {
+        self.files.borrow_mut().clear();
+        *self.urls.borrow_mut() = urls;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.borrow().is_empty() && self.urls.borrow().is_empty()
     }
 }
 
@@ -56,7 +89,8 @@ pub fn wire(page: &Rc<Page>) -> Result<(), String> {
         let input = input.clone();
         Closure::<dyn FnMut(Event)>::new(move |_: Event| {
             if let Some(list) = input.files() {
-                page.files_chosen(files_of(&list));
+                page.chosen.choose_files(files_of(&list));
+                page.files_chosen();
             }
         })
     };
@@ -78,13 +112,40 @@ pub fn wire(page: &Rc<Page>) -> Result<(), String> {
         Closure::<dyn FnMut(DragEvent)>::new(move |event: DragEvent| {
             event.prevent_default();
             if let Some(list) = event.data_transfer().and_then(|data| data.files()) {
-                page.files_chosen(files_of(&list));
+                page.chosen.choose_files(files_of(&list));
+                page.files_chosen();
             }
         })
     };
     zone.add_event_listener_with_callback("drop", on_drop.as_ref().unchecked_ref())
         .map_err(|_| "cannot listen to the drop zone")?;
     on_drop.forget();
+
+    let check_urls: HtmlButtonElement = dom::element("check-urls")?;
+    let on_check_urls = {
+        let page = Rc::clone(page);
+        Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+            let text = dom::element::<web_sys::HtmlTextAreaElement>("import-urls")
+                .map(|area| area.value())
+                .unwrap_or_default();
+            let urls: Vec<String> = text
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(String::from)
+                .collect();
+            if urls.is_empty() {
+                dom::show_error("Give the addresses of the model's files, one per line.");
+                return;
+            }
+            page.chosen.choose_urls(urls);
+            page.files_chosen();
+        })
+    };
+    check_urls
+        .add_event_listener_with_callback("click", on_check_urls.as_ref().unchecked_ref())
+        .map_err(|_| "cannot listen to the address button")?;
+    on_check_urls.forget();
 
     // One listener for every model's buttons, present and future.
     let list: HtmlElement = dom::element("stored-models")?;
@@ -378,22 +439,4 @@ pub fn request_persistence() {
             let _ = call_storage("persist").await;
         }
     });
-}
-
-/// The message that carries files to the engine (see [`crate::protocol`]).
-pub fn files_message(kind: &str, name: Option<&str>, files: &[File]) -> Result<JsValue, String> {
-    let message = js_sys::Object::new();
-    let list = Array::new();
-    for file in files {
-        list.push(file);
-    }
-    let set = |key: &str, value: &JsValue| Reflect::set(&message, &key.into(), value);
-    set("type", &kind.into())
-        .and_then(|_| set("files", &list))
-        .and_then(|_| match name {
-            Some(name) => set("name", &name.into()),
-            None => Ok(true),
-        })
-        .map_err(|_| "cannot build the message for the engine")?;
-    Ok(message.into())
 }

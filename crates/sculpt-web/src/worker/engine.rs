@@ -1,21 +1,24 @@
 //! The engine: a GPU, the canvas it draws on, and the requests it serves.
 
 use sculpt_gpu::{Gpu, Tensor, kernels::frame::test_pattern};
-use web_sys::{File, OffscreenCanvas};
+use web_sys::OffscreenCanvas;
 
 use sculpt_flux::pipeline::Pipeline;
 
 use super::{
     Controls, built_in, canvas::CanvasTarget, generation, library::Library, source::WebSource,
 };
-use crate::protocol::{BUILT_IN_MODEL, FromEngine, ToEngine};
+use crate::{
+    import_source::ImportFiles,
+    protocol::{BUILT_IN_MODEL, FromEngine, ToEngine},
+};
 
 /// What the engine serves: a protocol message, or one of the two that carry
-/// the user's files (see [`crate::protocol`]).
+/// the user's files or addresses (see [`crate::protocol`]).
 pub enum Request {
     Message(ToEngine),
-    CheckFiles(Vec<File>),
-    Import { name: String, files: Vec<File> },
+    CheckFiles(ImportFiles),
+    Import { name: String, files: ImportFiles },
 }
 
 /// The largest self-test phase the page offers.

@@ -10,11 +10,10 @@ use sculpt_flux::{
     },
 };
 use sculpt_gpu::Gpu;
-use web_sys::File;
 
 use super::source::WebSource;
 use crate::{
-    blob_source::BlobSource,
+    import_source::ImportFiles,
     protocol::{FromEngine, ImportCheck, ImportPart, PlanReport, StoredModel},
     store::{ImportPhase, IndexedDb, ModelRecord, ModelStatus, StoreError, WeightStore},
 };
@@ -43,7 +42,7 @@ impl Library {
 
     /// Sorts `files` into the model's parts and plans a generation on this
     /// device, reading only headers (and the tokenizers).
-    pub async fn check(&mut self, gpu: &Gpu, files: &[File]) -> Result<FromEngine, String> {
+    pub async fn check(&mut self, gpu: &Gpu, files: &ImportFiles) -> Result<FromEngine, String> {
         let checked = sort_and_plan(gpu, files).await?;
         Ok(FromEngine::FilesChecked(ImportCheck {
             name: checked.name,
@@ -70,7 +69,7 @@ impl Library {
         &mut self,
         gpu: &Gpu,
         name: &str,
-        files: &[File],
+        files: &ImportFiles,
         update: &dyn Fn(FromEngine),
     ) -> Result<FromEngine, String> {
         let checked = sort_and_plan(gpu, files).await?;
@@ -87,9 +86,10 @@ impl Library {
             .iter()
             .flat_map(|part| part.files.iter().cloned())
             .collect();
-        let mut sources: Vec<BlobSource> = files
-            .iter()
-            .map(BlobSource::of_file)
+        let mut sources: Vec<_> = files
+            .open()
+            .await?
+            .into_iter()
             .filter(|source| used.iter().any(|file| file == source.name()))
             .collect();
         let store = self.store().await?;
@@ -195,8 +195,8 @@ struct Checked {
     note: Option<String>,
 }
 
-async fn sort_and_plan(gpu: &Gpu, files: &[File]) -> Result<Checked, String> {
-    let sources = files.iter().map(BlobSource::of_file).collect();
+async fn sort_and_plan(gpu: &Gpu, files: &ImportFiles) -> Result<Checked, String> {
+    let sources = files.open().await?;
     let LooseModel {
         defaults,
         files,

@@ -24,7 +24,10 @@ use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use web_sys::{DedicatedWorkerGlobalScope, File, MessageEvent, OffscreenCanvas};
 
-use crate::protocol::{FromEngine, ShowLatent, ToEngine};
+use crate::{
+    import_source::ImportFiles,
+    protocol::{FromEngine, ShowLatent, ToEngine},
+};
 use engine::{Engine, Request};
 
 /// What a page can change while a generation runs: read between steps.
@@ -138,20 +141,37 @@ fn decode(message: JsValue) -> Result<Incoming, String> {
     }
 }
 
-/// The `File` objects in a message's `files` array.
-fn files(message: &JsValue) -> Result<Vec<File>, String> {
-    let files = Reflect::get(message, &"files".into())
-        .ok()
-        .filter(js_sys::Array::is_array)
-        .map(|files| js_sys::Array::from(&files))
-        .ok_or("this message needs an array of File objects in its files field")?;
-    files
-        .iter()
+/// The `File` objects in a message's `files` array and the addresses in its
+/// `urls` array (either may be absent).
+fn files(message: &JsValue) -> Result<ImportFiles, String> {
+    let array = |field: &str| -> Result<Vec<JsValue>, String> {
+        let value = Reflect::get(message, &field.into()).unwrap_or(JsValue::UNDEFINED);
+        if value.is_undefined() {
+            return Ok(Vec::new());
+        }
+        if !js_sys::Array::is_array(&value) {
+            return Err(format!(
+                "the {field} field of this message must be an array"
+            ));
+        }
+        Ok(js_sys::Array::from(&value).iter().collect())
+    };
+    let files = array("files")?
+        .into_iter()
         .map(|file| {
             file.dyn_into::<File>()
                 .map_err(|_| "every entry of files must be a File".to_string())
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    let urls = array("urls")?
+        .into_iter()
+        .map(|url| {
+            url.as_string()
+                .map(|url| url.trim().to_string())
+                .ok_or_else(|| "every entry of urls must be a string".to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(ImportFiles { files, urls })
 }
 
 pub(crate) fn post(scope: &DedicatedWorkerGlobalScope, reply: &FromEngine) {
