@@ -14,6 +14,7 @@ mod png;
 mod request;
 
 pub use error::PipelineError;
+pub(crate) use generate::checked;
 pub use generate::{Frame, Generation, ModelDefaults, ModelFiles, Pipeline, Show, StepInfo};
 pub use manifest::{
     MANIFEST_VERSION, Manifest, ManifestConfig, ManifestError, ManifestFile, ManifestFiles,
