@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use sculpt_flux::pipeline::{Frame, GenerateRequest, InitImage, Pipeline, Show};
+use sculpt_flux::cpu::{CpuGeneration, CpuPipeline};
+use sculpt_flux::pipeline::{
+    Frame, GenerateRequest, Generation, InitImage, ModelDefaults, Pipeline, PipelineError, Show,
+    StepInfo,
+};
 use sculpt_gpu::Gpu;
 
 use crate::model;
@@ -51,19 +55,71 @@ pub struct GenerateArgs {
     /// Embedded guidance of guidance-distilled (dev) models (default 3.5).
     #[arg(long)]
     guidance: Option<f32>,
+    /// Run on the CPU (candle) instead of the GPU: the same image to
+    /// rounding, much slower. Small models with a manifest only (the
+    /// built-in one); imported FLUX checkpoints need the GPU.
+    #[arg(long)]
+    cpu: bool,
 }
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     let choice = model::resolve(&args.model)?;
-    let gpu = pollster::block_on(Gpu::new())?;
-    let model_name = choice.defaults.name.clone();
-    let mut pipeline = pollster::block_on(Pipeline::open(
-        &gpu,
-        choice.defaults,
-        choice.configs,
-        choice.files,
-    ))?;
-    let defaults = pipeline.defaults().clone();
+    let defaults = choice.defaults.clone();
+    let request = request(&args, &defaults)?;
+    if let Some(dir) = &args.save_steps {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let (image, guidance_embed) = if args.cpu {
+        let Some(configs) = choice.configs else {
+            bail!(
+                "--cpu runs models described by a manifest.json (the built-in one); \
+                 imported FLUX checkpoints run on the GPU only"
+            );
+        };
+        let guidance_embed = configs.transformer.guidance_embed;
+        let mut pipeline =
+            pollster::block_on(CpuPipeline::open(choice.defaults, configs, choice.files))?;
+        let generation = pipeline.start(&request)?;
+        (denoise(generation, &args)?, guidance_embed)
+    } else {
+        let gpu = pollster::block_on(Gpu::new())?;
+        let mut pipeline = pollster::block_on(Pipeline::open(
+            &gpu,
+            choice.defaults,
+            choice.configs,
+            choice.files,
+        ))?;
+        let guidance_embed = pipeline.configs().transformer.guidance_embed;
+        let generation = pollster::block_on(pipeline.start(&gpu, &request))?;
+        (denoise(generation, &args)?, guidance_embed)
+    };
+
+    let mut text = vec![
+        ("prompt", request.prompt.clone()),
+        ("seed", request.seed.to_string()),
+        ("steps", request.steps.to_string()),
+        ("model", defaults.name.clone()),
+    ];
+    if let Some(cfg) = request.cfg_scale.or(defaults.cfg_scale) {
+        text.push(("cfg", cfg.to_string()));
+    }
+    if guidance_embed {
+        let guidance = request
+            .guidance
+            .unwrap_or(sculpt_flux::pipeline::DEFAULT_GUIDANCE);
+        text.push(("guidance", guidance.to_string()));
+    }
+    if let Some(init) = &args.init_image {
+        text.push(("init_image", init.display().to_string()));
+        text.push(("strength", args.strength.to_string()));
+    }
+    write_png(&args.out, &image, &text)?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// The request the arguments make, with the model's defaults filled in.
+fn request(args: &GenerateArgs, defaults: &ModelDefaults) -> anyhow::Result<GenerateRequest> {
     let init_image = match &args.init_image {
         Some(path) => Some(read_png(path)?),
         None => None,
@@ -72,7 +128,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         Some(frame) => [frame.width, frame.height],
         None => defaults.resolution,
     };
-    let request = GenerateRequest {
+    Ok(GenerateRequest {
         prompt: args.prompt.clone(),
         width: args.width.unwrap_or(default_width),
         height: args.height.unwrap_or(default_height),
@@ -86,26 +142,64 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
             rgba: frame.rgba,
             strength: args.strength,
         }),
-    };
-    if let Some(dir) = &args.save_steps {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
+    })
+}
 
-    let mut generation = pollster::block_on(pipeline.start(&gpu, &request))?;
-    for truncation in generation.truncations() {
-        eprintln!("warning: {truncation}");
+/// A generation in progress on either device, as this command drives it.
+trait Steps {
+    fn truncation_warnings(&self) -> Vec<String>;
+    fn count(&self) -> usize;
+    fn next(&mut self) -> Result<Option<StepInfo>, PipelineError>;
+    fn frame_of(&self, show: Show) -> Result<Frame, PipelineError>;
+}
+
+impl Steps for Generation<'_> {
+    fn truncation_warnings(&self) -> Vec<String> {
+        self.truncations().iter().map(ToString::to_string).collect()
     }
-    let progress = ProgressBar::new(generation.step_count() as u64).with_style(
+    fn count(&self) -> usize {
+        self.step_count()
+    }
+    fn next(&mut self) -> Result<Option<StepInfo>, PipelineError> {
+        self.step()
+    }
+    fn frame_of(&self, show: Show) -> Result<Frame, PipelineError> {
+        pollster::block_on(self.frame(show))
+    }
+}
+
+impl Steps for CpuGeneration<'_> {
+    fn truncation_warnings(&self) -> Vec<String> {
+        self.truncations().iter().map(ToString::to_string).collect()
+    }
+    fn count(&self) -> usize {
+        self.step_count()
+    }
+    fn next(&mut self) -> Result<Option<StepInfo>, PipelineError> {
+        self.step()
+    }
+    fn frame_of(&self, show: Show) -> Result<Frame, PipelineError> {
+        self.frame(show)
+    }
+}
+
+/// Runs every step with a progress bar (saving each step's predicted clean
+/// image when asked) and decodes the final latent.
+fn denoise(mut generation: impl Steps, args: &GenerateArgs) -> anyhow::Result<Frame> {
+    for warning in generation.truncation_warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let progress = ProgressBar::new(generation.count() as u64).with_style(
         ProgressStyle::with_template(
             "{msg:>10} [{bar:30}] {pos}/{len} steps, {elapsed} ({eta} left)",
         )
         .expect("a valid template")
         .progress_chars("=> "),
     );
-    progress.set_message("denoising");
-    while let Some(step) = generation.step()? {
+    progress.set_message(if args.cpu { "CPU" } else { "denoising" });
+    while let Some(step) = generation.next()? {
         if let Some(dir) = &args.save_steps {
-            let frame = pollster::block_on(generation.frame(Show::PredictedClean))?;
+            let frame = generation.frame_of(Show::PredictedClean)?;
             let path = dir.join(format!("step-{:02}.png", step.index + 1));
             write_png(
                 &path,
@@ -119,31 +213,9 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         progress.inc(1);
     }
     progress.set_message("decoding");
-    let image = pollster::block_on(generation.finish())?;
+    let image = generation.frame_of(Show::Current)?;
     progress.finish_and_clear();
-
-    let mut text = vec![
-        ("prompt", request.prompt.clone()),
-        ("seed", request.seed.to_string()),
-        ("steps", request.steps.to_string()),
-        ("model", model_name),
-    ];
-    if let Some(cfg) = request.cfg_scale.or(defaults.cfg_scale) {
-        text.push(("cfg", cfg.to_string()));
-    }
-    if pipeline.configs().transformer.guidance_embed {
-        let guidance = request
-            .guidance
-            .unwrap_or(sculpt_flux::pipeline::DEFAULT_GUIDANCE);
-        text.push(("guidance", guidance.to_string()));
-    }
-    if let Some(init) = &args.init_image {
-        text.push(("init_image", init.display().to_string()));
-        text.push(("strength", args.strength.to_string()));
-    }
-    write_png(&args.out, &image, &text)?;
-    eprintln!("wrote {}", args.out.display());
-    Ok(())
+    Ok(image)
 }
 
 /// Writes an RGBA8 PNG with `text` as tEXt chunks (keyword, value).

@@ -70,6 +70,9 @@ enum BenchTarget {
         /// Denoising steps to time.
         #[arg(long, default_value_t = 8)]
         steps: usize,
+        /// Time the CPU fallback (candle) instead of the GPU.
+        #[arg(long)]
+        cpu: bool,
     },
 }
 
@@ -80,8 +83,11 @@ fn main() -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(args),
         Command::Forward(args) => forward::run(args),
         Command::Bench {
-            what: BenchTarget::Stages { model, steps },
-        } => stages::run(&model, steps),
+            what: BenchTarget::Stages { model, steps, cpu },
+        } => match cpu {
+            true => stages::run_cpu(&model, steps),
+            false => stages::run(&model, steps),
+        },
         Command::Bench {
             what: BenchTarget::Kernels { quick, only },
         } => {

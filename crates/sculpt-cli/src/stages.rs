@@ -4,14 +4,18 @@
 //! prompt, dropping them, loading the transformer and the autoencoder), a
 //! later start (the text encoders alone, the rest stays loaded), one
 //! denoising step, and decoding the latent to pixels. Markdown on stdout.
+//! With `--cpu`, the same for the CPU fallback (which loads every model
+//! when it opens, and keeps them).
 
 use std::{
     path::PathBuf,
     time::{Duration, Instant},
 };
 
+use anyhow::Context;
 use pollster::block_on;
-use sculpt_flux::pipeline::{GenerateRequest, Pipeline, Show};
+use sculpt_flux::cpu::CpuPipeline;
+use sculpt_flux::pipeline::{GenerateRequest, ModelDefaults, Pipeline, Show};
 use sculpt_gpu::Gpu;
 
 use crate::model;
@@ -30,16 +34,7 @@ pub fn run(model_paths: &[PathBuf], steps: usize) -> anyhow::Result<()> {
     ))?;
     let open = started.elapsed();
     let defaults = pipeline.defaults().clone();
-    let request = GenerateRequest {
-        prompt: PROMPT.into(),
-        width: defaults.resolution[0],
-        height: defaults.resolution[1],
-        steps,
-        seed: 1,
-        guidance: None,
-        cfg_scale: None,
-        init_image: None,
-    };
+    let request = request(&defaults, steps);
 
     // Each stage is timed until the GPU has finished its work.
     let started = Instant::now();
@@ -68,43 +63,154 @@ pub fn run(model_paths: &[PathBuf], steps: usize) -> anyhow::Result<()> {
         decodes.push(started.elapsed());
     }
 
+    let device = format!(
+        "{} ({}, {})",
+        gpu.report.adapter_name, gpu.report.backend, gpu.report.device_type
+    );
+    print_table(
+        &defaults,
+        &request,
+        &device,
+        &GPU_STAGES,
+        Timings {
+            open,
+            first_start,
+            later_start,
+            steps: step_times,
+            decodes,
+        },
+    );
+    Ok(())
+}
+
+/// The same stages for the CPU fallback.
+pub fn run_cpu(model_paths: &[PathBuf], steps: usize) -> anyhow::Result<()> {
+    let choice = model::resolve(model_paths)?;
+    let configs = choice
+        .configs
+        .context("the CPU fallback runs models described by a manifest.json")?;
+    let started = Instant::now();
+    let mut pipeline = block_on(CpuPipeline::open(choice.defaults, configs, choice.files))?;
+    let open = started.elapsed();
+    let defaults = pipeline.defaults().clone();
+    let request = request(&defaults, steps);
+    let started = Instant::now();
+    drop(pipeline.start(&request)?);
+    let first_start = started.elapsed();
+    let started = Instant::now();
+    let mut generation = pipeline.start(&request)?;
+    let later_start = started.elapsed();
+    let mut step_times = Vec::new();
+    for _ in 0..generation.step_count() {
+        let started = Instant::now();
+        generation.step()?;
+        step_times.push(started.elapsed());
+    }
+    let mut decodes = Vec::new();
+    for _ in 0..2 {
+        let started = Instant::now();
+        generation.frame(Show::Current)?;
+        decodes.push(started.elapsed());
+    }
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let device = format!("the CPU with candle ({threads} threads)");
+    print_table(
+        &defaults,
+        &request,
+        &device,
+        &CPU_STAGES,
+        Timings {
+            open,
+            first_start,
+            later_start,
+            steps: step_times,
+            decodes,
+        },
+    );
+    Ok(())
+}
+
+fn request(defaults: &ModelDefaults, steps: usize) -> GenerateRequest {
+    GenerateRequest {
+        prompt: PROMPT.into(),
+        width: defaults.resolution[0],
+        height: defaults.resolution[1],
+        steps,
+        seed: 1,
+        guidance: None,
+        cfg_scale: None,
+        init_image: None,
+    }
+}
+
+/// What each row measures, on each device.
+const GPU_STAGES: [&str; 5] = [
+    "open the files (headers, tokenizers)",
+    "first start: text encoders loaded, run, dropped; transformer and autoencoder loaded",
+    "later start: text encoders loaded, run, dropped",
+    "one denoising step",
+    "decode the latent to RGBA8 (autoencoder, readback",
+];
+const CPU_STAGES: [&str; 5] = [
+    "open the files: read, checked and every model loaded (f32)",
+    "first start: text encoders run on the prompt and the empty prompt, noise",
+    "later start: the same",
+    "one denoising step",
+    "decode the latent to RGBA8 (autoencoder",
+];
+
+struct Timings {
+    open: Duration,
+    first_start: Duration,
+    later_start: Duration,
+    steps: Vec<Duration>,
+    decodes: Vec<Duration>,
+}
+
+fn print_table(
+    defaults: &ModelDefaults,
+    request: &GenerateRequest,
+    device: &str,
+    labels: &[&str; 5],
+    t: Timings,
+) {
+    let Timings {
+        open,
+        first_start,
+        later_start,
+        steps: step_times,
+        decodes,
+    } = t;
+    let steps = request.steps;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mut sorted: Vec<f64> = step_times.iter().copied().map(ms).collect();
     sorted.sort_by(f64::total_cmp);
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
     println!("# Stage benchmark\n");
     println!(
-        "Model {} at {}×{}, {steps} steps{}, on {} ({}, {}).\n",
+        "Model {} at {}×{}, {steps} steps{}, on {device}.\n",
         defaults.name,
         request.width,
         request.height,
         defaults.cfg_scale.map_or(String::new(), |s| format!(
             " with true CFG {s} (two transformer passes a step)"
         )),
-        gpu.report.adapter_name,
-        gpu.report.backend,
-        gpu.report.device_type
     );
     println!("| stage | ms |");
     println!("|---|---|");
-    println!("| open the files (headers, tokenizers) | {:.1} |", ms(open));
+    println!("| {} | {:.1} |", labels[0], ms(open));
+    println!("| {} | {:.1} |", labels[1], ms(first_start));
+    println!("| {} | {:.1} |", labels[2], ms(later_start));
     println!(
-        "| first start: text encoders loaded, run, dropped; transformer and autoencoder loaded | {:.1} |",
-        ms(first_start)
-    );
-    println!(
-        "| later start: text encoders loaded, run, dropped | {:.1} |",
-        ms(later_start)
-    );
-    println!(
-        "| one denoising step (median of {}; first {:.1}) | {median:.1} |",
+        "| {} (median of {}; first {:.1}) | {median:.1} |",
+        labels[3],
         sorted.len(),
         step_times.first().copied().map_or(0.0, ms)
     );
     println!(
-        "| decode the latent to RGBA8 (autoencoder, readback; first {:.1}) | {:.1} |",
+        "| {}; first {:.1}) | {:.1} |",
+        labels[4],
         ms(decodes[0]),
         ms(decodes[1])
     );
-    Ok(())
 }

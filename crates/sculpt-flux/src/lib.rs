@@ -26,6 +26,8 @@
 
 pub mod checkpoint;
 pub mod clip;
+#[cfg(feature = "cpu")]
+pub mod cpu;
 pub mod flux;
 pub mod formats;
 pub mod pipeline;

@@ -32,4 +32,11 @@ pub enum PipelineError {
     Gpu(#[from] GpuError),
     #[error("this generation does not fit the device:\n{0}")]
     DoesNotFit(Box<MemoryPlan>),
+    /// The CPU fallback cannot run this model (too large, split in shards,
+    /// under names it does not read).
+    #[error("the CPU fallback cannot run this model: {0}")]
+    NotForCpu(String),
+    #[cfg(feature = "cpu")]
+    #[error("on the CPU: {0}")]
+    Cpu(#[from] candle_core::Error),
 }

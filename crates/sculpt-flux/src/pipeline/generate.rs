@@ -25,7 +25,7 @@ use crate::checkpoint::{Checkpoint, ModelConfig, Naming, Role, check_layout, det
 use crate::clip::ClipTextModel;
 use crate::flux::autoencoder::{Decoder, DiffusersVaeNames, Encoder};
 use crate::flux::{DiffusersNames, FluxInputs, FluxTransformer, Positions, image_ids, text_ids};
-use crate::formats::ByteSource;
+use crate::formats::{ByteSource, TensorIndex};
 use crate::sampler::{ScheduleShift, euler_step, image_to_image_start, noised, timesteps};
 use crate::t5::T5Encoder;
 use crate::text::{ClipTokenizer, T5Tokenizer, Truncation};
@@ -179,7 +179,8 @@ impl<S: ByteSource> Pipeline<S> {
         .into_iter()
         .enumerate()
         {
-            found.push(checked(file, role, given.as_ref().map(|g| &g[position]))?);
+            let config = given.as_ref().map(|g| &g[position]);
+            found.push(checked(file.name(), file.index(), role, config)?);
         }
         let (transformer_found, autoencoder_found) = (found[0].clone(), found[1].clone());
         let mut configs_found = found.into_iter().map(|checkpoint| checkpoint.config);
@@ -417,30 +418,31 @@ impl<S: ByteSource> Pipeline<S> {
     }
 }
 
-/// Checks `file` holds a `role` model: against `config` when given, else
-/// as detected from its shapes.
-fn checked<S: ByteSource>(
-    file: &FileWeights<S>,
+/// Checks the file `name` with tensors `index` holds a `role` model:
+/// against `config` when given, else as detected from its shapes.
+pub(crate) fn checked(
+    name: &str,
+    index: &TensorIndex,
     role: Role,
     config: Option<&ModelConfig>,
 ) -> Result<Checkpoint, PipelineError> {
     let error = |problem| crate::checkpoint::CheckpointError {
-        file: file.name().into(),
+        file: name.into(),
         problem,
     };
-    let detected = detect(file.name(), file.index());
+    let detected = detect(name, index);
     let checkpoint = match config {
         None => detected?,
         Some(config) => {
             let naming = match &detected {
                 Ok(found) => found.naming,
-                Err(_) => naming_of(file.index()),
+                Err(_) => naming_of(index),
             };
             let checkpoint = Checkpoint {
                 naming,
                 config: config.clone(),
             };
-            check_layout(file.index(), &checkpoint).map_err(error)?;
+            check_layout(index, &checkpoint).map_err(error)?;
             checkpoint
         }
     };

@@ -15,6 +15,7 @@ mod png;
 mod request;
 
 pub use error::PipelineError;
+pub(crate) use generate::checked;
 pub use generate::{Frame, Generation, ModelDefaults, ModelFiles, Pipeline, Show, StepInfo};
 pub use loose_files::{
     FoundPart, LooseFilesError, LooseModel, is_tokenizer_name, is_weights_name, shard_set,

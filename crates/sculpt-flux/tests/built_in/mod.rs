@@ -1,0 +1,43 @@
+//! The shipped built-in model (models/sculpt-tiny) as the pipelines open it:
+//! its manifest's defaults and configurations, its files in memory.
+
+use std::path::PathBuf;
+
+use sculpt_flux::formats::MemorySource;
+use sculpt_flux::pipeline::{Manifest, ModelDefaults, ModelFiles};
+
+pub type Source = MemorySource<Vec<u8>>;
+
+pub fn model_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/sculpt-tiny")
+}
+
+pub fn manifest() -> Manifest {
+    let path = model_dir().join("manifest.json");
+    Manifest::from_json("manifest.json", &std::fs::read(path).unwrap()).unwrap()
+}
+
+pub fn files(manifest: &Manifest) -> ModelFiles<Source> {
+    let read = |path: &str| std::fs::read(model_dir().join(path)).unwrap();
+    let source = |path: &str| vec![MemorySource::new(path, read(path))];
+    let f = &manifest.files;
+    ModelFiles {
+        transformer: source(&f.transformer.path),
+        autoencoder: source(&f.autoencoder.path),
+        clip: source(&f.clip.path),
+        t5: source(&f.t5.path),
+        clip_tokenizer: read(&f.clip_tokenizer.path),
+        t5_tokenizer: read(&f.t5_tokenizer.path),
+    }
+}
+
+pub fn defaults(manifest: &Manifest) -> ModelDefaults {
+    ModelDefaults::of_manifest(manifest)
+}
+
+/// The largest difference of one channel, and how many channels differ.
+pub fn difference(a: &[u8], b: &[u8]) -> (u8, usize) {
+    assert_eq!(a.len(), b.len());
+    let worst = a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
+    (worst, a.iter().zip(b).filter(|(x, y)| x != y).count())
+}

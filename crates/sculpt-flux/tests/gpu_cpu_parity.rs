@@ -1,0 +1,118 @@
+//! The CPU fallback against the GPU pipeline on the shipped built-in model:
+//! the same request (4 steps, the manifest's true CFG 3.0) gives the same
+//! pixels, for the final image, a preview of the predicted clean image, and
+//! an image-to-image start.
+//!
+//! Tolerance: at most 1 of 255 per channel (measured: 1, in a handful of
+//! the 16384 channels). Both pipelines read the same Q8_0 transformer and
+//! dequantize its blocks the same way (d·q, d from f16, exact in f32), so
+//! the weights are identical and both compute in f32: what remains is
+//! rounding (summation order in the matmuls, convolutions and attention, a
+//! few ULP in exp/tanh), the latents agreeing to ~1e-6 after four steps
+//! under CFG 3.0; a pixel can still land on the other side of a rounding
+//! boundary. A wrong stage (other noise, a wrong schedule, no CFG, a
+//! mis-read tensor, candle's mis-taken channels-last convolution) moves
+//! most pixels by tens; the run prints the measured figures.
+//!
+//! Run natively: `XDG_RUNTIME_DIR=/tmp/xdg cargo test -p sculpt-flux --features cpu --test gpu_cpu_parity`.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod built_in;
+
+use sculpt_flux::cpu::CpuPipeline;
+use sculpt_flux::pipeline::{Frame, GenerateRequest, InitImage, Pipeline, Show};
+use sculpt_gpu::Gpu;
+
+use built_in::{defaults, difference, files, manifest};
+
+const TOLERANCE: u8 = 1;
+
+fn request() -> GenerateRequest {
+    GenerateRequest {
+        prompt: "a red circle on a blue background".into(),
+        width: 64,
+        height: 64,
+        steps: 4,
+        seed: 7,
+        guidance: None,
+        cfg_scale: None,
+        init_image: None,
+    }
+}
+
+/// The preview after step 2 (predicted clean) and the final image.
+fn on_gpu(gpu: &Gpu, request: &GenerateRequest) -> (Frame, Frame) {
+    let manifest = manifest();
+    let mut pipeline = pollster::block_on(Pipeline::open(
+        gpu,
+        defaults(&manifest),
+        Some(manifest.config.clone()),
+        files(&manifest),
+    ))
+    .unwrap();
+    let mut generation = pollster::block_on(pipeline.start(gpu, request)).unwrap();
+    generation.step().unwrap();
+    generation.step().unwrap();
+    let preview = pollster::block_on(generation.frame(Show::PredictedClean)).unwrap();
+    (preview, pollster::block_on(generation.finish()).unwrap())
+}
+
+fn on_cpu(request: &GenerateRequest) -> (Frame, Frame) {
+    let manifest = manifest();
+    let mut pipeline = pollster::block_on(CpuPipeline::open(
+        defaults(&manifest),
+        manifest.config.clone(),
+        files(&manifest),
+    ))
+    .unwrap();
+    let mut generation = pipeline.start(request).unwrap();
+    generation.step().unwrap();
+    generation.step().unwrap();
+    let preview = generation.frame(Show::PredictedClean).unwrap();
+    (preview, generation.finish().unwrap())
+}
+
+fn assert_same_image(what: &str, cpu: &Frame, gpu: &Frame) {
+    assert_eq!((cpu.width, cpu.height), (gpu.width, gpu.height));
+    let (worst, differing) = difference(&cpu.rgba, &gpu.rgba);
+    println!(
+        "{what}: worst difference {worst}/255; {differing} of {} channels differ",
+        cpu.rgba.len()
+    );
+    assert!(worst <= TOLERANCE, "{what}: worst difference {worst}/255");
+    // A flat image would hide errors: the built-in model draws shapes.
+    let reds: std::collections::BTreeSet<u8> = gpu.rgba.chunks(4).map(|p| p[0]).collect();
+    assert!(
+        reds.len() > 20,
+        "{what}: {} distinct red values",
+        reds.len()
+    );
+}
+
+#[test]
+fn cpu_generation_matches_the_gpu_on_the_built_in_model() {
+    let gpu = pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe without a GPU)");
+    let request = request();
+    let (gpu_preview, gpu_final) = on_gpu(&gpu, &request);
+    let (cpu_preview, cpu_final) = on_cpu(&request);
+    assert_same_image("predicted clean after 2 steps", &cpu_preview, &gpu_preview);
+    assert_same_image("final image", &cpu_final, &gpu_final);
+
+    // Image-to-image from the final image at strength 0.5: the encoder,
+    // the noised start and the tail of the schedule.
+    let from_image = GenerateRequest {
+        prompt: "a yellow star on black".into(),
+        seed: 11,
+        init_image: Some(InitImage {
+            width: 64,
+            height: 64,
+            rgba: gpu_final.rgba.clone(),
+            strength: 0.5,
+        }),
+        ..request
+    };
+    let (_, gpu_final) = on_gpu(&gpu, &from_image);
+    let (_, cpu_final) = on_cpu(&from_image);
+    assert_same_image("image to image", &cpu_final, &gpu_final);
+}
