@@ -5,7 +5,7 @@
 use std::io;
 
 use js_sys::Uint8Array;
-use sculpt_flux::formats::ByteSource;
+use sculpt_flux::formats::{ByteSource, read_end};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, File};
 
@@ -43,20 +43,7 @@ impl ByteSource for BlobSource {
     }
 
     async fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let end = offset
-            .checked_add(buf.len() as u64)
-            .filter(|end| *end <= self.len)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!(
-                        "{} bytes at offset {offset} lie outside {} ({} bytes)",
-                        buf.len(),
-                        self.name,
-                        self.len
-                    ),
-                )
-            })?;
+        let end = read_end(&self.name, self.len, offset, buf.len())?;
         let failed = |why: &str| io::Error::other(format!("cannot read {}: {why}", self.name));
         // f64 holds every offset below 2^53 exactly.
         let slice = self

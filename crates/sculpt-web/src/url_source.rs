@@ -7,7 +7,7 @@
 use std::io;
 
 use js_sys::Uint8Array;
-use sculpt_flux::formats::ByteSource;
+use sculpt_flux::formats::{ByteSource, read_end};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response};
@@ -88,20 +88,7 @@ impl ByteSource for UrlSource {
         if buf.is_empty() {
             return Ok(());
         }
-        let end = offset
-            .checked_add(buf.len() as u64)
-            .filter(|end| *end <= self.len)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!(
-                        "{} bytes at offset {offset} lie outside {} ({} bytes)",
-                        buf.len(),
-                        self.name,
-                        self.len
-                    ),
-                )
-            })?;
+        let end = read_end(&self.name, self.len, offset, buf.len())?;
         let headers = Headers::new().map_err(|_| io::Error::other("cannot build headers"))?;
         headers
             .set("range", &format!("bytes={offset}-{}", end - 1))

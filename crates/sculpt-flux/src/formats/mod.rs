@@ -21,7 +21,7 @@ pub use gguf::{Gguf, MetadataArray, MetadataValue, gguf_bytes, read_gguf, write_
 pub use safetensors::{Safetensors, read_safetensors, safetensors_bytes, write_safetensors};
 #[cfg(not(target_arch = "wasm32"))]
 pub use source::FileSource;
-pub use source::{ByteSource, MAX_READ, MemorySource};
+pub use source::{ByteSource, MAX_READ, MemorySource, read_end};
 pub use tensor::{
     Dtype, Encoding, TensorIndex, TensorInfo, TensorToWrite, read_rows, read_tensor_bytes,
 };

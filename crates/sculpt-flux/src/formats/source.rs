@@ -71,25 +71,28 @@ impl<B: AsRef<[u8]>> ByteSource for MemorySource<B> {
 
     async fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let bytes = self.bytes.as_ref();
-        let range = usize::try_from(offset)
-            .ok()
-            .and_then(|start| Some(start..start.checked_add(buf.len())?))
-            .and_then(|range| bytes.get(range));
-        match range {
-            Some(found) => {
-                buf.copy_from_slice(found);
-                Ok(())
-            }
-            None => Err(past_the_end(offset, buf.len(), bytes.len() as u64)),
-        }
+        let end = read_end(&self.name, bytes.len() as u64, offset, buf.len())?;
+        // Inside the slice, so both ends fit a usize.
+        buf.copy_from_slice(&bytes[offset as usize..end as usize]);
+        Ok(())
     }
 }
 
-fn past_the_end(offset: u64, len: usize, source_len: u64) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        format!("bytes {offset}..{offset}+{len} are past the end of a {source_len}-byte source"),
-    )
+/// The end of a read of `len` bytes at `offset` from a source of
+/// `source_len` bytes called `name`, or the error every source gives for a
+/// range that does not lie inside it.
+pub fn read_end(name: &str, source_len: u64, offset: u64, len: usize) -> io::Result<u64> {
+    offset
+        .checked_add(len as u64)
+        .filter(|end| *end <= source_len)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "bytes {offset}..{offset}+{len} are past the end of {name} ({source_len} bytes)"
+                ),
+            )
+        })
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -97,7 +100,7 @@ pub use native::FileSource;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
-    use super::{ByteSource, past_the_end};
+    use super::{ByteSource, read_end};
     use std::fs::File;
     use std::io::{self, Read, Seek, SeekFrom};
 
@@ -136,12 +139,7 @@ mod native {
         }
 
         async fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-            let inside = offset
-                .checked_add(buf.len() as u64)
-                .is_some_and(|end| end <= self.len);
-            if !inside {
-                return Err(past_the_end(offset, buf.len(), self.len));
-            }
+            read_end(&self.name, self.len, offset, buf.len())?;
             self.file.seek(SeekFrom::Start(offset))?;
             self.file.read_exact(buf)
         }

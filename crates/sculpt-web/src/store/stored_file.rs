@@ -3,7 +3,7 @@
 
 use std::{io, rc::Rc};
 
-use sculpt_flux::formats::ByteSource;
+use sculpt_flux::formats::{ByteSource, read_end};
 
 use super::{
     Backend, FileRecord,
@@ -70,20 +70,7 @@ impl<B: Backend> ByteSource for StoredFile<B> {
     }
 
     async fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        let end = offset
-            .checked_add(buf.len() as u64)
-            .filter(|end| *end <= self.file.bytes)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!(
-                        "{} bytes at offset {offset} lie outside {:?} ({} bytes)",
-                        buf.len(),
-                        self.file.name,
-                        self.file.bytes
-                    ),
-                )
-            })?;
+        let end = read_end(&self.file.name, self.file.bytes, offset, buf.len())?;
         let chunk_size = self.file.chunk_size;
         let mut position = offset;
         let mut written = 0;
