@@ -47,8 +47,8 @@ fn keep_for_offline() {
 fn show_cpu_notice() {
     if let Ok(notice) = dom::element::<web_sys::HtmlElement>("backend-notice") {
         notice.set_text_content(Some(
-            "No WebGPU here: running on the CPU, many times slower than on a GPU \
-             (each step's time is shown below). Only the built-in model runs.",
+            "No WebGPU here: running on the CPU, slower than on a GPU (each step's \
+             time is shown below). Only the built-in model runs.",
         ));
         notice.set_hidden(false);
     }
