@@ -224,16 +224,25 @@ fn draw_step(
     draw(&generation.frame(show).map_err(|e| e.to_string())?)
 }
 
-/// Resolves on a later turn of the worker's event loop (a zero timeout), so
-/// that messages which arrived meanwhile are handled first.
+/// Resolves at the worker's next animation frame (a zero timeout where
+/// there is none): by then the canvas has committed what was drawn, so the
+/// page shows every step, and messages that arrived meanwhile (cancel, show)
+/// have been handled.
 async fn yield_now() {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        // Should setTimeout fail, resolving at once beats never resolving.
-        if scope
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
-            .is_err()
-        {
+        let scope = js_sys::global();
+        let animation_frame = js_sys::Reflect::get(&scope, &"requestAnimationFrame".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let scheduled = match animation_frame {
+            Some(request) => request.call1(&scope, &resolve).is_ok(),
+            None => scope
+                .unchecked_ref::<web_sys::WorkerGlobalScope>()
+                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
+                .is_ok(),
+        };
+        // Should neither be possible, resolving at once beats never resolving.
+        if !scheduled {
             let _ = resolve.call0(&wasm_bindgen::JsValue::UNDEFINED);
         }
     });
