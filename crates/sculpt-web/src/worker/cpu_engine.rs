@@ -156,8 +156,8 @@ impl CpuEngine {
             .collect();
         let mut steps_done = 0;
         loop {
-            // Cancel and show arrive while the worker waits here.
-            yield_now().await;
+            // Cancel and show arrived while the worker waited (before the
+            // loop, or for the last step's frame to show).
             if controls.cancel.get() {
                 return Ok(FromEngine::Cancelled { steps: steps_done });
             }
@@ -166,12 +166,15 @@ impl CpuEngine {
                 break;
             };
             draw_step(&generation, controls, |frame| draw(canvas, context, frame))?;
+            let ms = now_ms() - step_started;
             steps_done += 1;
+            // The page hears of the step once its frame is on the canvas.
+            yield_now().await;
             update(FromEngine::Step {
                 index: step.index,
                 count: step.count,
                 t: step.t,
-                ms: now_ms() - step_started,
+                ms,
             });
         }
         let frame = generation.frame(Show::Current).map_err(|e| e.to_string())?;
@@ -224,11 +227,19 @@ fn draw_step(
     draw(&generation.frame(show).map_err(|e| e.to_string())?)
 }
 
-/// Resolves at the worker's next animation frame (a zero timeout where
-/// there is none): by then the canvas has committed what was drawn, so the
-/// page shows every step, and messages that arrived meanwhile (cancel, show)
-/// have been handled.
+/// Resolves after the worker's next two animation frames (zero timeouts
+/// where there are none): the canvas commits what was drawn at the first and
+/// the page has displayed it by the second (a frame committed sooner can
+/// replace one the compositor has not shown yet, and a loaded machine would
+/// skip steps); messages that arrived meanwhile (cancel, show) have been
+/// handled too.
 async fn yield_now() {
+    for _ in 0..2 {
+        next_animation_frame().await;
+    }
+}
+
+async fn next_animation_frame() {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let scope = js_sys::global();
         let animation_frame = js_sys::Reflect::get(&scope, &"requestAnimationFrame".into())
