@@ -14,6 +14,7 @@ mod png;
 mod request;
 
 pub use error::PipelineError;
+#[cfg(feature = "cpu")]
 pub(crate) use generate::checked;
 pub use generate::{Frame, Generation, ModelDefaults, ModelFiles, Pipeline, Show, StepInfo};
 pub use manifest::{
