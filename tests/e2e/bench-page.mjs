@@ -1,16 +1,19 @@
 // The page's own benchmark (not a test): load the built site in headless
-// Chromium (WebGPU on SwiftShader, so CPU-bound) and time a generation with
-// the built-in model. Prints Markdown for BENCHMARKS.md.
+// Chromium (WebGPU on SwiftShader, so CPU-bound; or, with `cpu`, without
+// WebGPU, so the engine's CPU fallback) and time a generation with the
+// built-in model. Prints Markdown for BENCHMARKS.md.
 //
-//   SCULPT_DIST=target/bench-dist node tests/e2e/bench-page.mjs [steps] [runs]
+//   SCULPT_DIST=target/bench-dist node tests/e2e/bench-page.mjs [steps] [runs] [webgpu|cpu]
 
-import { servePage, openBrowser } from './harness.mjs';
+import { servePage, openBrowser, noWebgpuFlags, webgpuFlags } from './harness.mjs';
 
 const steps = Number(process.argv[2] ?? 20);
 const runs = Number(process.argv[3] ?? 2);
+const backend = process.argv[4] ?? 'webgpu';
+if (!['webgpu', 'cpu'].includes(backend)) throw new Error(`unknown backend ${backend}: webgpu or cpu`);
 
 const server = await servePage();
-const browser = await openBrowser();
+const browser = await openBrowser({ flags: backend === 'cpu' ? noWebgpuFlags : webgpuFlags });
 try {
   const { page } = browser;
   const rows = [];
@@ -50,7 +53,10 @@ try {
     const sorted = [...stepMs].sort((a, b) => a - b);
     rows.push({ run, ready, firstStep, median: sorted[Math.floor(sorted.length / 2)], total });
   }
-  console.log(`Built-in model, 64 × 64, ${steps} steps, headless Chromium (WebGPU on SwiftShader).`);
+  const engine = backend === 'cpu'
+    ? 'without WebGPU: the CPU fallback (candle in wasm with SIMD, one thread)'
+    : '(WebGPU on SwiftShader)';
+  console.log(`Built-in model, 64 × 64, ${steps} steps, headless Chromium ${engine}.`);
   console.log('Run 1 starts with an empty browser cache; later runs reload the page in the same browser.\n');
   console.log('| run | page load → engine ready (ms) | page load → first step drawn (ms) | median ms per step | Generate → PNG (ms) |');
   console.log('|---|---|---|---|---|');

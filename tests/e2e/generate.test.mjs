@@ -5,7 +5,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { servePage, openBrowser, canvasPixels, settledCanvasPixels, waitForOfflineCopy, tabTo } from './harness.mjs';
+import {
+  servePage, openBrowser, waitForOfflineCopy, tabTo, waitForEngine, assertNoError, generate, differingBytes,
+} from './harness.mjs';
 
 let server;
 before(async () => {
@@ -16,78 +18,6 @@ after(async () => {
 });
 
 const STEPS = 4;
-
-async function waitForEngine(page) {
-  await page.waitForFunction(
-    () => document.getElementById('frame').dataset.phase === '0' ||
-      document.getElementById('app').dataset.state === 'error',
-    null,
-    { timeout: 60_000 },
-  );
-  await assertNoError(page);
-}
-
-async function assertNoError(page) {
-  if ((await page.getAttribute('#app', 'data-state')) === 'error') {
-    assert.fail(`the page shows an error: ${await page.textContent('#error')}`);
-  }
-}
-
-/**
- * Clicks Generate with these settings and watches the canvas until the
- * generation ends, recording every distinct frame it shows at the image's
- * size; returns those frames, the PNG's pixels and the canvas at the end.
- * (The canvas is read every few milliseconds rather than per step message:
- * a frame can reach the canvas before or after the engine's step message.)
- */
-async function generate(page, { prompt, seed, steps = STEPS, show = 'current', size = 64 }) {
-  await page.fill('#prompt', prompt);
-  await page.fill('#steps', String(steps));
-  await page.fill('#seed', String(seed));
-  await page.check('#keep-seed');
-  await page.check(`input[name=show][value=${show}]`);
-  // What the canvas showed before (a test pattern, or an earlier image) is
-  // not one of this generation's frames.
-  let last = await canvasPixels(page, '#frame');
-  await page.click('#generate-button');
-  const frames = [];
-  const deadline = Date.now() + 240_000;
-  for (;;) {
-    const busy = (await page.getAttribute('#app', 'data-state')) === 'busy';
-    const pixels = await canvasPixels(page, '#frame');
-    const changed = pixels.width !== last.width || differingBytes(last.data, pixels.data) > 0;
-    if (pixels.width === size && changed) frames.push(pixels);
-    last = pixels;
-    if (!busy) break;
-    assert.ok(Date.now() < deadline, 'the generation did not finish in 4 minutes');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  await assertNoError(page);
-  const png = await downloadedPixels(page);
-  const final = await settledCanvasPixels(page, '#frame', ({ data }) => differingBytes(data, png.data) === 0);
-  return { frames, png, final };
-}
-
-/** The downloadable PNG, decoded by the browser. */
-async function downloadedPixels(page) {
-  return page.evaluate(async () => {
-    const link = document.getElementById('download');
-    const image = new Image();
-    image.src = link.href;
-    await image.decode();
-    const canvas = new OffscreenCanvas(image.width, image.height);
-    const context = canvas.getContext('2d');
-    context.drawImage(image, 0, 0);
-    const { data } = context.getImageData(0, 0, image.width, image.height);
-    return { width: image.width, height: image.height, data: Array.from(data), name: link.download };
-  });
-}
-
-function differingBytes(a, b) {
-  let count = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) count++;
-  return count;
-}
 
 test('every step is drawn, the result is a non-trivial PNG, and seeds are deterministic', async () => {
   const browser = await openBrowser();

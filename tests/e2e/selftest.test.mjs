@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { servePage, openBrowser, settledCanvasPixels, noWebgpuFlags, waitForOfflineCopy, tabTo } from './harness.mjs';
+import { servePage, openBrowser, settledCanvasPixels, waitForOfflineCopy, tabTo } from './harness.mjs';
 
 /**
  * The self-test image's expected bytes, worked out independently of the
@@ -193,23 +193,6 @@ test('after one visit the page loads and runs with the network off', async () =>
     await waitForPhase(page, 5);
     await assertFrame(page, 5);
     assert.deepEqual(problems, []);
-  } finally {
-    await browser.close();
-  }
-});
-
-test('without WebGPU the page says so instead of staying blank', async () => {
-  const browser = await openBrowser({ flags: noWebgpuFlags });
-  try {
-    const { page } = browser;
-    await page.goto(server.url);
-    await page.waitForFunction(() => document.getElementById('app').dataset.state === 'error', null, {
-      timeout: 60_000,
-    });
-    assert.equal(await page.isVisible('#error'), true);
-    assert.match(await page.textContent('#error'), /WebGPU is not available in this browser/);
-    assert.match(await page.textContent('#status'), /cannot run here/);
-    assert.equal(await page.isDisabled('#draw'), true);
   } finally {
     await browser.close();
   }

@@ -10,7 +10,8 @@
 //!
 //! **Must not:** touch the DOM, files by path or the terminal (callers pass
 //! byte sources and receive frames), or hold a whole weight file in memory:
-//! weights stream to the GPU in bounded chunks.
+//! weights stream to the GPU in bounded chunks (only the CPU fallback holds
+//! its model in memory, and it refuses all but small models).
 //!
 //! In the order data flows: weight-file readers ([`formats`]), the weight
 //! sources and the one loader every model uploads through ([`weights`]:
@@ -23,6 +24,11 @@
 //! steps with frames of either latent). Each model is checked against
 //! candle-transformers on the CPU, and so is a whole generation
 //! (`sculpt-cli`'s `tests/gpu_generate.rs`).
+//!
+//! With the feature `cpu`, the module `cpu` runs the built-in model on the CPU with
+//! candle (natively and in wasm), for browsers without WebGPU: the same
+//! request, schedule, noise and pixels as the GPU [`pipeline`], small models
+//! only.
 
 pub mod checkpoint;
 pub mod clip;

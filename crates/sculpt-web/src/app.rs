@@ -15,7 +15,7 @@ use crate::{
     engine_client::EngineClient,
     generator::{self, History},
     models_panel::{self, ChosenFiles},
-    protocol::{FromEngine, ToEngine},
+    protocol::{Backend, FromEngine, ToEngine},
 };
 
 const MAX_PHASE: u32 = 1000;
@@ -42,6 +42,20 @@ fn keep_for_offline() {
             web_sys::console::warn_2(&"Sculpt will not work offline:".into(), &error);
         }
     });
+}
+
+/// Says, visibly and for good, that generation runs on the CPU fallback.
+fn show_cpu_notice() {
+    if let Ok(notice) = dom::element::<web_sys::HtmlElement>("backend-notice") {
+        notice.set_text_content(Some(
+            "No WebGPU here: running on the CPU, slower than on a GPU (each step's \
+             time is shown below). Only the built-in model runs.",
+        ));
+        notice.set_hidden(false);
+    }
+    let _ = dom::document()
+        .document_element()
+        .map(|root| root.set_attribute("data-backend", "cpu"));
 }
 
 fn fail(message: &str) {
@@ -163,9 +177,13 @@ impl Page {
 
     fn on_reply(&self, reply: FromEngine) {
         match reply {
-            FromEngine::Ready { device } => {
+            FromEngine::Ready { device, backend } => {
                 if let Some((_, adapter)) = device.iter().find(|(label, _)| label == "Adapter") {
                     *self.adapter.borrow_mut() = adapter.clone();
+                }
+                if backend == Backend::Cpu {
+                    *self.adapter.borrow_mut() = "the CPU".into();
+                    show_cpu_notice();
                 }
                 if let Err(message) = device_panel::show(&device) {
                     dom::show_error(&message);

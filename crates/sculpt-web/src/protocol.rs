@@ -79,15 +79,30 @@ pub enum ShowLatent {
     PredictedClean,
 }
 
+/// Where the engine computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// WebGPU: every model, frames drawn by the GPU into the canvas.
+    Webgpu,
+    /// The CPU fallback, where the browser offers no WebGPU adapter or
+    /// device: the built-in model only, much slower, frames drawn with the
+    /// canvas's 2d context.
+    Cpu,
+}
+
 /// What the engine tells the page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FromEngine {
     /// The engine's code has loaded and listens: send `attach` now.
     Loaded,
-    /// The engine has a GPU and the canvas: `device` describes the adapter
-    /// (label, value rows for an "About this device" panel).
-    Ready { device: Vec<(String, String)> },
+    /// The engine has the canvas and runs on `backend`: `device` describes
+    /// it (label, value rows for an "About this device" panel).
+    Ready {
+        device: Vec<(String, String)>,
+        backend: Backend,
+    },
     /// The engine cannot run on this browser or device; `message` says why,
     /// for the page to show.
     Unavailable { message: String },
@@ -208,8 +223,10 @@ mod tests {
         assert_eq!(reply["phase"], 3);
         let ready = serde_json::to_value(FromEngine::Ready {
             device: vec![("Device".into(), "SwiftShader".into())],
+            backend: Backend::Cpu,
         })
         .unwrap();
         assert_eq!(ready["device"][0][1], "SwiftShader");
+        assert_eq!(ready["backend"], "cpu");
     }
 }

@@ -15,6 +15,7 @@ mod png;
 mod request;
 
 pub use error::PipelineError;
+#[cfg(feature = "cpu")]
 pub(crate) use generate::checked;
 pub use generate::{Frame, Generation, ModelDefaults, ModelFiles, Pipeline, Show, StepInfo};
 pub use loose_files::{

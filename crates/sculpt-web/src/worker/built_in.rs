@@ -8,6 +8,7 @@
 
 use js_sys::Uint8Array;
 use sculpt_flux::{
+    cpu::CpuPipeline,
     formats::MemorySource,
     pipeline::{Manifest, ManifestFile, ModelDefaults, ModelFiles, Pipeline},
 };
@@ -20,17 +21,47 @@ use super::source::WebSource;
 use crate::{protocol::BUILT_IN_MODEL, store::sha256_hex};
 
 pub async fn open(gpu: &Gpu) -> Result<Pipeline<WebSource>, String> {
+    let (manifest, files) = fetch_model().await?;
+    let fetched =
+        |sources: Vec<MemorySource<Vec<u8>>>| sources.into_iter().map(WebSource::Fetched).collect();
+    let files = ModelFiles {
+        transformer: fetched(files.transformer),
+        autoencoder: fetched(files.autoencoder),
+        clip: fetched(files.clip),
+        t5: fetched(files.t5),
+        clip_tokenizer: files.clip_tokenizer,
+        t5_tokenizer: files.t5_tokenizer,
+    };
+    Pipeline::open(
+        gpu,
+        ModelDefaults::of_manifest(&manifest),
+        Some(manifest.config.clone()),
+        files,
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// The built-in model on the CPU (browsers without WebGPU).
+pub async fn open_cpu() -> Result<CpuPipeline, String> {
+    let (manifest, files) = fetch_model().await?;
+    CpuPipeline::open(
+        ModelDefaults::of_manifest(&manifest),
+        manifest.config.clone(),
+        files,
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+async fn fetch_model() -> Result<(Manifest, ModelFiles<MemorySource<Vec<u8>>>), String> {
     let folder = format!("models/{BUILT_IN_MODEL}/");
     let manifest_path = format!("{folder}manifest.json");
     let manifest = Manifest::from_json(&manifest_path, &fetch(&manifest_path).await?)
         .map_err(|e| e.to_string())?;
     let files = &manifest.files;
-    let weights = |bytes: Vec<u8>, file: &ManifestFile| {
-        vec![WebSource::Fetched(MemorySource::new(
-            file.path.clone(),
-            bytes,
-        ))]
-    };
+    let weights =
+        |bytes: Vec<u8>, file: &ManifestFile| vec![MemorySource::new(file.path.clone(), bytes)];
     let model_files = ModelFiles {
         transformer: weights(
             fetch_checked(&folder, &files.transformer).await?,
@@ -45,14 +76,7 @@ pub async fn open(gpu: &Gpu) -> Result<Pipeline<WebSource>, String> {
         clip_tokenizer: fetch_checked(&folder, &files.clip_tokenizer).await?,
         t5_tokenizer: fetch_checked(&folder, &files.t5_tokenizer).await?,
     };
-    Pipeline::open(
-        gpu,
-        ModelDefaults::of_manifest(&manifest),
-        Some(manifest.config.clone()),
-        model_files,
-    )
-    .await
-    .map_err(|e| e.to_string())
+    Ok((manifest, model_files))
 }
 
 /// A file of the model, refused unless its size and SHA-256 are the
