@@ -59,6 +59,29 @@ impl RgbImage {
         out
     }
 
+    /// A 3×3 box blur (edges averaged over the pixels inside), `times` over.
+    pub fn box_blurred(&self, times: usize) -> RgbImage {
+        let (w, h) = (self.width, self.height);
+        let mut out = self.clone();
+        for _ in 0..times {
+            let from = out.clone();
+            for y in 0..h {
+                for x in 0..w {
+                    let (mut sum, mut n) = ([0u32; 3], 0);
+                    for ny in y.saturating_sub(1)..(y + 2).min(h) {
+                        for nx in x.saturating_sub(1)..(x + 2).min(w) {
+                            let p = from.get(nx, ny);
+                            (0..3).for_each(|c| sum[c] += u32::from(p[c]));
+                            n += 1;
+                        }
+                    }
+                    out.set(x, y, sum.map(|s| ((s + n / 2) / n) as u8));
+                }
+            }
+        }
+        out
+    }
+
     pub fn write_png(&self, path: &Path) -> anyhow::Result<()> {
         let file = std::fs::File::create(path)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -111,5 +134,15 @@ mod tests {
         let back = RgbImage::read_png(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert_eq!(back, image);
+    }
+
+    #[test]
+    fn box_blur_spreads_a_dot_and_keeps_flat_areas() {
+        let mut image = RgbImage::filled(5, 5, [90, 90, 90]);
+        image.set(2, 2, [180, 90, 0]);
+        let blurred = image.box_blurred(1);
+        assert_eq!(blurred.get(2, 2), [100, 90, 80]);
+        assert_eq!(blurred.get(1, 1), [100, 90, 80]);
+        assert_eq!(blurred.get(0, 0), [90, 90, 90]);
     }
 }

@@ -4,8 +4,14 @@
 
 pub mod adherence;
 pub mod checker;
+pub mod concepts;
+pub mod diversity;
 pub mod generator;
+pub mod grid;
 pub mod image;
 pub mod prompts;
+pub mod reference;
+pub mod regression;
 pub mod render;
+pub mod report;
 pub mod vocab;

@@ -53,29 +53,6 @@ fn reads_a_drawn_scene_exactly() {
     }
 }
 
-/// A 3×3 box blur, `times` over: the softness of the autoencoder's reconstructions.
-fn blurred(image: &RgbImage, times: usize) -> RgbImage {
-    let mut out = image.clone();
-    for _ in 0..times {
-        let from = out.clone();
-        for y in 0..SIDE {
-            for x in 0..SIDE {
-                let mut sum = [0u32; 3];
-                let mut n = 0;
-                for ny in y.saturating_sub(1)..(y + 2).min(SIDE) {
-                    for nx in x.saturating_sub(1)..(x + 2).min(SIDE) {
-                        let p = from.get(nx, ny);
-                        (0..3).for_each(|c| sum[c] += u32::from(p[c]));
-                        n += 1;
-                    }
-                }
-                out.set(x, y, sum.map(|s| (s / n) as u8));
-            }
-        }
-    }
-    out
-}
-
 /// Every attribute, as the training data varies it: random colours, positions, sizes, shapes,
 /// backgrounds, with data.py's jitter and rotation.
 #[test]
@@ -105,7 +82,7 @@ fn read_scenes(blur: usize, scenes: usize, percent: usize) {
         let size = SIZES[rng.random_range(0..2)];
         let shape = SHAPES[rng.random_range(0..4)];
         let placed = Placed::jittered(shape, fg, position, size, &mut rng);
-        let analysis = analyse(&blurred(&draw(bg, &[placed], SIDE), blur));
+        let analysis = analyse(&draw(bg, &[placed], SIDE).box_blurred(blur));
         let v = verdict(&analysis, &expected(&placed, position, size, bg));
         adheres += usize::from(v.adheres());
         sizes += usize::from(v.size == Some(true));
