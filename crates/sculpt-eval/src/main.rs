@@ -98,6 +98,8 @@ fn main() -> anyhow::Result<()> {
         today(),
     );
 
+    // The quick subset keeps its own files, so that it never overwrites a full run's.
+    let name = if args.quick { "quick" } else { "report" };
     let prompt_list = prompts::procedural(args.prompts, args.prompt_seed);
     let mut runs = Vec::new();
     for (label, s) in [("default", steps), ("few", args.few_steps)] {
@@ -109,7 +111,7 @@ fn main() -> anyhow::Result<()> {
             progress(&format!("adherence {s} steps"), i, args.prompts, &started);
             let _ = o
                 .image
-                .write_png(&images.join(format!("adherence-{label}-{i:03}.png")));
+                .write_png(&images.join(format!("{name}-adherence-{label}-{i:03}.png")));
         })?;
         runs.push(AdherenceRun {
             steps: s,
@@ -242,9 +244,10 @@ fn main() -> anyhow::Result<()> {
         legend.push(format!("concepts 0–{}", n - 1));
     }
     if let Some(sheet) = grid::sheet(&sections, 10) {
-        sheet.write_png(&args.out.join("samples.png"))?;
+        let sheet_name = format!("{name}-samples.png");
+        sheet.write_png(&args.out.join(&sheet_name))?;
         md += &format!(
-            "Sample sheet `samples.png`, rows of 10, in order: {}.\n\n",
+            "Sample sheet `{sheet_name}`, rows of 10, in order: {}.\n\n",
             legend.join("; ")
         );
     }
@@ -255,9 +258,7 @@ fn main() -> anyhow::Result<()> {
             report::adherence_details(run)
         );
     }
-    let report_path = args
-        .out
-        .join(if args.quick { "quick.md" } else { "report.md" });
+    let report_path = args.out.join(format!("{name}.md"));
     std::fs::write(&report_path, &md)
         .with_context(|| format!("cannot write {}", report_path.display()))?;
     println!("{md}");
