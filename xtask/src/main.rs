@@ -3,6 +3,7 @@
 //! fresh Debian machine with rustup's toolchain is enough.
 
 mod bench;
+mod eval;
 mod prereqs;
 mod process;
 mod serve;
@@ -52,6 +53,28 @@ enum Command {
         /// Run only these steps (comma-separated): fmt, clippy, native, wasm, e2e.
         #[arg(long, value_delimiter = ',')]
         only: Vec<test::Step>,
+    },
+    /// Measure the built-in model's quality: prompt adherence at the default and a few steps,
+    /// diversity, emoji concepts; report in target/eval/report.md, figures for MODEL.md.
+    EvalTiny {
+        /// Another model's manifest.json (default: models/sculpt-tiny).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Procedural prompts (default 100).
+        #[arg(long)]
+        prompts: Option<usize>,
+        /// Denoising steps (default: the model's, 20).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// The few-step count also measured (default 4; 0 skips it).
+        #[arg(long)]
+        few_steps: Option<usize>,
+        /// Emoji names for the concepts eval (default 50; 0 skips it).
+        #[arg(long)]
+        emoji: Option<usize>,
+        /// CI's regression subset alone (10 prompts, 20 steps, floors; no Python needed).
+        #[arg(long)]
+        quick: bool,
     },
     /// Train the built-in model (sculpt-tiny) from scratch on the CPU and write models/sculpt-tiny
     /// (PyTorch recipe in xtask/train; about 2.5 hours on 2 cores with the defaults).
@@ -110,6 +133,24 @@ fn main() -> anyhow::Result<()> {
                 threads,
                 export_only,
                 resume,
+            },
+        ),
+        Command::EvalTiny {
+            model,
+            prompts,
+            steps,
+            few_steps,
+            emoji,
+            quick,
+        } => eval::run_eval(
+            &root,
+            &eval::Options {
+                model,
+                prompts,
+                steps,
+                few_steps,
+                emoji,
+                quick,
             },
         ),
         Command::Test { only } => {

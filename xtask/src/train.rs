@@ -107,7 +107,7 @@ pub fn run_recipe(root: &Path, options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ensure_font() -> anyhow::Result<()> {
+pub(crate) fn ensure_font() -> anyhow::Result<()> {
     if Path::new(EMOJI_FONT).exists() {
         return Ok(());
     }
@@ -120,7 +120,7 @@ fn ensure_font() -> anyhow::Result<()> {
 
 /// The venv's python: `SCULPT_TRAIN_PYTHON` if set (an existing environment), else
 /// target/train/venv, created and filled with the pinned packages on first use.
-fn ensure_venv(root: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn ensure_venv(root: &Path) -> anyhow::Result<PathBuf> {
     if let Some(python) = std::env::var_os("SCULPT_TRAIN_PYTHON") {
         return Ok(PathBuf::from(python));
     }

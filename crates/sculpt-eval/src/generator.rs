@@ -1,0 +1,99 @@
+//! What the eval generates with: anything that turns (prompt, seed, steps) into an image. The
+//! eval is written against [`Generator`] so that the engine behind it (today the GPU pipeline;
+//! the CPU pipeline once it lands) is one constructor away.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use sculpt_flux::formats::FileSource;
+use sculpt_flux::pipeline::{GenerateRequest, Manifest, ModelDefaults, ModelFiles, Pipeline};
+use sculpt_gpu::Gpu;
+
+use crate::image::RgbImage;
+
+pub trait Generator {
+    /// The engine and device, for the report.
+    fn describe(&self) -> String;
+    /// The model's default step count.
+    fn default_steps(&self) -> usize;
+    fn generate(&mut self, prompt: &str, seed: u64, steps: usize) -> anyhow::Result<RgbImage>;
+}
+
+/// The built-in model's manifest in this repository.
+pub fn builtin_manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/sculpt-tiny/manifest.json")
+}
+
+/// Sculpt's GPU pipeline (wgpu: a real GPU, or lavapipe where there is none), at the model's
+/// resolution and guidance.
+pub struct GpuGenerator {
+    gpu: Gpu,
+    pipeline: Pipeline<FileSource>,
+}
+
+impl GpuGenerator {
+    pub fn open(manifest_path: &Path) -> anyhow::Result<Self> {
+        let json = std::fs::read(manifest_path)
+            .with_context(|| format!("cannot read {}", manifest_path.display()))?;
+        let manifest = Manifest::from_json(&manifest_path.display().to_string(), &json)?;
+        let dir = manifest_path.parent().unwrap_or(Path::new("."));
+        let open = |name: &str| -> anyhow::Result<FileSource> {
+            let path = dir.join(name);
+            let file =
+                File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+            Ok(FileSource::new(file, path.display().to_string())?)
+        };
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
+        };
+        let files = &manifest.files;
+        let model_files = ModelFiles {
+            transformer: vec![open(&files.transformer.path)?],
+            autoencoder: vec![open(&files.autoencoder.path)?],
+            clip: vec![open(&files.clip.path)?],
+            t5: vec![open(&files.t5.path)?],
+            clip_tokenizer: read(&files.clip_tokenizer.path)?,
+            t5_tokenizer: read(&files.t5_tokenizer.path)?,
+        };
+        let gpu = pollster::block_on(Gpu::new())?;
+        let pipeline = pollster::block_on(Pipeline::open(
+            &gpu,
+            ModelDefaults::of_manifest(&manifest),
+            Some(manifest.config.clone()),
+            model_files,
+        ))?;
+        Ok(Self { gpu, pipeline })
+    }
+}
+
+impl Generator for GpuGenerator {
+    fn describe(&self) -> String {
+        let report = &self.gpu.report;
+        format!(
+            "GPU pipeline on {} ({}, {})",
+            report.adapter_name, report.backend, report.device_type
+        )
+    }
+
+    fn default_steps(&self) -> usize {
+        self.pipeline.defaults().steps
+    }
+
+    fn generate(&mut self, prompt: &str, seed: u64, steps: usize) -> anyhow::Result<RgbImage> {
+        let [width, height] = self.pipeline.defaults().resolution;
+        let request = GenerateRequest {
+            prompt: prompt.into(),
+            width,
+            height,
+            steps,
+            seed,
+            guidance: None,
+            cfg_scale: None,
+            init_image: None,
+        };
+        let frame = pollster::block_on(self.pipeline.generate(&self.gpu, &request, |_, _| Ok(())))?;
+        Ok(RgbImage::from_rgba(frame.width, frame.height, &frame.rgba))
+    }
+}

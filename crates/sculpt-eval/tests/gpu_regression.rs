@@ -1,0 +1,49 @@
+//! CI's regression test of the built-in model: the eval's first 10 procedural prompts at 20
+//! steps on this machine's GPU (lavapipe where there is none), checked by image analysis against
+//! floors a broken model fails (see sculpt_eval::regression, and tests/regression.rs for the
+//! floors against known-broken generators). `cargo xtask eval-tiny --quick` runs the same subset
+//! with a report.
+//!
+//! Run alone: `XDG_RUNTIME_DIR=/tmp/xdg cargo test -p sculpt-eval --test gpu_regression -- --nocapture`.
+
+use sculpt_eval::adherence::{self, Summary, ratio};
+use sculpt_eval::generator::{GpuGenerator, builtin_manifest};
+use sculpt_eval::prompts;
+use sculpt_eval::regression;
+
+#[test]
+fn builtin_model_clears_the_regression_floors() {
+    let mut generator = GpuGenerator::open(&builtin_manifest()).unwrap();
+    let prompts = prompts::procedural(regression::PROMPTS, regression::PROMPT_SEED);
+    let outcomes = adherence::run(
+        &mut generator,
+        &prompts,
+        regression::STEPS,
+        regression::FIRST_SEED,
+        |i, o| {
+            println!(
+                "{i}: {} → {:?} {}",
+                o.prompt.text,
+                o.analysis.main.as_ref().map(|m| (
+                    m.colour.name(),
+                    m.position.name(),
+                    m.shape.name()
+                )),
+                if o.verdict.adheres() { "ok" } else { "no" }
+            )
+        },
+    )
+    .unwrap();
+    let s = Summary::of(&outcomes);
+    println!(
+        "adherence {}, colour {}, position {}, shape {}, background {}",
+        ratio(s.adheres, s.count),
+        ratio(s.colour, s.count),
+        ratio(s.position, s.count),
+        ratio(s.shape, s.count),
+        ratio(s.background.0, s.background.1)
+    );
+    if let Err(why) = regression::judge(&s) {
+        panic!("the built-in model fell below the regression floors: {why}");
+    }
+}
