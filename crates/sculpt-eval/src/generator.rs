@@ -1,11 +1,14 @@
 //! What the eval generates with: anything that turns (prompt, seed, steps) into an image. The
-//! eval is written against [`Generator`] so that the engine behind it (today the GPU pipeline;
-//! the CPU pipeline once it lands) is one constructor away.
+//! eval is written against [`Generator`], with two engines behind it: the CPU pipeline
+//! (candle; the default, fast for this small model on a machine without a GPU) and the GPU
+//! pipeline (wgpu). Both give the same pixels within 1/255 (`sculpt-flux`'s
+//! `gpu_cpu_parity` test).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use sculpt_flux::cpu::CpuPipeline;
 use sculpt_flux::formats::FileSource;
 use sculpt_flux::pipeline::{GenerateRequest, Manifest, ModelDefaults, ModelFiles, Pipeline};
 use sculpt_gpu::Gpu;
@@ -32,31 +35,51 @@ pub struct GpuGenerator {
     pipeline: Pipeline<FileSource>,
 }
 
+/// The manifest at `manifest_path` and its files, opened.
+fn open_manifest(manifest_path: &Path) -> anyhow::Result<(Manifest, ModelFiles<FileSource>)> {
+    let json = std::fs::read(manifest_path)
+        .with_context(|| format!("cannot read {}", manifest_path.display()))?;
+    let manifest = Manifest::from_json(&manifest_path.display().to_string(), &json)?;
+    let dir = manifest_path.parent().unwrap_or(Path::new("."));
+    let open = |name: &str| -> anyhow::Result<FileSource> {
+        let path = dir.join(name);
+        let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(FileSource::new(file, path.display().to_string())?)
+    };
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let files = &manifest.files;
+    let model_files = ModelFiles {
+        transformer: vec![open(&files.transformer.path)?],
+        autoencoder: vec![open(&files.autoencoder.path)?],
+        clip: vec![open(&files.clip.path)?],
+        t5: vec![open(&files.t5.path)?],
+        clip_tokenizer: read(&files.clip_tokenizer.path)?,
+        t5_tokenizer: read(&files.t5_tokenizer.path)?,
+    };
+    Ok((manifest, model_files))
+}
+
+/// The request for one image at the model's resolution and guidance.
+fn request(defaults: &ModelDefaults, prompt: &str, seed: u64, steps: usize) -> GenerateRequest {
+    let [width, height] = defaults.resolution;
+    GenerateRequest {
+        prompt: prompt.into(),
+        width,
+        height,
+        steps,
+        seed,
+        guidance: None,
+        cfg_scale: None,
+        init_image: None,
+    }
+}
+
 impl GpuGenerator {
     pub fn open(manifest_path: &Path) -> anyhow::Result<Self> {
-        let json = std::fs::read(manifest_path)
-            .with_context(|| format!("cannot read {}", manifest_path.display()))?;
-        let manifest = Manifest::from_json(&manifest_path.display().to_string(), &json)?;
-        let dir = manifest_path.parent().unwrap_or(Path::new("."));
-        let open = |name: &str| -> anyhow::Result<FileSource> {
-            let path = dir.join(name);
-            let file =
-                File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-            Ok(FileSource::new(file, path.display().to_string())?)
-        };
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
-        };
-        let files = &manifest.files;
-        let model_files = ModelFiles {
-            transformer: vec![open(&files.transformer.path)?],
-            autoencoder: vec![open(&files.autoencoder.path)?],
-            clip: vec![open(&files.clip.path)?],
-            t5: vec![open(&files.t5.path)?],
-            clip_tokenizer: read(&files.clip_tokenizer.path)?,
-            t5_tokenizer: read(&files.t5_tokenizer.path)?,
-        };
+        let (manifest, model_files) = open_manifest(manifest_path)?;
         let gpu = pollster::block_on(Gpu::new())?;
         let pipeline = pollster::block_on(Pipeline::open(
             &gpu,
@@ -82,18 +105,42 @@ impl Generator for GpuGenerator {
     }
 
     fn generate(&mut self, prompt: &str, seed: u64, steps: usize) -> anyhow::Result<RgbImage> {
-        let [width, height] = self.pipeline.defaults().resolution;
-        let request = GenerateRequest {
-            prompt: prompt.into(),
-            width,
-            height,
-            steps,
-            seed,
-            guidance: None,
-            cfg_scale: None,
-            init_image: None,
-        };
+        let request = request(self.pipeline.defaults(), prompt, seed, steps);
         let frame = pollster::block_on(self.pipeline.generate(&self.gpu, &request, |_, _| Ok(())))?;
+        Ok(RgbImage::from_rgba(frame.width, frame.height, &frame.rgba))
+    }
+}
+
+/// Sculpt's CPU pipeline (candle-transformers' models), as the page runs without WebGPU.
+pub struct CpuGenerator {
+    pipeline: CpuPipeline,
+}
+
+impl CpuGenerator {
+    pub fn open(manifest_path: &Path) -> anyhow::Result<Self> {
+        let (manifest, model_files) = open_manifest(manifest_path)?;
+        let pipeline = pollster::block_on(CpuPipeline::open(
+            ModelDefaults::of_manifest(&manifest),
+            manifest.config.clone(),
+            model_files,
+        ))?;
+        Ok(Self { pipeline })
+    }
+}
+
+impl Generator for CpuGenerator {
+    fn describe(&self) -> String {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        format!("CPU pipeline (candle, {threads} threads)")
+    }
+
+    fn default_steps(&self) -> usize {
+        self.pipeline.defaults().steps
+    }
+
+    fn generate(&mut self, prompt: &str, seed: u64, steps: usize) -> anyhow::Result<RgbImage> {
+        let request = request(self.pipeline.defaults(), prompt, seed, steps);
+        let frame = self.pipeline.generate(&request, |_, _| Ok(()))?;
         Ok(RgbImage::from_rgba(frame.width, frame.height, &frame.rgba))
     }
 }

@@ -9,7 +9,7 @@ use sculpt_eval::adherence::{self, Outcome, Summary, ratio};
 use sculpt_eval::checker::Expected;
 use sculpt_eval::concepts::{self, GlyphIndex};
 use sculpt_eval::diversity::pair_fractions;
-use sculpt_eval::generator::{Generator, GpuGenerator, builtin_manifest};
+use sculpt_eval::generator::{CpuGenerator, Generator, GpuGenerator, builtin_manifest};
 use sculpt_eval::image::RgbImage;
 use sculpt_eval::report::{self, AdherenceRun};
 use sculpt_eval::vocab::{Colour, Position, Shape, Size};
@@ -48,6 +48,10 @@ struct Args {
     /// Only print what the checker sees in these PNGs (no generation).
     #[arg(long, num_args = 1..)]
     analyse: Vec<PathBuf>,
+    /// Generate on the GPU pipeline (wgpu) instead of the CPU pipeline (candle); both give the
+    /// same pixels within 1/255.
+    #[arg(long)]
+    gpu: bool,
     /// Where the report, the sample sheet and every image go.
     #[arg(long, default_value = "target/eval")]
     out: PathBuf,
@@ -85,7 +89,11 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&images)
         .with_context(|| format!("cannot create {}", images.display()))?;
     let manifest = args.model.clone().unwrap_or_else(builtin_manifest);
-    let mut generator = GpuGenerator::open(&manifest)?;
+    let mut generator: Box<dyn Generator> = if args.gpu {
+        Box::new(GpuGenerator::open(&manifest)?)
+    } else {
+        Box::new(CpuGenerator::open(&manifest)?)
+    };
     let steps = args.steps.unwrap_or(generator.default_steps());
     eprintln!("sculpt-eval: {}", generator.describe());
 
@@ -107,7 +115,7 @@ fn main() -> anyhow::Result<()> {
             continue;
         }
         let started = Instant::now();
-        let outcomes = adherence::run(&mut generator, &prompt_list, s, 0, |i, o| {
+        let outcomes = adherence::run(generator.as_mut(), &prompt_list, s, 0, |i, o| {
             progress(&format!("adherence {s} steps"), i, args.prompts, &started);
             let _ = o
                 .image
@@ -190,7 +198,7 @@ fn main() -> anyhow::Result<()> {
             let ceiling = concepts::ceiling(&index, &glyphs, 2);
             let chosen = concepts::choose(glyphs.names.len(), args.emoji, 0);
             let started = Instant::now();
-            let outcomes = concepts::run(&mut generator, &index, &chosen, steps, 0, |i, o| {
+            let outcomes = concepts::run(generator.as_mut(), &index, &chosen, steps, 0, |i, o| {
                 progress("concepts", i, chosen.len(), &started);
                 let _ = o
                     .image
