@@ -3,13 +3,16 @@
 //! Sculpt's in-browser app, compiled to WebAssembly and built by trunk from the
 //! repository's `index.html`.
 //!
-//! **Owns:** everything that touches the page: DOM wiring, drawing frames on
-//! canvases, showing errors in the page; later the Web Worker that runs the
-//! engine, the IndexedDB weight store, the visualizer and the blog widget.
+//! **Owns:** everything that touches the page: DOM wiring and the Models
+//! section (`app`, `generator`, `models_panel`); the engine's Web Worker
+//! ([`worker`]: the GPU engine, the CPU fallback, imports) and the one
+//! message boundary between them ([`protocol`]); the sources an import or a
+//! generation reads from (a chosen file, a web address, the IndexedDB
+//! [`store`]). Later the visualizer and the blog widget.
 //!
 //! **Must not:** compute. Kernels live in `sculpt-gpu`, models and the
-//! generation pipeline in `sculpt-flux`; this crate calls them and shows what
-//! they produce. It never leaves the page blank: every failure ends up as a
+//! generation pipelines (GPU and CPU) in `sculpt-flux`; this crate calls them
+//! from its worker and shows what they produce. It never leaves the page blank: every failure ends up as a
 //! message in `#error`.
 //!
 //! The [`store`] (model files in IndexedDB, chunked and hashed) builds
