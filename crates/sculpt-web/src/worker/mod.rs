@@ -6,7 +6,7 @@
 //! `OffscreenCanvas`): frames are drawn into the canvas's texture by the
 //! present shader and never read back to the CPU. Where the browser offers
 //! no WebGPU adapter or device, the worker runs the CPU engine instead
-//! ([`cpu_engine`]: the built-in model, frames put on the canvas with its 2d
+//! (`cpu_engine`: the built-in model, frames put on the canvas with its 2d
 //! context) and says so in `ready`.
 
 mod built_in;
