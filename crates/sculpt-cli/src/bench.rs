@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use candle_core::{
     Device, Module,
-    quantized::{GgmlDType, QMatMul, QTensor},
+    quantized::{QMatMul, QTensor},
 };
+use sculpt_flux::cpu::ggml_type;
 use sculpt_gpu::{
     Gpu, Tensor,
     kernels::{
@@ -94,22 +95,6 @@ fn values(seed: u32, len: usize) -> Vec<f32> {
         .collect()
 }
 
-fn candle_dtype(format: WeightFormat) -> GgmlDType {
-    match format {
-        WeightFormat::F32 => GgmlDType::F32,
-        WeightFormat::F16 => GgmlDType::F16,
-        WeightFormat::BF16 => GgmlDType::BF16,
-        WeightFormat::Q8_0 => GgmlDType::Q8_0,
-        WeightFormat::Q4_0 => GgmlDType::Q4_0,
-        WeightFormat::Q4_1 => GgmlDType::Q4_1,
-        WeightFormat::Q5_0 => GgmlDType::Q5_0,
-        WeightFormat::Q5_1 => GgmlDType::Q5_1,
-        WeightFormat::Q4_K => GgmlDType::Q4K,
-        WeightFormat::Q5_K => GgmlDType::Q5K,
-        WeightFormat::Q6_K => GgmlDType::Q6K,
-    }
-}
-
 struct Layer {
     weight: LinearWeight,
     /// candle's own quantized matmul of the same blocks: the CPU yardstick.
@@ -119,7 +104,7 @@ struct Layer {
 
 fn layer(gpu: &Gpu, format: WeightFormat, n: usize, k: usize) -> anyhow::Result<Layer> {
     let w = candle_core::Tensor::from_vec(values(7, n * k), (n, k), &Device::Cpu)?;
-    let quantized = QTensor::quantize(&w, candle_dtype(format))?;
+    let quantized = QTensor::quantize(&w, ggml_type(format))?;
     let bytes = quantized.data()?;
     let packed = repack(format, n, k, &bytes)?;
     Ok(Layer {

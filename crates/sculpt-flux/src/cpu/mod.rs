@@ -26,4 +26,4 @@ mod weights;
 
 pub use generation::CpuGeneration;
 pub use pipeline::CpuPipeline;
-pub use weights::MAX_CPU_WEIGHT_BYTES;
+pub use weights::{MAX_CPU_WEIGHT_BYTES, ggml_type};

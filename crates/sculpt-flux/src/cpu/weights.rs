@@ -118,7 +118,8 @@ fn to_f32(info: &TensorInfo, bytes: &[u8]) -> Result<Tensor, String> {
     Ok(tensor)
 }
 
-fn ggml_type(format: WeightFormat) -> GgmlDType {
+/// candle's name for a weight storage format (the GGUF block types are the same).
+pub fn ggml_type(format: WeightFormat) -> GgmlDType {
     match format {
         WeightFormat::F32 => GgmlDType::F32,
         WeightFormat::F16 => GgmlDType::F16,

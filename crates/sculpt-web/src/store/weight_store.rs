@@ -177,7 +177,8 @@ impl<B: Backend> WeightStore<B> {
         Ok(self.backend.delete_model(model).await?)
     }
 
-    async fn record(&self, model: &str) -> Result<ModelRecord, StoreError> {
+    /// The record of one model, finished or not.
+    pub async fn record(&self, model: &str) -> Result<ModelRecord, StoreError> {
         self.backend
             .get_record(model)
             .await?

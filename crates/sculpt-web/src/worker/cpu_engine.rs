@@ -12,7 +12,12 @@ use sculpt_gpu::kernels::frame::test_pattern;
 use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
-use super::{Controls, built_in, engine::MAX_PHASE, generation::now_ms, library::Library};
+use super::{
+    Controls, built_in,
+    engine::MAX_PHASE,
+    generation::{generated, now_ms},
+    library::Library,
+};
 use crate::protocol::{BUILT_IN_MODEL, FromEngine, GenerateSettings, ShowLatent, ToEngine};
 
 pub struct CpuEngine {
@@ -185,21 +190,7 @@ impl CpuEngine {
             });
         }
         let frame = generation.frame(Show::Current).map_err(|e| e.to_string())?;
-        let png = frame
-            .to_png(&[
-                ("prompt", settings.prompt.clone()),
-                ("seed", settings.seed.to_string()),
-                ("steps", settings.steps.to_string()),
-                ("model", model),
-                ("Software", "Sculpt (CPU)".into()),
-            ])
-            .map_err(|e| e.to_string())?;
-        Ok(FromEngine::Generated {
-            png,
-            settings,
-            total_ms: now_ms() - started,
-            warnings,
-        })
+        generated(&frame, settings, model, "Sculpt (CPU)", started, warnings)
     }
 }
 

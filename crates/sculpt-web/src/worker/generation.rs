@@ -5,7 +5,7 @@
 
 use sculpt_flux::{
     formats::ByteSource,
-    pipeline::{GenerateRequest, Generation, Pipeline, Show, StepInfo},
+    pipeline::{Frame, GenerateRequest, Generation, Pipeline, Show, StepInfo},
 };
 use sculpt_gpu::Gpu;
 
@@ -75,19 +75,32 @@ pub async fn run<S: ByteSource>(
         .frame(Show::Current)
         .await
         .map_err(|e| e.to_string())?;
+    generated(&frame, settings, model, "Sculpt", started, warnings)
+}
+
+/// The reply for a finished generation (either engine): the final frame as
+/// a PNG with the prompt, seed, steps and model in its text chunks.
+pub fn generated(
+    frame: &Frame,
+    settings: GenerateSettings,
+    model: String,
+    software: &str,
+    started_ms: f64,
+    warnings: Vec<String>,
+) -> Result<FromEngine, String> {
     let png = frame
         .to_png(&[
             ("prompt", settings.prompt.clone()),
             ("seed", settings.seed.to_string()),
             ("steps", settings.steps.to_string()),
             ("model", model),
-            ("Software", "Sculpt".into()),
+            ("Software", software.into()),
         ])
         .map_err(|e| e.to_string())?;
     Ok(FromEngine::Generated {
         png,
         settings,
-        total_ms: now_ms() - started,
+        total_ms: now_ms() - started_ms,
         warnings,
     })
 }

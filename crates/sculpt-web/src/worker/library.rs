@@ -148,15 +148,12 @@ impl Library {
     /// each chunk checked against its hash as it is read.
     pub async fn open(&mut self, gpu: &Gpu, name: &str) -> Result<Pipeline<WebSource>, String> {
         let store = self.store().await?;
-        let record = store
-            .models()
-            .await
-            .map_err(|error| error.to_string())?
-            .into_iter()
-            .find(|record| record.id == name)
-            .ok_or_else(|| {
+        let record = store.record(name).await.map_err(|error| match error {
+            StoreError::NoSuchModel(_) => {
                 format!("there is no model called \"{name}\": import it, or pick another")
-            })?;
+            }
+            other => other.to_string(),
+        })?;
         let mut sources = Vec::with_capacity(record.files.len());
         for file in &record.files {
             let stored = store
