@@ -90,6 +90,7 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
             Step::Native => {
                 let mut tests = cargo(["test", "--workspace", "--locked", "--no-fail-fast"]);
                 tests.env("XDG_RUNTIME_DIR", &runtime_dir);
+                require_subgroups(&mut tests);
                 let output = run_captured(tests)?;
                 let (mut unit, gpu) = summary::libtest(&output.text);
                 if !output.success && unit.failed + gpu.failed == 0 {
@@ -224,6 +225,18 @@ fn failed_once() -> Counts {
     Counts {
         failed: 1,
         ..Counts::default()
+    }
+}
+
+/// lavapipe offers subgroups, so the native GPU tests must find them:
+/// otherwise the kernels' subgroup variants would silently go untested. Read
+/// by the GPU tests at compile time (`option_env!`).
+/// `SCULPT_ALLOW_NO_SUBGROUPS=1` lifts it for an adapter without subgroups.
+/// Not for the browser tests: Chromium's SwiftShader offers subgroups, but
+/// wgpu 30's WebGPU backend does not map that feature, so wgpu cannot ask for it.
+fn require_subgroups(tests: &mut Command) {
+    if std::env::var_os("SCULPT_ALLOW_NO_SUBGROUPS").is_none() {
+        tests.env("SCULPT_REQUIRE_SUBGROUPS", "1");
     }
 }
 

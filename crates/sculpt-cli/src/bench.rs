@@ -15,6 +15,8 @@ use sculpt_gpu::{
     kernels::{
         attention::{AttentionOptions, HeadView, attention},
         linear::{LinearWeight, linear},
+        norm::{layer_norm, rms_norm},
+        softmax::softmax_last_dim,
     },
     weights::{WeightFormat, repack},
 };
@@ -38,25 +40,52 @@ pub enum Section {
     Matvec,
     /// Fused attention.
     Attention,
+    /// Row reductions (LayerNorm, RMSNorm, softmax): memory-bound.
+    Reduction,
 }
 
-pub fn kernels(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
+/// `plain`, where the adapter has subgroups or shader-f16, is a second device
+/// on it limited to the plain f32 kernels: the kernels with faster variants
+/// are timed on both.
+pub fn kernels(gpu: &Gpu, plain: Option<&Gpu>, options: &Options) -> anyhow::Result<()> {
     println!("# Kernel benchmark\n");
     println!(
-        "GPU adapter: {} ({}, {})\n",
-        gpu.report.adapter_name, gpu.report.backend, gpu.report.device_type
+        "GPU adapter: {} ({}, {}); shader-f16 {}, subgroups {}\n",
+        gpu.report.adapter_name,
+        gpu.report.backend,
+        gpu.report.device_type,
+        yes_no(gpu.report.shader_f16),
+        yes_no(gpu.report.subgroups),
     );
     let wanted = |section| options.sections.is_empty() || options.sections.contains(&section);
     if wanted(Section::Linear) {
         matmuls(gpu, options)?;
     }
     if wanted(Section::Matvec) {
-        matvecs(gpu, options)?;
+        matvecs(gpu, plain, options)?;
     }
     if wanted(Section::Attention) {
         attentions(gpu, options)?;
     }
+    if wanted(Section::Reduction) {
+        reductions(gpu, plain)?;
+    }
     Ok(())
+}
+
+fn yes_no(yes: bool) -> &'static str {
+    if yes { "yes" } else { "no" }
+}
+
+/// A cell timing `work` on the plain-kernel device, or a dash without one.
+fn plain_cell(
+    plain: Option<&Gpu>,
+    work: impl Fn(&Gpu) -> anyhow::Result<f64>,
+) -> anyhow::Result<String> {
+    match plain {
+        Some(plain) => work(plain).map(|value| format!("{value:.1}")),
+        None => Ok("–".into()),
+    }
 }
 
 /// Mean seconds per run of `work`, which records GPU work; includes the
@@ -168,10 +197,12 @@ fn matmuls(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn matvecs(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
+fn matvecs(gpu: &Gpu, plain: Option<&Gpu>, options: &Options) -> anyhow::Result<()> {
     println!("## Matrix × vector (one row, weight-bound), GB/s of weights read\n");
-    println!("| weights | K × N | weight MB | GPU GB/s | GPU ms | candle CPU GB/s |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| weights | K × N | weight MB | GPU GB/s | GPU ms | plain f32 kernels GB/s | candle CPU GB/s |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     let (k, n) = (3072, 12288);
     let formats: &[WeightFormat] = if options.quick {
         &[WeightFormat::Q4_0]
@@ -191,8 +222,17 @@ fn matvecs(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
             Ok(())
         })?;
         let gigabytes = layer.bytes as f64 / 1e9;
+        let plain_gb_s = plain_cell(plain, |plain| {
+            let layer = self::layer(plain, format, n, k)?;
+            let x = Tensor::from_slice(plain, &values(5, k), &[1, k])?;
+            let seconds = time_gpu(plain, || {
+                drop(linear(plain, &x, &layer.weight, None)?);
+                Ok(())
+            })?;
+            Ok(gigabytes / seconds)
+        })?;
         println!(
-            "| {format} | {k} × {n} | {:.1} | {:.1} | {:.2} | {:.1} |",
+            "| {format} | {k} × {n} | {:.1} | {:.1} | {:.2} | {plain_gb_s} | {:.1} |",
             gigabytes * 1e3,
             gigabytes / gpu_seconds,
             gpu_seconds * 1e3,
@@ -237,6 +277,44 @@ fn attentions(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
         println!(
             "| {heads} × {tokens} × {head_dim} | {:.1} | {:.1} |",
             flops / seconds / 1e9,
+            seconds * 1e3
+        );
+    }
+    println!();
+    Ok(())
+}
+
+fn reductions(gpu: &Gpu, plain: Option<&Gpu>) -> anyhow::Result<()> {
+    println!("## Row reductions (f32), GB/s of rows read and written\n");
+    println!("| kernel | rows × width | GPU GB/s | GPU ms | plain f32 kernels GB/s |");
+    println!("|---|---|---|---|---|");
+    // FLUX's LayerNorms over 4096 image tokens at 1024², its QK RMSNorm over
+    // head_dim 128 per head, and attention-sized softmax rows.
+    let cases: [(&str, usize, usize); 4] = [
+        ("layer_norm", 4096, 3072),
+        ("rms_norm", 4096 * 24, 128),
+        ("softmax", 4096, 4096),
+        ("softmax", 24 * 512, 512),
+    ];
+    for (kernel, rows, width) in cases {
+        let run = |gpu: &Gpu| -> anyhow::Result<f64> {
+            let x = Tensor::from_slice(gpu, &values(11, rows * width), &[rows, width])?;
+            let scale = Tensor::from_slice(gpu, &values(12, width), &[width])?;
+            time_gpu(gpu, || {
+                drop(match kernel {
+                    "layer_norm" => layer_norm(gpu, &x, None, 1e-6)?,
+                    "rms_norm" => rms_norm(gpu, &x, &scale, 1e-6)?,
+                    _ => softmax_last_dim(gpu, &x)?,
+                });
+                Ok(())
+            })
+        };
+        let gigabytes = (2 * rows * width * 4) as f64 / 1e9;
+        let seconds = run(gpu)?;
+        let plain_gb_s = plain_cell(plain, |plain| Ok(gigabytes / run(plain)?))?;
+        println!(
+            "| {kernel} | {rows} × {width} | {:.1} | {:.2} | {plain_gb_s} |",
+            gigabytes / seconds,
             seconds * 1e3
         );
     }

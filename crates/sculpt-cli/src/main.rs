@@ -12,7 +12,7 @@ mod model;
 mod stages;
 
 use clap::{Parser, Subcommand};
-use sculpt_gpu::Gpu;
+use sculpt_gpu::{Gpu, GpuOptions};
 
 #[derive(Parser)]
 #[command(
@@ -92,8 +92,14 @@ fn main() -> anyhow::Result<()> {
             what: BenchTarget::Kernels { quick, only },
         } => {
             let gpu = pollster::block_on(Gpu::new())?;
+            let has_variants = gpu.report.subgroups || gpu.report.shader_f16;
+            let plain = match has_variants {
+                true => Some(pollster::block_on(Gpu::with_options(GpuOptions::plain()))?),
+                false => None,
+            };
             bench::kernels(
                 &gpu,
+                plain.as_ref(),
                 &bench::Options {
                     quick,
                     sections: only,

@@ -23,6 +23,45 @@ const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
     .union(wgpu::Features::SUBGROUP)
     .union(wgpu::Features::TIMESTAMP_QUERY);
 
+/// Which optional features Sculpt may use where the adapter has them. All on
+/// by default; tests and benchmarks turn them off to run and time the plain
+/// f32 kernels on a device that could do more.
+#[derive(Clone, Copy, Debug)]
+pub struct GpuOptions {
+    pub subgroups: bool,
+    pub shader_f16: bool,
+}
+
+impl Default for GpuOptions {
+    fn default() -> Self {
+        Self {
+            subgroups: true,
+            shader_f16: true,
+        }
+    }
+}
+
+impl GpuOptions {
+    /// The plain f32 kernels only.
+    pub fn plain() -> Self {
+        Self {
+            subgroups: false,
+            shader_f16: false,
+        }
+    }
+
+    fn wanted_features(self) -> wgpu::Features {
+        let mut features = WANTED_FEATURES;
+        if !self.subgroups {
+            features.remove(wgpu::Features::SUBGROUP);
+        }
+        if !self.shader_f16 {
+            features.remove(wgpu::Features::SHADER_F16);
+        }
+        features
+    }
+}
+
 /// Why no usable GPU device could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
@@ -78,6 +117,11 @@ impl Gpu {
     /// Natively this uses Vulkan, Metal or DX12 (`WGPU_BACKEND` overrides, as in
     /// wgpu); in the browser it uses WebGPU only: Sculpt has no WebGL path.
     pub async fn new() -> Result<Self, GpuError> {
+        Self::with_options(GpuOptions::default()).await
+    }
+
+    /// As [`new`](Self::new), using only the optional features `options` allows.
+    pub async fn with_options(options: GpuOptions) -> Result<Self, GpuError> {
         if cfg!(target_arch = "wasm32") && !wgpu::util::is_browser_webgpu_supported().await {
             return Err(GpuError::WebGpuMissing);
         }
@@ -102,7 +146,7 @@ impl Gpu {
             adapter: info.name.clone(),
             limit,
         })?;
-        let features = adapter.features() & WANTED_FEATURES;
+        let features = adapter.features() & options.wanted_features();
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("sculpt"),

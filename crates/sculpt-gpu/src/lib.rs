@@ -29,6 +29,6 @@ pub mod runtime;
 mod tensor;
 pub mod weights;
 
-pub use device::{DeviceReport, Gpu, GpuError, format_bytes, required_limits};
+pub use device::{DeviceReport, Gpu, GpuError, GpuOptions, format_bytes, required_limits};
 pub use runtime::stats::StatsSnapshot;
 pub use tensor::Tensor;

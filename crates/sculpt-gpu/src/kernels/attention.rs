@@ -6,6 +6,7 @@ use crate::{Gpu, GpuError, Tensor, runtime::pipelines::KernelSource};
 const SOURCE: KernelSource = KernelSource {
     name: "attention.wgsl",
     parts: &[include_str!("attention.wgsl")],
+    enables: &[],
 };
 const THREADS: usize = 64;
 const DIMS_PER_THREAD: usize = 32;

@@ -15,6 +15,7 @@ use crate::{
 const SOURCE: KernelSource = KernelSource {
     name: "conv.wgsl",
     parts: &[include_str!("conv.wgsl")],
+    enables: &[],
 };
 /// Output channels and pixels per workgroup (`TILE_CHANNELS`, `TILE_PIXELS`).
 const TILE_CHANNELS: usize = 64;

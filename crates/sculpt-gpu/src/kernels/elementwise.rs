@@ -9,6 +9,7 @@ use crate::{
 const SOURCE: KernelSource = KernelSource {
     name: "elementwise.wgsl",
     parts: &[include_str!("elementwise.wgsl")],
+    enables: &[],
 };
 const WORKGROUP: usize = 256;
 

@@ -9,6 +9,7 @@ use crate::{
 const SOURCE: KernelSource = KernelSource {
     name: "embed.wgsl",
     parts: &[include_str!("embed.wgsl")],
+    enables: &[],
 };
 const WORKGROUP: usize = 256;
 

@@ -6,6 +6,7 @@ use crate::{Gpu, GpuError, Tensor, runtime::pipelines::KernelSource};
 const SOURCE: KernelSource = KernelSource {
     name: "frame.wgsl",
     parts: &[include_str!("frame.wgsl")],
+    enables: &[],
 };
 const WORKGROUP: u32 = 8;
 

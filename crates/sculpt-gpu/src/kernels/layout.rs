@@ -13,6 +13,7 @@ use crate::{
 const SOURCE: KernelSource = KernelSource {
     name: "layout.wgsl",
     parts: &[include_str!("layout.wgsl")],
+    enables: &[],
 };
 const WORKGROUP: usize = 256;
 /// Axes the permute kernel handles.

@@ -9,13 +9,32 @@ use wgpu::util::DeviceExt;
 
 use crate::{
     Gpu, GpuError, Tensor,
-    runtime::{launch::linear_grid, pipelines::KernelSource},
+    runtime::{
+        launch::linear_grid,
+        pipelines::{Enable, KernelSource, ReducingKernel},
+    },
     weights::{PackedWeight, WeightFormat, repack},
 };
 
-const SOURCE: KernelSource = KernelSource {
-    name: "linear.wgsl",
-    parts: &[include_str!("linear.wgsl"), include_str!("weights.wgsl")],
+const SOURCE: ReducingKernel = ReducingKernel {
+    plain: KernelSource {
+        name: "linear.wgsl",
+        parts: &[
+            include_str!("linear.wgsl"),
+            include_str!("weights.wgsl"),
+            include_str!("reduce.wgsl"),
+        ],
+        enables: &[],
+    },
+    subgroups: KernelSource {
+        name: "linear.wgsl + subgroups",
+        parts: &[
+            include_str!("linear.wgsl"),
+            include_str!("weights.wgsl"),
+            include_str!("reduce_subgroups.wgsl"),
+        ],
+        enables: &[Enable::Subgroups],
+    },
 };
 const TILE: usize = 64;
 /// Up to this many rows, `linear_rows` reads the weight once for all rows.
@@ -175,7 +194,7 @@ pub fn linear(
         let buffers = [x.buffer(), &chunk.buffer, bias_buffer, out.buffer()];
         if m <= MAX_ROWS_KERNEL {
             gpu.launch(
-                &SOURCE,
+                SOURCE.for_device(gpu),
                 "linear_rows",
                 &constants,
                 &buffers,
@@ -184,7 +203,7 @@ pub fn linear(
             );
         } else {
             gpu.launch(
-                &SOURCE,
+                SOURCE.for_device(gpu),
                 "linear_tiled",
                 &constants[..2],
                 &buffers,

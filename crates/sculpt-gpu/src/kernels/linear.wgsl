@@ -8,7 +8,8 @@
 // through workgroup memory (activations × weights, M large), and
 // `linear_rows`, for a few rows (modulation vectors, M ≤ 8), where the cost
 // is reading the weight once: one workgroup per output feature, its threads
-// splitting K.
+// splitting K, their sums combined by a workgroup reduction (reduce.wgsl, or
+// reduce_subgroups.wgsl where the device has subgroups).
 
 struct Params {
     m: u32,
@@ -129,45 +130,50 @@ fn store_row(row: u32, column: u32, values: vec4<f32>) {
     }
 }
 
-const ROWS_THREADS: u32 = 64u;
-const MAX_ROWS: u32 = 8u;
+// Threads of a `linear_rows` workgroup; the reduction (reduce.wgsl or
+// reduce_subgroups.wgsl, compiled after this file) reads it.
+const WORKGROUP: u32 = 64u;
 
-var<workgroup> partial: array<array<f32, MAX_ROWS>, ROWS_THREADS>;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WORKGROUP)
 fn linear_rows(
     @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_index) thread: u32,
     @builtin(num_workgroups) groups: vec3<u32>,
+    id: Invocation,
 ) {
     // One output feature per workgroup (folded over x and y for wide layers).
     let column = wg.x + wg.y * groups.x;
-    var acc: array<f32, MAX_ROWS>;
+    // Rows 0..4 in `low`, 4..8 in `high`, as vectors so that one reduction
+    // combines four rows.
+    var low = vec4<f32>(0.0);
+    var high = vec4<f32>(0.0);
     if (column < params.n) {
-        for (var k = thread * 4u; k < params.k; k += ROWS_THREADS * 4u) {
+        for (var k = id.local * 4u; k < params.k; k += WORKGROUP * 4u) {
             let w = weight4(column, k);
             for (var row = 0u; row < ROWS; row++) {
                 let a = vec4<f32>(x_at(row, k), x_at(row, k + 1u), x_at(row, k + 2u), x_at(row, k + 3u));
-                acc[row] += dot(a, w);
+                if (row < 4u) {
+                    low[row] += dot(a, w);
+                } else {
+                    high[row - 4u] += dot(a, w);
+                }
             }
         }
     }
-    for (var row = 0u; row < ROWS; row++) {
-        partial[thread][row] = acc[row];
+    let low_sums = workgroup_sum4(id, low);
+    var high_sums = vec4<f32>(0.0);
+    if (ROWS > 4u) {
+        high_sums = workgroup_sum4(id, high);
     }
-    workgroupBarrier();
-    for (var stride = ROWS_THREADS / 2u; stride > 0u; stride /= 2u) {
-        if (thread < stride) {
-            for (var row = 0u; row < ROWS; row++) {
-                partial[thread][row] += partial[thread + stride][row];
-            }
-        }
-        workgroupBarrier();
-    }
-    if (thread == 0u && column < params.n) {
+    if (id.local == 0u && column < params.n) {
         for (var row = 0u; row < ROWS; row++) {
+            var sum = 0.0;
+            if (row < 4u) {
+                sum = low_sums[row];
+            } else {
+                sum = high_sums[row - 4u];
+            }
             out[params.out_offset + row * params.out_stride + params.n_start + column] =
-                partial[0][row] + bias_at(column);
+                sum + bias_at(column);
         }
     }
 }

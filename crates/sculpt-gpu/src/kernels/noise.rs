@@ -360,6 +360,7 @@ fn ln(x: f64) -> f64 {
 const SOURCE: KernelSource = KernelSource {
     name: "noise.wgsl",
     parts: &[include_str!("noise.wgsl")],
+    enables: &[],
 };
 
 /// Seeded Gaussian noise on the GPU. Build it once per device: the knot

@@ -9,12 +9,26 @@
 
 use crate::{
     Gpu, GpuError, Tensor,
-    runtime::{launch::linear_grid, pipelines::KernelSource},
+    runtime::{
+        launch::linear_grid,
+        pipelines::{Enable, KernelSource, ReducingKernel},
+    },
 };
 
-const SOURCE: KernelSource = KernelSource {
-    name: "norm.wgsl",
-    parts: &[include_str!("norm.wgsl")],
+const SOURCE: ReducingKernel = ReducingKernel {
+    plain: KernelSource {
+        name: "norm.wgsl",
+        parts: &[include_str!("norm.wgsl"), include_str!("reduce.wgsl")],
+        enables: &[],
+    },
+    subgroups: KernelSource {
+        name: "norm.wgsl + subgroups",
+        parts: &[
+            include_str!("norm.wgsl"),
+            include_str!("reduce_subgroups.wgsl"),
+        ],
+        enables: &[Enable::Subgroups],
+    },
 };
 const WORKGROUP: usize = 256;
 /// Elements of a group whose statistics one workgroup gathers (`CHUNK` in the WGSL).
@@ -32,7 +46,7 @@ pub fn layer_norm(
     let out = Tensor::uninit(gpu, x.shape())?;
     match affine {
         None => gpu.launch(
-            &SOURCE,
+            SOURCE.for_device(gpu),
             "layer_norm",
             &row_threads(width),
             &[x.buffer(), out.buffer()],
@@ -48,7 +62,7 @@ pub fn layer_norm(
                 ..RowParams::new(rows, width, x, eps)
             };
             gpu.launch(
-                &SOURCE,
+                SOURCE.for_device(gpu),
                 "layer_norm_affine",
                 &row_threads(width),
                 &[x.buffer(), weight.buffer(), bias.buffer(), out.buffer()],
@@ -70,7 +84,7 @@ pub fn rms_norm(gpu: &Gpu, x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tens
         ..RowParams::new(rows, width, x, eps)
     };
     gpu.launch(
-        &SOURCE,
+        SOURCE.for_device(gpu),
         "rms_norm",
         &row_threads(width),
         &[x.buffer(), weight.buffer(), out.buffer()],
@@ -124,7 +138,7 @@ pub fn group_norm(
     let group_stats = Tensor::uninit(gpu, &[groups, 2])?;
     let out = Tensor::uninit(gpu, x.shape())?;
     gpu.launch(
-        &SOURCE,
+        SOURCE.for_device(gpu),
         "group_norm_chunk_stats",
         &[],
         &[x.buffer(), chunk_stats.buffer()],
@@ -132,7 +146,7 @@ pub fn group_norm(
         linear_grid(groups * chunks_per_group),
     );
     gpu.launch(
-        &SOURCE,
+        SOURCE.for_device(gpu),
         "group_norm_merge",
         &[],
         &[chunk_stats.buffer(), group_stats.buffer()],
@@ -140,7 +154,7 @@ pub fn group_norm(
         linear_grid(groups),
     );
     gpu.launch(
-        &SOURCE,
+        SOURCE.for_device(gpu),
         "group_norm_apply",
         &[],
         &[

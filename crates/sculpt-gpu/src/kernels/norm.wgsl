@@ -1,9 +1,9 @@
 // Normalizations over contiguous f32 tensors, accumulated in f32.
 //
 // Row kernels (LayerNorm, RMSNorm): one workgroup per row. Each thread sums a
-// strided slice of the row, then a tree over the threads' partial sums
-// combines them, so rounding error grows with width/threads + log2(threads)
-// additions rather than with the width. The variance is a second pass over the row,
+// strided slice of the row, then a workgroup reduction (reduce.wgsl's tree,
+// or reduce_subgroups.wgsl) combines the threads' partial sums, so rounding
+// error grows with width/threads plus a few additions rather than with the width. The variance is a second pass over the row,
 // sum((x - mean)^2), never E[x^2] - E[x]^2: that difference cancels
 // catastrophically when |mean| is large against the spread.
 //
@@ -43,43 +43,29 @@ const CHUNK: u32 = 4096u;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 
+// GroupNorm's merge combines (count, mean, M2) triples in its own tree.
 var<workgroup> partial: array<f32, WORKGROUP>;
 var<workgroup> partial_mean: array<f32, WORKGROUP>;
 var<workgroup> partial_m2: array<f32, WORKGROUP>;
-
-// Sum of `value` over the workgroup, returned to every thread.
-fn workgroup_sum(local: u32, value: f32) -> f32 {
-    partial[local] = value;
-    workgroupBarrier();
-    for (var stride = WORKGROUP / 2u; stride > 0u; stride >>= 1u) {
-        if (local < stride) {
-            partial[local] += partial[local + stride];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    // A following reduction overwrites `partial`: everyone must have read it.
-    workgroupBarrier();
-    return total;
-}
 
 fn workgroup_index(wg: vec3<u32>, groups: vec3<u32>) -> u32 {
     return wg.x + wg.y * groups.x;
 }
 
 // Mean and sum of squared deviations of x[start..start + len], two-pass.
-fn mean_and_m2(local: u32, start: u32, len: u32) -> vec2<f32> {
+fn mean_and_m2(id: Invocation, start: u32, len: u32) -> vec2<f32> {
+    let local = id.local;
     var sum = 0.0;
     for (var i = local; i < len; i += WORKGROUP) {
         sum += x[start + i];
     }
-    let mean = workgroup_sum(local, sum) / f32(len);
+    let mean = workgroup_sum(id, sum) / f32(len);
     var squares = 0.0;
     for (var i = local; i < len; i += WORKGROUP) {
         let d = x[start + i] - mean;
         squares += d * d;
     }
-    return vec2<f32>(mean, workgroup_sum(local, squares));
+    return vec2<f32>(mean, workgroup_sum(id, squares));
 }
 
 @group(0) @binding(1) var<storage, read_write> layer_norm_out: array<f32>;
@@ -88,16 +74,17 @@ fn mean_and_m2(local: u32, start: u32, len: u32) -> vec2<f32> {
 @compute @workgroup_size(WORKGROUP)
 fn layer_norm(
     @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_index) local: u32,
     @builtin(num_workgroups) groups: vec3<u32>,
+    id: Invocation,
 ) {
+    let local = id.local;
     let p = layer_norm_params;
     let row = workgroup_index(wg, groups);
     if (row >= p.rows) {
         return;
     }
     let start = p.x_offset + row * p.width;
-    let stats = mean_and_m2(local, start, p.width);
+    let stats = mean_and_m2(id, start, p.width);
     let rstd = inverseSqrt(stats.y / f32(p.width) + p.eps);
     for (var i = local; i < p.width; i += WORKGROUP) {
         layer_norm_out[row * p.width + i] = (x[start + i] - stats.x) * rstd;
@@ -110,16 +97,17 @@ fn layer_norm(
 @compute @workgroup_size(WORKGROUP)
 fn layer_norm_affine(
     @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_index) local: u32,
     @builtin(num_workgroups) groups: vec3<u32>,
+    id: Invocation,
 ) {
+    let local = id.local;
     let p = affine_params;
     let row = workgroup_index(wg, groups);
     if (row >= p.rows) {
         return;
     }
     let start = p.x_offset + row * p.width;
-    let stats = mean_and_m2(local, start, p.width);
+    let stats = mean_and_m2(id, start, p.width);
     let rstd = inverseSqrt(stats.y / f32(p.width) + p.eps);
     for (var i = local; i < p.width; i += WORKGROUP) {
         let normalized = (x[start + i] - stats.x) * rstd;
@@ -134,9 +122,10 @@ fn layer_norm_affine(
 @compute @workgroup_size(WORKGROUP)
 fn rms_norm(
     @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_index) local: u32,
     @builtin(num_workgroups) groups: vec3<u32>,
+    id: Invocation,
 ) {
+    let local = id.local;
     let p = rms_norm_params;
     let row = workgroup_index(wg, groups);
     if (row >= p.rows) {
@@ -149,7 +138,7 @@ fn rms_norm(
         let v = x[start + i];
         squares += v * v;
     }
-    let rms_inverse = inverseSqrt(workgroup_sum(local, squares) / f32(p.width) + p.eps);
+    let rms_inverse = inverseSqrt(workgroup_sum(id, squares) / f32(p.width) + p.eps);
     for (var i = local; i < p.width; i += WORKGROUP) {
         rms_norm_out[row * p.width + i] = x[start + i] * rms_inverse * weight[p.weight_offset + i];
     }
@@ -162,9 +151,10 @@ fn rms_norm(
 @compute @workgroup_size(WORKGROUP)
 fn group_norm_chunk_stats(
     @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_index) local: u32,
     @builtin(num_workgroups) groups: vec3<u32>,
+    id: Invocation,
 ) {
+    let local = id.local;
     let p = chunk_stats_params;
     let index = workgroup_index(wg, groups);
     if (index >= p.groups * p.chunks_per_group) {
@@ -175,7 +165,7 @@ fn group_norm_chunk_stats(
     let group_len = p.channels_per_group * p.channel_len;
     let chunk_start = chunk * CHUNK;
     let len = min(CHUNK, group_len - chunk_start);
-    let stats = mean_and_m2(local, p.x_offset + group * group_len + chunk_start, len);
+    let stats = mean_and_m2(id, p.x_offset + group * group_len + chunk_start, len);
     if (local == 0u) {
         chunk_stats_out[index] = stats;
     }
@@ -203,9 +193,10 @@ fn merge_into(count: ptr<function, f32>, mean: ptr<function, f32>, m2: ptr<funct
 @compute @workgroup_size(WORKGROUP)
 fn group_norm_merge(
     @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_index) local: u32,
     @builtin(num_workgroups) groups: vec3<u32>,
+    id: Invocation,
 ) {
+    let local = id.local;
     let p = merge_params;
     let group = workgroup_index(wg, groups);
     if (group >= p.groups) {
@@ -250,9 +241,10 @@ fn group_norm_merge(
 @compute @workgroup_size(256)
 fn group_norm_apply(
     @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_index) local: u32,
     @builtin(num_workgroups) groups: vec3<u32>,
+    id: Invocation,
 ) {
+    let local = id.local;
     let p = apply_params;
     let i = workgroup_index(wg, groups) * 256u + local;
     let channels = p.groups * p.channels_per_group;

@@ -9,6 +9,7 @@ use crate::{
 const SOURCE: KernelSource = KernelSource {
     name: "resample.wgsl",
     parts: &[include_str!("resample.wgsl")],
+    enables: &[],
 };
 const WORKGROUP: usize = 256;
 

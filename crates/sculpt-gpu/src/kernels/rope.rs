@@ -26,6 +26,7 @@ use crate::{
 const SOURCE: KernelSource = KernelSource {
     name: "rope.wgsl",
     parts: &[include_str!("rope.wgsl")],
+    enables: &[],
 };
 const WORKGROUP: usize = 256;
 

@@ -3,12 +3,26 @@
 
 use crate::{
     Gpu, GpuError, Tensor,
-    runtime::{launch::linear_grid, pipelines::KernelSource},
+    runtime::{
+        launch::linear_grid,
+        pipelines::{Enable, KernelSource, ReducingKernel},
+    },
 };
 
-const SOURCE: KernelSource = KernelSource {
-    name: "softmax.wgsl",
-    parts: &[include_str!("softmax.wgsl")],
+const SOURCE: ReducingKernel = ReducingKernel {
+    plain: KernelSource {
+        name: "softmax.wgsl",
+        parts: &[include_str!("softmax.wgsl"), include_str!("reduce.wgsl")],
+        enables: &[],
+    },
+    subgroups: KernelSource {
+        name: "softmax.wgsl + subgroups",
+        parts: &[
+            include_str!("softmax.wgsl"),
+            include_str!("reduce_subgroups.wgsl"),
+        ],
+        enables: &[Enable::Subgroups],
+    },
 };
 
 /// `exp(x - max) / sum(exp(x - max))` along the last axis.
@@ -23,7 +37,7 @@ pub fn softmax_last_dim(gpu: &Gpu, x: &Tensor) -> Result<Tensor, GpuError> {
     let rows = x.elem_count() / width;
     let out = Tensor::uninit(gpu, x.shape())?;
     gpu.launch(
-        &SOURCE,
+        SOURCE.for_device(gpu),
         "softmax",
         // Narrow rows would leave most of 256 threads idle.
         &[("WORKGROUP", if width <= 256 { 64.0 } else { 256.0 })],

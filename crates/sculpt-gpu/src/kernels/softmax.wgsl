@@ -2,8 +2,9 @@
 // row, rows of any length. Numerically stable: exp(x - max) never
 // overflows and its largest term is exactly 1, so the sum is >= 1 and the
 // division cannot blow up; sums go through a per-thread partial sum and a
-// tree, as in norm.wgsl. Three reads of the row (max, sum, write); rows of a
-// few thousand stay in cache between them.
+// workgroup reduction (reduce.wgsl or reduce_subgroups.wgsl), as in
+// norm.wgsl. Three reads of the row (max, sum, write); rows of a few
+// thousand stay in cache between them.
 
 struct Params {
     rows: u32,
@@ -19,43 +20,13 @@ override WORKGROUP: u32 = 256u;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-var<workgroup> partial: array<f32, WORKGROUP>;
-
-fn workgroup_max(local: u32, value: f32) -> f32 {
-    partial[local] = value;
-    workgroupBarrier();
-    for (var stride = WORKGROUP / 2u; stride > 0u; stride >>= 1u) {
-        if (local < stride) {
-            partial[local] = max(partial[local], partial[local + stride]);
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    // The next reduction overwrites `partial`: everyone must have read it.
-    workgroupBarrier();
-    return total;
-}
-
-fn workgroup_sum(local: u32, value: f32) -> f32 {
-    partial[local] = value;
-    workgroupBarrier();
-    for (var stride = WORKGROUP / 2u; stride > 0u; stride >>= 1u) {
-        if (local < stride) {
-            partial[local] += partial[local + stride];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    workgroupBarrier();
-    return total;
-}
-
 @compute @workgroup_size(WORKGROUP)
 fn softmax(
     @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_index) local: u32,
     @builtin(num_workgroups) groups: vec3<u32>,
+    id: Invocation,
 ) {
+    let local = id.local;
     let p = params;
     let row = wg.x + wg.y * groups.x;
     if (row >= p.rows) {
@@ -67,12 +38,12 @@ fn softmax(
     for (var i = local; i < p.width; i += WORKGROUP) {
         largest = max(largest, x[start + i]);
     }
-    let row_max = workgroup_max(local, largest);
+    let row_max = workgroup_max(id, largest);
     var sum = 0.0;
     for (var i = local; i < p.width; i += WORKGROUP) {
         sum += exp(x[start + i] - row_max);
     }
-    let inverse_sum = 1.0 / workgroup_sum(local, sum);
+    let inverse_sum = 1.0 / workgroup_sum(id, sum);
     for (var i = local; i < p.width; i += WORKGROUP) {
         out[row * p.width + i] = exp(x[start + i] - row_max) * inverse_sum;
     }

@@ -6,12 +6,60 @@ use std::{cell::RefCell, collections::HashMap, rc::Rc};
 use super::stats::Stats;
 
 /// A WGSL kernel family: its source (pieces concatenated in order, so shared
-/// snippets such as weight decoding are written once) and a name for labels
-/// and the cache.
+/// snippets such as weight decoding are written once), a name for labels and
+/// the cache, and the optional WGSL extensions it uses.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelSource {
     pub name: &'static str,
     pub parts: &'static [&'static str],
+    /// Extensions the parts use; only a device with the matching feature may
+    /// compile the family (its kernels pick a variant from the device).
+    pub enables: &'static [Enable],
+}
+
+/// An optional WGSL extension a kernel variant uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enable {
+    /// `subgroupAdd` and friends, with the `subgroup_id` builtins.
+    Subgroups,
+}
+
+impl Enable {
+    /// The directive the module must start with. Browsers require
+    /// `enable subgroups;`; naga (every native backend) implements the
+    /// subgroup builtins without it and rejects the directive as
+    /// unimplemented, so natively there is none.
+    fn directive(self) -> &'static str {
+        match self {
+            Enable::Subgroups if cfg!(target_arch = "wasm32") => "enable subgroups;\n",
+            Enable::Subgroups => "",
+        }
+    }
+}
+
+/// A kernel family whose entry points reduce across a workgroup: its file
+/// compiled after `reduce.wgsl`'s tree, or after `reduce_subgroups.wgsl` on
+/// a device with subgroups.
+pub struct ReducingKernel {
+    pub plain: KernelSource,
+    pub subgroups: KernelSource,
+}
+
+impl ReducingKernel {
+    pub fn for_device(&self, gpu: &crate::Gpu) -> &KernelSource {
+        if gpu.report.subgroups {
+            &self.subgroups
+        } else {
+            &self.plain
+        }
+    }
+}
+
+/// The WGSL text of a family: its directives, then its parts in order.
+pub fn module_text(source: &KernelSource) -> String {
+    let mut text: String = source.enables.iter().map(|e| e.directive()).collect();
+    text.push_str(&source.parts.concat());
+    text
 }
 
 /// One entry point of a family, specialized by WGSL `override` constants.
@@ -84,7 +132,7 @@ impl PipelineCache {
                 self.device
                     .create_shader_module(wgpu::ShaderModuleDescriptor {
                         label: Some(source.name),
-                        source: wgpu::ShaderSource::Wgsl(source.parts.concat().into()),
+                        source: wgpu::ShaderSource::Wgsl(module_text(source).into()),
                     })
             })
             .clone()

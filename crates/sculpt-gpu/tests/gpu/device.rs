@@ -30,6 +30,30 @@ async fn device_reports_what_it_was_given(gpu: &Gpu) {
 }
 gpu_test!(device_reports_what_it_was_given);
 
+async fn optional_features_are_used_where_offered_and_allowed(gpu: &Gpu) {
+    let offered = gpu.adapter.features();
+    assert_eq!(
+        gpu.report.subgroups,
+        offered.contains(wgpu::Features::SUBGROUP)
+    );
+    assert_eq!(
+        gpu.report.shader_f16,
+        offered.contains(wgpu::Features::SHADER_F16)
+    );
+    // CI's devices (lavapipe, SwiftShader) have subgroups: there the subgroup
+    // kernels must really be what the default device runs.
+    if option_env!("SCULPT_REQUIRE_SUBGROUPS").is_some() {
+        assert!(
+            gpu.report.subgroups,
+            "this adapter was expected to offer subgroups"
+        );
+    }
+    let plain = crate::support::plain_gpu().await;
+    assert!(!plain.report.subgroups && !plain.report.shader_f16);
+    assert!(!plain.device.features().contains(wgpu::Features::SUBGROUP));
+}
+gpu_test!(optional_features_are_used_where_offered_and_allowed);
+
 /// Natively only: the browser reports a lost device from its event loop
 /// (the end-to-end tests cover the page's recovery).
 #[cfg(not(target_arch = "wasm32"))]

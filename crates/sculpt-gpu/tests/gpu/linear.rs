@@ -68,7 +68,7 @@ async fn few_rows_match_candle(gpu: &Gpu) {
         check(gpu, m, k, n, false, None).await;
     }
 }
-gpu_test!(few_rows_match_candle);
+gpu_test!(few_rows_match_candle, also_plain);
 
 async fn many_rows_match_candle(gpu: &Gpu) {
     // Tile edges: M and N not multiples of 64, K not a multiple of 16 or 4.
@@ -188,4 +188,4 @@ async fn every_weight_format_matches_candle(gpu: &Gpu) {
         }
     }
 }
-gpu_test!(every_weight_format_matches_candle);
+gpu_test!(every_weight_format_matches_candle, also_plain);

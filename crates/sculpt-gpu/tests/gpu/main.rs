@@ -8,9 +8,19 @@
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-/// Declares a GPU test from an `async fn(&Gpu)`, for both targets.
+/// Declares a GPU test from an `async fn(&Gpu)`, for both targets. With
+/// `also_plain`, it runs a second time natively on a device limited to the
+/// plain f32 kernels (for kernels with subgroup or f16 variants: the first
+/// run takes whichever variant the adapter allows). Not in the browser, where
+/// wgpu 30 asks for neither feature, so the first run is already the plain one.
 macro_rules! gpu_test {
     ($name:ident) => {
+        gpu_test!($name, []);
+    };
+    ($name:ident, also_plain) => {
+        gpu_test!($name, [native_plain: plain_gpu]);
+    };
+    ($name:ident, [$($native:ident: $device:ident)?]) => {
         mod $name {
             #[cfg(not(target_arch = "wasm32"))]
             #[test]
@@ -18,6 +28,15 @@ macro_rules! gpu_test {
                 let gpu = pollster::block_on(crate::support::gpu());
                 pollster::block_on(super::$name(&gpu));
             }
+
+            $(
+                #[cfg(not(target_arch = "wasm32"))]
+                #[test]
+                fn $native() {
+                    let gpu = pollster::block_on(crate::support::$device());
+                    pollster::block_on(super::$name(&gpu));
+                }
+            )?
 
             #[cfg(target_arch = "wasm32")]
             #[wasm_bindgen_test::wasm_bindgen_test]

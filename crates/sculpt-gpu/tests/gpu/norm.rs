@@ -56,7 +56,7 @@ async fn layer_norm_without_affine_matches_candle(gpu: &Gpu) {
         );
     }
 }
-gpu_test!(layer_norm_without_affine_matches_candle);
+gpu_test!(layer_norm_without_affine_matches_candle, also_plain);
 
 async fn layer_norm_with_weight_and_bias_matches_candle(gpu: &Gpu) {
     // CLIP: 77 tokens of 768, eps 1e-5; and an awkward width.
@@ -88,7 +88,7 @@ async fn layer_norm_with_weight_and_bias_matches_candle(gpu: &Gpu) {
         );
     }
 }
-gpu_test!(layer_norm_with_weight_and_bias_matches_candle);
+gpu_test!(layer_norm_with_weight_and_bias_matches_candle, also_plain);
 
 async fn layer_norm_is_stable_far_from_zero(gpu: &Gpu) {
     // Rows around 300 with a spread of ±1: E[x²] − E[x]² would lose all but
@@ -115,7 +115,7 @@ async fn layer_norm_is_stable_far_from_zero(gpu: &Gpu) {
     .unwrap();
     assert_close("layer norm around 300", &got, &values_f32(&want), 2e-4, 0.0);
 }
-gpu_test!(layer_norm_is_stable_far_from_zero);
+gpu_test!(layer_norm_is_stable_far_from_zero, also_plain);
 
 async fn rms_norm_matches_candle(gpu: &Gpu) {
     // FLUX QK-norm: 24 heads × 5 tokens over head_dim 128; T5: d 4096; awkward sizes.
@@ -148,7 +148,7 @@ async fn rms_norm_matches_candle(gpu: &Gpu) {
         );
     }
 }
-gpu_test!(rms_norm_matches_candle);
+gpu_test!(rms_norm_matches_candle, also_plain);
 
 async fn check_group_norm(gpu: &Gpu, shape: &[usize], groups: usize, data: &[f32], seed: u64) {
     let channels = shape[shape.len() - 3];
@@ -207,7 +207,7 @@ async fn group_norm_matches_candle(gpu: &Gpu) {
         check_group_norm(gpu, shape, groups, &data, 80 + seed as u64).await;
     }
 }
-gpu_test!(group_norm_matches_candle);
+gpu_test!(group_norm_matches_candle, also_plain);
 
 async fn group_norm_handles_flux_sized_groups(gpu: &Gpu) {
     // FLUX's autoencoder at 1024²: 4 channels × 1M pixels per group, here
@@ -247,7 +247,7 @@ async fn more_rows_than_one_grid_row(gpu: &Gpu) {
         4e-6,
     );
 }
-gpu_test!(more_rows_than_one_grid_row);
+gpu_test!(more_rows_than_one_grid_row, also_plain);
 
 async fn views_are_normalized_from_their_offset(gpu: &Gpu) {
     let data = random(95, 6 * 40, 3.0);

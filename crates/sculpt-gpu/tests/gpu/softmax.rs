@@ -45,7 +45,7 @@ async fn softmax_matches_candle(gpu: &Gpu) {
         check_softmax(gpu, shape, &data).await;
     }
 }
-gpu_test!(softmax_matches_candle);
+gpu_test!(softmax_matches_candle, also_plain);
 
 async fn softmax_is_stable_for_large_logits(gpu: &Gpu) {
     // exp(100) overflows f32: only the max-subtracted form survives.
@@ -57,14 +57,14 @@ async fn softmax_is_stable_for_large_logits(gpu: &Gpu) {
     let negative: Vec<f32> = data.iter().map(|v| -v).collect();
     check_softmax(gpu, &[3, 500], &negative).await;
 }
-gpu_test!(softmax_is_stable_for_large_logits);
+gpu_test!(softmax_is_stable_for_large_logits, also_plain);
 
 async fn softmax_of_more_rows_than_one_grid_row(gpu: &Gpu) {
     // 65535 workgroups is the most one grid row holds: rows fold onto a 2-D grid.
     let data = random(25, 70_000 * 2, 6.0);
     check_softmax(gpu, &[70_000, 2], &data).await;
 }
-gpu_test!(softmax_of_more_rows_than_one_grid_row);
+gpu_test!(softmax_of_more_rows_than_one_grid_row, also_plain);
 
 async fn softmax_of_a_view_reads_its_rows(gpu: &Gpu) {
     let data = random(30, 8 * 50, 4.0);

@@ -1,12 +1,21 @@
 use candle_core::quantized::GgmlDType;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sculpt_gpu::{Gpu, Tensor, weights::WeightFormat};
+use sculpt_gpu::{Gpu, GpuOptions, Tensor, weights::WeightFormat};
 
 /// A device for one test. Failing to get one fails the test with the reason
 /// (no Vulkan driver, no WebGPU): a GPU test that cannot reach a GPU must not pass.
 pub async fn gpu() -> Gpu {
     match Gpu::new().await {
+        Ok(gpu) => gpu,
+        Err(e) => panic!("no GPU device for this test: {e}"),
+    }
+}
+
+/// A device limited to the plain f32 kernels (no subgroups, no f16), for the
+/// kernels that have faster variants: both must match the reference.
+pub async fn plain_gpu() -> Gpu {
+    match Gpu::with_options(GpuOptions::plain()).await {
         Ok(gpu) => gpu,
         Err(e) => panic!("no GPU device for this test: {e}"),
     }
