@@ -233,7 +233,8 @@ fn failed_once() -> Counts {
 /// by the GPU tests at compile time (`option_env!`).
 /// `SCULPT_ALLOW_NO_SUBGROUPS=1` lifts it for an adapter without subgroups.
 /// Not for the browser tests: Chromium's SwiftShader offers subgroups, but
-/// wgpu 30's WebGPU backend does not map that feature, so wgpu cannot ask for it.
+/// wgpu 30's WebGPU backend does not map that feature (gfx-rs/wgpu#10146), so
+/// wgpu cannot ask for it.
 fn require_subgroups(tests: &mut Command) {
     if std::env::var_os("SCULPT_ALLOW_NO_SUBGROUPS").is_none() {
         tests.env("SCULPT_REQUIRE_SUBGROUPS", "1");

@@ -11,7 +11,8 @@
 //! blocks, repacked for aligned loads); reading back ([`readback`]);
 //! drawing images straight into a texture or canvas ([`present`]); and the
 //! WGSL kernels ([`kernels`], one `.wgsl` file per family, each with the Rust
-//! that launches it).
+//! that launches it; families that reduce across a workgroup take a subgroup
+//! variant where the device has subgroups, [`GpuOptions`] turns it off).
 //!
 //! **Must not:** know about models, weight *files*, tokenizers or the page.
 //! It takes numbers, shapes and block bytes, not FLUX; `sculpt-flux` parses
