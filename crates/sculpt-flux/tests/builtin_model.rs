@@ -15,6 +15,9 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::{assert_close, gpu, read};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -30,7 +33,7 @@ use sculpt_flux::{
     t5::{T5Config, T5Encoder},
     text::{CLIP_CONTEXT_LENGTH, ClipTokenizer, T5Tokenizer},
 };
-use sculpt_gpu::{Gpu, Tensor, weights::repack};
+use sculpt_gpu::{Tensor, weights::repack};
 use serde_json::Value;
 
 type Weights = HashMap<String, (Vec<usize>, Vec<f32>)>;
@@ -172,39 +175,6 @@ fn gguf_source(path: &PathBuf) -> HashMap<String, SourceTensor> {
         out.insert(info.name.clone(), SourceTensor { shape, data });
     }
     out
-}
-
-fn gpu() -> Gpu {
-    match pollster::block_on(Gpu::new()) {
-        Ok(gpu) => gpu,
-        Err(e) => panic!("no GPU device for this test: {e}"),
-    }
-}
-
-fn read(gpu: &Gpu, tensor: &Tensor) -> Vec<f32> {
-    pollster::block_on(tensor.to_vec(gpu)).unwrap()
-}
-
-fn scaled_error(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    if got.iter().any(|g| !g.is_finite()) {
-        return f32::NAN;
-    }
-    let scale = want.iter().fold(0f32, |m, w| m.max(w.abs()));
-    let worst = got
-        .iter()
-        .zip(want)
-        .fold(0f32, |m, (g, w)| m.max((g - w).abs()));
-    worst / scale
-}
-
-fn assert_close(what: &str, got: &[f32], want: &[f32], tolerance: f32) {
-    let error = scaled_error(got, want);
-    println!("{what}: worst error {error:e} of the output's scale");
-    assert!(
-        error <= tolerance,
-        "{what}: worst error {error:e} of the output's scale exceeds {tolerance:e}"
-    );
 }
 
 #[test]

@@ -25,12 +25,15 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::{assert_close, gpu, random, read};
 use sculpt_flux::weights::LoadError;
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Module};
 use candle_transformers::models::flux::autoencoder as reference;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sculpt_flux::flux::{
     FluxError,
@@ -52,20 +55,6 @@ const TOLERANCE: f32 = 1e-4;
 /// plain loop convolution, sculpt's conv2d is right and candle's is off by
 /// the whole output's scale.
 const LATENT_SIZES: [(usize, usize); 2] = [(3, 3), (6, 5)];
-
-fn gpu() -> Gpu {
-    match pollster::block_on(Gpu::new()) {
-        Ok(gpu) => gpu,
-        Err(e) => panic!("no GPU device for this test: {e}"),
-    }
-}
-
-/// Reproducible uniform values in [center − range, center + range].
-fn random(rng: &mut ChaCha8Rng, len: usize, center: f32, range: f32) -> Vec<f32> {
-    (0..len)
-        .map(|_| center + rng.random_range(-range..=range))
-        .collect()
-}
 
 /// Every tensor of a FLUX autoencoder checkpoint for `config`, by BFL name,
 /// with its shape, written out from BFL's module tree independently of the
@@ -217,34 +206,6 @@ fn to_vec(tensor: &candle_core::Tensor) -> Vec<f32> {
     tensor.flatten_all().unwrap().to_vec1().unwrap()
 }
 
-fn read(gpu: &Gpu, tensor: &Tensor) -> Vec<f32> {
-    pollster::block_on(tensor.to_vec(gpu)).unwrap()
-}
-
-/// The worst |got − want| over the largest |want|.
-fn scaled_error(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(0f32, |m, w| m.max(w.abs()));
-    let worst = got
-        .iter()
-        .zip(want)
-        .fold(0f32, |m, (g, w)| m.max((g - w).abs()));
-    // NaN anywhere makes the error NaN, which no tolerance accepts.
-    if got.iter().any(|g| g.is_nan()) {
-        return f32::NAN;
-    }
-    worst / scale
-}
-
-fn assert_close(what: &str, got: &[f32], want: &[f32]) {
-    let error = scaled_error(got, want);
-    println!("{what}: worst error {error:e} of the output's scale");
-    assert!(
-        error <= TOLERANCE,
-        "{what}: worst error {error:e} of the output's scale exceeds {TOLERANCE:e}"
-    );
-}
-
 /// Loads the decoder from a copy of `weights` and checks it took exactly
 /// the decoder's tensors.
 fn load_decoder(gpu: &Gpu, config: &AutoEncoderConfig, weights: &Weights) -> Decoder {
@@ -291,6 +252,7 @@ fn decoder_matches_candle() {
             &format!("decoder {height}×{width}"),
             &read(&gpu, &got),
             &to_vec(&want),
+            TOLERANCE,
         );
     }
 }
@@ -316,7 +278,7 @@ fn decode_unscales_the_latent_like_candle() {
     let got = decoder
         .decode(&gpu, &Tensor::from_slice(&gpu, &latent, &shape).unwrap())
         .unwrap();
-    assert_close("decode 3×4", &read(&gpu, &got), &to_vec(&want));
+    assert_close("decode 3×4", &read(&gpu, &got), &to_vec(&want), TOLERANCE);
 }
 
 #[test]
@@ -343,7 +305,7 @@ fn encoder_matches_candle() {
         let mean = encoder.forward(&gpu, &image).unwrap();
         assert_eq!(mean.shape(), [z, height / 8, width / 8]);
         let what = format!("encoder {height}×{width}");
-        assert_close(&what, &read(&gpu, &mean), &want_mean);
+        assert_close(&what, &read(&gpu, &mean), &want_mean, TOLERANCE);
 
         // encode = (mean − shift) · scale, as candle's AutoEncoder::encode
         // computes it of a sample.
@@ -356,6 +318,7 @@ fn encoder_matches_candle() {
             &format!("{what}, scaled"),
             &read(&gpu, &latent),
             &want_latent,
+            TOLERANCE,
         );
     }
 }
@@ -493,7 +456,12 @@ fn flux_sized_decoder_matches_candle_on_a_small_latent() {
         .forward(&gpu, &Tensor::from_slice(&gpu, &z, &shape).unwrap())
         .unwrap();
     assert_eq!(got.shape(), [3, 16, 16]);
-    assert_close("FLUX-sized decoder 2×2", &read(&gpu, &got), &to_vec(&want));
+    assert_close(
+        "FLUX-sized decoder 2×2",
+        &read(&gpu, &got),
+        &to_vec(&want),
+        TOLERANCE,
+    );
 }
 
 /// The BFL checkpoint renamed as diffusers' `AutoencoderKL` stores it,
@@ -575,7 +543,12 @@ fn diffusers_names_give_candles_decoder_and_encoder() {
     let got = decoder
         .forward(&gpu, &Tensor::from_slice(&gpu, &z, &shape).unwrap())
         .unwrap();
-    assert_close("diffusers-named decoder", &read(&gpu, &got), &to_vec(&want));
+    assert_close(
+        "diffusers-named decoder",
+        &read(&gpu, &got),
+        &to_vec(&want),
+        TOLERANCE,
+    );
 
     let shape = [config.in_channels, 48, 40];
     let image = random(&mut rng, shape.iter().product(), 0.0, 1.0);
@@ -590,5 +563,10 @@ fn diffusers_names_give_candles_decoder_and_encoder() {
             .forward(&gpu, &Tensor::from_slice(&gpu, &image, &shape).unwrap())
             .unwrap(),
     );
-    assert_close("diffusers-named encoder", &got, &want[..got.len()]);
+    assert_close(
+        "diffusers-named encoder",
+        &got,
+        &want[..got.len()],
+        TOLERANCE,
+    );
 }

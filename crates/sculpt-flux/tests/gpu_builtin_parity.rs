@@ -16,6 +16,9 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::{assert_close, gpu, read};
 use std::collections::HashMap;
 
 use candle_core::{DType, Device};
@@ -28,7 +31,7 @@ use sculpt_flux::{
     },
     t5::{T5Config, T5Encoder},
 };
-use sculpt_gpu::{Gpu, Tensor};
+use sculpt_gpu::Tensor;
 
 type Weights = HashMap<String, (Vec<usize>, Vec<f32>)>;
 
@@ -93,13 +96,6 @@ fn t5_config() -> T5Config {
     }
 }
 
-fn gpu() -> Gpu {
-    match pollster::block_on(Gpu::new()) {
-        Ok(gpu) => gpu,
-        Err(e) => panic!("no GPU device for this test: {e}"),
-    }
-}
-
 /// Every tensor of the fixture as f32, by name.
 fn fixture() -> Weights {
     candle_core::safetensors::load(FIXTURE, &Device::Cpu)
@@ -131,32 +127,6 @@ fn values<'a>(all: &'a Weights, name: &str) -> &'a (Vec<usize>, Vec<f32>) {
 
 fn ids(all: &Weights, name: &str) -> Vec<u32> {
     values(all, name).1.iter().map(|&v| v as u32).collect()
-}
-
-fn read(gpu: &Gpu, tensor: &Tensor) -> Vec<f32> {
-    pollster::block_on(tensor.to_vec(gpu)).unwrap()
-}
-
-fn scaled_error(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    if got.iter().any(|g| !g.is_finite()) {
-        return f32::NAN;
-    }
-    let scale = want.iter().fold(0f32, |m, w| m.max(w.abs()));
-    let worst = got
-        .iter()
-        .zip(want)
-        .fold(0f32, |m, (g, w)| m.max((g - w).abs()));
-    worst / scale
-}
-
-fn assert_close(what: &str, got: &[f32], want: &[f32]) {
-    let error = scaled_error(got, want);
-    println!("{what}: worst error {error:e} of the output's scale");
-    assert!(
-        error <= TOLERANCE,
-        "{what}: worst error {error:e} of the output's scale exceeds {TOLERANCE:e}"
-    );
 }
 
 #[test]
@@ -201,6 +171,7 @@ fn transformer_matches_pytorch() {
         "transformer",
         &read(&gpu, &out),
         &values(&all, "out.flux").1,
+        TOLERANCE,
     );
 }
 
@@ -228,6 +199,7 @@ fn autoencoder_matches_pytorch() {
         "autoencoder encode",
         &read(&gpu, &latent),
         &values(&all, "out.ae.latent").1,
+        TOLERANCE,
     );
     // Decode PyTorch's latent, so that the decoder is checked on its own.
     let (shape, want_latent) = values(&all, "out.ae.latent");
@@ -238,6 +210,7 @@ fn autoencoder_matches_pytorch() {
         "autoencoder decode",
         &read(&gpu, &decoded),
         &values(&all, "out.ae.decoded").1,
+        TOLERANCE,
     );
 }
 
@@ -256,11 +229,13 @@ fn clip_matches_pytorch() {
         "clip hidden",
         &read(&gpu, &hidden),
         &values(&all, "out.clip.hidden").1,
+        TOLERANCE,
     );
     assert_close(
         "clip pooled",
         &read(&gpu, &pooled),
         &values(&all, "out.clip.pooled").1,
+        TOLERANCE,
     );
 }
 
@@ -279,5 +254,6 @@ fn t5_matches_pytorch() {
         "t5 hidden",
         &read(&gpu, &hidden),
         &values(&all, "out.t5.hidden").1,
+        TOLERANCE,
     );
 }

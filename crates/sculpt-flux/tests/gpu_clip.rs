@@ -19,6 +19,9 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::{assert_close, gpu, random, scaled_error};
 use sculpt_flux::weights::LoadError;
 use std::collections::HashMap;
 
@@ -43,20 +46,6 @@ const TOLERANCE: f32 = 1e-4;
 /// Where the end-of-text token sits in the 77-id sequence: mid-way, with
 /// padding after it, as the tokenizer produces for a short prompt.
 const END_OF_TEXT_INDEX: usize = 30;
-
-fn gpu() -> Gpu {
-    match pollster::block_on(Gpu::new()) {
-        Ok(gpu) => gpu,
-        Err(e) => panic!("no GPU device for this test: {e}"),
-    }
-}
-
-/// Reproducible uniform values in [center − range, center + range].
-fn random(rng: &mut ChaCha8Rng, len: usize, center: f32, range: f32) -> Vec<f32> {
-    (0..len)
-        .map(|_| center + rng.random_range(-range..=range))
-        .collect()
-}
 
 /// Every tensor of a Hugging Face CLIP text model for `config`, by name,
 /// with its shape, written out independently of the model's loader.
@@ -180,21 +169,6 @@ fn gpu_forward(
     ))
 }
 
-/// The worst |got − want| over the largest |want|.
-fn scaled_error(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    // NaN anywhere makes the error NaN, which no tolerance accepts.
-    if got.iter().any(|g| g.is_nan()) {
-        return f32::NAN;
-    }
-    let scale = want.iter().fold(0f32, |m, w| m.max(w.abs()));
-    let worst = got
-        .iter()
-        .zip(want)
-        .fold(0f32, |m, (g, w)| m.max((g - w).abs()));
-    worst / scale
-}
-
 fn matches_candle(ids: &[u32], what: &str) {
     let config = ClipTextConfig::tiny();
     let weights = random_weights(&config, 21);
@@ -207,12 +181,7 @@ fn matches_candle(ids: &[u32], what: &str) {
         ("hidden", &hidden, &want_hidden),
         ("pooled", &pooled, &want_pooled),
     ] {
-        let error = scaled_error(got, want);
-        println!("{what}, {name}: worst error {error:e} of the output's scale");
-        assert!(
-            error <= TOLERANCE,
-            "{what}, {name}: worst error {error:e} of the output's scale exceeds {TOLERANCE:e}"
-        );
+        assert_close(&format!("{what}, {name}"), got, want, TOLERANCE);
     }
 }
 

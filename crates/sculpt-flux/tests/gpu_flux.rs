@@ -19,11 +19,14 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::{assert_close, gpu, random};
 use std::collections::{BTreeMap, HashMap};
 
 use candle_core::{DType, Device};
 use candle_transformers::models::flux::{WithForward, model as reference};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sculpt_flux::flux::{
     DiffusersNames, FluxConfig, FluxError, FluxInputs, FluxTransformer, SourceError, SourceTensor,
@@ -48,20 +51,6 @@ const GUIDANCE: f32 = 3.5;
 const IMAGE_ROWS: usize = 6;
 const IMAGE_COLS: usize = 8;
 const TEXT_TOKENS: usize = 5;
-
-fn gpu() -> Gpu {
-    match pollster::block_on(Gpu::new()) {
-        Ok(gpu) => gpu,
-        Err(e) => panic!("no GPU device for this test: {e}"),
-    }
-}
-
-/// Reproducible uniform values in [center − range, center + range].
-fn random(rng: &mut ChaCha8Rng, len: usize, center: f32, range: f32) -> Vec<f32> {
-    (0..len)
-        .map(|_| center + rng.random_range(-range..=range))
-        .collect()
-}
 
 /// Every tensor of a FLUX checkpoint for `config`, by BFL name, with its
 /// shape, written out independently of the model's loader.
@@ -253,21 +242,6 @@ fn gpu_forward(
     Ok(pollster::block_on(out.to_vec(gpu))?)
 }
 
-/// The worst |got − want| over the largest |want|.
-fn scaled_error(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(0f32, |m, w| m.max(w.abs()));
-    let worst = got
-        .iter()
-        .zip(want)
-        .fold(0f32, |m, (g, w)| m.max((g - w).abs()));
-    // NaN anywhere makes the error NaN, which no tolerance accepts.
-    if got.iter().any(|g| g.is_nan()) {
-        return f32::NAN;
-    }
-    worst / scale
-}
-
 fn matches_candle(guidance_embed: bool, guidance: Option<f32>) {
     let config = FluxConfig::tiny(guidance_embed);
     let weights = random_weights(&config, 11);
@@ -282,11 +256,11 @@ fn matches_candle(guidance_embed: bool, guidance: Option<f32>) {
     let model =
         pollster::block_on(FluxTransformer::load(&gpu, config, &mut weights.clone())).unwrap();
     let got = gpu_forward(&gpu, &model, &inputs, guidance).unwrap();
-    let error = scaled_error(&got, &want);
-    println!("guidance_embed {guidance_embed}: worst error {error:e} of the output's scale");
-    assert!(
-        error <= TOLERANCE,
-        "worst error {error:e} of the output's scale exceeds {TOLERANCE:e}"
+    assert_close(
+        &format!("guidance_embed {guidance_embed}"),
+        &got,
+        &want,
+        TOLERANCE,
     );
 }
 
@@ -613,12 +587,7 @@ fn file_matches_candle_as(file: WrittenFile, name: &str, guidance_embed: bool, d
         pollster::block_on(FluxTransformer::load(&gpu, config, &mut source)).unwrap()
     };
     let got = gpu_forward(&gpu, &model, &inputs, guidance).unwrap();
-    let error = scaled_error(&got, &want);
-    println!("{name}: worst error {error:e} of the output's scale");
-    assert!(
-        error <= TOLERANCE,
-        "{name}: worst error {error:e} exceeds {TOLERANCE:e}"
-    );
+    assert_close(name, &got, &want, TOLERANCE);
 }
 
 #[test]

@@ -8,6 +8,9 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::gpu;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -29,10 +32,6 @@ use sculpt_flux::t5::T5Config;
 use sculpt_gpu::Gpu;
 
 type Source = MemorySource<Vec<u8>>;
-
-fn gpu() -> Gpu {
-    pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe without a GPU)")
-}
 
 fn configs() -> ManifestConfig {
     let clip = ClipTextConfig {

@@ -5,6 +5,9 @@
 //! for native targets).
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::{gpu, read};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sculpt_flux::sampler::{ScheduleShift, image_to_image_start, noised, sample, timesteps};
@@ -13,17 +16,9 @@ use sculpt_gpu::{
     kernels::elementwise::{self, Binary, Unary},
 };
 
-fn gpu() -> Gpu {
-    pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe without a GPU)")
-}
-
 fn random(seed: u64, len: usize) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..len).map(|_| rng.random_range(-2.0f32..2.0)).collect()
-}
-
-fn read(gpu: &Gpu, tensor: &Tensor) -> Vec<f32> {
-    pollster::block_on(tensor.to_vec(gpu)).unwrap()
 }
 
 fn max_difference(a: &[f32], b: &[f32]) -> f32 {

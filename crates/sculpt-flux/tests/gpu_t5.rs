@@ -20,6 +20,9 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::{assert_close, gpu, scaled_error};
 use sculpt_flux::weights::LoadError;
 use std::collections::HashMap;
 
@@ -41,20 +44,10 @@ const END_OF_SEQUENCE: u32 = 1;
 const PAD: u32 = 0;
 const BUCKET_WEIGHTS: &str = "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight";
 
-fn gpu() -> Gpu {
-    match pollster::block_on(Gpu::new()) {
-        Ok(gpu) => gpu,
-        Err(e) => panic!("no GPU device for this test: {e}"),
-    }
-}
-
 /// Reproducible uniform values of mean `center` and standard deviation
 /// `std` (U(center ± √3·std)).
-fn random(rng: &mut ChaCha8Rng, len: usize, center: f32, std: f32) -> Vec<f32> {
-    let range = 3f32.sqrt() * std;
-    (0..len)
-        .map(|_| center + rng.random_range(-range..=range))
-        .collect()
+fn random_with_std(rng: &mut ChaCha8Rng, len: usize, center: f32, std: f32) -> Vec<f32> {
+    common::random(rng, len, center, 3f32.sqrt() * std)
 }
 
 /// Every tensor of a T5 encoder checkpoint for `config`, by Hugging Face
@@ -127,8 +120,8 @@ fn random_weights(config: &T5Config, seed: u64) -> Weights {
         .map(|(name, shape, std)| {
             let len = shape.iter().product();
             let values = match std {
-                Some(std) => random(&mut rng, len, 0.0, std),
-                None => random(&mut rng, len, 1.0, 0.15),
+                Some(std) => random_with_std(&mut rng, len, 0.0, std),
+                None => random_with_std(&mut rng, len, 1.0, 0.15),
             };
             (name, (shape, values))
         })
@@ -193,21 +186,6 @@ fn prompt_ids(config: &T5Config, real: usize, length: usize, seed: u64) -> Vec<u
     ids
 }
 
-/// The worst |got − want| over the largest |want|.
-fn scaled_error(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    // NaN anywhere makes the error NaN, which no tolerance accepts.
-    if got.iter().any(|g| g.is_nan()) {
-        return f32::NAN;
-    }
-    let scale = want.iter().fold(0f32, |m, w| m.max(w.abs()));
-    let worst = got
-        .iter()
-        .zip(want)
-        .fold(0f32, |m, (g, w)| m.max((g - w).abs()));
-    worst / scale
-}
-
 fn matches_candle(ids: &[u32], seed: u64) {
     let config = T5Config::tiny();
     let weights = random_weights(&config, seed);
@@ -215,15 +193,7 @@ fn matches_candle(ids: &[u32], seed: u64) {
     let gpu = gpu();
     let model = pollster::block_on(T5Encoder::load(&gpu, config, &mut weights.clone())).unwrap();
     let got = gpu_forward(&gpu, &model, ids).unwrap();
-    let error = scaled_error(&got, &want);
-    println!(
-        "{} tokens: worst error {error:e} of the output's scale",
-        ids.len()
-    );
-    assert!(
-        error <= TOLERANCE,
-        "worst error {error:e} of the output's scale exceeds {TOLERANCE:e}"
-    );
+    assert_close(&format!("{} tokens", ids.len()), &got, &want, TOLERANCE);
 }
 
 #[test]
