@@ -11,13 +11,14 @@ pub const FIRST_SEED: u64 = 0;
 pub const STEPS: usize = 20;
 
 /// Floors, out of `PROMPTS` (the background's out of the prompts that name one, 9 here). The
-/// shipped model scored adherence 3, colour 10, position 10, background 9 of 9 on this subset
-/// (20 steps, lavapipe); its shapes are the weak point (3 of 10). Colour, position and
-/// background are what a broken model loses first (chance: 1/12, 1/9, 1/12), so their floors
-/// sit two below the shipped figures, enough for another GPU's rounding to flip a borderline
-/// image or two; the adherence floor (one below the shipped 3) catches a model that has lost
-/// its shapes altogether.
-pub const MIN_ADHERES: usize = 2;
+/// shipped model scores adherence 9, colour 10, position 10, background 9 of 9 on this subset
+/// (20 steps; CPU pipeline, and the GPU pipeline within 1/255); its one miss is a square drawn
+/// round. Every floor sits two below the shipped figure, enough for another GPU's rounding to
+/// flip a borderline image or two: colour, position and background are what a broken model
+/// loses first (chance: 1/12, 1/9, 1/12), and the adherence floor fails a model that has lost
+/// its shapes (the subset has one circle: a model drawing every shape as a blob scores about 1)
+/// or any one of the three attributes.
+pub const MIN_ADHERES: usize = 7;
 pub const MIN_COLOUR: usize = 8;
 pub const MIN_POSITION: usize = 8;
 pub const MIN_BACKGROUND: usize = 7;

@@ -1,6 +1,7 @@
 //! CI's regression floors against generators whose quality is known: a model that draws every
 //! prompt as the training data does passes; one with swapped colours, one that ignores the
-//! prompt, one that gives noise (as random weights do) and one that draws nothing all fail.
+//! prompt, one that gives noise (as random weights do), one that draws nothing and one that
+//! draws every shape as a circle (right colour, place and background) all fail.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -10,7 +11,7 @@ use sculpt_eval::image::RgbImage;
 use sculpt_eval::prompts::{self, Prompt};
 use sculpt_eval::regression::{self, judge};
 use sculpt_eval::render::{Placed, draw};
-use sculpt_eval::vocab::{COLOURS, Colour, SIZES};
+use sculpt_eval::vocab::{COLOURS, Colour, SIZES, Shape};
 
 enum Fault {
     None,
@@ -21,6 +22,8 @@ enum Fault {
     Noise,
     /// Only the background.
     Blank,
+    /// Every shape drawn as a circle: the shapes lost, everything else right.
+    Blobs,
 }
 
 struct Synthetic {
@@ -53,7 +56,11 @@ impl Generator for Synthetic {
             colour = Colour((colour.0 + 1) % COLOURS.len());
         }
         let size = e.size.unwrap_or(SIZES[rng.random_range(0..2)]);
-        let placed = Placed::jittered(e.shape, colour, e.position, size, &mut rng);
+        let shape = match self.fault {
+            Fault::Blobs => Shape::Circle,
+            _ => e.shape,
+        };
+        let placed = Placed::jittered(shape, colour, e.position, size, &mut rng);
         Ok(match self.fault {
             Fault::Noise => {
                 let mut image = RgbImage::filled(64, 64, [0; 3]);
@@ -99,6 +106,7 @@ fn broken_models_fail() {
         ("prompt ignored", Fault::IgnoresPrompt, "position"),
         ("noise", Fault::Noise, "adherence"),
         ("blank", Fault::Blank, "colour"),
+        ("shapes lost", Fault::Blobs, "adherence"),
     ] {
         let summary = subset_summary(fault);
         match judge(&summary) {
