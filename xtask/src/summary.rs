@@ -88,6 +88,25 @@ pub fn node_test(output: &str) -> Counts {
     counts
 }
 
+/// Why a command failed when no test said so (a build error, a crashed
+/// binary): the line that most likely names the cause. A full disk or a
+/// killed compiler comes first, since the build errors that follow only
+/// repeat it.
+pub fn first_error(output: &str) -> Option<String> {
+    const MACHINE_TROUBLE: [&str; 4] = [
+        "No space left on device",
+        "out of memory",
+        "SIGKILL",
+        "signal: 9",
+    ];
+    let lines = || output.lines().map(str::trim);
+    lines()
+        .find(|line| MACHINE_TROUBLE.iter().any(|needle| line.contains(needle)))
+        .or_else(|| lines().find(|line| line.starts_with("error")))
+        .or_else(|| lines().find(|line| line.contains("panicked at")))
+        .map(str::to_string)
+}
+
 /// The number just before `word` in a phrase like "12 passed; 0 failed".
 fn count_before(text: &str, word: &str) -> u32 {
     text.split([';', '.'])
@@ -165,6 +184,33 @@ test result: ok. 4 passed; 0 failed; 0 ignored; 0 filtered out; finished in 1.52
             node_test("✔ pass the prompt through (12ms)\n"),
             Counts::default()
         );
+    }
+
+    #[test]
+    fn first_error_prefers_what_the_machine_ran_out_of() {
+        let build = "\
+   Compiling sculpt-gpu v0.1.0
+error: failed to write bytecode to ./target/debug/deps/x.o: No space left on device (os error 28)
+error: could not compile `sculpt-gpu` (lib) due to 1 previous error
+";
+        assert_eq!(
+            first_error(build).as_deref(),
+            Some(
+                "error: failed to write bytecode to ./target/debug/deps/x.o: \
+                 No space left on device (os error 28)"
+            )
+        );
+        let compile = "warning: unused\nerror[E0308]: mismatched types\nerror: could not compile\n";
+        assert_eq!(
+            first_error(compile).as_deref(),
+            Some("error[E0308]: mismatched types")
+        );
+        let crash = "running 3 tests\nthread 'main' panicked at src/lib.rs:3:5:\n";
+        assert_eq!(
+            first_error(crash).as_deref(),
+            Some("thread 'main' panicked at src/lib.rs:3:5:")
+        );
+        assert_eq!(first_error("all fine\n"), None);
     }
 
     #[test]

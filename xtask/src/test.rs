@@ -4,7 +4,7 @@ use std::{path::Path, process::Command};
 
 use crate::{
     prereqs::{self, Needs},
-    process::run_captured,
+    process::{Output, run_captured},
     summary::{self, Counts},
 };
 
@@ -60,21 +60,21 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
     } else {
         only
     };
-    let mut rows: Vec<(String, Counts)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     if let Err(e) = prereqs::ensure(root, &needs(steps)) {
         println!("\nxtask: cannot run the tests: {e:#}");
-        rows.push(("prerequisites".into(), failed_once()));
-        return Ok(finish(&rows));
+        rows.push(Row::failed("prerequisites", format!("{e:#}")));
+        return Ok(finish(root, &rows));
     }
     let runtime_dir = xdg_runtime_dir(root)?;
     for step in steps {
         match step {
-            Step::Fmt => rows.push(("rustfmt".into(), check(cargo(["fmt", "--all", "--check"]))?)),
+            Step::Fmt => rows.push(check("rustfmt", cargo(["fmt", "--all", "--check"]))?),
             Step::Clippy => {
                 let lints = ["--", "-D", "warnings"];
                 let mut native = cargo(["clippy", "--workspace", "--all-targets", "--locked"]);
                 native.args(lints);
-                rows.push(("clippy (native)".into(), check(native)?));
+                rows.push(check("clippy (native)", native)?);
                 let mut wasm = cargo([
                     "clippy",
                     "--package=sculpt-gpu",
@@ -85,20 +85,17 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                     "--target=wasm32-unknown-unknown",
                 ]);
                 wasm.args(lints);
-                rows.push(("clippy (wasm32)".into(), check(wasm)?));
+                rows.push(check("clippy (wasm32)", wasm)?);
             }
             Step::Native => {
                 let mut tests = cargo(["test", "--workspace", "--locked", "--no-fail-fast"]);
                 tests.env("XDG_RUNTIME_DIR", &runtime_dir);
                 require_subgroups(&mut tests);
                 let output = run_captured(tests)?;
-                let (mut unit, gpu) = summary::libtest(&output.text);
-                if !output.success && unit.failed + gpu.failed == 0 {
-                    // A build error or a crashed test binary: no test said so.
-                    unit.add(failed_once());
-                }
-                rows.push(("native unit tests".into(), unit));
-                rows.push(("native GPU tests (Vulkan/Metal/DX12)".into(), gpu));
+                let (unit, gpu) = summary::libtest(&output.text);
+                let cause = unexplained_failure(&output, unit.failed + gpu.failed);
+                rows.push(Row::new("native unit tests", unit, cause));
+                rows.push(Row::new("native GPU tests (Vulkan/Metal/DX12)", gpu, None));
                 let mut info = cargo([
                     "run",
                     "--quiet",
@@ -108,7 +105,7 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                     "info",
                 ]);
                 info.env("XDG_RUNTIME_DIR", &runtime_dir);
-                rows.push(("`sculpt info` finds an adapter".into(), check(info)?));
+                rows.push(check("`sculpt info` finds an adapter", info)?);
             }
             Step::Wasm => {
                 let mut tests = cargo([
@@ -125,10 +122,8 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                 let output = run_captured(tests)?;
                 let (other, mut gpu) = summary::libtest(&output.text);
                 gpu.add(other);
-                if !output.success && gpu.failed == 0 {
-                    gpu.add(failed_once());
-                }
-                rows.push(("wasm GPU tests in headless Chromium".into(), gpu));
+                let cause = unexplained_failure(&output, gpu.failed);
+                rows.push(Row::new("wasm GPU tests in headless Chromium", gpu, cause));
 
                 // The weight store on the browser's real IndexedDB.
                 let mut tests = cargo([
@@ -143,10 +138,12 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                 let output = run_captured(tests)?;
                 let (mut store, gpu_binary) = summary::libtest(&output.text);
                 store.add(gpu_binary);
-                if !output.success && store.failed == 0 {
-                    store.add(failed_once());
-                }
-                rows.push(("wasm weight store on IndexedDB (Chromium)".into(), store));
+                let cause = unexplained_failure(&output, store.failed);
+                rows.push(Row::new(
+                    "wasm weight store on IndexedDB (Chromium)",
+                    store,
+                    cause,
+                ));
 
                 // The model layer's wasm build: its text tests in Node, the
                 // transformer's parity with PyTorch in headless Chromium.
@@ -163,25 +160,26 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                 let output = run_captured(tests)?;
                 let (mut flux, gpu_binary) = summary::libtest(&output.text);
                 flux.add(gpu_binary);
-                if !output.success && flux.failed == 0 {
-                    flux.add(failed_once());
-                }
-                rows.push((
-                    "wasm sculpt-flux tests (Node; transformer in Chromium)".into(),
+                let cause = unexplained_failure(&output, flux.failed);
+                rows.push(Row::new(
+                    "wasm sculpt-flux tests (Node; transformer in Chromium)",
                     flux,
+                    cause,
                 ));
             }
-            Step::E2e => rows.push(("end-to-end page tests".into(), e2e(root)?)),
+            Step::E2e => rows.push(e2e(root)?),
         }
     }
-    Ok(finish(&rows))
+    Ok(finish(root, &rows))
 }
 
-fn e2e(root: &Path) -> anyhow::Result<Counts> {
+fn e2e(root: &Path) -> anyhow::Result<Row> {
+    const NAME: &str = "end-to-end page tests";
     let mut build = Command::new("trunk");
     build.args(["build", "--release", "--offline", "--dist", E2E_DIST]);
-    if !run_captured(build)?.success {
-        return Ok(failed_once());
+    let output = run_captured(build)?;
+    if let Some(cause) = unexplained_failure(&output, 0) {
+        return Ok(Row::failed(NAME, format!("trunk build: {cause}")));
     }
     let mut files: Vec<String> = std::fs::read_dir(root.join("tests/e2e"))?
         .filter_map(|entry| entry.ok())
@@ -196,11 +194,9 @@ fn e2e(root: &Path) -> anyhow::Result<Counts> {
         .args(&files)
         .env("SCULPT_DIST", root.join(E2E_DIST));
     let output = run_captured(tests)?;
-    let mut counts = summary::node_test(&output.text);
-    if !output.success && counts.failed == 0 {
-        counts.add(failed_once());
-    }
-    Ok(counts)
+    let counts = summary::node_test(&output.text);
+    let cause = unexplained_failure(&output, counts.failed);
+    Ok(Row::new(NAME, counts, cause))
 }
 
 fn cargo<const N: usize>(args: [&str; N]) -> Command {
@@ -209,23 +205,51 @@ fn cargo<const N: usize>(args: [&str; N]) -> Command {
     command
 }
 
-/// A command that is one check: it passes or fails as a whole.
-fn check(command: Command) -> anyhow::Result<Counts> {
-    Ok(if run_captured(command)?.success {
-        Counts {
-            passed: 1,
-            ..Counts::default()
-        }
-    } else {
-        failed_once()
-    })
+/// One line of the summary: a step's counts and, when it failed with no
+/// failing test to show for it, the line of its output that says why. The
+/// causes are printed last, where a truncated CI log still shows them.
+struct Row {
+    name: String,
+    counts: Counts,
+    cause: Option<String>,
 }
 
-fn failed_once() -> Counts {
-    Counts {
-        failed: 1,
-        ..Counts::default()
+impl Row {
+    /// A step's counts; a `cause` (see [`unexplained_failure`]) counts as one
+    /// more failure.
+    fn new(name: &str, mut counts: Counts, cause: Option<String>) -> Self {
+        if cause.is_some() {
+            counts.failed += 1;
+        }
+        Row {
+            name: name.into(),
+            counts,
+            cause,
+        }
     }
+
+    fn failed(name: &str, cause: String) -> Self {
+        Row::new(name, Counts::default(), Some(cause))
+    }
+}
+
+/// A command that is one check: it passes or fails as a whole.
+fn check(name: &str, command: Command) -> anyhow::Result<Row> {
+    let output = run_captured(command)?;
+    let passed = Counts {
+        passed: u32::from(output.success),
+        ..Counts::default()
+    };
+    Ok(Row::new(name, passed, unexplained_failure(&output, 0)))
+}
+
+/// A command that failed though none of its tests did (a build error, a
+/// crashed test binary, a failed check): the line that most likely says why.
+fn unexplained_failure(output: &Output, tests_failed: u32) -> Option<String> {
+    (!output.success && tests_failed == 0).then(|| {
+        summary::first_error(&output.text)
+            .unwrap_or_else(|| "no error line in its output (see above)".into())
+    })
 }
 
 /// lavapipe offers subgroups, so the native GPU tests must find them:
@@ -253,16 +277,42 @@ fn xdg_runtime_dir(root: &Path) -> anyhow::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
-/// Prints each step's counts and the summary line; returns the exit code.
-fn finish(rows: &[(String, Counts)]) -> i32 {
+/// Prints each step's counts, the summary line, and why the steps that
+/// failed without a failing test did; returns the exit code.
+fn finish(root: &Path, rows: &[Row]) -> i32 {
     let mut total = Counts::default();
     println!("\n== cargo xtask test ==");
-    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
-    for (name, counts) in rows {
+    let width = rows.iter().map(|row| row.name.len()).max().unwrap_or(0);
+    for Row { name, counts, .. } in rows {
         let mark = if counts.failed > 0 { "FAIL" } else { "ok  " };
         println!("{mark} {name:<width$}  {counts}");
         total.add(*counts);
     }
     println!("{total}");
-    if total.failed > 0 { 1 } else { 0 }
+    let causes: Vec<_> = rows
+        .iter()
+        .filter_map(|row| Some((&row.name, row.cause.as_ref()?)))
+        .collect();
+    if causes.is_empty() {
+        return if total.failed > 0 { 1 } else { 0 };
+    }
+    for (name, cause) in causes {
+        println!("why {name}: {cause}");
+    }
+    // Builds that fail at once after passing checks are most often a full disk.
+    if let Some(free) = free_space(root) {
+        println!("free disk space for target/: {free}");
+    }
+    1
+}
+
+/// `df`'s "available" figure for the file system holding `root`.
+fn free_space(root: &Path) -> Option<String> {
+    let output = Command::new("df")
+        .args(["-h", "--output=avail"])
+        .arg(root)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines().nth(1).map(|line| line.trim().to_string())
 }
