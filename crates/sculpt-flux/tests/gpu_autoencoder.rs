@@ -39,7 +39,7 @@ use sculpt_flux::flux::{
     FluxError,
     autoencoder::{AutoEncoderConfig, Decoder, Encoder},
 };
-use sculpt_gpu::{Gpu, Tensor};
+use sculpt_gpu::{Gpu, GpuOptions, Tensor};
 
 type Weights = HashMap<String, (Vec<usize>, Vec<f32>)>;
 
@@ -395,6 +395,96 @@ fn repeated_decode_and_encode_create_no_buffers_or_pipelines() {
     assert_eq!(during.pipelines_created, 0, "{during:?}");
     assert!(during.dispatches > 0, "{during:?}");
     assert_eq!(first, second, "the same latent gives the same image");
+}
+
+/// A device whose storage bindings hold at most `bytes`, whatever the
+/// adapter offers.
+fn gpu_with_binding(bytes: u64) -> Gpu {
+    let options = GpuOptions {
+        max_storage_binding: Some(bytes),
+        ..GpuOptions::default()
+    };
+    pollster::block_on(Gpu::with_options(options)).expect("a GPU device for this test")
+}
+
+/// 160 KiB: just above the tiny autoencoder's largest weight tensor
+/// (64 · 64 · 3 · 3 f32, 144 KiB), well below its widest activations.
+const SMALL_BINDING: u64 = 160 << 10;
+
+#[test]
+fn activations_larger_than_a_binding_are_cut_into_channel_slices() {
+    // On a 6×5 latent (48×40 pixels) the decoder's widest activation, level
+    // 1's 64 channels upsampled to full size, takes 480 KiB and level 0's
+    // 32 channels 240 KiB: 4 and 2 slices of a 160 KiB binding. The encoder
+    // meets the same sizes on its way down.
+    let config = AutoEncoderConfig::tiny();
+    let weights = random_weights(&config, 34);
+    let vb = var_builder(&weights);
+    let reference_decoder =
+        reference::Decoder::new(&reference_config(&config), vb.pp("decoder")).unwrap();
+    let reference_encoder =
+        reference::Encoder::new(&reference_config(&config), vb.pp("encoder")).unwrap();
+    let gpu = gpu_with_binding(SMALL_BINDING);
+    assert_eq!(
+        gpu.device.limits().max_storage_buffer_binding_size,
+        SMALL_BINDING
+    );
+    let (height, width) = (6, 5);
+    assert!(
+        Tensor::uninit(&gpu, &[64, 8 * height, 8 * width]).is_err(),
+        "the widest activation would fit one binding: the test checks nothing"
+    );
+    let decoder = load_decoder(&gpu, &config, &weights);
+    let encoder = load_encoder(&gpu, &config, &weights);
+    let mut rng = ChaCha8Rng::seed_from_u64(35);
+
+    let latent_shape = [config.z_channels, height, width];
+    let z = random(&mut rng, latent_shape.iter().product(), 0.0, 1.0);
+    let image_shape = [config.in_channels, 8 * height, 8 * width];
+    let image = random(&mut rng, image_shape.iter().product(), 0.0, 1.0);
+    let round = || {
+        let latent = Tensor::from_slice(&gpu, &z, &latent_shape).unwrap();
+        let decoded = read(&gpu, &decoder.forward(&gpu, &latent).unwrap());
+        let image = Tensor::from_slice(&gpu, &image, &image_shape).unwrap();
+        let mean = read(&gpu, &encoder.forward(&gpu, &image).unwrap());
+        (decoded, mean)
+    };
+    let first = round();
+
+    let want = reference_decoder
+        .forward(&cpu_tensor(&z, &latent_shape))
+        .unwrap();
+    assert_close("sliced decoder 6×5", &first.0, &to_vec(&want), TOLERANCE);
+    let moments = reference_encoder
+        .forward(&cpu_tensor(&image, &image_shape))
+        .unwrap();
+    let want_mean = to_vec(&moments.narrow(1, 0, config.z_channels).unwrap());
+    assert_close("sliced encoder 48×40", &first.1, &want_mean, TOLERANCE);
+
+    // Slicing keeps the steady state: no new buffers or pipelines.
+    let before = gpu.stats();
+    let second = round();
+    let during = gpu.stats() - before;
+    assert_eq!(during.buffers_created, 0, "{during:?}");
+    assert_eq!(during.pipelines_created, 0, "{during:?}");
+    assert_eq!(first, second, "the same inputs give the same outputs");
+}
+
+#[test]
+fn an_activation_no_slicing_can_fit_is_refused_by_name() {
+    // At a 20×20 latent, level 0 holds 64 channels of 160×160 pixels: even
+    // its finest cut, 32 slices of two channels, takes 200 KiB.
+    let config = AutoEncoderConfig::tiny();
+    let weights = random_weights(&config, 36);
+    let gpu = gpu_with_binding(SMALL_BINDING);
+    let decoder = load_decoder(&gpu, &config, &weights);
+    let z = Tensor::from_slice(&gpu, &[0.5; 16 * 20 * 20], &[16, 20, 20]).unwrap();
+    let error = decoder
+        .forward(&gpu, &z)
+        .expect_err("an activation that cannot fit is refused");
+    let message = error.to_string();
+    assert!(message.contains("[64, 160, 160]"), "{message}");
+    assert!(message.contains("32 channel slices"), "{message}");
 }
 
 #[test]

@@ -37,7 +37,7 @@ use sculpt_flux::formats::{
 };
 use sculpt_flux::weights::{FileWeights, LoadError};
 use sculpt_gpu::{
-    Gpu, Tensor,
+    Gpu, GpuOptions, Tensor,
     weights::{WeightFormat, repack},
 };
 
@@ -273,6 +273,43 @@ fn schnell_structure_matches_candle() {
 #[test]
 fn dev_structure_with_guidance_matches_candle() {
     matches_candle(true, Some(GUIDANCE));
+}
+
+#[test]
+fn mlps_wider_than_a_binding_run_in_token_chunks() {
+    // 53 tokens × the MLP's 512 features take 106 KiB; a 64 KiB binding
+    // runs both kinds of block's MLP on 32 tokens, then 21, and splits
+    // their weights (256 KiB in f32) into 4 buffers each.
+    let config = FluxConfig::tiny(true);
+    let weights = random_weights(&config, 13);
+    let inputs = StepInputs::random(&config, 14);
+    let want = reference_forward(
+        &config,
+        &reference_model(&config, &weights),
+        &inputs,
+        Some(GUIDANCE),
+    );
+    let binding = 64 << 10;
+    let options = GpuOptions {
+        max_storage_binding: Some(binding),
+        ..GpuOptions::default()
+    };
+    let gpu = pollster::block_on(Gpu::with_options(options)).unwrap();
+    let tokens = IMAGE_ROWS * IMAGE_COLS + TEXT_TOKENS;
+    assert!(
+        Tensor::uninit(&gpu, &[tokens, config.mlp_hidden()]).is_err(),
+        "the MLP's activation would fit one binding: the test checks nothing"
+    );
+    let model =
+        pollster::block_on(FluxTransformer::load(&gpu, config, &mut weights.clone())).unwrap();
+    let got = gpu_forward(&gpu, &model, &inputs, Some(GUIDANCE)).unwrap();
+    assert_close("token chunks", &got, &want, TOLERANCE);
+
+    let before = gpu.stats();
+    let again = gpu_forward(&gpu, &model, &inputs, Some(GUIDANCE)).unwrap();
+    let during = gpu.stats() - before;
+    assert_eq!(during.buffers_created, 0, "{during:?}");
+    assert_eq!(got, again);
 }
 
 #[test]

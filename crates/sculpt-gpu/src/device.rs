@@ -30,6 +30,11 @@ const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
 pub struct GpuOptions {
     pub subgroups: bool,
     pub shader_f16: bool,
+    /// Ask for at most this storage binding size, in bytes, even where the
+    /// adapter offers more: tests use a small one to run the paths that
+    /// split what does not fit one binding. (Natively only: a browser
+    /// raises any request below WebGPU's default of 128 MiB to it.)
+    pub max_storage_binding: Option<u64>,
 }
 
 impl Default for GpuOptions {
@@ -37,6 +42,7 @@ impl Default for GpuOptions {
         Self {
             subgroups: true,
             shader_f16: true,
+            max_storage_binding: None,
         }
     }
 }
@@ -47,6 +53,7 @@ impl GpuOptions {
         Self {
             subgroups: false,
             shader_f16: false,
+            ..Self::default()
         }
     }
 
@@ -142,10 +149,15 @@ impl Gpu {
         #[cfg(target_arch = "wasm32")]
         let info = browser_adapter::named(info).await;
         let adapter_limits = adapter.limits();
-        let limits = required_limits(&adapter_limits).map_err(|limit| GpuError::LimitTooLow {
-            adapter: info.name.clone(),
-            limit,
-        })?;
+        let mut limits =
+            required_limits(&adapter_limits).map_err(|limit| GpuError::LimitTooLow {
+                adapter: info.name.clone(),
+                limit,
+            })?;
+        if let Some(cap) = options.max_storage_binding {
+            limits.max_storage_buffer_binding_size =
+                limits.max_storage_buffer_binding_size.min(cap);
+        }
         let features = adapter.features() & options.wanted_features();
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {

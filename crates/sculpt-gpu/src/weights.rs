@@ -353,6 +353,41 @@ impl PackedWeight {
         })
     }
 
+    /// Columns (input features) `cols` of every row, as a weight of their
+    /// own: a linear layer over a concatenated input becomes one layer per
+    /// part, added up. The range must start on a block boundary (4 values
+    /// for float formats) and end on one or at the last column; `None` when
+    /// it does not, or lies outside the weight, or is empty.
+    pub fn col_range(&self, cols: std::ops::Range<usize>) -> Option<PackedWeight> {
+        let align = match self.format {
+            WeightFormat::F32 | WeightFormat::F16 | WeightFormat::BF16 => 4,
+            format => format.block_elements(),
+        };
+        let aligned = |col: usize| col.is_multiple_of(align);
+        if cols.start >= cols.end
+            || cols.end > self.cols
+            || !aligned(cols.start)
+            || !(aligned(cols.end) || cols.end == self.cols)
+        {
+            return None;
+        }
+        let skip = self.format.words_per_row(cols.start);
+        let words_per_row = self.format.words_per_row(cols.end - cols.start);
+        let words = self
+            .words
+            .chunks_exact(self.words_per_row)
+            .flat_map(|row| &row[skip..skip + words_per_row])
+            .copied()
+            .collect();
+        Some(PackedWeight {
+            format: self.format,
+            rows: self.rows,
+            cols: cols.end - cols.start,
+            words_per_row,
+            words,
+        })
+    }
+
     /// Appends `more`'s rows after this weight's. Rows are packed
     /// independently (blocks never straddle rows), so a weight read a slab of
     /// rows at a time, or q, k and v stored apart, joins into one weight
@@ -454,6 +489,43 @@ mod tests {
         let other = repack(WeightFormat::F32, 1, 32, &[0; 128]).unwrap();
         let err = first.append_rows(&other).unwrap_err();
         assert!(matches!(err, WeightError::RowsDiffer { .. }), "{err}");
+    }
+
+    #[test]
+    fn column_ranges_equal_the_columns_repacked_alone() {
+        // Two Q8_0 rows of two blocks each: the second block of each row,
+        // repacked alone, is columns 32..64.
+        let block = |seed: u8| {
+            let mut bytes = vec![0x00, 0x3c];
+            bytes.extend((0..32).map(|i| i + seed));
+            bytes
+        };
+        let rows: Vec<Vec<u8>> = (0..2)
+            .map(|r| [block(10 * r), block(10 * r + 5)].concat())
+            .collect();
+        let whole = repack(WeightFormat::Q8_0, 2, 64, &rows.concat()).unwrap();
+        let second_blocks: Vec<u8> = rows.iter().flat_map(|row| row[34..].to_vec()).collect();
+        assert_eq!(
+            whole.col_range(32..64).unwrap(),
+            repack(WeightFormat::Q8_0, 2, 32, &second_blocks).unwrap()
+        );
+        assert_eq!(whole.col_range(0..64).unwrap(), whole);
+        // Not on a block boundary, outside, empty.
+        assert!(whole.col_range(16..64).is_none());
+        assert!(whole.col_range(32..48).is_none());
+        assert!(whole.col_range(32..96).is_none());
+        assert!(whole.col_range(32..32).is_none());
+
+        // F16 rows of 6 values pad to 8: columns 4..6 are the last two
+        // values, padded again.
+        let values: Vec<u16> = (0..12).map(|i| 0x3c00 + i).collect();
+        let f16 = repack(WeightFormat::F16, 2, 6, bytemuck::cast_slice(&values)).unwrap();
+        let tail: Vec<u16> = [4, 5, 10, 11].map(|i| values[i]).to_vec();
+        assert_eq!(
+            f16.col_range(4..6).unwrap(),
+            repack(WeightFormat::F16, 2, 2, bytemuck::cast_slice(&tail)).unwrap()
+        );
+        assert!(f16.col_range(2..6).is_none());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use sculpt_gpu::{
     Gpu, Tensor,
     kernels::{
         elementwise::{Binary, binary},
-        embed::embedding,
+        embed::EmbeddingTable,
     },
 };
 
@@ -15,8 +15,8 @@ use crate::weights::{Loader, WeightSource};
 /// CLIP's text model on the GPU, for one prompt (batch 1).
 pub struct ClipTextModel {
     config: ClipTextConfig,
-    /// [vocab, width]
-    token_embedding: Tensor,
+    /// [vocab, width], in row chunks where one binding cannot hold it.
+    token_embedding: EmbeddingTable,
     /// [max_positions, width]
     position_embedding: Tensor,
     layers: Vec<EncoderLayer>,
@@ -41,9 +41,10 @@ impl ClipTextModel {
         }
         Ok(Self {
             token_embedding: loader
-                .f32_tensor(
-                    "text_model.embeddings.token_embedding.weight",
-                    &[config.vocab_size, width],
+                .embedding_table(
+                    &["text_model.embeddings.token_embedding.weight"],
+                    config.vocab_size,
+                    width,
                 )
                 .await?,
             position_embedding: loader
@@ -68,7 +69,7 @@ impl ClipTextModel {
     /// Records GPU work only: nothing is read back.
     pub fn forward(&self, gpu: &Gpu, ids: &[u32]) -> Result<(Tensor, Tensor), ClipError> {
         let pooled_index = self.check(ids)?;
-        let tokens = embedding(gpu, &self.token_embedding, ids)?;
+        let tokens = self.token_embedding.gather(gpu, ids)?;
         let positions = self.position_embedding.narrow(0, ids.len())?;
         let mut x = binary(gpu, Binary::Add, &tokens, &positions)?;
         for layer in &self.layers {

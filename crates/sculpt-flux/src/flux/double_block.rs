@@ -8,7 +8,9 @@ use crate::weights::{Linear, Loader};
 
 use super::{
     FluxConfig, FluxError, Positions,
-    layers::{Heads, Mlp, Modulation, ModulationOut, QkNorm, plain_layer_norm, rotary_attention},
+    layers::{
+        Heads, Mlp, Modulation, ModulationOut, QkNorm, load_qkv, plain_layer_norm, rotary_attention,
+    },
 };
 
 /// One stream's weights, stored under `{block}.{stream}_mod`,
@@ -16,7 +18,8 @@ use super::{
 struct Stream {
     /// Two triples: one around attention, one around the MLP.
     modulation: Modulation<2>,
-    qkv: Linear,
+    /// `{name}_attn.qkv`, loaded as q, k and v.
+    qkv: [Linear; 3],
     norm: QkNorm,
     proj: Linear,
     mlp: Mlp,
@@ -31,14 +34,7 @@ impl Stream {
         let hidden = config.hidden_size;
         Ok(Self {
             modulation: Modulation::load(loader, &format!("{name}_mod"), hidden).await?,
-            qkv: loader
-                .linear(
-                    &format!("{name}_attn.qkv"),
-                    hidden,
-                    3 * hidden,
-                    config.qkv_bias,
-                )
-                .await?,
+            qkv: load_qkv(loader, &format!("{name}_attn.qkv"), config, config.qkv_bias).await?,
             norm: QkNorm::load(loader, &format!("{name}_attn.norm"), config.head_dim()).await?,
             proj: loader
                 .linear(&format!("{name}_attn.proj"), hidden, hidden, true)
@@ -56,9 +52,7 @@ impl Stream {
         attention_mod: &ModulationOut,
     ) -> Result<Heads, FluxError> {
         let modulated = attention_mod.modulate(gpu, &plain_layer_norm(gpu, x)?)?;
-        let projection = self.qkv.forward(gpu, &modulated)?;
-        let (heads, _) = Heads::from_projection(gpu, config, &projection, &self.norm)?;
-        Ok(heads)
+        Heads::project(gpu, config, &modulated, &self.qkv, &self.norm)
     }
 
     /// The residual updates after attention: the projected attention output,

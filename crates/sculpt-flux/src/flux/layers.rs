@@ -15,7 +15,7 @@ use sculpt_gpu::{
 
 use crate::weights::{Linear, Loader};
 
-use super::{FluxConfig, FluxError, NORM_EPS};
+use super::{FluxConfig, FluxError, NORM_EPS, token_chunks::by_token_chunks};
 
 /// LayerNorm over the last axis without learned parameters.
 pub(crate) fn plain_layer_norm(gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
@@ -162,38 +162,44 @@ pub(crate) struct Heads {
 }
 
 impl Heads {
-    /// From a projection [tokens, 3 · hidden + rest] whose columns hold q, k
-    /// and v one after another, then `rest` more (the single blocks' MLP
-    /// input), which comes back beside the heads when there is any. q and k
-    /// are QK-normed.
-    pub fn from_projection(
+    /// The three projections of `x` [tokens, hidden], q and k QK-normed.
+    /// (Checkpoints store them as one `qkv` linear, or as the start of the
+    /// single blocks' `linear1`; they are loaded as three, so that no
+    /// activation three times the hidden width is needed.)
+    pub fn project(
         gpu: &Gpu,
         config: &FluxConfig,
-        projection: &Tensor,
+        x: &Tensor,
+        [q, k, v]: &[Linear; 3],
         norm: &QkNorm,
-    ) -> Result<(Self, Option<Tensor>), FluxError> {
-        let hidden = config.hidden_size;
-        let rest = projection.last_dim() - 3 * hidden;
-        let mut sizes = vec![hidden; 3];
-        if rest > 0 {
-            sizes.push(rest);
-        }
-        let mut parts = split(gpu, projection, 1, &sizes)?;
-        let rest = (rest > 0).then(|| parts.pop()).flatten();
-        let tokens = projection.shape()[0];
+    ) -> Result<Self, FluxError> {
+        let tokens = x.shape()[0];
         let heads_shape = [tokens, config.num_heads, config.head_dim()];
         let (q, k) = norm.forward(
             gpu,
-            &parts[0].reshape(&heads_shape)?,
-            &parts[1].reshape(&heads_shape)?,
+            &q.forward(gpu, x)?.reshape(&heads_shape)?,
+            &k.forward(gpu, x)?.reshape(&heads_shape)?,
         )?;
-        let heads = Self {
+        Ok(Self {
             q,
             k,
-            v: parts[2].reshape(&heads_shape)?,
-        };
-        Ok((heads, rest))
+            v: v.forward(gpu, x)?.reshape(&heads_shape)?,
+        })
     }
+}
+
+/// Loads linear `name` [3 · hidden, in] as the q, k and v projections.
+pub(crate) async fn load_qkv(
+    loader: &mut Loader<'_>,
+    name: &str,
+    config: &FluxConfig,
+    bias: bool,
+) -> Result<[Linear; 3], FluxError> {
+    let hidden = config.hidden_size;
+    let parts = loader
+        .linear_split_outputs(name, hidden, &[hidden; 3], bias)
+        .await?;
+    Ok(parts.try_into().ok().expect("three parts"))
 }
 
 /// Attention of every token to every token, queries and keys rotated by
@@ -244,9 +250,13 @@ impl Mlp {
         })
     }
 
+    /// In token chunks where the hidden activation outgrows a binding.
     pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
-        let hidden = unary(gpu, Unary::GeluTanh, &self.up.forward(gpu, x)?)?;
-        Ok(self.down.forward(gpu, &hidden)?)
+        let width = self.up.out_features();
+        by_token_chunks(gpu, x, width, |x| {
+            let hidden = unary(gpu, Unary::GeluTanh, &self.up.forward(gpu, x)?)?;
+            Ok(self.down.forward(gpu, &hidden)?)
+        })
     }
 }
 

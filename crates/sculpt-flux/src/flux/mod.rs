@@ -20,6 +20,7 @@ mod layers;
 mod model;
 mod positions;
 mod single_block;
+mod token_chunks;
 
 use sculpt_gpu::GpuError;
 

@@ -20,7 +20,7 @@ use sculpt_gpu::weights::WeightFormat;
 use crate::checkpoint::{Role, human_bytes};
 use crate::clip::ClipTextConfig;
 use crate::flux::FluxConfig;
-use crate::flux::autoencoder::AutoEncoderConfig;
+use crate::flux::autoencoder::{AutoEncoderConfig, channel_slice_count};
 use crate::formats::{Dtype, Encoding, TensorInfo};
 use crate::t5::T5Config;
 
@@ -172,32 +172,52 @@ pub fn plan_memory(
             largest_activation: tokens * ff.max(inner).max(d) * F32,
         }
     };
+    let binding = limits.max_storage_binding.min(limits.max_buffer_size);
     let transformer = {
         let (config, weights) = models.transformer;
         let tokens = (w / 16) * (h / 16) + models.t5_tokens as u64;
         let (hidden, mlp) = (config.hidden_size as u64, config.mlp_hidden() as u64);
+        // The MLPs run in token chunks that fit a binding (see
+        // `flux::token_chunks`); everything else is [tokens, hidden].
+        let chunk_tokens = tokens.min((binding / (mlp * F32)).max(1));
+        let mlp_chunk = chunk_tokens * mlp * F32;
         // The widest point is a single block: its input and normed input,
-        // linear1's [qkv | mlp] output, the attention output, the joined
-        // [attention | GELU(mlp)] input of linear2 and its output.
+        // q, k, v, the attention output and its projection, the MLP's
+        // output and the block's; the MLP's chunk before and after GELU.
         StagePlan {
             role: Role::Transformer,
             weight_bytes: weights,
-            activation_bytes: tokens
-                * (2 * hidden + (3 * hidden + mlp) + hidden + (hidden + mlp) + hidden)
-                * F32,
-            largest_activation: tokens * (3 * hidden + mlp) * F32,
+            activation_bytes: tokens * 9 * hidden * F32 + 2 * mlp_chunk,
+            largest_activation: (tokens * hidden * F32).max(mlp_chunk),
         }
     };
     let autoencoder = {
         let (config, weights) = models.autoencoder;
-        let largest = autoencoder_largest(config, w, h, models.encodes_image);
+        let activations = autoencoder_activations(config, w, h, models.encodes_image);
+        let whole = |&(channels, pixels): &(u64, u64)| channels * pixels * F32;
+        let largest = activations.iter().map(whole).max().unwrap_or(0);
+        // Activations are cut into channel slices to fit a binding (see
+        // `autoencoder::slices`); the mid block's attention is not, and its
+        // packed q, k, v [latent pixels, 3 · channels] is its widest tensor.
+        let largest_slice = activations
+            .iter()
+            .map(|&(channels, pixels)| {
+                let plane = pixels * F32;
+                let count = channel_slice_count(channels as usize, plane, binding)
+                    .unwrap_or_else(|finest| finest);
+                channels / count as u64 * plane
+            })
+            .max()
+            .unwrap_or(0);
+        let latent_pixels = (w / 8) * (h / 8);
+        let attention_qkv = latent_pixels * 3 * config.bottom_channels() as u64 * F32;
         // A resnet block at the widest level holds its input, the normed
         // input, the first convolution's output and the shortcut.
         StagePlan {
             role: Role::Autoencoder,
             weight_bytes: weights,
             activation_bytes: 4 * largest,
-            largest_activation: largest,
+            largest_activation: largest_slice.max(attention_qkv),
         }
     };
     let text_phase =
@@ -211,12 +231,11 @@ pub fn plan_memory(
     let stages = vec![clip, t5, transformer, autoencoder];
 
     let mut problems = Vec::new();
-    let binding = limits.max_storage_binding.min(limits.max_buffer_size);
     for stage in &stages {
         if stage.largest_activation > binding {
             problems.push(format!(
-                "the {}'s largest activation at {width}x{height} takes {}, more than the {} \
-                 one GPU buffer binding may hold on this device",
+                "the {}'s largest activation tensor at {width}x{height} takes {}, more than \
+                 the {} one GPU buffer binding may hold on this device",
                 stage.role,
                 human_bytes(stage.largest_activation),
                 human_bytes(binding)
@@ -242,14 +261,19 @@ pub fn plan_memory(
     }
 }
 
-/// Bytes of the autoencoder's largest activation: the widest level's
-/// channels times its pixels, over the decoder's levels (each upsampled
-/// output has the coarser level's channels at the finer level's size) and,
-/// when it runs, the encoder's first level at full size.
-fn autoencoder_largest(config: &AutoEncoderConfig, width: u64, height: u64, encodes: bool) -> u64 {
+/// The autoencoder's activations as (channels, pixels): each level's
+/// channels at its size, over the decoder's levels (each upsampled output
+/// has the coarser level's channels at the finer level's size) and, when
+/// it runs, the encoder's first level at full size.
+fn autoencoder_activations(
+    config: &AutoEncoderConfig,
+    width: u64,
+    height: u64,
+    encodes: bool,
+) -> Vec<(u64, u64)> {
     let levels = config.ch_mult.len();
     if levels == 0 {
-        return 0;
+        return Vec::new();
     }
     let scale = 1u64 << (levels - 1);
     let (latent_w, latent_h) = (width / scale, height / scale);
@@ -258,17 +282,17 @@ fn autoencoder_largest(config: &AutoEncoderConfig, width: u64, height: u64, enco
         latent_w * factor * latent_h * factor
     };
     let channels = |level: usize| (config.ch * config.ch_mult[level]) as u64;
-    let mut largest = 0;
+    let mut activations = Vec::new();
     for level in 0..levels {
-        largest = largest.max(pixels(level) * channels(level));
+        activations.push((channels(level), pixels(level)));
         if level > 0 {
-            largest = largest.max(pixels(level - 1) * channels(level));
+            activations.push((channels(level), pixels(level - 1)));
         }
     }
     if encodes {
-        largest = largest.max(width * height * config.ch as u64);
+        activations.push((config.ch as u64, width * height));
     }
-    largest * F32
+    activations
 }
 
 impl fmt::Display for MemoryPlan {
@@ -331,26 +355,52 @@ mod tests {
             memory_budget: None,
         };
         let plan = plan_memory(&models, 1024, 1024, limits);
-        // 4096 image + 256 text tokens; linear1 gives 3·3072 + 12288 = 21504.
+        // 4096 image + 256 text tokens; the MLP's 12288 features are the
+        // widest, all tokens at once in a 2 GiB binding.
         let dit = plan.stage(Role::Transformer).unwrap();
-        assert_eq!(dit.largest_activation, 4352 * 21504 * 4);
+        assert_eq!(dit.largest_activation, 4352 * 12288 * 4);
         assert_eq!(
             dit.activation_bytes,
-            4352 * (6144 + 21504 + 3072 + 15360 + 3072) * 4
+            4352 * 9 * 3072 * 4 + 2 * 4352 * 12288 * 4
         );
         // The decoder's widest tensor: level 1's 256 channels upsampled to
-        // the full 1024² (1 GiB).
+        // the full 1024² (1 GiB), whole in a 2 GiB binding.
         let ae = plan.stage(Role::Autoencoder).unwrap();
         assert_eq!(ae.largest_activation, 1024 * 1024 * 256 * 4);
+        assert_eq!(ae.activation_bytes, 4 * 1024 * 1024 * 256 * 4);
         assert!(plan.fits(), "{plan}");
 
-        // WebGPU's default 128 MiB binding cannot hold it.
+        // WebGPU's default 128 MiB binding: the autoencoder cuts that tensor
+        // into 8 slices of 32 channels (128 MiB each); the MLPs run on 2730
+        // tokens at a time (2730 · 12288 f32 ≤ 128 MiB < 2731 · 12288).
         let small = DeviceLimits {
             max_storage_binding: 128 << 20,
             ..limits
         };
         let plan = plan_memory(&models, 1024, 1024, small);
-        assert!(!plan.fits());
+        assert!(plan.fits(), "{plan}");
+        let ae = plan.stage(Role::Autoencoder).unwrap();
+        assert_eq!(ae.largest_activation, 32 * 1024 * 1024 * 4);
+        let dit = plan.stage(Role::Transformer).unwrap();
+        assert_eq!(dit.largest_activation, 2730 * 12288 * 4);
+
+        // At 512² the autoencoder's 256 MiB tensor takes 2 slices of 128
+        // channels, exactly 128 MiB each.
+        let plan = plan_memory(&models, 512, 512, small);
+        assert!(plan.fits(), "{plan}");
+        let ae = plan.stage(Role::Autoencoder).unwrap();
+        assert_eq!(ae.largest_activation, 128 * 512 * 512 * 4);
+
+        // Below 16 MiB the mid block's attention (128² latent pixels × 3 ·
+        // 512 channels at 1024², 96 MiB) cannot fit, and below 32 MiB the
+        // finest cut (8 channels of 1024²) of level 1's upsampled output.
+        let tiny = DeviceLimits {
+            max_storage_binding: 16 << 20,
+            ..limits
+        };
+        let plan = plan_memory(&models, 1024, 1024, tiny);
+        let ae = plan.stage(Role::Autoencoder).unwrap();
+        assert_eq!(ae.largest_activation, 128 * 128 * 3 * 512 * 4);
         assert!(
             plan.problems.iter().any(|p| p.contains("FLUX autoencoder")),
             "{plan}"

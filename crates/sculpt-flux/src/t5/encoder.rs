@@ -4,7 +4,7 @@ use std::cell::RefCell;
 
 use sculpt_gpu::{
     Gpu, Tensor,
-    kernels::{embed::embedding, norm::rms_norm},
+    kernels::{embed::EmbeddingTable, norm::rms_norm},
 };
 
 use crate::weights::Loader;
@@ -31,9 +31,9 @@ const BUCKET_WEIGHTS_NAME: &str =
 pub struct T5Encoder {
     config: T5Config,
     /// [vocab, d_model] in f32: the embedding kernel reads f32 only. At
-    /// T5-XXL's size that is 526 MB in one storage binding, which the device
-    /// must allow; a packed (bf16, GGUF) table is refused by name.
-    embedding: Tensor,
+    /// T5-XXL's size that is 526 MB, kept in row chunks that each fit one
+    /// storage binding; a packed (bf16, GGUF) table is refused by name.
+    embedding: EmbeddingTable,
     /// Block 0's learned bias per bucket and head, [buckets, heads], kept on
     /// the CPU: each sequence length needs its own gathering of it.
     bucket_weights: Vec<f32>,
@@ -56,7 +56,7 @@ impl T5Encoder {
         let loader = &mut Loader::new(gpu, source, "T5");
         let d_model = config.d_model;
         let embedding = loader
-            .first_f32_tensor(&EMBEDDING_NAMES, &[config.vocab_size, d_model])
+            .embedding_table(&EMBEDDING_NAMES, config.vocab_size, d_model)
             .await?;
         let bucket_weights = loader
             .f32_values(
@@ -100,7 +100,7 @@ impl T5Encoder {
             )));
         }
         let position_bias = self.position_bias(gpu, ids.len())?;
-        let mut x = embedding(gpu, &self.embedding, ids)?;
+        let mut x = self.embedding.gather(gpu, ids)?;
         for block in &self.blocks {
             x = block.forward(gpu, &self.config, &x, &position_bias)?;
         }

@@ -2,7 +2,11 @@
 
 use sculpt_gpu::{
     Gpu, GpuError, Tensor,
-    kernels::linear::{LinearWeight, linear},
+    kernels::{
+        embed::EmbeddingTable,
+        linear::{LinearWeight, linear},
+    },
+    weights::{PackedWeight, WeightFormat, repack},
 };
 
 use super::{LoadError, TensorData, TensorUse, WeightSource};
@@ -122,17 +126,23 @@ impl<'a> Loader<'a> {
         self.f32_tensor(name, &[len]).await
     }
 
-    /// The first of `names` the source has, on the GPU in f32; when it has
-    /// none, the error names the first.
-    pub async fn first_f32_tensor(
+    /// The first of `names` the source has, as an embedding table
+    /// [vocab, dim] in f32 (split into row chunks where one binding cannot
+    /// hold it); when it has none, the error names the first.
+    pub async fn embedding_table(
         &mut self,
         names: &[&str],
-        shape: &[usize],
-    ) -> Result<Tensor, LoadError> {
+        vocab: usize,
+        dim: usize,
+    ) -> Result<EmbeddingTable, LoadError> {
         for name in names {
-            if let Some(data) = self.try_take(name, shape, TensorUse::Values).await? {
+            if let Some(data) = self
+                .try_take(name, &[vocab, dim], TensorUse::Values)
+                .await?
+            {
                 let values = self.values(name, data)?;
-                return self.upload(name, &values, shape);
+                return EmbeddingTable::from_f32(self.gpu, &values, vocab, dim)
+                    .map_err(|e| self.gpu_error(name, e));
             }
         }
         Err(LoadError::MissingTensor {
@@ -183,6 +193,115 @@ impl<'a> Loader<'a> {
         };
         Ok(Linear { weight, bias })
     }
+
+    /// Tensor `name`, a linear layer's weight [out, in], in its packed
+    /// storage form (f32 values packed as F32).
+    async fn packed_weight(
+        &mut self,
+        name: &str,
+        in_features: usize,
+        out_features: usize,
+    ) -> Result<PackedWeight, LoadError> {
+        let data = self
+            .take(name, &[out_features, in_features], TensorUse::LinearWeight)
+            .await?;
+        match data {
+            TensorData::Packed(packed) => Ok(packed),
+            TensorData::F32(values) => {
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                repack(WeightFormat::F32, out_features, in_features, &bytes)
+                    .map_err(|e| self.source_error(name, e.to_string()))
+            }
+        }
+    }
+
+    /// A linear layer stored as one, run as one layer per run of its output
+    /// features (`outputs`, in order): the parts' outputs side by side are
+    /// the layer's. No activation as wide as the whole output is needed.
+    pub async fn linear_split_outputs(
+        &mut self,
+        name: &str,
+        in_features: usize,
+        outputs: &[usize],
+        bias: bool,
+    ) -> Result<Vec<Linear>, LoadError> {
+        let out_features = outputs.iter().sum();
+        let weight_name = format!("{name}.weight");
+        let packed = self
+            .packed_weight(&weight_name, in_features, out_features)
+            .await?;
+        let bias = match bias {
+            true => Some(
+                self.f32_values(&format!("{name}.bias"), &[out_features])
+                    .await?,
+            ),
+            false => None,
+        };
+        let mut parts = Vec::with_capacity(outputs.len());
+        let mut start = 0;
+        for &len in outputs {
+            let rows = packed
+                .row_range(start..start + len)
+                .expect("the parts add up to the weight's rows");
+            let weight = LinearWeight::from_packed(self.gpu, &rows)
+                .map_err(|e| self.gpu_error(&weight_name, e))?;
+            let bias = match &bias {
+                Some(values) => {
+                    let name = format!("{name}.bias");
+                    Some(self.upload(&name, &values[start..start + len], &[len])?)
+                }
+                None => None,
+            };
+            parts.push(Linear { weight, bias });
+            start += len;
+        }
+        Ok(parts)
+    }
+
+    /// A linear layer stored as one, run as one layer per run of its input
+    /// features (`inputs`, in order), whose outputs add up to the layer's
+    /// output; the bias goes with the first. Each cut must fall on a block
+    /// of the weight's storage format.
+    pub async fn linear_split_inputs(
+        &mut self,
+        name: &str,
+        inputs: &[usize],
+        out_features: usize,
+        bias: bool,
+    ) -> Result<Vec<Linear>, LoadError> {
+        let in_features = inputs.iter().sum();
+        let weight_name = format!("{name}.weight");
+        let packed = self
+            .packed_weight(&weight_name, in_features, out_features)
+            .await?;
+        let mut bias = match bias {
+            true => Some(self.vector(&format!("{name}.bias"), out_features).await?),
+            false => None,
+        };
+        let mut parts = Vec::with_capacity(inputs.len());
+        let mut start = 0;
+        for &len in inputs {
+            let columns = packed.col_range(start..start + len).ok_or_else(|| {
+                self.source_error(
+                    &weight_name,
+                    format!(
+                        "its input features cannot be cut at {start}..{}: {} blocks hold {} values",
+                        start + len,
+                        packed.format(),
+                        packed.format().block_elements()
+                    ),
+                )
+            })?;
+            let weight = LinearWeight::from_packed(self.gpu, &columns)
+                .map_err(|e| self.gpu_error(&weight_name, e))?;
+            parts.push(Linear {
+                weight,
+                bias: bias.take(),
+            });
+            start += len;
+        }
+        Ok(parts)
+    }
 }
 
 /// `x · weightᵀ + bias` over the last axis.
@@ -198,5 +317,9 @@ impl Linear {
 
     pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, GpuError> {
         linear(gpu, x, &self.weight, self.bias.as_ref())
+    }
+
+    pub fn out_features(&self) -> usize {
+        self.weight.shape()[0]
     }
 }

@@ -6,6 +6,10 @@
 //! channels × 64 output pixels, staging 16-deep slices of the weights and of
 //! the gathered input windows in workgroup memory, each thread holding a
 //! 4 × 4 block of outputs in registers (see the header of `conv.wgsl`).
+//!
+//! An input too large for one binding can be given as channel slices:
+//! [`conv2d_channel_slice`] convolves the first, [`conv2d_accumulate`] adds
+//! each other's share to its output.
 
 use crate::{
     Gpu, GpuError, Tensor,
@@ -100,98 +104,217 @@ pub fn conv2d(
     bias: Option<&Tensor>,
     config: Conv2dConfig,
 ) -> Result<Tensor, GpuError> {
-    let shape_error = |why: &str| {
-        GpuError::Shape(format!(
-            "conv2d of {:?} with weights {:?}{}: {why}",
+    let plan = ConvPlan::new(x, weight, None, bias, config)?;
+    let out = Tensor::uninit(gpu, &plan.out_shape())?;
+    plan.launch(gpu, x, weight, bias, &out, false);
+    Ok(out)
+}
+
+/// The share of one channel slice of a larger input: `x` [C, H, W] holds
+/// the input channels `first_in_channel..first_in_channel + C` of the
+/// weights [C_out, C_in, KH, KW]. Returns a fresh output with `bias` added;
+/// [`conv2d_accumulate`] adds the other slices' shares to it.
+pub fn conv2d_channel_slice(
+    gpu: &Gpu,
+    x: &Tensor,
+    weight: &Tensor,
+    first_in_channel: usize,
+    bias: Option<&Tensor>,
+    config: Conv2dConfig,
+) -> Result<Tensor, GpuError> {
+    let plan = ConvPlan::new(x, weight, Some(first_in_channel), bias, config)?;
+    let out = Tensor::uninit(gpu, &plan.out_shape())?;
+    plan.launch(gpu, x, weight, bias, &out, false);
+    Ok(out)
+}
+
+/// Adds the share of the channel slice `x` (as in
+/// [`conv2d_channel_slice`], without bias) to `out`, which holds the
+/// convolution's other shares.
+pub fn conv2d_accumulate(
+    gpu: &Gpu,
+    x: &Tensor,
+    weight: &Tensor,
+    first_in_channel: usize,
+    out: &Tensor,
+    config: Conv2dConfig,
+) -> Result<(), GpuError> {
+    let plan = ConvPlan::new(x, weight, Some(first_in_channel), None, config)?;
+    if out.shape() != plan.out_shape() {
+        return Err(GpuError::Shape(format!(
+            "conv2d of {:?} with weights {:?} gives {:?}, which cannot be added to {:?}",
             x.shape(),
             weight.shape(),
-            bias.map_or(String::new(), |b| format!(" and bias {:?}", b.shape())),
-        ))
-    };
-    let &[in_channels, height, width] = x.shape() else {
-        return Err(shape_error("the input must be [channels, height, width]"));
-    };
-    let &[out_channels, weight_in_channels, kh, kw] = weight.shape() else {
-        return Err(shape_error(
-            "the weights must be [out channels, in channels, kernel height, kernel width]",
-        ));
-    };
-    if weight_in_channels != in_channels {
-        return Err(shape_error(
-            "the weights' input channels differ from the input's",
-        ));
-    }
-    if let Some(bias) = bias
-        && bias.shape() != [out_channels]
-    {
-        return Err(shape_error(
-            "the bias must have one value per output channel",
-        ));
-    }
-    if config.stride == 0 {
-        return Err(shape_error("the stride must be at least 1"));
-    }
-    if in_channels == 0 || out_channels == 0 || kh == 0 || kw == 0 {
-        return Err(shape_error("channels and kernel sizes must not be 0"));
-    }
-    let Padding {
-        top,
-        bottom,
-        left,
-        right,
-    } = config.padding;
-    let (Some(out_height), Some(out_width)) = (
-        output_size(height, top, bottom, kh, config.stride),
-        output_size(width, left, right, kw, config.stride),
-    ) else {
-        return Err(shape_error(&format!(
-            "the padded input is smaller than the kernel (padding {:?})",
-            config.padding
+            plan.out_shape(),
+            out.shape()
         )));
-    };
-
-    let out = Tensor::uninit(gpu, &[out_channels, out_height, out_width])?;
-    let out_pixels = out_height * out_width;
-    let params = [
-        in_channels,
-        height,
-        width,
-        out_channels,
-        out_width,
-        out_pixels,
-        config.stride,
-        top,
-        left,
-    ]
-    .map(|word| u32::try_from(word).expect("sizes fit the binding limit"));
-    let offsets = [
-        x.offset(),
-        weight.offset(),
-        bias.map_or(0, Tensor::offset),
-        out.offset(),
-    ];
-    let params: Vec<u32> = params.into_iter().chain(offsets).collect();
-
-    let mut grid = linear_grid(out_pixels.div_ceil(TILE_PIXELS));
-    grid[2] = u32::try_from(out_channels.div_ceil(TILE_CHANNELS)).expect("channel tiles fit u32");
-    let constants = [("KH", kh as f64), ("KW", kw as f64)];
-    match bias {
-        Some(bias) => gpu.launch(
-            &SOURCE,
-            "conv2d_bias",
-            &constants,
-            &[x.buffer(), weight.buffer(), bias.buffer(), out.buffer()],
-            &params,
-            grid,
-        ),
-        None => gpu.launch(
-            &SOURCE,
-            "conv2d",
-            &constants,
-            &[x.buffer(), weight.buffer(), out.buffer()],
-            &params,
-            grid,
-        ),
     }
-    Ok(out)
+    plan.launch(gpu, x, weight, None, out, true);
+    Ok(())
+}
+
+/// A checked convolution: sizes and where the input meets the weights.
+struct ConvPlan {
+    in_channels: usize,
+    height: usize,
+    width: usize,
+    out_channels: usize,
+    out_height: usize,
+    out_width: usize,
+    /// The weights' own input channels, and the first one `x` holds.
+    weight_in_channels: usize,
+    first_in_channel: usize,
+    kh: usize,
+    kw: usize,
+    config: Conv2dConfig,
+}
+
+impl ConvPlan {
+    /// `slice`: the first of the weights' input channels `x` holds, when it
+    /// holds a slice of them rather than all.
+    fn new(
+        x: &Tensor,
+        weight: &Tensor,
+        slice: Option<usize>,
+        bias: Option<&Tensor>,
+        config: Conv2dConfig,
+    ) -> Result<Self, GpuError> {
+        let shape_error = |why: &str| {
+            GpuError::Shape(format!(
+                "conv2d of {:?} with weights {:?}{}: {why}",
+                x.shape(),
+                weight.shape(),
+                bias.map_or(String::new(), |b| format!(" and bias {:?}", b.shape())),
+            ))
+        };
+        let &[in_channels, height, width] = x.shape() else {
+            return Err(shape_error("the input must be [channels, height, width]"));
+        };
+        let &[out_channels, weight_in_channels, kh, kw] = weight.shape() else {
+            return Err(shape_error(
+                "the weights must be [out channels, in channels, kernel height, kernel width]",
+            ));
+        };
+        match slice {
+            None if weight_in_channels != in_channels => {
+                return Err(shape_error(
+                    "the weights' input channels differ from the input's",
+                ));
+            }
+            Some(first) if first + in_channels > weight_in_channels => {
+                return Err(shape_error(&format!(
+                    "input channels {first}..{} are not all among the weights'",
+                    first + in_channels
+                )));
+            }
+            _ => {}
+        }
+        if let Some(bias) = bias
+            && bias.shape() != [out_channels]
+        {
+            return Err(shape_error(
+                "the bias must have one value per output channel",
+            ));
+        }
+        if config.stride == 0 {
+            return Err(shape_error("the stride must be at least 1"));
+        }
+        if in_channels == 0 || out_channels == 0 || kh == 0 || kw == 0 {
+            return Err(shape_error("channels and kernel sizes must not be 0"));
+        }
+        let Padding {
+            top,
+            bottom,
+            left,
+            right,
+        } = config.padding;
+        let (Some(out_height), Some(out_width)) = (
+            output_size(height, top, bottom, kh, config.stride),
+            output_size(width, left, right, kw, config.stride),
+        ) else {
+            return Err(shape_error(&format!(
+                "the padded input is smaller than the kernel (padding {:?})",
+                config.padding
+            )));
+        };
+        Ok(Self {
+            in_channels,
+            height,
+            width,
+            out_channels,
+            out_height,
+            out_width,
+            weight_in_channels,
+            first_in_channel: slice.unwrap_or(0),
+            kh,
+            kw,
+            config,
+        })
+    }
+
+    fn out_shape(&self) -> [usize; 3] {
+        [self.out_channels, self.out_height, self.out_width]
+    }
+
+    fn launch(
+        &self,
+        gpu: &Gpu,
+        x: &Tensor,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        out: &Tensor,
+        accumulate: bool,
+    ) {
+        let taps = self.kh * self.kw;
+        let out_pixels = self.out_height * self.out_width;
+        let params = [
+            self.in_channels,
+            self.height,
+            self.width,
+            self.out_channels,
+            self.out_width,
+            out_pixels,
+            self.config.stride,
+            self.config.padding.top,
+            self.config.padding.left,
+        ]
+        .map(|word| u32::try_from(word).expect("sizes fit the binding limit"));
+        let first_weight = u32::try_from(self.first_in_channel * taps)
+            .expect("weight offsets fit the binding limit");
+        let offsets = [
+            x.offset(),
+            weight.offset() + first_weight,
+            bias.map_or(0, Tensor::offset),
+            out.offset(),
+            u32::try_from(self.weight_in_channels * taps).expect("weight rows fit u32"),
+        ];
+        let params: Vec<u32> = params.into_iter().chain(offsets).collect();
+
+        let mut grid = linear_grid(out_pixels.div_ceil(TILE_PIXELS));
+        grid[2] = u32::try_from(self.out_channels.div_ceil(TILE_CHANNELS))
+            .expect("channel tiles fit u32");
+        let kernel_size = [("KH", self.kh as f64), ("KW", self.kw as f64)];
+        match bias {
+            Some(bias) => gpu.launch(
+                &SOURCE,
+                "conv2d_bias",
+                &kernel_size,
+                &[x.buffer(), weight.buffer(), bias.buffer(), out.buffer()],
+                &params,
+                grid,
+            ),
+            None => gpu.launch(
+                &SOURCE,
+                "conv2d",
+                &[
+                    kernel_size[0],
+                    kernel_size[1],
+                    ("ACCUMULATE", f64::from(u8::from(accumulate))),
+                ],
+                &[x.buffer(), weight.buffer(), out.buffer()],
+                &params,
+                grid,
+            ),
+        }
+    }
 }

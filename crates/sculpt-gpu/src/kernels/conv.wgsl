@@ -38,12 +38,16 @@ struct Params {
     weight_offset: u32,
     bias_offset: u32,
     out_offset: u32,
+    // Weights per output channel: the weights' own C_in · KH · KW.
+    weight_row: u32,
 }
 
 // Kernel height and width: constants so the decoding of k into
 // (ci, ky, kx) divides by constants.
 override KH: u32 = 3u;
 override KW: u32 = 3u;
+// Add to the output (the unbiased entry point only) rather than overwrite it.
+override ACCUMULATE: bool = false;
 
 const TILE_CHANNELS: u32 = 64u;
 const TILE_PIXELS: u32 = 64u;
@@ -122,7 +126,7 @@ fn accumulate(tile: Tile, local: u32, p: Params) -> array<vec4<f32>, 4> {
         for (var i = 0u; i < 4u; i++) {
             let channel = tile.first_channel + weight_quad * 4u + i;
             if (channel < p.out_channels && wk < reduction) {
-                w[i] = weight[p.weight_offset + channel * reduction + wk];
+                w[i] = weight[p.weight_offset + channel * p.weight_row + wk];
             }
         }
         weight_tile[weight_k * CHANNEL_QUADS + weight_quad] = w;
@@ -199,7 +203,12 @@ fn conv2d(
         for (var j = 0u; j < 4u; j++) {
             let pixel = block_pixel(tile, local, j);
             if (pixel < p.out_pixels) {
-                plain_out[p.out_offset + channel * p.out_pixels + pixel] = acc[i][j];
+                let at = p.out_offset + channel * p.out_pixels + pixel;
+                if (ACCUMULATE) {
+                    plain_out[at] = plain_out[at] + acc[i][j];
+                } else {
+                    plain_out[at] = acc[i][j];
+                }
             }
         }
     }

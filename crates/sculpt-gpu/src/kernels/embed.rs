@@ -27,6 +27,93 @@ pub fn embedding(gpu: &Gpu, table: &Tensor, ids: &[u32]) -> Result<Tensor, GpuEr
             table.shape()
         )));
     };
+    gather(gpu, &[(0, table)], vocab, dim, ids)
+}
+
+/// An embedding table [vocab, dim] in f32, kept as chunks of rows that each
+/// fit one storage binding: CLIP-L's table (152 MB) and T5-XXL's (526 MB)
+/// outgrow WebGPU's default binding of 128 MiB.
+pub struct EmbeddingTable {
+    /// (first row, [rows, dim]).
+    chunks: Vec<(usize, Tensor)>,
+    vocab: usize,
+    dim: usize,
+}
+
+impl EmbeddingTable {
+    /// Uploads `values` [vocab, dim], in as few chunks as the binding allows.
+    pub fn from_f32(gpu: &Gpu, values: &[f32], vocab: usize, dim: usize) -> Result<Self, GpuError> {
+        let limits = gpu.device.limits();
+        let binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        Self::from_f32_in_chunks(gpu, values, vocab, dim, binding)
+    }
+
+    /// As [`from_f32`](Self::from_f32), with chunks of at most
+    /// `max_chunk_bytes` (tests use small chunks).
+    pub fn from_f32_in_chunks(
+        gpu: &Gpu,
+        values: &[f32],
+        vocab: usize,
+        dim: usize,
+        max_chunk_bytes: u64,
+    ) -> Result<Self, GpuError> {
+        if values.len() != vocab * dim || vocab == 0 || dim == 0 {
+            return Err(GpuError::Shape(format!(
+                "{} values are not an embedding table [{vocab}, {dim}]",
+                values.len()
+            )));
+        }
+        let row_bytes = (dim * 4) as u64;
+        let rows_per_chunk = usize::try_from(max_chunk_bytes / row_bytes)
+            .unwrap_or(usize::MAX)
+            .min(vocab);
+        if rows_per_chunk == 0 {
+            return Err(GpuError::TooLarge {
+                what: format!("one row of a [{vocab}, {dim}] embedding table"),
+                bytes: row_bytes,
+                limit: max_chunk_bytes,
+            });
+        }
+        let chunks = (0..vocab)
+            .step_by(rows_per_chunk)
+            .map(|first| {
+                let rows = rows_per_chunk.min(vocab - first);
+                let chunk = &values[first * dim..(first + rows) * dim];
+                Ok((first, Tensor::from_slice(gpu, chunk, &[rows, dim])?))
+            })
+            .collect::<Result<_, GpuError>>()?;
+        Ok(Self { chunks, vocab, dim })
+    }
+
+    /// [vocab, dim].
+    pub fn shape(&self) -> [usize; 2] {
+        [self.vocab, self.dim]
+    }
+
+    /// How many chunks the table was split into.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Rows `ids`: a tensor [ids.len(), dim], each chunk writing the rows
+    /// it holds. An id outside the vocabulary is an error.
+    pub fn gather(&self, gpu: &Gpu, ids: &[u32]) -> Result<Tensor, GpuError> {
+        let chunks: Vec<(usize, &Tensor)> = self.chunks.iter().map(|(f, t)| (*f, t)).collect();
+        gather(gpu, &chunks, self.vocab, self.dim, ids)
+    }
+}
+
+/// Rows `ids` of a table [vocab, dim] held as `chunks` of rows, each with
+/// its first row.
+fn gather(
+    gpu: &Gpu,
+    chunks: &[(usize, &Tensor)],
+    vocab: usize,
+    dim: usize,
+    ids: &[u32],
+) -> Result<Tensor, GpuError> {
     if let Some(bad) = ids.iter().find(|&&id| id as usize >= vocab) {
         return Err(GpuError::Shape(format!(
             "token id {bad} is outside the vocabulary of {vocab}"
@@ -40,14 +127,29 @@ pub fn embedding(gpu: &Gpu, table: &Tensor, ids: &[u32]) -> Result<Tensor, GpuEr
     // the upload, and the kernel reads them as u32.
     let id_bits = Tensor::from_slice(gpu, bytemuck::cast_slice(ids), &[ids.len()])?;
     let len = ids.len() * dim;
-    gpu.launch(
-        &SOURCE,
-        "gather",
-        &[],
-        &[table.buffer(), id_bits.buffer(), out.buffer()],
-        &[len as u32, dim as u32, table.offset()],
-        linear_grid(len.div_ceil(WORKGROUP)),
-    );
+    for &(first_row, table) in chunks {
+        let rows = table.shape()[0];
+        if !ids
+            .iter()
+            .any(|&id| (first_row..first_row + rows).contains(&(id as usize)))
+        {
+            continue;
+        }
+        gpu.launch(
+            &SOURCE,
+            "gather",
+            &[],
+            &[table.buffer(), id_bits.buffer(), out.buffer()],
+            &[
+                len as u32,
+                dim as u32,
+                table.offset(),
+                first_row as u32,
+                rows as u32,
+            ],
+            linear_grid(len.div_ceil(WORKGROUP)),
+        );
+    }
     Ok(out)
 }
 

@@ -5,6 +5,10 @@ struct GatherParams {
     len: u32,
     dim: u32,
     table_offset: u32,
+    // The table may be one chunk of rows of a larger one: it holds rows
+    // first_row..first_row + rows, and only tokens among those are written.
+    first_row: u32,
+    rows: u32,
 }
 
 struct TimestepParams {
@@ -37,8 +41,11 @@ fn gather(
     if (i >= p.len) {
         return;
     }
-    let token = i / p.dim;
-    gather_out[i] = table[p.table_offset + ids[token] * p.dim + i % p.dim];
+    let id = ids[i / p.dim];
+    if (id < p.first_row || id - p.first_row >= p.rows) {
+        return;
+    }
+    gather_out[i] = table[p.table_offset + (id - p.first_row) * p.dim + i % p.dim];
 }
 
 @group(0) @binding(0) var<storage, read> timesteps: array<f32>;

@@ -35,8 +35,15 @@ impl BufferPool {
     }
 
     /// A buffer of at least `bytes`, reused when one of its size class is free.
+    /// Kernels bind whole buffers, so the size class never rounds past the
+    /// largest binding the device allows.
     pub fn take(self: &Rc<Self>, bytes: u64) -> PooledBuffer {
-        let size = size_class(bytes);
+        let limits = self.device.limits();
+        let largest = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size)
+            & !3;
+        let size = size_class(bytes).min(largest.max(bytes));
         let reused = self
             .free
             .borrow_mut()

@@ -312,6 +312,87 @@ fn is_shape_error(result: Result<Tensor, GpuError>) -> bool {
     matches!(result, Err(GpuError::Shape(_)))
 }
 
+/// An input kept as uneven channel slices (5, 4 and 3 of 12 channels,
+/// each its own tensor), convolved slice by slice with a view of some
+/// output channels of the weights: the shares add up to the whole
+/// convolution, for the same-size and the strided downsampling
+/// configurations.
+async fn channel_slices_add_up_to_the_whole_convolution(gpu: &Gpu) {
+    let (in_channels, height, width) = (12, 9, 7);
+    let (weight_outputs, first_output, outputs) = (10, 3, 7);
+    let x_shape = [in_channels, height, width];
+    let w_shape = [weight_outputs, in_channels, 3, 3];
+    let x_data = random(71, x_shape.iter().product(), 1.0);
+    let w_data = random(72, w_shape.iter().product(), 0.2);
+    let b_data = random(73, weight_outputs, 0.5);
+    let plane = height * width;
+    let slices = [(0, 5), (5, 4), (9, 3)].map(|(first, channels)| {
+        let values = &x_data[first * plane..(first + channels) * plane];
+        (first, upload(gpu, values, &[channels, height, width]))
+    });
+    let weight = upload(gpu, &w_data, &w_shape)
+        .narrow(first_output, outputs)
+        .unwrap();
+    let bias = upload(gpu, &b_data, &[weight_outputs])
+        .narrow(first_output, outputs)
+        .unwrap();
+
+    let x_cpu = cpu(&x_data, &x_shape);
+    let w_cpu = cpu(&w_data, &w_shape)
+        .narrow(0, first_output, outputs)
+        .unwrap();
+    let b_cpu = cpu(&b_data, &[weight_outputs])
+        .narrow(0, first_output, outputs)
+        .unwrap();
+    for config in [Conv2dConfig::SAME, Conv2dConfig::DOWNSAMPLE] {
+        let [(_, head), rest @ ..] = &slices;
+        let out = conv::conv2d_channel_slice(gpu, head, &weight, 0, Some(&bias), config).unwrap();
+        for (first, slice) in rest {
+            conv::conv2d_accumulate(gpu, slice, &weight, *first, &out, config).unwrap();
+        }
+        let want = reference(&x_cpu, &w_cpu, Some(&b_cpu), config);
+        let magnitude = reference(
+            &x_cpu.abs().unwrap(),
+            &w_cpu.abs().unwrap(),
+            Some(&b_cpu.abs().unwrap()),
+            config,
+        );
+        assert_eq!(out.shape(), want.dims());
+        assert_within_rounding(
+            &format!("channel slices, {config:?}"),
+            &download(gpu, &out).await,
+            &cpu_values(&want),
+            &cpu_values(&magnitude),
+            in_channels * 9,
+        );
+    }
+
+    // A slice reaching past the weights' input channels, and an output of
+    // another shape to add into, are refused.
+    let (_, last) = &slices[2];
+    let error = conv::conv2d_accumulate(
+        gpu,
+        last,
+        &weight,
+        10,
+        &upload(gpu, &vec![0.0; outputs * plane], &[outputs, height, width]),
+        Conv2dConfig::SAME,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("10..13"), "{error}");
+    let error = conv::conv2d_accumulate(
+        gpu,
+        last,
+        &weight,
+        9,
+        &upload(gpu, &vec![0.0; outputs * plane], &[outputs, width, height]),
+        Conv2dConfig::SAME,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("cannot be added"), "{error}");
+}
+gpu_test!(channel_slices_add_up_to_the_whole_convolution);
+
 async fn bad_convolution_shapes_are_errors(gpu: &Gpu) {
     let x = upload(gpu, &random(1, 4 * 5 * 5, 1.0), &[4, 5, 5]);
     let w = upload(gpu, &random(2, 6 * 4 * 9, 1.0), &[6, 4, 3, 3]);

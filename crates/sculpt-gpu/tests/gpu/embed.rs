@@ -34,6 +34,38 @@ async fn embedding_of_a_view_reads_its_rows(gpu: &Gpu) {
 }
 gpu_test!(embedding_of_a_view_reads_its_rows);
 
+async fn a_table_in_row_chunks_gathers_like_one(gpu: &Gpu) {
+    // 50 rows of 37 values in chunks of 8 rows (7 chunks, the last of 2):
+    // ids in every chunk, repeated, and ids that leave some chunks unused.
+    let (vocab, dim) = (50, 37);
+    let table_data = random(4, vocab * dim, 3.0);
+    let chunk_bytes = (8 * dim * 4) as u64;
+    let table =
+        embed::EmbeddingTable::from_f32_in_chunks(gpu, &table_data, vocab, dim, chunk_bytes)
+            .unwrap();
+    assert_eq!(table.chunk_count(), 7);
+    assert_eq!(table.shape(), [vocab, dim]);
+    let reference = candle_nn::Embedding::new(cpu(&table_data, &[vocab, dim]), dim);
+    for ids in [
+        vec![3u32, 0, 49, 3, 17, 8, 7, 48],
+        vec![9],
+        (0..50).rev().collect(),
+    ] {
+        let got = download(gpu, &table.gather(gpu, &ids).unwrap()).await;
+        let ids_cpu = Cpu::new(ids.as_slice(), &Device::Cpu).unwrap();
+        let want = candle_core::Module::forward(&reference, &ids_cpu).unwrap();
+        assert_eq!(got, cpu_values(&want), "ids {ids:?}");
+    }
+    let err = table.gather(gpu, &[1, 50]).unwrap_err();
+    assert!(err.to_string().contains("token id 50"), "{err}");
+    // A chunk smaller than one row cannot be.
+    let err = embed::EmbeddingTable::from_f32_in_chunks(gpu, &table_data, vocab, dim, 100)
+        .err()
+        .expect("a row of 148 bytes does not fit 100");
+    assert!(matches!(err, GpuError::TooLarge { .. }), "{err}");
+}
+gpu_test!(a_table_in_row_chunks_gathers_like_one);
+
 async fn out_of_range_ids_are_rejected_before_dispatch(gpu: &Gpu) {
     let table = upload(gpu, &random(3, 10 * 4, 1.0), &[10, 4]);
     let before = gpu.stats();

@@ -1,12 +1,13 @@
 //! The layers both halves are made of: convolutions, GroupNorm, resnet
 //! blocks, the single-head attention block, and the resamplers between
-//! levels. Activations are one image, [channels, height, width].
+//! levels. Activations are one image, [channels, height, width], in
+//! channel slices where one binding cannot hold them (see `slices`).
 
 use sculpt_gpu::{
     Gpu, Tensor,
     kernels::{
         attention::{AttentionOptions, HeadView, attention},
-        conv::{Conv2dConfig, conv2d},
+        conv::{Conv2dConfig, conv2d_accumulate, conv2d_channel_slice},
         elementwise::{Binary, Unary, binary, unary},
         layout::permute,
         linear::LinearWeight,
@@ -18,7 +19,7 @@ use sculpt_gpu::{
 use crate::weights::{Linear, Loader};
 
 use super::super::FluxError;
-use super::{GROUP_NORM_EPS, GROUP_NORM_GROUPS};
+use super::{GROUP_NORM_EPS, GROUP_NORM_GROUPS, slices::ChannelSlices};
 
 /// A 2-D convolution with bias: `{name}.weight` [out, in, k, k] and
 /// `{name}.bias` [out].
@@ -67,8 +68,36 @@ impl Conv {
         .await
     }
 
-    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
-        Ok(conv2d(gpu, x, &self.weight, Some(&self.bias), self.config)?)
+    /// Each output slice is the sum of every input slice's share, the first
+    /// with the bias.
+    pub fn forward(&self, gpu: &Gpu, x: &ChannelSlices) -> Result<ChannelSlices, FluxError> {
+        let &[out_channels, _, kernel_height, kernel_width] = self.weight.shape() else {
+            unreachable!("loaded as [out, in, k, k]");
+        };
+        let (height, width) = x.size();
+        let padding = self.config.padding;
+        let stride = self.config.stride;
+        let out_height = (height + padding.top + padding.bottom - kernel_height) / stride + 1;
+        let out_width = (width + padding.left + padding.right - kernel_width) / stride + 1;
+        let count = ChannelSlices::count_for(gpu, out_channels, out_height, out_width)?;
+        let per_input_slice = x.slice_channels();
+        ChannelSlices::build(
+            out_channels,
+            out_height,
+            out_width,
+            count,
+            |first, channels| {
+                let weight = self.weight.narrow(first, channels)?;
+                let bias = self.bias.narrow(first, channels)?;
+                let (head, rest) = x.slices().split_first().expect("at least one slice");
+                let out = conv2d_channel_slice(gpu, head, &weight, 0, Some(&bias), self.config)?;
+                for (index, slice) in rest.iter().enumerate() {
+                    let first_in = (index + 1) * per_input_slice;
+                    conv2d_accumulate(gpu, slice, &weight, first_in, &out, self.config)?;
+                }
+                Ok(out)
+            },
+        )
     }
 }
 
@@ -90,20 +119,26 @@ impl GroupNorm {
         })
     }
 
-    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
-        Ok(group_norm(
-            gpu,
-            x,
-            GROUP_NORM_GROUPS,
-            &self.weight,
-            &self.bias,
-            GROUP_NORM_EPS,
-        )?)
+    /// Slice by slice: each holds whole groups.
+    pub fn forward(&self, gpu: &Gpu, x: &ChannelSlices) -> Result<ChannelSlices, FluxError> {
+        let groups = GROUP_NORM_GROUPS / x.slices().len();
+        x.map(|first, slice| {
+            let channels = slice.shape()[0];
+            Ok(group_norm(
+                gpu,
+                slice,
+                groups,
+                &self.weight.narrow(first, channels)?,
+                &self.bias.narrow(first, channels)?,
+                GROUP_NORM_EPS,
+            )?)
+        })
     }
 
     /// GroupNorm then SiLU, the way every convolution but the first is entered.
-    pub fn forward_silu(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
-        Ok(unary(gpu, Unary::Silu, &self.forward(gpu, x)?)?)
+    pub fn forward_silu(&self, gpu: &Gpu, x: &ChannelSlices) -> Result<ChannelSlices, FluxError> {
+        self.forward(gpu, x)?
+            .map(|_, slice| Ok(unary(gpu, Unary::Silu, slice)?))
     }
 }
 
@@ -147,7 +182,7 @@ impl ResnetBlock {
         })
     }
 
-    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
+    pub fn forward(&self, gpu: &Gpu, x: &ChannelSlices) -> Result<ChannelSlices, FluxError> {
         let h = self.conv1.forward(gpu, &self.norm1.forward_silu(gpu, x)?)?;
         let h = self
             .conv2
@@ -156,7 +191,7 @@ impl ResnetBlock {
             Some(conv) => conv.forward(gpu, x)?,
             None => x.clone(),
         };
-        Ok(binary(gpu, Binary::Add, &shortcut, &h)?)
+        shortcut.zip(&h, |a, b| Ok(binary(gpu, Binary::Add, a, b)?))
     }
 }
 
@@ -218,10 +253,14 @@ impl AttnBlock {
         })
     }
 
-    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
+    /// At the lowest resolution, where the activation is one slice (joining
+    /// them is an error naming the size when it is not).
+    pub fn forward(&self, gpu: &Gpu, x: &ChannelSlices) -> Result<ChannelSlices, FluxError> {
         let channels = self.channels;
+        let normed = self.norm.forward(gpu, x)?.into_whole(gpu)?;
+        let x = x.clone().into_whole(gpu)?;
         let pixels = x.elem_count() / channels;
-        let normed = self.norm.forward(gpu, x)?.reshape(&[channels, pixels])?;
+        let normed = normed.reshape(&[channels, pixels])?;
         let tokens = permute(gpu, &normed, &[1, 0])?;
         let qkv = self.qkv.forward(gpu, &tokens)?;
         let attended = attention(
@@ -236,7 +275,7 @@ impl AttnBlock {
         )?;
         let projected = self.proj_out.forward(gpu, &attended)?;
         let back = permute(gpu, &projected, &[1, 0])?.reshape(x.shape())?;
-        Ok(binary(gpu, Binary::Add, x, &back)?)
+        ChannelSlices::whole(binary(gpu, Binary::Add, &x, &back)?)
     }
 }
 
@@ -257,8 +296,16 @@ impl Upsample {
         })
     }
 
-    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
-        self.conv.forward(gpu, &upsample_nearest_2x(gpu, x)?)
+    /// The doubled activation may take more slices than its input: each
+    /// is upsampled from the part of one input slice it covers.
+    pub fn forward(&self, gpu: &Gpu, x: &ChannelSlices) -> Result<ChannelSlices, FluxError> {
+        let (height, width) = x.size();
+        let (channels, height, width) = (x.channels(), 2 * height, 2 * width);
+        let count = ChannelSlices::count_for(gpu, channels, height, width)?.max(x.slices().len());
+        let upsampled = ChannelSlices::build(channels, height, width, count, |first, count| {
+            Ok(upsample_nearest_2x(gpu, &x.channel_range(first, count)?)?)
+        })?;
+        self.conv.forward(gpu, &upsampled)
     }
 }
 
@@ -306,7 +353,7 @@ impl OutputHead {
         })
     }
 
-    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
+    pub fn forward(&self, gpu: &Gpu, x: &ChannelSlices) -> Result<ChannelSlices, FluxError> {
         self.conv_out
             .forward(gpu, &self.norm_out.forward_silu(gpu, x)?)
     }
@@ -344,7 +391,7 @@ impl MidBlock {
         })
     }
 
-    pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor, FluxError> {
+    pub fn forward(&self, gpu: &Gpu, x: &ChannelSlices) -> Result<ChannelSlices, FluxError> {
         let h = self.block_1.forward(gpu, x)?;
         let h = self.attn_1.forward(gpu, &h)?;
         self.block_2.forward(gpu, &h)

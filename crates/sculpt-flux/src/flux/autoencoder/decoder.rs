@@ -11,6 +11,7 @@ use super::super::{FluxError, WeightSource};
 use super::{
     AutoEncoderConfig,
     blocks::{Conv, MidBlock, OutputHead, ResnetBlock, Upsample},
+    slices::ChannelSlices,
 };
 use crate::weights::Loader;
 
@@ -104,7 +105,9 @@ impl Decoder {
                 )));
             }
         }
-        let h = self.conv_in.forward(gpu, z)?;
+        let h = self
+            .conv_in
+            .forward(gpu, &ChannelSlices::whole(z.clone())?)?;
         let mut h = self.mid.forward(gpu, &h)?;
         for level in &self.up {
             for block in &level.blocks {
@@ -114,6 +117,6 @@ impl Decoder {
                 h = upsample.forward(gpu, &h)?;
             }
         }
-        self.head.forward(gpu, &h)
+        self.head.forward(gpu, &h)?.into_whole(gpu)
     }
 }

@@ -13,6 +13,7 @@ use super::super::{FluxError, WeightSource};
 use super::{
     AutoEncoderConfig,
     blocks::{Conv, MidBlock, OutputHead, ResnetBlock, downsample},
+    slices::ChannelSlices,
 };
 use crate::weights::Loader;
 
@@ -122,7 +123,9 @@ impl Encoder {
                 )));
             }
         }
-        let mut h = self.conv_in.forward(gpu, image)?;
+        let mut h = self
+            .conv_in
+            .forward(gpu, &ChannelSlices::whole(image.clone())?)?;
         for level in &self.down {
             for block in &level.blocks {
                 h = block.forward(gpu, &h)?;
@@ -132,7 +135,7 @@ impl Encoder {
             }
         }
         let h = self.mid.forward(gpu, &h)?;
-        let moments = self.head.forward(gpu, &h)?;
+        let moments = self.head.forward(gpu, &h)?.into_whole(gpu)?;
         // Channels come first, so the mean is a view of the first half.
         Ok(moments.narrow(0, config.z_channels)?)
     }

@@ -10,15 +10,18 @@
 //! (`tests/gpu_autoencoder.rs`). Weights are read by their names in BFL's
 //! `ae.safetensors` (`decoder.up.3.block.0.conv1.weight`), which candle
 //! uses too, or by diffusers' names through [`DiffusersVaeNames`]; errors
-//! are [`FluxError`](super::FluxError)s naming the tensor.
+//! are [`FluxError`](super::FluxError)s naming the tensor. Activations
+//! too large for one storage binding are kept as channel slices (`slices`).
 
 mod blocks;
 mod config;
 mod decoder;
 mod diffusers;
 mod encoder;
+mod slices;
 
 pub use config::{AutoEncoderConfig, GROUP_NORM_EPS, GROUP_NORM_GROUPS};
 pub use decoder::Decoder;
 pub use diffusers::{DiffusersVaeNames, diffusers_vae_name, is_attention_projection};
 pub use encoder::Encoder;
+pub(crate) use slices::channel_slice_count;
