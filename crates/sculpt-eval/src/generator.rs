@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sculpt_flux::cpu::CpuPipeline;
 use sculpt_flux::formats::FileSource;
-use sculpt_flux::pipeline::{GenerateRequest, Manifest, ModelDefaults, ModelFiles, Pipeline};
+use sculpt_flux::pipeline::{
+    GenerateRequest, InitImage, Manifest, ModelDefaults, ModelFiles, Pipeline,
+};
 use sculpt_gpu::Gpu;
 
 use crate::image::RgbImage;
@@ -21,6 +23,9 @@ pub trait Generator {
     /// The model's default step count.
     fn default_steps(&self) -> usize;
     fn generate(&mut self, prompt: &str, seed: u64, steps: usize) -> anyhow::Result<RgbImage>;
+    /// `image` through the autoencoder and back (image-to-image at strength 0: no denoising
+    /// step), which bounds what any of the model's images can show.
+    fn round_trip(&mut self, image: &RgbImage) -> anyhow::Result<RgbImage>;
 }
 
 /// The built-in model's manifest in this repository.
@@ -60,6 +65,20 @@ fn open_manifest(manifest_path: &Path) -> anyhow::Result<(Manifest, ModelFiles<F
         t5_tokenizer: read(&files.t5_tokenizer.path)?,
     };
     Ok((manifest, model_files))
+}
+
+/// A request that encodes `image` and decodes it again, untouched.
+fn round_trip_request(defaults: &ModelDefaults, image: &RgbImage) -> GenerateRequest {
+    GenerateRequest {
+        init_image: Some(InitImage {
+            width: image.width,
+            height: image.height,
+            rgba: image.to_rgba(),
+            strength: 0.0,
+        }),
+        // Any prompt: no denoising step reads it.
+        ..request(defaults, "autoencoder round trip", 0, defaults.steps)
+    }
 }
 
 /// The request for one image at the model's resolution and guidance.
@@ -109,6 +128,12 @@ impl Generator for GpuGenerator {
         let frame = pollster::block_on(self.pipeline.generate(&self.gpu, &request, |_, _| Ok(())))?;
         Ok(RgbImage::from_rgba(frame.width, frame.height, &frame.rgba))
     }
+
+    fn round_trip(&mut self, image: &RgbImage) -> anyhow::Result<RgbImage> {
+        let request = round_trip_request(self.pipeline.defaults(), image);
+        let frame = pollster::block_on(self.pipeline.generate(&self.gpu, &request, |_, _| Ok(())))?;
+        Ok(RgbImage::from_rgba(frame.width, frame.height, &frame.rgba))
+    }
 }
 
 /// Sculpt's CPU pipeline (candle-transformers' models), as the page runs without WebGPU.
@@ -140,6 +165,12 @@ impl Generator for CpuGenerator {
 
     fn generate(&mut self, prompt: &str, seed: u64, steps: usize) -> anyhow::Result<RgbImage> {
         let request = request(self.pipeline.defaults(), prompt, seed, steps);
+        let frame = self.pipeline.generate(&request, |_, _| Ok(()))?;
+        Ok(RgbImage::from_rgba(frame.width, frame.height, &frame.rgba))
+    }
+
+    fn round_trip(&mut self, image: &RgbImage) -> anyhow::Result<RgbImage> {
+        let request = round_trip_request(self.pipeline.defaults(), image);
         let frame = self.pipeline.generate(&request, |_, _| Ok(()))?;
         Ok(RgbImage::from_rgba(frame.width, frame.height, &frame.rgba))
     }

@@ -31,6 +31,14 @@ impl RgbImage {
         }
     }
 
+    /// As opaque RGBA8 bytes (an init image for the pipeline).
+    pub fn to_rgba(&self) -> Vec<u8> {
+        self.pixels
+            .iter()
+            .flat_map(|&[r, g, b]| [r, g, b, 255])
+            .collect()
+    }
+
     pub fn get(&self, x: usize, y: usize) -> [u8; 3] {
         self.pixels[y * self.width + x]
     }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use sculpt_eval::adherence::{self, Outcome, Summary, ratio};
+use sculpt_eval::adherence::{self, Outcome, Summary};
 use sculpt_eval::checker::Expected;
 use sculpt_eval::concepts::{self, GlyphIndex};
 use sculpt_eval::diversity::pair_fractions;
@@ -139,28 +139,36 @@ fn main() -> anyhow::Result<()> {
     let scenes_path = args.reference.join("scenes.json");
     if !args.quick && scenes_path.exists() {
         let scenes = reference::read_scenes(&args.reference)?;
-        let outcomes: Vec<Outcome> = scenes
-            .into_iter()
-            .enumerate()
-            .map(|(i, (expected, image))| {
-                let prompt = prompts::Prompt {
-                    text: format!("training scene {i}"),
-                    expected,
-                };
-                adherence::check(prompt, 0, image)
-            })
-            .collect();
-        let s = Summary::of(&outcomes);
+        let check_all = |images: Vec<(Expected, RgbImage)>| {
+            let outcomes: Vec<Outcome> = images
+                .into_iter()
+                .enumerate()
+                .map(|(i, (expected, image))| {
+                    let prompt = prompts::Prompt {
+                        text: format!("training scene {i}"),
+                        expected,
+                    };
+                    adherence::check(prompt, 0, image)
+                })
+                .collect();
+            report::summary_line(&Summary::of(&outcomes))
+        };
+        let count = scenes.len();
+        let started = Instant::now();
+        let round_trips = scenes
+            .iter()
+            .map(|(expected, image)| Ok((*expected, generator.round_trip(image)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        eprintln!(
+            "autoencoder round trips: {count} ({:.0} s)",
+            started.elapsed().as_secs_f64()
+        );
         md += &format!(
-            "The checker on {} one-shape training scenes drawn by data.py (its ceiling): \
-             adherence {}, colour {}, position {}, shape {}, size {}, background {}.\n\n",
-            s.count,
-            ratio(s.adheres, s.count),
-            ratio(s.colour, s.count),
-            ratio(s.position, s.count),
-            ratio(s.shape, s.count),
-            ratio(s.size.0, s.size.1),
-            ratio(s.background.0, s.background.1),
+            "The checker on {count} one-shape training scenes drawn by data.py (its ceiling): {}.\n\n\
+             The same scenes through the model's autoencoder and back (encoded, then decoded with \
+             no denoising step: what the decoder can show at best): {}.\n\n",
+            check_all(scenes),
+            check_all(round_trips),
         );
     }
 

@@ -37,6 +37,19 @@ pub fn adherence_table(runs: &[AdherenceRun]) -> String {
     out
 }
 
+/// Every attribute's agreement in one line of prose.
+pub fn summary_line(s: &Summary) -> String {
+    format!(
+        "adherence {}, colour {}, position {}, shape {}, size {}, background {}",
+        ratio(s.adheres, s.count),
+        ratio(s.colour, s.count),
+        ratio(s.position, s.count),
+        ratio(s.shape, s.count),
+        ratio(s.size.0, s.size.1),
+        ratio(s.background.0, s.background.1),
+    )
+}
+
 fn mark(ok: bool) -> &'static str {
     if ok { "✓" } else { "✗" }
 }

@@ -40,6 +40,11 @@ impl Generator for Synthetic {
         regression::STEPS
     }
 
+    /// A perfect autoencoder (the regression subset never asks).
+    fn round_trip(&mut self, image: &RgbImage) -> anyhow::Result<RgbImage> {
+        Ok(image.clone())
+    }
+
     fn generate(&mut self, prompt: &str, seed: u64, _steps: usize) -> anyhow::Result<RgbImage> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let index = match self.fault {

@@ -104,10 +104,7 @@ pub fn conv2d(
     bias: Option<&Tensor>,
     config: Conv2dConfig,
 ) -> Result<Tensor, GpuError> {
-    let plan = ConvPlan::new(x, weight, None, bias, config)?;
-    let out = Tensor::uninit(gpu, &plan.out_shape())?;
-    plan.launch(gpu, x, weight, bias, &out, false);
-    Ok(out)
+    ConvPlan::new(x, weight, None, bias, config)?.into_new_output(gpu, x, weight, bias)
 }
 
 /// The share of one channel slice of a larger input: `x` [C, H, W] holds
@@ -122,10 +119,8 @@ pub fn conv2d_channel_slice(
     bias: Option<&Tensor>,
     config: Conv2dConfig,
 ) -> Result<Tensor, GpuError> {
-    let plan = ConvPlan::new(x, weight, Some(first_in_channel), bias, config)?;
-    let out = Tensor::uninit(gpu, &plan.out_shape())?;
-    plan.launch(gpu, x, weight, bias, &out, false);
-    Ok(out)
+    ConvPlan::new(x, weight, Some(first_in_channel), bias, config)?
+        .into_new_output(gpu, x, weight, bias)
 }
 
 /// Adds the share of the channel slice `x` (as in
@@ -254,6 +249,19 @@ impl ConvPlan {
 
     fn out_shape(&self) -> [usize; 3] {
         [self.out_channels, self.out_height, self.out_width]
+    }
+
+    /// Convolves into a fresh output.
+    fn into_new_output(
+        self,
+        gpu: &Gpu,
+        x: &Tensor,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+    ) -> Result<Tensor, GpuError> {
+        let out = Tensor::uninit(gpu, &self.out_shape())?;
+        self.launch(gpu, x, weight, bias, &out, false);
+        Ok(out)
     }
 
     fn launch(
