@@ -106,6 +106,10 @@ pub struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub report: DeviceReport,
+    /// The largest buffer a kernel may bind: the storage binding limit, or
+    /// the buffer size limit where that is lower. Read once: in the browser
+    /// every `device.limits()` is a round of calls into JavaScript.
+    max_binding: u64,
     pub(crate) stats: Rc<Stats>,
     pub(crate) pool: Rc<BufferPool>,
     pub(crate) pipelines: PipelineCache,
@@ -186,6 +190,10 @@ impl Gpu {
     ) -> Self {
         let stats = Rc::new(Stats::default());
         let lost = Arc::new(Mutex::new(None));
+        let limits = device.limits();
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         device.set_device_lost_callback({
             let lost = Arc::clone(&lost);
             move |reason, message| {
@@ -195,7 +203,8 @@ impl Gpu {
             }
         });
         Self {
-            pool: BufferPool::new(device.clone(), Rc::clone(&stats)),
+            pool: BufferPool::new(device.clone(), Rc::clone(&stats), max_binding),
+            max_binding,
             pipelines: PipelineCache::new(device.clone(), Rc::clone(&stats)),
             recorder: Recorder::new(device.clone(), queue.clone(), Rc::clone(&stats)),
             staging: StagingPool::default(),
@@ -219,6 +228,12 @@ impl Gpu {
 
     /// What the runtime has done so far (buffers and pipelines created,
     /// submits, dispatches, bytes moved).
+    /// The most bytes one kernel binding may hold: what splitting weights,
+    /// tables and activations sizes its pieces by.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.max_binding
+    }
+
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
     }

@@ -34,10 +34,7 @@ pub(crate) fn by_token_chunks(
 /// How many tokens of `width` f32 one binding holds (at least one, or an
 /// error).
 fn tokens_per_chunk(gpu: &Gpu, width: usize) -> Result<usize, FluxError> {
-    let limits = gpu.device.limits();
-    let binding = limits
-        .max_storage_buffer_binding_size
-        .min(limits.max_buffer_size);
+    let binding = gpu.max_binding_bytes();
     let row_bytes = (width.max(1) * 4) as u64;
     match binding / row_bytes {
         0 => Err(FluxError::Gpu(GpuError::TooLarge {

@@ -43,11 +43,7 @@ pub struct EmbeddingTable {
 impl EmbeddingTable {
     /// Uploads `values` [vocab, dim], in as few chunks as the binding allows.
     pub fn from_f32(gpu: &Gpu, values: &[f32], vocab: usize, dim: usize) -> Result<Self, GpuError> {
-        let limits = gpu.device.limits();
-        let binding = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
-        Self::from_f32_in_chunks(gpu, values, vocab, dim, binding)
+        Self::from_f32_in_chunks(gpu, values, vocab, dim, gpu.max_binding_bytes())
     }
 
     /// As [`from_f32`](Self::from_f32), with chunks of at most

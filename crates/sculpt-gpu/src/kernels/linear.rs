@@ -69,11 +69,7 @@ impl LinearWeight {
     /// Uploads a weight repacked from its file bytes (any [`WeightFormat`]),
     /// split into chunks no larger than one storage binding may be.
     pub fn from_packed(gpu: &Gpu, packed: &PackedWeight) -> Result<Self, GpuError> {
-        let limits = gpu.device.limits();
-        let max_chunk = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
-        Self::from_packed_in_chunks(gpu, packed, max_chunk)
+        Self::from_packed_in_chunks(gpu, packed, gpu.max_binding_bytes())
     }
 
     /// As [`from_packed`](Self::from_packed), with chunks of at most

@@ -22,14 +22,17 @@ pub const POOLED_USAGES: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 pub struct BufferPool {
     device: wgpu::Device,
     stats: Rc<Stats>,
+    /// The device's largest binding, rounded down to whole words.
+    largest: u64,
     free: RefCell<HashMap<u64, Vec<wgpu::Buffer>>>,
 }
 
 impl BufferPool {
-    pub fn new(device: wgpu::Device, stats: Rc<Stats>) -> Rc<Self> {
+    pub fn new(device: wgpu::Device, stats: Rc<Stats>, max_binding: u64) -> Rc<Self> {
         Rc::new(Self {
             device,
             stats,
+            largest: max_binding & !3,
             free: RefCell::default(),
         })
     }
@@ -38,12 +41,7 @@ impl BufferPool {
     /// Kernels bind whole buffers, so the size class never rounds past the
     /// largest binding the device allows.
     pub fn take(self: &Rc<Self>, bytes: u64) -> PooledBuffer {
-        let limits = self.device.limits();
-        let largest = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size)
-            & !3;
-        let size = size_class(bytes).min(largest.max(bytes));
+        let size = size_class(bytes).min(self.largest.max(bytes));
         let reused = self
             .free
             .borrow_mut()

@@ -74,10 +74,7 @@ impl ChannelSlices {
         height: usize,
         width: usize,
     ) -> Result<usize, FluxError> {
-        let limits = gpu.device.limits();
-        let binding = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
+        let binding = gpu.max_binding_bytes();
         let plane_bytes = (height * width * 4) as u64;
         channel_slice_count(channels, plane_bytes, binding).map_err(|finest| {
             FluxError::Gpu(GpuError::TooLarge {
