@@ -263,6 +263,10 @@ fn require_subgroups(tests: &mut Command) {
     if std::env::var_os("SCULPT_ALLOW_NO_SUBGROUPS").is_none() {
         tests.env("SCULPT_REQUIRE_SUBGROUPS", "1");
     }
+    // The same for shader-f16 (the f16 linear layers), which lavapipe offers too.
+    if std::env::var_os("SCULPT_ALLOW_NO_F16").is_none() {
+        tests.env("SCULPT_REQUIRE_F16", "1");
+    }
 }
 
 /// Vulkan's loader warns on every device without a valid XDG_RUNTIME_DIR.

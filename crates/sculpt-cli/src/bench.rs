@@ -46,8 +46,14 @@ pub enum Section {
 
 /// `plain`, where the adapter has subgroups or shader-f16, is a second device
 /// on it limited to the plain f32 kernels: the kernels with faster variants
-/// are timed on both.
-pub fn kernels(gpu: &Gpu, plain: Option<&Gpu>, options: &Options) -> anyhow::Result<()> {
+/// are timed on both. `f16_linear`, where it has shader-f16, is one whose
+/// linear layers multiply in f16 (opt-in), timed beside the default.
+pub fn kernels(
+    gpu: &Gpu,
+    plain: Option<&Gpu>,
+    f16_linear: Option<&Gpu>,
+    options: &Options,
+) -> anyhow::Result<()> {
     println!("# Kernel benchmark\n");
     println!(
         "GPU adapter: {} ({}, {}); shader-f16 {}, subgroups {}\n",
@@ -59,7 +65,7 @@ pub fn kernels(gpu: &Gpu, plain: Option<&Gpu>, options: &Options) -> anyhow::Res
     );
     let wanted = |section| options.sections.is_empty() || options.sections.contains(&section);
     if wanted(Section::Linear) {
-        matmuls(gpu, options)?;
+        matmuls(gpu, f16_linear, options)?;
     }
     if wanted(Section::Matvec) {
         matvecs(gpu, plain, options)?;
@@ -77,7 +83,8 @@ fn yes_no(yes: bool) -> &'static str {
     if yes { "yes" } else { "no" }
 }
 
-/// A cell timing `work` on the plain-kernel device, or a dash without one.
+/// A cell timing `work` on a variant's device (plain kernels, f16 linear
+/// layers), or a dash without one.
 fn plain_cell(
     plain: Option<&Gpu>,
     work: impl Fn(&Gpu) -> anyhow::Result<f64>,
@@ -143,10 +150,12 @@ fn layer(gpu: &Gpu, format: WeightFormat, n: usize, k: usize) -> anyhow::Result<
     })
 }
 
-fn matmuls(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
+fn matmuls(gpu: &Gpu, f16_linear: Option<&Gpu>, options: &Options) -> anyhow::Result<()> {
     println!("## Linear layers (activations × weights), GFLOP/s\n");
-    println!("| weights | M × K × N | GPU GFLOP/s | GPU ms | candle CPU GFLOP/s | GPU / CPU |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| weights | M × K × N | GPU GFLOP/s | GPU ms | f16 multiply GFLOP/s | candle CPU GFLOP/s | GPU / CPU |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     let shapes: &[(usize, usize, usize)] = if options.quick {
         &[(256, 3072, 3072)]
     } else {
@@ -180,12 +189,21 @@ fn matmuls(gpu: &Gpu, options: &Options) -> anyhow::Result<()> {
                 drop(linear(gpu, &x, &layer.weight, None)?);
                 Ok(())
             })?;
+            let f16_gflops = plain_cell(f16_linear, |f16| {
+                let layer = self::layer(f16, format, n, k)?;
+                let x = Tensor::from_slice(f16, &values(3, m * k), &[m, k])?;
+                let seconds = time_gpu(f16, || {
+                    drop(linear(f16, &x, &layer.weight, None)?);
+                    Ok(())
+                })?;
+                Ok(flops / seconds / 1e9)
+            })?;
             let cpu_seconds = time_cpu(|| {
                 drop(layer.cpu.forward(&x_cpu)?);
                 Ok(())
             })?;
             println!(
-                "| {format} | {m} × {k} × {n} | {:.1} | {:.1} | {:.1} | {:.2} |",
+                "| {format} | {m} × {k} × {n} | {:.1} | {:.1} | {f16_gflops} | {:.1} | {:.2} |",
                 flops / gpu_seconds / 1e9,
                 gpu_seconds * 1e3,
                 flops / cpu_seconds / 1e9,

@@ -73,6 +73,10 @@ enum BenchTarget {
         /// Time the CPU fallback (candle) instead of the GPU.
         #[arg(long)]
         cpu: bool,
+        /// Let linear layers multiply in f16 where the GPU has shader-f16
+        /// (opt-in: see `GpuOptions::f16_linear`).
+        #[arg(long, conflicts_with = "cpu")]
+        f16_linear: bool,
     },
 }
 
@@ -83,10 +87,23 @@ fn main() -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(args),
         Command::Forward(args) => forward::run(args),
         Command::Bench {
-            what: BenchTarget::Stages { model, steps, cpu },
+            what:
+                BenchTarget::Stages {
+                    model,
+                    steps,
+                    cpu,
+                    f16_linear,
+                },
         } => match cpu {
             true => stages::run_cpu(&model, steps),
-            false => stages::run(&model, steps),
+            false => stages::run(
+                &model,
+                steps,
+                GpuOptions {
+                    f16_linear,
+                    ..GpuOptions::default()
+                },
+            ),
         },
         Command::Bench {
             what: BenchTarget::Kernels { quick, only },
@@ -97,9 +114,17 @@ fn main() -> anyhow::Result<()> {
                 true => Some(pollster::block_on(Gpu::with_options(GpuOptions::plain()))?),
                 false => None,
             };
+            let f16_linear = match gpu.report.shader_f16 {
+                true => Some(pollster::block_on(Gpu::with_options(GpuOptions {
+                    f16_linear: true,
+                    ..GpuOptions::default()
+                }))?),
+                false => None,
+            };
             bench::kernels(
                 &gpu,
                 plain.as_ref(),
+                f16_linear.as_ref(),
                 &bench::Options {
                     quick,
                     sections: only,

@@ -17,15 +17,15 @@ use anyhow::Context;
 use pollster::block_on;
 use sculpt_flux::cpu::CpuPipeline;
 use sculpt_flux::pipeline::{GenerateRequest, ModelDefaults, Pipeline, Show};
-use sculpt_gpu::Gpu;
+use sculpt_gpu::{Gpu, GpuOptions};
 
 use crate::model;
 
 const PROMPT: &str = "a red circle on a blue background";
 
-pub fn run(model_paths: &[PathBuf], steps: usize) -> anyhow::Result<()> {
+pub fn run(model_paths: &[PathBuf], steps: usize, options: GpuOptions) -> anyhow::Result<()> {
     let choice = model::resolve(model_paths)?;
-    let gpu = block_on(Gpu::new())?;
+    let gpu = block_on(Gpu::with_options(options))?;
     let started = Instant::now();
     let mut pipeline = block_on(Pipeline::open(
         &gpu,

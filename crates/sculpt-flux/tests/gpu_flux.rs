@@ -312,6 +312,43 @@ fn mlps_wider_than_a_binding_run_in_token_chunks() {
     assert_eq!(got, again);
 }
 
+/// With `GpuOptions::f16_linear` every linear layer of ≥ 9 rows multiplies
+/// in f16: each rounds to about 1e-3 of its products' size, and the
+/// residual stream carries that through 4 blocks. 1e-2 of the output's
+/// scale bounds it (the figure each run prints is the quality cost); a
+/// layer computed wrongly in f16 would be off by its whole output.
+#[test]
+fn f16_linear_layers_stay_near_candle() {
+    let config = FluxConfig::tiny(true);
+    let weights = random_weights(&config, 15);
+    let inputs = StepInputs::random(&config, 16);
+    let want = reference_forward(
+        &config,
+        &reference_model(&config, &weights),
+        &inputs,
+        Some(GUIDANCE),
+    );
+    let options = GpuOptions {
+        f16_linear: true,
+        ..GpuOptions::default()
+    };
+    let gpu = pollster::block_on(Gpu::with_options(options)).unwrap();
+    if !gpu.report.shader_f16 {
+        assert!(
+            option_env!("SCULPT_REQUIRE_F16").is_none(),
+            "this adapter was expected to offer shader-f16"
+        );
+        return;
+    }
+    assert!(gpu.report.f16_linear);
+    let model =
+        pollster::block_on(FluxTransformer::load(&gpu, config, &mut weights.clone())).unwrap();
+    let got = gpu_forward(&gpu, &model, &inputs, Some(GUIDANCE)).unwrap();
+    assert_close("f16 linear layers", &got, &want, 1e-2);
+    // The f16 path really ran: f32 agrees with candle far more closely.
+    assert!(common::scaled_error(&got, &want) > TOLERANCE);
+}
+
 #[test]
 fn dev_structure_needs_a_guidance_strength() {
     let config = FluxConfig::tiny(true);

@@ -30,6 +30,15 @@ const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
 pub struct GpuOptions {
     pub subgroups: bool,
     pub shader_f16: bool,
+    /// Let linear layers multiply in f16 (`shader-f16` only): their tiles of
+    /// activations and weights are staged as f16 and summed in f16 over 16
+    /// products at a time, then in f32. Half the workgroup memory traffic,
+    /// twice the arithmetic rate on GPUs with packed f16; a rounding error of
+    /// about 1e-3 of the products' size, and an activation beyond f16's
+    /// range (±65504) becomes infinite. Off by default: its speed has not
+    /// been measured on a GPU yet (BENCHMARKS.md), and FLUX's text encoder
+    /// is known to overflow f16.
+    pub f16_linear: bool,
     /// Ask for at most this storage binding size, in bytes, even where the
     /// adapter offers more: tests use a small one to run the paths that
     /// split what does not fit one binding. (Natively only: a browser
@@ -42,6 +51,7 @@ impl Default for GpuOptions {
         Self {
             subgroups: true,
             shader_f16: true,
+            f16_linear: false,
             max_storage_binding: None,
         }
     }
@@ -53,6 +63,7 @@ impl GpuOptions {
         Self {
             subgroups: false,
             shader_f16: false,
+            f16_linear: false,
             ..Self::default()
         }
     }
@@ -177,7 +188,8 @@ impl Gpu {
                 adapter: info.name.clone(),
                 reason: e.to_string(),
             })?;
-        let report = DeviceReport::new(&info, features, &limits);
+        let mut report = DeviceReport::new(&info, features, &limits);
+        report.f16_linear = options.f16_linear && report.shader_f16;
         Ok(Self::from_device(instance, adapter, device, queue, report))
     }
 
@@ -367,6 +379,9 @@ pub struct DeviceReport {
     pub device_type: String,
     pub driver: String,
     pub shader_f16: bool,
+    /// Linear layers multiply in f16 ([`GpuOptions::f16_linear`], where the
+    /// device has `shader-f16`).
+    pub f16_linear: bool,
     pub subgroups: bool,
     pub timestamp_query: bool,
     pub subgroup_min_size: u32,
@@ -397,6 +412,7 @@ impl DeviceReport {
             device_type: format!("{:?}", info.device_type),
             driver,
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            f16_linear: false,
             subgroups,
             timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
             subgroup_min_size: if subgroups { info.subgroup_min_size } else { 0 },
@@ -427,6 +443,7 @@ impl DeviceReport {
             ("Device type", self.device_type.clone()),
             ("Driver", non_empty(&self.driver)),
             ("shader-f16", yes_no(self.shader_f16)),
+            ("Linear layers in f16", yes_no(self.f16_linear)),
             ("Subgroups", subgroup_sizes),
             ("Timestamp queries", yes_no(self.timestamp_query)),
             ("Max buffer size", format_bytes(self.max_buffer_size)),

@@ -12,7 +12,9 @@
 //! drawing images straight into a texture or canvas ([`present`]); and the
 //! WGSL kernels ([`kernels`], one `.wgsl` file per family, each with the Rust
 //! that launches it; families that reduce across a workgroup take a subgroup
-//! variant where the device has subgroups, [`GpuOptions`] turns it off).
+//! variant where the device has subgroups, [`GpuOptions`] turns it off; with
+//! [`GpuOptions::f16_linear`], linear layers multiply in f16 where the device
+//! has `shader-f16`).
 //!
 //! **Must not:** know about models, weight *files*, tokenizers or the page.
 //! It takes numbers, shapes and block bytes, not FLUX; `sculpt-flux` parses

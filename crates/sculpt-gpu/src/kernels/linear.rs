@@ -20,6 +20,7 @@ const SOURCE: ReducingKernel = ReducingKernel {
     plain: KernelSource {
         name: "linear.wgsl",
         parts: &[
+            F32_TILES,
             include_str!("linear.wgsl"),
             include_str!("weights.wgsl"),
             include_str!("reduce.wgsl"),
@@ -29,6 +30,7 @@ const SOURCE: ReducingKernel = ReducingKernel {
     subgroups: KernelSource {
         name: "linear.wgsl + subgroups",
         parts: &[
+            F32_TILES,
             include_str!("linear.wgsl"),
             include_str!("weights.wgsl"),
             include_str!("reduce_subgroups.wgsl"),
@@ -36,6 +38,21 @@ const SOURCE: ReducingKernel = ReducingKernel {
         enables: &[Enable::Subgroups],
     },
 };
+/// `linear_tiled` multiplying in f16 ([`crate::GpuOptions::f16_linear`]);
+/// `linear_rows`, which reads each weight once, gains nothing from it.
+const SOURCE_F16_TILES: KernelSource = KernelSource {
+    name: "linear.wgsl, f16 tiles",
+    parts: &[
+        F16_TILES,
+        include_str!("linear.wgsl"),
+        include_str!("weights.wgsl"),
+        include_str!("reduce.wgsl"),
+    ],
+    enables: &[Enable::F16],
+};
+/// What `linear_tiled` stages and multiplies its tiles in.
+const F32_TILES: &str = "alias tile_scalar = f32;\n";
+const F16_TILES: &str = "alias tile_scalar = f16;\n";
 const TILE: usize = 64;
 /// Up to this many rows, `linear_rows` reads the weight once for all rows.
 const MAX_ROWS_KERNEL: usize = 8;
@@ -198,8 +215,12 @@ pub fn linear(
                 linear_grid(chunk.rows),
             );
         } else {
+            let source = match gpu.report.f16_linear {
+                true => &SOURCE_F16_TILES,
+                false => SOURCE.for_device(gpu),
+            };
             gpu.launch(
-                SOURCE.for_device(gpu),
+                source,
                 "linear_tiled",
                 &constants[..2],
                 &buffers,

@@ -10,6 +10,12 @@
 // is reading the weight once: one workgroup per output feature, its threads
 // splitting K, their sums combined by a workgroup reduction (reduce.wgsl, or
 // reduce_subgroups.wgsl where the device has subgroups).
+//
+// `tile_scalar`, declared by the part compiled before this file, is what
+// `linear_tiled` stages its tiles in and multiplies in: f32, or f16 where
+// the device has shader-f16 and the caller allows it. Either way it sums 16
+// products (one TILE_K) in that type, then adds them to f32 accumulators,
+// so f16's rounding never builds up over K.
 
 struct Params {
     m: u32,
@@ -40,8 +46,8 @@ override ROWS: u32 = 1u;
 const TILE: u32 = 64u;
 const TILE_K: u32 = 16u;
 
-var<workgroup> tile_x: array<array<f32, TILE_K>, TILE>;
-var<workgroup> tile_w: array<array<f32, TILE_K>, TILE>;
+var<workgroup> tile_x: array<array<tile_scalar, TILE_K>, TILE>;
+var<workgroup> tile_w: array<array<tile_scalar, TILE_K>, TILE>;
 
 fn weight_cols() -> u32 {
     return params.k;
@@ -83,31 +89,40 @@ fn linear_tiled(
     for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
         let k = k0 + stage_k;
         for (var j = 0u; j < 4u; j++) {
-            tile_x[stage_row][stage_k + j] = x_at(row0 + stage_row, k + j);
+            tile_x[stage_row][stage_k + j] = tile_scalar(x_at(row0 + stage_row, k + j));
         }
         var w = vec4<f32>(0.0);
         let weight_row = column0 + stage_row;
         if (weight_row < params.n && k < params.k) {
             w = weight4(weight_row, k);
         }
-        tile_w[stage_row][stage_k] = w.x;
-        tile_w[stage_row][stage_k + 1u] = w.y;
-        tile_w[stage_row][stage_k + 2u] = w.z;
-        tile_w[stage_row][stage_k + 3u] = w.w;
+        let w_staged = vec4<tile_scalar>(w);
+        tile_w[stage_row][stage_k] = w_staged.x;
+        tile_w[stage_row][stage_k + 1u] = w_staged.y;
+        tile_w[stage_row][stage_k + 2u] = w_staged.z;
+        tile_w[stage_row][stage_k + 3u] = w_staged.w;
         workgroupBarrier();
 
+        var part0 = vec4<tile_scalar>(0.0);
+        var part1 = vec4<tile_scalar>(0.0);
+        var part2 = vec4<tile_scalar>(0.0);
+        var part3 = vec4<tile_scalar>(0.0);
         for (var kk = 0u; kk < TILE_K; kk++) {
-            let b = vec4<f32>(
+            let b = vec4<tile_scalar>(
                 tile_w[local.x][kk],
                 tile_w[local.x + 16u][kk],
                 tile_w[local.x + 32u][kk],
                 tile_w[local.x + 48u][kk],
             );
-            acc0 = fma(vec4<f32>(tile_x[local.y][kk]), b, acc0);
-            acc1 = fma(vec4<f32>(tile_x[local.y + 16u][kk]), b, acc1);
-            acc2 = fma(vec4<f32>(tile_x[local.y + 32u][kk]), b, acc2);
-            acc3 = fma(vec4<f32>(tile_x[local.y + 48u][kk]), b, acc3);
+            part0 = fma(vec4<tile_scalar>(tile_x[local.y][kk]), b, part0);
+            part1 = fma(vec4<tile_scalar>(tile_x[local.y + 16u][kk]), b, part1);
+            part2 = fma(vec4<tile_scalar>(tile_x[local.y + 32u][kk]), b, part2);
+            part3 = fma(vec4<tile_scalar>(tile_x[local.y + 48u][kk]), b, part3);
         }
+        acc0 += vec4<f32>(part0);
+        acc1 += vec4<f32>(part1);
+        acc2 += vec4<f32>(part2);
+        acc3 += vec4<f32>(part3);
         workgroupBarrier();
     }
 

@@ -22,6 +22,8 @@ pub struct KernelSource {
 pub enum Enable {
     /// `subgroupAdd` and friends, with the `subgroup_id` builtins.
     Subgroups,
+    /// The `f16` scalar type (`shader-f16`).
+    F16,
 }
 
 impl Enable {
@@ -33,6 +35,7 @@ impl Enable {
         match self {
             Enable::Subgroups if cfg!(target_arch = "wasm32") => "enable subgroups;\n",
             Enable::Subgroups => "",
+            Enable::F16 => "enable f16;\n",
         }
     }
 }

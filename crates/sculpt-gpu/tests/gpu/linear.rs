@@ -5,7 +5,7 @@
 
 use candle_core::{Device, quantized::QTensor};
 use sculpt_gpu::{
-    Gpu,
+    Gpu, GpuOptions,
     kernels::linear::{LinearWeight, linear},
     weights::{WeightFormat, repack},
 };
@@ -189,3 +189,80 @@ async fn every_weight_format_matches_candle(gpu: &Gpu) {
     }
 }
 gpu_test!(every_weight_format_matches_candle, also_plain);
+
+/// With [`GpuOptions::f16_linear`], the tiled kernel rounds each staged x and
+/// w to f16 (2⁻¹¹ relative each) and sums 16 products at a time in f16 (15
+/// roundings of at most 2⁻¹¹ of the running sum) before f32 takes over. So
+/// an output may be off by about 17·2⁻¹¹ of Σ|x·w| over its K products;
+/// the bound allows 20·2⁻¹¹ (1e-2) of that sum, plus f32's tolerance
+/// (observed on lavapipe: at most 1.8·2⁻¹¹). A wrong sum (a tile dropped, a
+/// row misplaced) is off by whole products.
+async fn f16_tiles_stay_within_f16_rounding(gpu: &Gpu) {
+    let f16 = crate::support::gpu_with(GpuOptions {
+        f16_linear: true,
+        ..GpuOptions::default()
+    })
+    .await;
+    assert_eq!(f16.report.f16_linear, f16.report.shader_f16);
+    assert!(!gpu.report.f16_linear, "f16 linear layers are opt-in");
+    if option_env!("SCULPT_REQUIRE_F16").is_some() {
+        assert!(
+            f16.report.shader_f16,
+            "this adapter was expected to offer shader-f16"
+        );
+    }
+    let (n, k) = (40, 96);
+    let w = random(300, n * k, 1.0);
+    let quantized = QTensor::quantize(&cpu(&w, &[n, k]), candle_dtype(WeightFormat::Q8_0)).unwrap();
+    let q8_0 = repack(WeightFormat::Q8_0, n, k, &quantized.data().unwrap()).unwrap();
+    let q8_0_values = cpu_values(&quantized.dequantize(&Device::Cpu).unwrap());
+    let mut f16_differs = false;
+    for (m, k, n, weights) in [
+        (9, 16, 64, None),
+        (70, 33, 65, None),
+        (130, 257, 200, None),
+        (65, 3, 1, None),
+        (70, k, n, Some((&q8_0, &q8_0_values))),
+    ] {
+        let seed = (m * 1000 + k) as u64;
+        let x = random(seed, m * k, 1.0);
+        let b = random(seed + 2, n, 1.0);
+        let (weight, w) = match weights {
+            Some((packed, values)) => (
+                LinearWeight::from_packed(&f16, packed).unwrap(),
+                values.clone(),
+            ),
+            None => {
+                let w = random(seed + 1, n * k, 1.0);
+                (LinearWeight::from_f32(&f16, &w, n, k).unwrap(), w)
+            }
+        };
+        let bias = upload(&f16, &b, &[n]);
+        let out = linear(&f16, &upload(&f16, &x, &[m, k]), &weight, Some(&bias)).unwrap();
+        let got = download(&f16, &out).await;
+        let want = reference(&x, m, k, &w, n, Some(&b));
+        let abs = |v: &[f32]| v.iter().map(|v| v.abs()).collect::<Vec<_>>();
+        let magnitude = reference(&abs(&x), m, k, &abs(&w), n, None);
+        for (i, ((&got, &want), &magnitude)) in got.iter().zip(&want).zip(&magnitude).enumerate() {
+            let bound = 20.0 * (0.5f32).powi(11) * magnitude + 2e-6 * k as f32 + 1e-5 * want.abs();
+            assert!(
+                (got - want).abs() <= bound,
+                "[{m}, {k}] x [{n}, {k}] f16 tiles: element {i} is {got}, the reference {want} \
+                 (bound {bound})"
+            );
+        }
+        let f32_weight = LinearWeight::from_f32(gpu, &w, n, k).unwrap();
+        let f32_out = linear(
+            gpu,
+            &upload(gpu, &x, &[m, k]),
+            &f32_weight,
+            Some(&upload(gpu, &b, &[n])),
+        )
+        .unwrap();
+        f16_differs |= download(gpu, &f32_out).await != got;
+    }
+    // Rounding to f16 changes random values: equal results would mean the
+    // f32 kernel ran.
+    assert_eq!(f16_differs, f16.report.f16_linear);
+}
+gpu_test!(f16_tiles_stay_within_f16_rounding);

@@ -12,13 +12,18 @@ pub async fn gpu() -> Gpu {
     }
 }
 
-/// A device limited to the plain f32 kernels (no subgroups, no f16), for the
-/// kernels that have faster variants: both must match the reference.
-pub async fn plain_gpu() -> Gpu {
-    match Gpu::with_options(GpuOptions::plain()).await {
+/// A device with these options, for tests of an optional variant.
+pub async fn gpu_with(options: GpuOptions) -> Gpu {
+    match Gpu::with_options(options).await {
         Ok(gpu) => gpu,
         Err(e) => panic!("no GPU device for this test: {e}"),
     }
+}
+
+/// A device limited to the plain f32 kernels (no subgroups, no f16), for the
+/// kernels that have faster variants: both must match the reference.
+pub async fn plain_gpu() -> Gpu {
+    gpu_with(GpuOptions::plain()).await
 }
 
 /// Reproducible uniform values in [-range, range].
