@@ -29,7 +29,8 @@ impl Tensor {
     pub fn uninit(gpu: &Gpu, shape: &[usize]) -> Result<Tensor, GpuError> {
         let elements: usize = shape.iter().product();
         let bytes = (elements.max(1) * 4) as u64;
-        let limit = gpu.device.limits().max_storage_buffer_binding_size;
+        // Read once at device creation: every kernel's output comes through here.
+        let limit = gpu.max_binding_bytes();
         if bytes > limit {
             return Err(GpuError::TooLarge {
                 what: format!("a tensor of shape {shape:?}"),

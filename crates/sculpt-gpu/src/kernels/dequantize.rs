@@ -84,10 +84,7 @@ impl DequantizeKernel {
                 weight: weight.format(),
             });
         }
-        let limits = gpu.device.limits();
-        let limit = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
+        let limit = gpu.max_binding_bytes();
         let check = |what, bytes: u64| {
             if bytes > limit {
                 Err(DequantizeError::TooLarge { what, bytes, limit })
@@ -135,7 +132,7 @@ impl DequantizeKernel {
                 },
             ],
         });
-        let (x, y) = dispatch_size(rows, cols, limits.max_compute_workgroups_per_dimension);
+        let (x, y) = dispatch_size(rows, cols, gpu.report.max_compute_workgroups_per_dimension);
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("dequantize"),
         });
