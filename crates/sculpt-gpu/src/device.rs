@@ -105,6 +105,8 @@ pub enum GpuError {
     },
     #[error("shape mismatch: {0}")]
     Shape(String),
+    #[error("not supported: {0}")]
+    Unsupported(String),
 }
 
 /// The one GPU device Sculpt computes on, with what it was set up with and

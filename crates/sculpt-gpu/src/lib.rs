@@ -6,7 +6,9 @@
 //! **Owns:** device setup and its report ([`Gpu`], [`DeviceReport`]); the
 //! execution model ([`runtime`]: pooled buffers, pipelines compiled once,
 //! many dispatches per submit, parameters in a uniform ring, counters that
-//! prove a steady state allocates nothing); GPU [`Tensor`]s; weight storage
+//! prove a steady state allocates nothing); GPU [`Tensor`]s of f32, or of
+//! f16 ([`DType`]) on a device with `shader-f16` (casts and the elementwise
+//! and linear kernels take f16; the others refuse it by name); weight storage
 //! formats as the GPU reads them ([`weights`]: f32, f16, bf16 and GGUF
 //! blocks, repacked for aligned loads); reading back ([`readback`]);
 //! drawing images straight into a texture or canvas ([`present`]); and the
@@ -34,4 +36,4 @@ pub mod weights;
 
 pub use device::{DeviceReport, Gpu, GpuError, GpuOptions, format_bytes, required_limits};
 pub use runtime::stats::StatsSnapshot;
-pub use tensor::Tensor;
+pub use tensor::{DType, Tensor};

@@ -95,7 +95,7 @@ pub fn draw_image(
         entries: &[
             wgpu::BindGroupEntry {
                 binding: 0,
-                resource: image.buffer().as_entire_binding(),
+                resource: image.f32_buffer("drawing an image")?.as_entire_binding(),
             },
             wgpu::BindGroupEntry {
                 binding: 1,

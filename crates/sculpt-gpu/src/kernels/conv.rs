@@ -144,8 +144,7 @@ pub fn conv2d_accumulate(
             out.shape()
         )));
     }
-    plan.launch(gpu, x, weight, None, out, true);
-    Ok(())
+    plan.launch(gpu, x, weight, None, out, true)
 }
 
 /// A checked convolution: sizes and where the input meets the weights.
@@ -260,7 +259,7 @@ impl ConvPlan {
         bias: Option<&Tensor>,
     ) -> Result<Tensor, GpuError> {
         let out = Tensor::uninit(gpu, &self.out_shape())?;
-        self.launch(gpu, x, weight, bias, &out, false);
+        self.launch(gpu, x, weight, bias, &out, false)?;
         Ok(out)
     }
 
@@ -272,7 +271,7 @@ impl ConvPlan {
         bias: Option<&Tensor>,
         out: &Tensor,
         accumulate: bool,
-    ) {
+    ) -> Result<(), GpuError> {
         let taps = self.kh * self.kw;
         let out_pixels = self.out_height * self.out_width;
         let params = [
@@ -307,7 +306,12 @@ impl ConvPlan {
                 &SOURCE,
                 "conv2d_bias",
                 &kernel_size,
-                &[x.buffer(), weight.buffer(), bias.buffer(), out.buffer()],
+                &[
+                    x.f32_buffer("conv2d")?,
+                    weight.f32_buffer("conv2d")?,
+                    bias.f32_buffer("conv2d")?,
+                    out.buffer(),
+                ],
                 &params,
                 grid,
             ),
@@ -319,10 +323,15 @@ impl ConvPlan {
                     kernel_size[1],
                     ("ACCUMULATE", f64::from(u8::from(accumulate))),
                 ],
-                &[x.buffer(), weight.buffer(), out.buffer()],
+                &[
+                    x.f32_buffer("conv2d")?,
+                    weight.f32_buffer("conv2d")?,
+                    out.buffer(),
+                ],
                 &params,
                 grid,
             ),
         }
+        Ok(())
     }
 }

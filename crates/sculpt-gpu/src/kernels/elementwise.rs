@@ -1,16 +1,45 @@
 //! Elementwise operations (`elementwise.wgsl`): activations, arithmetic with
-//! broadcasting over rows, and FLUX's fused modulation and gated residual.
+//! broadcasting over rows, FLUX's fused modulation and gated residual, and
+//! casts between f32 and f16. Every operand of one call has one dtype, which
+//! the output keeps; f16 operands are computed on in f32.
 
 use crate::{
-    Gpu, GpuError, Tensor,
-    runtime::{launch::linear_grid, pipelines::KernelSource},
+    DType, Gpu, GpuError, Tensor,
+    runtime::{
+        launch::linear_grid,
+        pipelines::{Enable, KernelSource},
+    },
 };
 
 const SOURCE: KernelSource = KernelSource {
     name: "elementwise.wgsl",
-    parts: &[include_str!("elementwise.wgsl")],
+    parts: &["alias act = f32;\n", include_str!("elementwise.wgsl")],
     enables: &[],
 };
+const SOURCE_F16: KernelSource = KernelSource {
+    name: "elementwise.wgsl, f16",
+    parts: &["alias act = f16;\n", include_str!("elementwise.wgsl")],
+    enables: &[Enable::F16],
+};
+
+fn source(dtype: DType) -> &'static KernelSource {
+    match dtype {
+        DType::F32 => &SOURCE,
+        DType::F16 => &SOURCE_F16,
+    }
+}
+
+/// The dtype all of an operation's operands share.
+fn common_dtype(op: &str, operands: &[&Tensor]) -> Result<DType, GpuError> {
+    let dtype = operands[0].dtype();
+    match operands.iter().find(|t| t.dtype() != dtype) {
+        None => Ok(dtype),
+        Some(other) => Err(GpuError::Unsupported(format!(
+            "{op} mixes {:?} and {other:?}: cast one so both have one dtype",
+            operands[0]
+        ))),
+    }
+}
 const WORKGROUP: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,11 +89,11 @@ impl Binary {
 }
 
 pub fn unary(gpu: &Gpu, op: Unary, x: &Tensor) -> Result<Tensor, GpuError> {
-    let out = Tensor::uninit(gpu, x.shape())?;
+    let out = Tensor::uninit_as(gpu, x.shape(), x.dtype())?;
     let (code, scalar) = op.code_and_scalar();
     let len = x.elem_count();
     gpu.launch(
-        &SOURCE,
+        source(x.dtype()),
         "unary",
         &[("OP", f64::from(code))],
         &[x.buffer(), out.buffer()],
@@ -78,10 +107,11 @@ pub fn unary(gpu: &Gpu, op: Unary, x: &Tensor) -> Result<Tensor, GpuError> {
 /// (e.g. a bias [channels] over [rows, channels]).
 pub fn binary(gpu: &Gpu, op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor, GpuError> {
     let period = broadcast_period(a, b)?;
-    let out = Tensor::uninit(gpu, a.shape())?;
+    let dtype = common_dtype(&format!("{op:?}"), &[a, b])?;
+    let out = Tensor::uninit_as(gpu, a.shape(), dtype)?;
     let len = a.elem_count();
     gpu.launch(
-        &SOURCE,
+        source(dtype),
         "binary",
         &[("OP", f64::from(op.code()))],
         &[a.buffer(), b.buffer(), out.buffer()],
@@ -102,7 +132,7 @@ pub fn modulate(gpu: &Gpu, x: &Tensor, shift: &Tensor, scale: &Tensor) -> Result
             scale.shape()
         )));
     }
-    ternary(gpu, 0, x, scale, shift, period)
+    ternary(gpu, (0, "modulate"), x, scale, shift, period)
 }
 
 /// The gated residual `x + gate · y`, with `gate` of the size of the last axis.
@@ -120,25 +150,50 @@ pub fn gated_residual(
             y.shape()
         )));
     }
-    ternary(gpu, 1, x, gate, y, period)
+    ternary(gpu, (1, "gated residual"), x, gate, y, period)
 }
 
 fn ternary(
     gpu: &Gpu,
-    code: u32,
+    (code, name): (u32, &str),
     a: &Tensor,
     b: &Tensor,
     c: &Tensor,
     period: usize,
 ) -> Result<Tensor, GpuError> {
-    let out = Tensor::uninit(gpu, a.shape())?;
+    let dtype = common_dtype(name, &[a, b, c])?;
+    let out = Tensor::uninit_as(gpu, a.shape(), dtype)?;
     let len = a.elem_count();
     gpu.launch(
-        &SOURCE,
+        source(dtype),
         "ternary",
         &[("OP", f64::from(code))],
         &[a.buffer(), b.buffer(), c.buffer(), out.buffer()],
         &params(len, period, &out, [a.offset(), b.offset(), c.offset()], 0.0),
+        linear_grid(len.div_ceil(WORKGROUP)),
+    );
+    Ok(out)
+}
+
+/// `x` stored as `dtype` (f16: rounded to nearest); `x` itself, copying
+/// nothing, when it already is.
+pub fn cast(gpu: &Gpu, x: &Tensor, dtype: DType) -> Result<Tensor, GpuError> {
+    if x.dtype() == dtype {
+        return Ok(x.clone());
+    }
+    let out = Tensor::uninit_as(gpu, x.shape(), dtype)?;
+    // The f16 family's casts go between f32 and its `act`, f16.
+    let entry = match dtype {
+        DType::F16 => "to_act",
+        DType::F32 => "from_act",
+    };
+    let len = x.elem_count();
+    gpu.launch(
+        &SOURCE_F16,
+        entry,
+        &[],
+        &[x.buffer(), out.buffer()],
+        &params(len, len, &out, [x.offset(), 0, 0], 0.0),
         linear_grid(len.div_ceil(WORKGROUP)),
     );
     Ok(out)

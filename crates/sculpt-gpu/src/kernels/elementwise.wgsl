@@ -1,6 +1,8 @@
-// Elementwise kernels over contiguous f32 tensors. `OP` (an override
-// constant) picks the operation, so each specialization compiles to straight
-// code. Operands shorter than the output repeat along it (`period`), which
+// Elementwise kernels over contiguous tensors of `act`, which the part
+// compiled before this file declares: f32, or f16 where the device has
+// shader-f16. Arithmetic is in f32 either way; f16 is only what is stored.
+// `OP` (an override constant) picks the operation, so each specialization
+// compiles to straight code. Operands shorter than the output repeat along it (`period`), which
 // is how a bias, a per-channel scale or a modulation vector is broadcast
 // over the rows of [rows, channels].
 
@@ -16,9 +18,9 @@ struct Params {
 
 override OP: u32 = 0u;
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> c: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<act>;
+@group(0) @binding(1) var<storage, read> b: array<act>;
+@group(0) @binding(2) var<storage, read> c: array<act>;
 
 // Unary: out = f(a).
 const UNARY_SCALE: u32 = 0u;
@@ -58,7 +60,7 @@ fn element_index(wg: vec3<u32>, local: u32, groups: vec3<u32>) -> u32 {
     return (wg.x + wg.y * groups.x) * 256u + local;
 }
 
-@group(0) @binding(1) var<storage, read_write> unary_out: array<f32>;
+@group(0) @binding(1) var<storage, read_write> unary_out: array<act>;
 @group(0) @binding(2) var<uniform> unary_params: Params;
 
 @compute @workgroup_size(256)
@@ -72,7 +74,7 @@ fn unary(
     if (i >= p.len) {
         return;
     }
-    let x = a[p.a_offset + i];
+    let x = f32(a[p.a_offset + i]);
     var y: f32;
     switch OP {
         case UNARY_SCALE: { y = x * p.scalar; }
@@ -82,10 +84,10 @@ fn unary(
         case UNARY_ADD_SCALAR: { y = x + p.scalar; }
         default: { y = x; }
     }
-    unary_out[p.out_offset + i] = y;
+    unary_out[p.out_offset + i] = act(y);
 }
 
-@group(0) @binding(2) var<storage, read_write> binary_out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> binary_out: array<act>;
 @group(0) @binding(3) var<uniform> binary_params: Params;
 
 @compute @workgroup_size(256)
@@ -99,8 +101,8 @@ fn binary(
     if (i >= p.len) {
         return;
     }
-    let x = a[p.a_offset + i];
-    let w = b[p.b_offset + i % p.period];
+    let x = f32(a[p.a_offset + i]);
+    let w = f32(b[p.b_offset + i % p.period]);
     var y: f32;
     switch OP {
         case BINARY_ADD: { y = x + w; }
@@ -109,10 +111,10 @@ fn binary(
         case BINARY_GELU_GATE: { y = gelu_tanh(x) * w; }
         default: { y = x; }
     }
-    binary_out[p.out_offset + i] = y;
+    binary_out[p.out_offset + i] = act(y);
 }
 
-@group(0) @binding(3) var<storage, read_write> ternary_out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> ternary_out: array<act>;
 @group(0) @binding(4) var<uniform> ternary_params: Params;
 
 @compute @workgroup_size(256)
@@ -126,17 +128,48 @@ fn ternary(
     if (i >= p.len) {
         return;
     }
-    let x = a[p.a_offset + i];
+    let x = f32(a[p.a_offset + i]);
     let channel = i % p.period;
     var y: f32;
     switch OP {
         case TERNARY_MODULATE: {
-            y = x * (1.0 + b[p.b_offset + channel]) + c[p.c_offset + channel];
+            y = x * (1.0 + f32(b[p.b_offset + channel])) + f32(c[p.c_offset + channel]);
         }
         case TERNARY_GATED_RESIDUAL: {
-            y = x + b[p.b_offset + channel] * c[p.c_offset + i];
+            y = x + f32(b[p.b_offset + channel]) * f32(c[p.c_offset + i]);
         }
         default: { y = x; }
     }
-    ternary_out[p.out_offset + i] = y;
+    ternary_out[p.out_offset + i] = act(y);
+}
+
+// Casts between f32 and `act` (unary's parameters; `a` and `unary_out`
+// seen as the other type).
+@group(0) @binding(0) var<storage, read> wide_in: array<f32>;
+@group(0) @binding(1) var<storage, read_write> wide_out: array<f32>;
+
+@compute @workgroup_size(256)
+fn to_act(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let p = unary_params;
+    let i = element_index(wg, local, groups);
+    if (i < p.len) {
+        unary_out[p.out_offset + i] = act(wide_in[p.a_offset + i]);
+    }
+}
+
+@compute @workgroup_size(256)
+fn from_act(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let p = unary_params;
+    let i = element_index(wg, local, groups);
+    if (i < p.len) {
+        wide_out[p.out_offset + i] = f32(a[p.a_offset + i]);
+    }
 }

@@ -135,7 +135,7 @@ fn gather(
             &SOURCE,
             "gather",
             &[],
-            &[table.buffer(), id_bits.buffer(), out.buffer()],
+            &[table.f32_buffer("gather")?, id_bits.buffer(), out.buffer()],
             &[
                 len as u32,
                 dim as u32,
@@ -174,7 +174,7 @@ pub fn timestep_embedding(
         &SOURCE,
         "timestep",
         &[],
-        &[t.buffer(), out.buffer()],
+        &[t.f32_buffer("timestep_embedding")?, out.buffer()],
         &[
             len as u32,
             half as u32,

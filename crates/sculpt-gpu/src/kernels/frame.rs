@@ -26,7 +26,7 @@ pub async fn to_rgba8(gpu: &Gpu, planes: &Tensor) -> Result<Vec<u8>, GpuError> {
         &SOURCE,
         "planar_to_rgba8",
         &[],
-        &[planes.buffer(), pixels.buffer()],
+        &[planes.f32_buffer("to_rgba8")?, pixels.buffer()],
         &[width, height, planes.offset()],
         [width.div_ceil(WORKGROUP), height.div_ceil(WORKGROUP), 1],
     );

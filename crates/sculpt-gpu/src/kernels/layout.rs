@@ -79,7 +79,7 @@ pub fn concat(gpu: &Gpu, parts: &[&Tensor], axis: usize) -> Result<Tensor, GpuEr
             [rows, part_row],
             [part_row, out_row],
             [part.offset(), out.offset() + word(column)],
-        );
+        )?;
         column += part_row;
     }
     Ok(out)
@@ -116,7 +116,7 @@ pub fn split(gpu: &Gpu, x: &Tensor, axis: usize, sizes: &[usize]) -> Result<Vec<
                 [rows, piece_row],
                 [row, piece_row],
                 [x.offset() + word(start * inner), piece.offset()],
-            );
+            )?;
             piece
         };
         pieces.push(piece);
@@ -133,16 +133,16 @@ fn copy_block(
     [rows, cols]: [usize; 2],
     [src_stride, dst_stride]: [usize; 2],
     [src_offset, dst_offset]: [u32; 2],
-) {
+) -> Result<(), GpuError> {
     let len = rows * cols;
     if len == 0 {
-        return;
+        return Ok(());
     }
     gpu.launch(
         &SOURCE,
         "copy_block",
         &[],
-        &[src.buffer(), dst.buffer()],
+        &[src.f32_buffer("concat and split")?, dst.buffer()],
         &[
             word(rows),
             word(cols),
@@ -153,6 +153,7 @@ fn copy_block(
         ],
         element_grid(len),
     );
+    Ok(())
 }
 
 /// Reorders axes: output axis `a` is input axis `perm[a]` (as
@@ -186,7 +187,7 @@ pub fn permute(gpu: &Gpu, x: &Tensor, perm: &[usize]) -> Result<Tensor, GpuError
             &SOURCE,
             "transpose_tiled",
             &[],
-            &[x.buffer(), out.buffer()],
+            &[x.f32_buffer("permute")?, out.buffer()],
             &plan.params(x, &out),
             plan.grid,
         );
@@ -209,7 +210,7 @@ pub fn permute(gpu: &Gpu, x: &Tensor, perm: &[usize]) -> Result<Tensor, GpuError
         &SOURCE,
         "permute",
         &[],
-        &[x.buffer(), out.buffer()],
+        &[x.f32_buffer("permute")?, out.buffer()],
         &words,
         element_grid(len),
     );
@@ -330,7 +331,7 @@ pub fn pack_patches(gpu: &Gpu, latent: &Tensor) -> Result<Tensor, GpuError> {
         )));
     }
     let out = Tensor::uninit(gpu, &[(height / 2) * (width / 2), 4 * channels])?;
-    patches(gpu, "pack_patches", latent, &out, [channels, height, width]);
+    patches(gpu, "pack_patches", latent, &out, [channels, height, width])?;
     Ok(out)
 }
 
@@ -366,21 +367,27 @@ pub fn unpack_patches(
         tokens,
         &out,
         [channels, height, width],
-    );
+    )?;
     Ok(out)
 }
 
-fn patches(gpu: &Gpu, entry: &'static str, src: &Tensor, dst: &Tensor, latent: [usize; 3]) {
+fn patches(
+    gpu: &Gpu,
+    entry: &'static str,
+    src: &Tensor,
+    dst: &Tensor,
+    latent: [usize; 3],
+) -> Result<(), GpuError> {
     let len = dst.elem_count();
     if len == 0 {
-        return;
+        return Ok(());
     }
     let [channels, height, width] = latent.map(word);
     gpu.launch(
         &SOURCE,
         entry,
         &[],
-        &[src.buffer(), dst.buffer()],
+        &[src.f32_buffer(entry)?, dst.buffer()],
         &[
             word(len),
             channels,
@@ -391,4 +398,5 @@ fn patches(gpu: &Gpu, entry: &'static str, src: &Tensor, dst: &Tensor, latent: [
         ],
         element_grid(len),
     );
+    Ok(())
 }

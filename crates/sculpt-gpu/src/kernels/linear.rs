@@ -1,5 +1,6 @@
 //! Linear layers (`linear.wgsl`): activations [M, K] times a weight
-//! [N, K] (PyTorch/GGUF layout) plus an optional bias [N].
+//! [N, K] (PyTorch/GGUF layout) plus an optional bias [N]. Activations,
+//! bias and output share a dtype, f32 or f16; the sums are f32 either way.
 //!
 //! Weights live on the GPU in their storage format and are decoded inside the
 //! kernel. A weight larger than one storage binding allows is split by rows
@@ -8,7 +9,7 @@
 use wgpu::util::DeviceExt;
 
 use crate::{
-    Gpu, GpuError, Tensor,
+    DType, Gpu, GpuError, Tensor,
     runtime::{
         launch::linear_grid,
         pipelines::{Enable, KernelSource, ReducingKernel},
@@ -19,40 +20,53 @@ use crate::{
 const SOURCE: ReducingKernel = ReducingKernel {
     plain: KernelSource {
         name: "linear.wgsl",
-        parts: &[
-            F32_TILES,
-            include_str!("linear.wgsl"),
-            include_str!("weights.wgsl"),
-            include_str!("reduce.wgsl"),
-        ],
+        parts: &[F32, LINEAR, WEIGHTS, REDUCE],
         enables: &[],
     },
     subgroups: KernelSource {
         name: "linear.wgsl + subgroups",
-        parts: &[
-            F32_TILES,
-            include_str!("linear.wgsl"),
-            include_str!("weights.wgsl"),
-            include_str!("reduce_subgroups.wgsl"),
-        ],
+        parts: &[F32, LINEAR, WEIGHTS, REDUCE_SUBGROUPS],
         enables: &[Enable::Subgroups],
     },
 };
-/// `linear_tiled` multiplying in f16 ([`crate::GpuOptions::f16_linear`]);
-/// `linear_rows`, which reads each weight once, gains nothing from it.
-const SOURCE_F16_TILES: KernelSource = KernelSource {
-    name: "linear.wgsl, f16 tiles",
-    parts: &[
-        F16_TILES,
-        include_str!("linear.wgsl"),
-        include_str!("weights.wgsl"),
-        include_str!("reduce.wgsl"),
-    ],
-    enables: &[Enable::F16],
+/// For f16 activations: f16 in memory, f32 arithmetic.
+const SOURCE_F16: ReducingKernel = ReducingKernel {
+    plain: KernelSource {
+        name: "linear.wgsl, f16 activations",
+        parts: &[F16_ACTIVATIONS, LINEAR, WEIGHTS, REDUCE],
+        enables: &[Enable::F16],
+    },
+    subgroups: KernelSource {
+        name: "linear.wgsl + subgroups, f16 activations",
+        parts: &[F16_ACTIVATIONS, LINEAR, WEIGHTS, REDUCE_SUBGROUPS],
+        enables: &[Enable::F16, Enable::Subgroups],
+    },
 };
-/// What `linear_tiled` stages and multiplies its tiles in.
-const F32_TILES: &str = "alias tile_scalar = f32;\n";
-const F16_TILES: &str = "alias tile_scalar = f16;\n";
+/// `linear_tiled` multiplying in f16 ([`crate::GpuOptions::f16_linear`]),
+/// for f32 and for f16 activations; `linear_rows`, which reads each weight
+/// once, gains nothing from it.
+const SOURCE_F16_TILES: [KernelSource; 2] = [
+    KernelSource {
+        name: "linear.wgsl, f16 tiles",
+        parts: &[F16_TILES, LINEAR, WEIGHTS, REDUCE],
+        enables: &[Enable::F16],
+    },
+    KernelSource {
+        name: "linear.wgsl, f16 tiles, f16 activations",
+        parts: &[F16_ACTIVATIONS_AND_TILES, LINEAR, WEIGHTS, REDUCE],
+        enables: &[Enable::F16],
+    },
+];
+const LINEAR: &str = include_str!("linear.wgsl");
+const WEIGHTS: &str = include_str!("weights.wgsl");
+const REDUCE: &str = include_str!("reduce.wgsl");
+const REDUCE_SUBGROUPS: &str = include_str!("reduce_subgroups.wgsl");
+/// What activations are stored as (`act`), and what `linear_tiled` stages
+/// its tiles in and multiplies in (`tile_scalar`).
+const F32: &str = "alias act = f32;\nalias tile_scalar = f32;\n";
+const F16_TILES: &str = "alias act = f32;\nalias tile_scalar = f16;\n";
+const F16_ACTIVATIONS: &str = "alias act = f16;\nalias tile_scalar = f32;\n";
+const F16_ACTIVATIONS_AND_TILES: &str = "alias act = f16;\nalias tile_scalar = f16;\n";
 const TILE: usize = 64;
 /// Up to this many rows, `linear_rows` reads the weight once for all rows.
 const MAX_ROWS_KERNEL: usize = 8;
@@ -181,10 +195,21 @@ pub fn linear(
             weight.rows
         )));
     }
+    if let Some(bias) = bias
+        && bias.dtype() != x.dtype()
+    {
+        return Err(GpuError::Unsupported(format!(
+            "linear: input {x:?} and bias {bias:?} differ in dtype: cast the bias"
+        )));
+    }
     let m = x.elem_count() / k.max(1);
     let mut out_shape = x.shape().to_vec();
     *out_shape.last_mut().expect("x has a last axis") = weight.rows;
-    let out = Tensor::uninit(gpu, &out_shape)?;
+    let out = Tensor::uninit_as(gpu, &out_shape, x.dtype())?;
+    let reducing = match x.dtype() {
+        DType::F32 => &SOURCE,
+        DType::F16 => &SOURCE_F16,
+    };
     // Without a bias the kernel's bias binding must still be bound to
     // something readable; x itself serves.
     let bias_buffer = bias.map_or(x.buffer(), Tensor::buffer);
@@ -207,7 +232,7 @@ pub fn linear(
         let buffers = [x.buffer(), &chunk.buffer, bias_buffer, out.buffer()];
         if m <= MAX_ROWS_KERNEL {
             gpu.launch(
-                SOURCE.for_device(gpu),
+                reducing.for_device(gpu),
                 "linear_rows",
                 &constants,
                 &buffers,
@@ -215,9 +240,10 @@ pub fn linear(
                 linear_grid(chunk.rows),
             );
         } else {
-            let source = match gpu.report.f16_linear {
-                true => &SOURCE_F16_TILES,
-                false => SOURCE.for_device(gpu),
+            let source = match (gpu.report.f16_linear, x.dtype()) {
+                (true, DType::F32) => &SOURCE_F16_TILES[0],
+                (true, DType::F16) => &SOURCE_F16_TILES[1],
+                (false, _) => reducing.for_device(gpu),
             };
             gpu.launch(
                 source,

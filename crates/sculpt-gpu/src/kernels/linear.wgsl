@@ -11,9 +11,11 @@
 // splitting K, their sums combined by a workgroup reduction (reduce.wgsl, or
 // reduce_subgroups.wgsl where the device has subgroups).
 //
-// `tile_scalar`, declared by the part compiled before this file, is what
-// `linear_tiled` stages its tiles in and multiplies in: f32, or f16 where
-// the device has shader-f16 and the caller allows it. Either way it sums 16
+// The part compiled before this file declares two types. `act` is what the
+// activations, bias and output are stored as: f32, or f16 for f16 tensors
+// (the sums are f32 either way). `tile_scalar` is what `linear_tiled`
+// stages its tiles in and multiplies in: f32, or f16 where the device has
+// shader-f16 and the caller allows it. Either way it sums 16
 // products (one TILE_K) in that type, then adds them to f32 accumulators,
 // so f16's rounding never builds up over K.
 
@@ -37,10 +39,10 @@ override WEIGHT_FORMAT: u32 = 0u;
 // Rows handled by `linear_rows` (its accumulators live in registers).
 override ROWS: u32 = 1u;
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<act>;
 @group(0) @binding(1) var<storage, read> weights: array<u32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<act>;
+@group(0) @binding(3) var<storage, read_write> out: array<act>;
 @group(0) @binding(4) var<uniform> params: Params;
 
 const TILE: u32 = 64u;
@@ -55,14 +57,14 @@ fn weight_cols() -> u32 {
 
 fn x_at(row: u32, k: u32) -> f32 {
     if (row < params.m && k < params.k) {
-        return x[params.x_offset + row * params.k + k];
+        return f32(x[params.x_offset + row * params.k + k]);
     }
     return 0.0;
 }
 
 fn bias_at(column: u32) -> f32 {
     if (HAS_BIAS) {
-        return bias[params.bias_offset + params.n_start + column];
+        return f32(bias[params.bias_offset + params.n_start + column]);
     }
     return 0.0;
 }
@@ -140,7 +142,7 @@ fn store_row(row: u32, column: u32, values: vec4<f32>) {
     for (var j = 0u; j < 4u; j++) {
         let c = column + 16u * j;
         if (c < params.n) {
-            out[params.out_offset + row * params.out_stride + params.n_start + c] = values[j] + bias_at(c);
+            out[params.out_offset + row * params.out_stride + params.n_start + c] = act(values[j] + bias_at(c));
         }
     }
 }
@@ -188,7 +190,7 @@ fn linear_rows(
                 sum = high_sums[row - 4u];
             }
             out[params.out_offset + row * params.out_stride + params.n_start + column] =
-                sum + bias_at(column);
+                act(sum + bias_at(column));
         }
     }
 }

@@ -49,7 +49,7 @@ pub fn layer_norm(
             SOURCE.for_device(gpu),
             "layer_norm",
             &row_threads(width),
-            &[x.buffer(), out.buffer()],
+            &[x.f32_buffer("layer_norm")?, out.buffer()],
             &RowParams::new(rows, width, x, eps).words(),
             linear_grid(rows),
         ),
@@ -65,7 +65,12 @@ pub fn layer_norm(
                 SOURCE.for_device(gpu),
                 "layer_norm_affine",
                 &row_threads(width),
-                &[x.buffer(), weight.buffer(), bias.buffer(), out.buffer()],
+                &[
+                    x.f32_buffer("layer_norm")?,
+                    weight.f32_buffer("layer_norm")?,
+                    bias.f32_buffer("layer_norm")?,
+                    out.buffer(),
+                ],
                 &params.words(),
                 linear_grid(rows),
             );
@@ -87,7 +92,11 @@ pub fn rms_norm(gpu: &Gpu, x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tens
         SOURCE.for_device(gpu),
         "rms_norm",
         &row_threads(width),
-        &[x.buffer(), weight.buffer(), out.buffer()],
+        &[
+            x.f32_buffer("rms_norm")?,
+            weight.f32_buffer("rms_norm")?,
+            out.buffer(),
+        ],
         &params.words(),
         linear_grid(rows),
     );
@@ -141,7 +150,7 @@ pub fn group_norm(
         SOURCE.for_device(gpu),
         "group_norm_chunk_stats",
         &[],
-        &[x.buffer(), chunk_stats.buffer()],
+        &[x.f32_buffer("group_norm")?, chunk_stats.buffer()],
         &params,
         linear_grid(groups * chunks_per_group),
     );
@@ -158,9 +167,9 @@ pub fn group_norm(
         "group_norm_apply",
         &[],
         &[
-            x.buffer(),
-            weight.buffer(),
-            bias.buffer(),
+            x.f32_buffer("group_norm")?,
+            weight.f32_buffer("group_norm")?,
+            bias.f32_buffer("group_norm")?,
             group_stats.buffer(),
             out.buffer(),
         ],

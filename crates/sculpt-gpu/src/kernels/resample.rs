@@ -36,7 +36,7 @@ pub fn upsample_nearest_2x(gpu: &Gpu, x: &Tensor) -> Result<Tensor, GpuError> {
         &SOURCE,
         "upsample_nearest_2x",
         &[],
-        &[x.buffer(), out.buffer()],
+        &[x.f32_buffer("upsample_nearest_2x")?, out.buffer()],
         &params,
         linear_grid(len.div_ceil(WORKGROUP)),
     );

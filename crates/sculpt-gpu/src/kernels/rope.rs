@@ -130,7 +130,11 @@ pub fn apply_rope(
         &SOURCE,
         "rope",
         &[],
-        &[x.buffer(), table.buffer(), out.buffer()],
+        &[
+            x.f32_buffer("apply_rope")?,
+            table.f32_buffer("apply_rope")?,
+            out.buffer(),
+        ],
         &[
             pairs as u32,
             half_dim as u32,

@@ -41,7 +41,7 @@ pub fn softmax_last_dim(gpu: &Gpu, x: &Tensor) -> Result<Tensor, GpuError> {
         "softmax",
         // Narrow rows would leave most of 256 threads idle.
         &[("WORKGROUP", if width <= 256 { 64.0 } else { 256.0 })],
-        &[x.buffer(), out.buffer()],
+        &[x.f32_buffer("softmax_last_dim")?, out.buffer()],
         &[rows as u32, width as u32, x.offset()],
         linear_grid(rows),
     );

@@ -53,6 +53,7 @@ mod support;
 mod attention;
 mod conv;
 mod device;
+mod dtype;
 mod elementwise;
 mod embed;
 mod frame;
