@@ -11,9 +11,10 @@ use candle_core::{
 };
 use sculpt_flux::cpu::ggml_type;
 use sculpt_gpu::{
-    Gpu, Tensor,
+    DType, Gpu, Tensor,
     kernels::{
         attention::{AttentionOptions, HeadView, attention},
+        elementwise::{gated_residual, modulate},
         linear::{LinearWeight, linear},
         norm::{layer_norm, rms_norm},
         softmax::softmax_last_dim,
@@ -42,6 +43,8 @@ pub enum Section {
     Attention,
     /// Row reductions (LayerNorm, RMSNorm, softmax): memory-bound.
     Reduction,
+    /// Elementwise kernels on f32 and f16 tensors: memory-bound.
+    Elementwise,
 }
 
 /// `plain`, where the adapter has subgroups or shader-f16, is a second device
@@ -75,6 +78,9 @@ pub fn kernels(
     }
     if wanted(Section::Reduction) {
         reductions(gpu, plain)?;
+    }
+    if wanted(Section::Elementwise) {
+        elementwise(gpu)?;
     }
     Ok(())
 }
@@ -153,9 +159,9 @@ fn layer(gpu: &Gpu, format: WeightFormat, n: usize, k: usize) -> anyhow::Result<
 fn matmuls(gpu: &Gpu, f16_linear: Option<&Gpu>, options: &Options) -> anyhow::Result<()> {
     println!("## Linear layers (activations × weights), GFLOP/s\n");
     println!(
-        "| weights | M × K × N | GPU GFLOP/s | GPU ms | f16 multiply GFLOP/s | candle CPU GFLOP/s | GPU / CPU |"
+        "| weights | M × K × N | GPU GFLOP/s | GPU ms | f16 multiply GFLOP/s | f16 tensors, f16 multiply GFLOP/s | candle CPU GFLOP/s | GPU / CPU |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let shapes: &[(usize, usize, usize)] = if options.quick {
         &[(256, 3072, 3072)]
     } else {
@@ -189,21 +195,25 @@ fn matmuls(gpu: &Gpu, f16_linear: Option<&Gpu>, options: &Options) -> anyhow::Re
                 drop(linear(gpu, &x, &layer.weight, None)?);
                 Ok(())
             })?;
-            let f16_gflops = plain_cell(f16_linear, |f16| {
-                let layer = self::layer(f16, format, n, k)?;
-                let x = Tensor::from_slice(f16, &values(3, m * k), &[m, k])?;
-                let seconds = time_gpu(f16, || {
-                    drop(linear(f16, &x, &layer.weight, None)?);
-                    Ok(())
-                })?;
-                Ok(flops / seconds / 1e9)
-            })?;
+            // f32 activations, then f16 ones (half the bytes in and out).
+            let [f16_gflops, f16_tensors_gflops] = [DType::F32, DType::F16].map(|dtype| {
+                plain_cell(f16_linear, |f16| {
+                    let layer = self::layer(f16, format, n, k)?;
+                    let x = Tensor::from_slice_as(f16, &values(3, m * k), &[m, k], dtype)?;
+                    let seconds = time_gpu(f16, || {
+                        drop(linear(f16, &x, &layer.weight, None)?);
+                        Ok(())
+                    })?;
+                    Ok(flops / seconds / 1e9)
+                })
+            });
+            let (f16_gflops, f16_tensors_gflops) = (f16_gflops?, f16_tensors_gflops?);
             let cpu_seconds = time_cpu(|| {
                 drop(layer.cpu.forward(&x_cpu)?);
                 Ok(())
             })?;
             println!(
-                "| {format} | {m} × {k} × {n} | {:.1} | {:.1} | {f16_gflops} | {:.1} | {:.2} |",
+                "| {format} | {m} × {k} × {n} | {:.1} | {:.1} | {f16_gflops} | {f16_tensors_gflops} | {:.1} | {:.2} |",
                 flops / gpu_seconds / 1e9,
                 gpu_seconds * 1e3,
                 flops / cpu_seconds / 1e9,
@@ -334,6 +344,47 @@ fn reductions(gpu: &Gpu, plain: Option<&Gpu>) -> anyhow::Result<()> {
             "| {kernel} | {rows} × {width} | {:.1} | {:.2} | {plain_gb_s} |",
             gigabytes / seconds,
             seconds * 1e3
+        );
+    }
+    println!();
+    Ok(())
+}
+
+/// FLUX's gated residual and modulation over 4096 image tokens of 3072 (the
+/// transformer at 1024²), on f32 tensors and, with shader-f16, on f16 ones.
+fn elementwise(gpu: &Gpu) -> anyhow::Result<()> {
+    println!("## Elementwise, GB/s of tensors read and written\n");
+    println!("| kernel | rows × width | f32 GB/s | f32 ms | f16 tensors GB/s | f16 tensors ms |");
+    println!("|---|---|---|---|---|---|");
+    let (rows, width) = (4096, 3072);
+    for kernel in ["gated_residual", "modulate"] {
+        // x and out, plus y for the gated residual; the per-channel vectors are negligible.
+        let full_tensors = if kernel == "gated_residual" { 3 } else { 2 };
+        let run = |dtype: DType| -> anyhow::Result<(f64, f64)> {
+            let x = Tensor::from_slice_as(gpu, &values(13, rows * width), &[rows, width], dtype)?;
+            let y = Tensor::from_slice_as(gpu, &values(14, rows * width), &[rows, width], dtype)?;
+            let row = Tensor::from_slice_as(gpu, &values(15, width), &[width], dtype)?;
+            let seconds = time_gpu(gpu, || {
+                drop(match kernel {
+                    "gated_residual" => gated_residual(gpu, &x, &row, &y)?,
+                    _ => modulate(gpu, &x, &row, &row)?,
+                });
+                Ok(())
+            })?;
+            let bytes = full_tensors * rows * width * dtype.size_in_bytes();
+            Ok((bytes as f64 / 1e9 / seconds, seconds * 1e3))
+        };
+        let (f32_gb_s, f32_ms) = run(DType::F32)?;
+        let f16 = match gpu.report.shader_f16 {
+            true => {
+                let (gb_s, ms) = run(DType::F16)?;
+                [format!("{gb_s:.1}"), format!("{ms:.2}")]
+            }
+            false => ["–".into(), "–".into()],
+        };
+        println!(
+            "| {kernel} | {rows} × {width} | {f32_gb_s:.1} | {f32_ms:.2} | {} | {} |",
+            f16[0], f16[1]
         );
     }
     println!();
