@@ -135,6 +135,13 @@ fn main() -> anyhow::Result<()> {
             args.prompt_seed,
             report::adherence_table(&runs)
         );
+        for run in &runs {
+            md += &format!(
+                "Shapes right at {} steps, by the shape and size asked for: {}.\n\n",
+                run.steps,
+                report::shapes_by_kind(&run.outcomes)
+            );
+        }
     }
     let scenes_path = args.reference.join("scenes.json");
     if !args.quick && scenes_path.exists() {
@@ -151,7 +158,11 @@ fn main() -> anyhow::Result<()> {
                     adherence::check(prompt, 0, image)
                 })
                 .collect();
-            report::summary_line(&Summary::of(&outcomes))
+            format!(
+                "{}; the shape by kind: {}",
+                report::summary_line(&Summary::of(&outcomes)),
+                report::shapes_by_kind(&outcomes)
+            )
         };
         let count = scenes.len();
         let started = Instant::now();

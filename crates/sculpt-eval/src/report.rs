@@ -5,6 +5,7 @@ use std::fmt::Write;
 use crate::adherence::{Outcome, Summary, ratio};
 use crate::concepts::{ConceptOutcome, TOP};
 use crate::diversity::{VISIBLE_FRACTION, VISIBLE_LEVELS, visibly_different};
+use crate::vocab::{SHAPES, Size};
 
 /// One adherence run: its step count, outcomes and wall time.
 pub struct AdherenceRun {
@@ -48,6 +49,31 @@ pub fn summary_line(s: &Summary) -> String {
         ratio(s.size.0, s.size.1),
         ratio(s.background.0, s.background.1),
     )
+}
+
+/// How often the shape came out right, by the shape and size asked for
+/// ("size unsaid" where the prompt names none): which shapes fail, and at
+/// which size.
+pub fn shapes_by_kind(outcomes: &[Outcome]) -> String {
+    let mut parts = Vec::new();
+    for shape in SHAPES {
+        for size in [Some(Size::Small), Some(Size::Large), None] {
+            let asked: Vec<&Outcome> = outcomes
+                .iter()
+                .filter(|o| o.prompt.expected.shape == shape && o.prompt.expected.size == size)
+                .collect();
+            if asked.is_empty() {
+                continue;
+            }
+            let right = asked.iter().filter(|o| o.verdict.shape).count();
+            let kind = match size {
+                Some(size) => format!("{} {}", size.name(), shape.name()),
+                None => format!("{}, size unsaid,", shape.name()),
+            };
+            parts.push(format!("{kind} {right}/{}", asked.len()));
+        }
+    }
+    parts.join("; ")
 }
 
 fn mark(ok: bool) -> &'static str {
@@ -155,4 +181,49 @@ pub fn concepts_section(
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        adherence::check,
+        checker::Expected,
+        prompts::Prompt,
+        render::{Placed, draw},
+        vocab::{Colour, Position, Shape},
+    };
+
+    /// A scene drawn with `drawn` and checked against a prompt for `asked`.
+    fn outcome(asked: Shape, size: Option<Size>, drawn: Shape) -> Outcome {
+        let white = Colour::by_name("white").unwrap();
+        let black = Colour::by_name("black").unwrap();
+        let placed = Placed::at(drawn, white, Position(4), size.unwrap_or(Size::Large));
+        let expected = Expected {
+            shape: asked,
+            colour: white,
+            position: Position(4),
+            size,
+            background: Some(black),
+        };
+        let prompt = Prompt {
+            text: format!("{asked:?}"),
+            expected,
+        };
+        check(prompt, 0, draw(black, &[placed], 64))
+    }
+
+    #[test]
+    fn shapes_are_counted_by_what_was_asked() {
+        let outcomes = [
+            outcome(Shape::Star, Some(Size::Large), Shape::Star),
+            outcome(Shape::Star, Some(Size::Large), Shape::Circle),
+            outcome(Shape::Square, None, Shape::Square),
+            outcome(Shape::Circle, Some(Size::Large), Shape::Circle),
+        ];
+        assert_eq!(
+            shapes_by_kind(&outcomes),
+            "large circle 1/1; square, size unsaid, 1/1; large star 1/2"
+        );
+    }
 }
