@@ -58,7 +58,17 @@ fn cpu_generation_is_seeded_and_says_how_it_was_made() {
     assert_eq!(value("model"), Some("sculpt-tiny"));
     assert_eq!(value("seed"), Some("4"));
     assert_eq!(value("steps"), Some("3"));
-    assert_eq!(value("cfg"), Some("3"));
+    // The built-in model's own guidance scale, as its manifest gives it.
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../models/sculpt-tiny/manifest.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let cfg = manifest["cfg_scale"].as_f64().unwrap() as f32;
+    assert_eq!(value("cfg"), Some(cfg.to_string().as_str()));
     assert_eq!(a.len(), 64 * 64 * 4);
     let (_, b) = png_text_and_pixels(&dir.0.join("b.png"));
     let (_, c) = png_text_and_pixels(&dir.0.join("c.png"));
