@@ -29,8 +29,9 @@ fn source(dtype: DType) -> &'static KernelSource {
     }
 }
 
-/// The dtype all of an operation's operands share.
-fn common_dtype(op: &str, operands: &[&Tensor]) -> Result<DType, GpuError> {
+/// The dtype all of an operation's operands share (`op` is formatted only
+/// for an error: this runs on every call).
+fn common_dtype(op: std::fmt::Arguments, operands: &[&Tensor]) -> Result<DType, GpuError> {
     let dtype = operands[0].dtype();
     match operands.iter().find(|t| t.dtype() != dtype) {
         None => Ok(dtype),
@@ -107,7 +108,7 @@ pub fn unary(gpu: &Gpu, op: Unary, x: &Tensor) -> Result<Tensor, GpuError> {
 /// (e.g. a bias [channels] over [rows, channels]).
 pub fn binary(gpu: &Gpu, op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor, GpuError> {
     let period = broadcast_period(a, b)?;
-    let dtype = common_dtype(&format!("{op:?}"), &[a, b])?;
+    let dtype = common_dtype(format_args!("{op:?}"), &[a, b])?;
     let out = Tensor::uninit_as(gpu, a.shape(), dtype)?;
     let len = a.elem_count();
     gpu.launch(
@@ -161,7 +162,7 @@ fn ternary(
     c: &Tensor,
     period: usize,
 ) -> Result<Tensor, GpuError> {
-    let dtype = common_dtype(name, &[a, b, c])?;
+    let dtype = common_dtype(format_args!("{name}"), &[a, b, c])?;
     let out = Tensor::uninit_as(gpu, a.shape(), dtype)?;
     let len = a.elem_count();
     gpu.launch(
