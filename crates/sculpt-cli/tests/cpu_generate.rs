@@ -10,7 +10,8 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::TempDir;
+use common::{TempDir, built_in_model};
+use sculpt_flux::pipeline::Manifest;
 
 fn generate(dir: &TempDir, name: &str, seed: &str, model: &[String]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sculpt"));
@@ -59,15 +60,10 @@ fn cpu_generation_is_seeded_and_says_how_it_was_made() {
     assert_eq!(value("seed"), Some("4"));
     assert_eq!(value("steps"), Some("3"));
     // The built-in model's own guidance scale, as its manifest gives it.
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../models/sculpt-tiny/manifest.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let cfg = manifest["cfg_scale"].as_f64().unwrap() as f32;
+    let manifest_path = built_in_model().join("manifest.json");
+    let manifest =
+        Manifest::from_json("manifest.json", &std::fs::read(manifest_path).unwrap()).unwrap();
+    let cfg = manifest.cfg_scale.expect("the built-in model uses CFG");
     assert_eq!(value("cfg"), Some(cfg.to_string().as_str()));
     assert_eq!(a.len(), 64 * 64 * 4);
     let (_, b) = png_text_and_pixels(&dir.0.join("b.png"));
@@ -90,12 +86,7 @@ fn cpu_refuses_models_without_a_manifest() {
         "t5-tokenizer.json",
     ]
     .iter()
-    .map(|file| {
-        format!(
-            "{}/../../models/sculpt-tiny/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    })
+    .map(|file| built_in_model().join(file).to_string_lossy().into_owned())
     .collect();
     let output = generate(&dir, "out.png", "1", &files);
     let stderr = String::from_utf8_lossy(&output.stderr);

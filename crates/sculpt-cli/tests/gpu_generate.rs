@@ -380,8 +380,7 @@ fn without_a_built_in_model_generate_says_so_or_runs() {
         .arg(dir.0.join("out.png"))
         .output()
         .unwrap();
-    let built_in =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/sculpt-tiny/manifest.json");
+    let built_in = common::built_in_model().join("manifest.json");
     if !built_in.exists() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success());

@@ -15,6 +15,11 @@ pub mod tiny_model;
 
 pub type Weights = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
+/// The built-in model's folder (models/sculpt-tiny), where `sculpt` finds it.
+pub fn built_in_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/sculpt-tiny")
+}
+
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
