@@ -13,15 +13,18 @@ use crate::process::run;
 const EMOJI_FONT: &str = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf";
 const EMOJI_FONT_PACKAGE: &str = "fonts-noto-color-emoji";
 
-/// The packages the recipe was run with; torch from its CPU-only index.
-const TORCH: &str = "torch==2.15.0";
-const TORCH_INDEX: &str = "https://download.pytorch.org/whl/cpu";
-const PACKAGES: [&str; 5] = [
+/// The packages the recipe was run with, all from PyPI (pip's configured index). PyTorch's own
+/// CPU-only wheel index would save a download of CUDA libraries the CPU run never loads, but
+/// machines that reach only the package registries cannot reach it.
+const PACKAGES: [&str; 7] = [
+    "torch==2.15.0",
     "numpy==2.4.6",
     "pillow==13.0.0",
     "safetensors==0.8.0",
     "tokenizers==0.23.3",
     "fonttools==4.68.0",
+    // GGUF's reader, for from_shipped.py (a sitting that continues from the shipped transformer).
+    "gguf==0.19.0",
 ];
 
 pub struct Options {
@@ -127,22 +130,13 @@ pub(crate) fn ensure_venv(root: &Path) -> anyhow::Result<PathBuf> {
     let venv = root.join("target/train/venv");
     let python = venv.join("bin/python");
     let stamp = venv.join("sculpt-packages.txt");
-    let wanted = format!("{TORCH}\n{}\n", PACKAGES.join("\n"));
+    let wanted = format!("{}\n", PACKAGES.join("\n"));
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
         return Ok(python);
     }
     let python3 = crate::process::first_line("sh", &["-c", "command -v python3"])
         .context("python3 is needed to create the training venv (Debian: python3 python3-venv)")?;
     run(Command::new(python3).args(["-m", "venv"]).arg(&venv))?;
-    run(Command::new(&python).args([
-        "-m",
-        "pip",
-        "install",
-        "-q",
-        "--index-url",
-        TORCH_INDEX,
-        TORCH,
-    ]))?;
     run(Command::new(&python)
         .args(["-m", "pip", "install", "-q"])
         .args(PACKAGES))?;

@@ -3,7 +3,8 @@
   data   build the data set (procedural scenes + Noto Color Emoji) and train both tokenizers
   ae     train the autoencoder, then encode every image once and set shift/scale factors
   flux   train the rectified-flow transformer jointly with the CLIP and T5 text encoders
-  (export.py then writes the BFL-named safetensors the Rust side quantizes and ships)
+  (export.py then writes the BFL-named safetensors the Rust side quantizes and ships;
+   from_shipped.py goes the other way, for a sitting whose training folder is gone)
 
 Every stage is seeded; `python train.py all` runs them in order. Outputs go to --out
 (target/train): checkpoints, loss logs, loss-curve PNGs and sample grids.
@@ -221,6 +222,22 @@ def gradient_difference(rec, x):
     return (dx(rec) - dx(x)).abs().mean() + (dy(rec) - dy(x)).abs().mean()
 
 
+def focus_indices(attrs, spec):
+    """Indices of the scenes holding a shape `spec` names: comma-separated SHAPE or SHAPE:SIZE
+    (e.g. "star,square:small"), for sittings that over-sample what the model gets wrong."""
+    wanted = [tuple(item.split(":")) for item in spec.split(",")]
+    for w in wanted:
+        if w[0] not in D.SHAPES or (len(w) == 2 and w[1] not in D.SIZES) or len(w) > 2:
+            raise SystemExit(f"focus {spec!r}: {':'.join(w)} is not SHAPE or SHAPE:SIZE "
+                             f"(shapes {D.SHAPES}, sizes {list(D.SIZES)})")
+    def matches(s):
+        return any(s[0] == w[0] and (len(w) == 1 or s[3] == w[1]) for w in wanted)
+    idx = [i for i, a in enumerate(attrs) if a["kind"] == "scene" and any(matches(s) for s in a["shapes"])]
+    if not idx:
+        raise SystemExit(f"focus {spec!r}: no scene in the data set has such a shape")
+    return torch.tensor(idx)
+
+
 def stage_decoder(args):
     """Fine-tunes the decoder alone on whole images with the encoder frozen, so that the latent
     space the transformer learns (latents.npy, shift and scale) stays exactly the same. Runs
@@ -243,13 +260,10 @@ def stage_decoder(args):
     # badly (small stars: their encoder latents tell them from circles, the decoder draws blobs).
     focus, n_focus = None, 0
     if args.dec_focus:
-        shape, size = args.dec_focus.split(":")
         with open(os.path.join(args.out, "attrs.json")) as f:
-            attrs = json.load(f)
-        focus = torch.tensor([i for i, a in enumerate(attrs) if a["kind"] == "scene"
-                              and any(s[0] == shape and s[3] == size for s in a["shapes"])])
+            focus = focus_indices(json.load(f), args.dec_focus)
         n_focus = round(args.ae_batch * args.dec_focus_share)
-        log(f"{n_focus} of every {args.ae_batch} images drawn from the {len(focus)} scenes with a {size} {shape}")
+        log(f"{n_focus} of every {args.ae_batch} images drawn from the {len(focus)} scenes with {args.dec_focus}")
     losses, t0 = [], time.time()
     for step in range(1, args.dec_steps + 1):
         lr = args.dec_lr * min(1.0, step / 20) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / args.dec_steps)))
@@ -262,7 +276,7 @@ def stage_decoder(args):
         with torch.no_grad():
             mean, _ = ae.moments(x)
             # A little noise in the transformer's units: its samples are never exact latents.
-            mean = mean + torch.randn(mean.shape, generator=gen) * (0.05 / cfg["scale_factor"])
+            mean = mean + torch.randn(mean.shape, generator=gen) * (args.dec_noise / cfg["scale_factor"])
         rec = ae.decoder(mean)
         mse = F.mse_loss(rec, x)
         loss = mse + 0.5 * (rec - x).abs().mean() + args.dec_edge * gradient_difference(rec, x)
@@ -399,11 +413,18 @@ def stage_flux(args):
     torch.nn.init.zeros_(flux.final_layer.linear.weight)
     torch.nn.init.zeros_(flux.final_layer.linear.bias)
     text = TextModels(clip_cfg, t5_cfg)
+    state_path = os.path.join(args.out, "flux-train-state.pt")
+    if args.init_weights and not (args.resume and os.path.exists(state_path)):
+        # A sitting that starts from exported weights (from_shipped.py writes them from the shipped
+        # model) rather than a train state: fresh optimiser moments, the EMA starting at the weights.
+        flux.load_state_dict(load_file(os.path.join(args.out, "flux.safetensors")))
+        text.clip.load_state_dict(load_file(os.path.join(args.out, "clip.safetensors")))
+        text.t5.load_state_dict(load_file(os.path.join(args.out, "t5.safetensors")))
+        log(f"initialised from {args.out}/flux.safetensors, clip.safetensors and t5.safetensors")
     params = list(flux.parameters()) + list(text.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     ema = Ema([flux, text], args.ema)
     start = 1
-    state_path = os.path.join(args.out, "flux-train-state.pt")
     if args.resume and os.path.exists(state_path):
         st = torch.load(state_path)
         flux.load_state_dict(st["flux"]), text.load_state_dict(st["text"]), opt.load_state_dict(st["opt"])
@@ -429,6 +450,14 @@ def stage_flux(args):
     n_emoji = None if args.emoji_share is None else round(b * args.emoji_share)
     if n_emoji is not None:
         log(f"{n_emoji} of every {b} samples drawn from the {len(emoji_idx)} emoji images")
+    # Likewise a share from the scenes with the shapes --focus names (small squares, stars).
+    focus_idx, n_focus = None, 0
+    if args.focus:
+        focus_idx = focus_indices(attrs, args.focus)
+        n_focus = round(b * args.focus_share)
+        log(f"{n_focus} of every {b} samples drawn from the {len(focus_idx)} scenes with {args.focus}")
+        if n_emoji is None:
+            raise SystemExit("--focus needs --emoji-share (the rest of each batch is split by kind)")
     t0, seen = time.time(), 0
     for step in range(start, args.steps + 1):
         lr = args.lr * min(1.0, step / args.warmup) * (
@@ -438,8 +467,11 @@ def stage_flux(args):
         if n_emoji is None:
             idx = torch.randint(0, len(latents), (b,), generator=gen)
         else:
-            idx = torch.cat([emoji_idx[torch.randint(0, len(emoji_idx), (n_emoji,), generator=gen)],
-                             scene_idx[torch.randint(0, len(scene_idx), (b - n_emoji,), generator=gen)]])
+            parts = [emoji_idx[torch.randint(0, len(emoji_idx), (n_emoji,), generator=gen)]]
+            if n_focus:
+                parts.append(focus_idx[torch.randint(0, len(focus_idx), (n_focus,), generator=gen)])
+            parts.append(scene_idx[torch.randint(0, len(scene_idx), (b - n_emoji - n_focus,), generator=gen)])
+            idx = torch.cat(parts)
         prompts = ["" if rng.random() < args.drop else D.caption(attrs[i], rng) for i in idx.tolist()]
         x0 = M.pack(latents[idx])
         noise = torch.randn(x0.shape, generator=gen)
@@ -493,8 +525,11 @@ def main():
     p.add_argument("--dec-resume", action="store_true", help="continue from ae-finetuned.safetensors")
     p.add_argument("--dec-edge", type=float, default=1.0,
                    help="weight of the gradient-difference (edge sharpness) loss")
+    p.add_argument("--dec-noise", type=float, default=0.05,
+                   help="std of the Gaussian noise added to the decoder's latents, in the transformer's units")
     p.add_argument("--dec-focus", default=None,
-                   help="SHAPE:SIZE (e.g. star:small): scenes the decoder fine-tuning over-samples")
+                   help="SHAPE or SHAPE:SIZE, comma-separated (e.g. star:small): scenes the decoder "
+                        "fine-tuning over-samples")
     p.add_argument("--dec-focus-share", type=float, default=0.25,
                    help="fraction of each decoder batch drawn from the --dec-focus scenes")
     p.add_argument("--ae-kl", type=float, default=1e-6)
@@ -505,6 +540,14 @@ def main():
     p.add_argument("--drop", type=float, default=0.1)
     p.add_argument("--emoji-share", type=float, default=None,
                    help="fraction of each transformer batch drawn from the emoji images (default: uniform)")
+    p.add_argument("--focus", default=None,
+                   help="SHAPE or SHAPE:SIZE, comma-separated (e.g. star,square:small): scenes a transformer "
+                        "sitting over-samples")
+    p.add_argument("--focus-share", type=float, default=0.25,
+                   help="fraction of each transformer batch drawn from the --focus scenes")
+    p.add_argument("--init-weights", action="store_true",
+                   help="without a train state to resume, start the transformer and text encoders from "
+                        "--out's flux.safetensors, clip.safetensors and t5.safetensors (see from_shipped.py)")
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--cfg-scale", type=float, default=DEFAULT_CFG)
     p.add_argument("--sample-every", type=int, default=250)
