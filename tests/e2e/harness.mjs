@@ -191,12 +191,13 @@ export async function assertNoError(page) {
 
 /**
  * Clicks Generate with these settings and watches the canvas until the
- * generation ends, recording every distinct frame it shows at the image's
- * size; returns those frames, the PNG's pixels and the canvas at the end.
- * The canvas is read inside the page every few milliseconds, not per step
- * message (a frame can reach the canvas before or after the engine's step
- * message) and not from here (a round trip per read is slow enough on a
- * loaded machine for two steps to land between reads).
+ * generation ends. Returns `steps`, every step the page reported drawn (the
+ * canvas's data-steps, each change observed), `frames`, the distinct images
+ * the canvas showed at the image's size, the PNG's pixels and the canvas at
+ * the end. The canvas is read inside the page every few milliseconds, not per
+ * step message: a frame drawn in the worker reaches the page's canvas before
+ * or after its step message, and two frames drawn close together on a loaded
+ * machine can reach it as one, so `frames` may hold fewer than `steps`.
  */
 export async function generate(page, { prompt, seed, steps = 4, show = 'current', size = 64 }) {
   await page.fill('#prompt', prompt);
@@ -218,8 +219,15 @@ export async function generate(page, { prompt, seed, steps = 4, show = 'current'
     // What the canvas showed before (a test pattern, or an earlier image) is
     // not one of this generation's frames.
     let last = read();
-    const watch = { frames: [], stop: false };
+    const watch = { frames: [], steps: [], stop: false };
     window.sculptWatch = watch;
+    watch.observer = new MutationObserver((records) => {
+      // Each record holds the value before its change: the values set are
+      // the next records' old values, then the current one.
+      const values = records.slice(1).map((record) => record.oldValue).concat([canvas.dataset.steps]);
+      for (const value of values) if (value !== '0') watch.steps.push(Number(value));
+    });
+    watch.observer.observe(canvas, { attributes: true, attributeFilter: ['data-steps'], attributeOldValue: true });
     const tick = () => {
       const pixels = read();
       if (pixels.width === size && !same(pixels, last)) {
@@ -239,11 +247,13 @@ export async function generate(page, { prompt, seed, steps = 4, show = 'current'
   // The last frame reaches the canvas a moment after the run ends: keep
   // watching until the canvas shows the image.
   const final = await settledCanvasPixels(page, '#frame', ({ data }) => differingBytes(data, png.data) === 0);
-  const frames = await page.evaluate(() => {
-    window.sculptWatch.stop = true;
-    return window.sculptWatch.frames;
+  const { frames, steps: drawn } = await page.evaluate(() => {
+    const watch = window.sculptWatch;
+    watch.stop = true;
+    watch.observer.disconnect();
+    return { frames: watch.frames, steps: watch.steps };
   });
-  return { frames, png, final };
+  return { steps: drawn, frames, png, final };
 }
 
 /** The downloadable PNG, decoded by the browser. */

@@ -71,8 +71,9 @@ async function listed(page, name) {
 /** Generates 2 steps with `model`; returns the downloaded PNG's pixels. */
 async function generateWith(page, model, seed) {
   await page.selectOption('#model', model);
-  const { frames, png } = await generate(page, { prompt: 'a red circle on a blue background', seed, steps: 2 });
-  assert.equal(frames.length, 2, 'one frame per step');
+  const { steps, frames, png } = await generate(page, { prompt: 'a red circle on a blue background', seed, steps: 2 });
+  assert.deepEqual(steps, [1, 2], 'one frame per step');
+  assert.ok(frames.length >= 1, 'the canvas never changed');
   return png;
 }
 
