@@ -83,11 +83,7 @@ def main():
     save_file(M.state_dict_f32(flux), os.path.join(a.out, "flux.safetensors"))
 
     images = np.load(os.path.join(a.out, "images.npy"))
-    means = []
-    with torch.no_grad():
-        for i in range(0, len(images), 256):
-            means.append(ae.moments(T.to_tensor(images[i:i + 256]))[0])
-    means = torch.cat(means)
+    means = T.encoder_means(ae, images)
     latents = (means - ae_cfg["shift_factor"]) * ae_cfg["scale_factor"]
     np.save(os.path.join(a.out, "latents.npy"), latents.numpy().astype(np.float32))
     T.log(f"from_shipped: {len(weights)} transformer tensors, {len(latents)} latents "

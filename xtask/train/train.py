@@ -145,6 +145,12 @@ def stage_data(args):
 # ---------------------------------------------------------------- stage: autoencoder
 
 
+@torch.no_grad()
+def encoder_means(ae, images):
+    """Every image encoded once: the Gaussian's mean, as Sculpt's encoder gives it."""
+    return torch.cat([ae.moments(to_tensor(images[i:i + 256]))[0] for i in range(0, len(images), 256)])
+
+
 def stage_ae(args):
     seed_all(SEED + 10)
     torch.set_num_threads(args.threads)
@@ -186,13 +192,8 @@ def stage_ae(args):
                             "l1": smooth([(s, l) for s, _, l, _ in losses])}, "autoencoder")
     with open(os.path.join(args.out, "ae-loss.json"), "w") as f:
         json.dump({"losses": losses, "seconds": time.time() - t0}, f)
-    # Encode every image once (the Gaussian's mean, as Sculpt's encoder does).
     ae.eval()
-    means = []
-    with torch.no_grad():
-        for i in range(0, len(images), 256):
-            means.append(ae.moments(to_tensor(images[i:i + 256]))[0])
-    means = torch.cat(means)
+    means = encoder_means(ae, images)
     shift = means.mean().item()
     scale = 1.0 / (means - shift).std().item()
     cfg = dict(AE_CONFIG, shift_factor=shift, scale_factor=scale)
