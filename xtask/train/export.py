@@ -109,12 +109,13 @@ def ship(train_dir, out_dir):
         save_file({k: v.float().contiguous() for k, v in sd.items()}, os.path.join(out_dir, f"{name}.safetensors"))
         shutil.copy(os.path.join(train_dir, f"{name}-tokenizer.json"), os.path.join(out_dir, f"{name}-tokenizer.json"))
     clip_ids, t5_ids, clip_cfg, t5_cfg = T.load_text(argparse.Namespace(out=train_dir))
-    config = {"transformer": T.FLUX_CONFIG, "autoencoder": ae_cfg, "clip": clip_cfg, "t5": t5_cfg,
+    flux_cfg = T.flux_config(train_dir)
+    config = {"transformer": flux_cfg, "autoencoder": ae_cfg, "clip": clip_cfg, "t5": t5_cfg,
               "t5_length": T.T5_LENGTH, "cfg_scale": T.DEFAULT_CFG}
     with open(os.path.join(train_dir, "ship-config.json"), "w") as f:
         json.dump(config, f, indent=1)
     # Reference outputs of the trained f32 model on one prompt, for the Rust check of the shipped files.
-    flux = M.Flux(T.FLUX_CONFIG)
+    flux = M.Flux(flux_cfg)
     flux.load_state_dict(load_file(os.path.join(train_dir, "flux.safetensors")))
     ae = M.AutoEncoder(ae_cfg)
     ae.load_state_dict(ae_sd)

@@ -2,7 +2,7 @@
 when the training folder that produced it is gone:
 
   python train.py data --out RUN            # the same seeded images, captions and tokenizers
-  python from_shipped.py --out RUN          # this: weights, AE config and latents
+  python from_shipped.py --out RUN          # this: weights, configs and latents
   python train.py flux --out RUN --init-weights --steps N ...
 
 The autoencoder, the text encoders and their tokenizers come back exactly (f32 and JSON). The transformer ships as
@@ -74,9 +74,15 @@ def main():
         sd = load_file(os.path.join(a.model, manifest["files"][name]["path"]))
         save_file(sd, os.path.join(a.out, f"{name}.safetensors"))
 
-    flux = M.Flux(T.FLUX_CONFIG)
-    if manifest["config"]["transformer"] != json.loads(json.dumps(T.FLUX_CONFIG)):
-        raise SystemExit("the shipped transformer's config is not train.py's FLUX_CONFIG")
+    # train.py's FLUX_CONFIG, or it grown by sittings that appended blocks (--grow-single).
+    flux_cfg = manifest["config"]["transformer"]
+    blocks = ("double_blocks", "single_blocks")
+    if {k: v for k, v in flux_cfg.items() if k not in blocks} != \
+            {k: v for k, v in json.loads(json.dumps(T.FLUX_CONFIG)).items() if k not in blocks}:
+        raise SystemExit("the shipped transformer's config is not train.py's FLUX_CONFIG (block counts aside)")
+    with open(os.path.join(a.out, "flux-config.json"), "w") as f:
+        json.dump(flux_cfg, f)
+    flux = M.Flux(flux_cfg)
     weights = dequantized_transformer(os.path.join(a.model, manifest["files"]["transformer"]["path"]),
                                       flux.state_dict())
     flux.load_state_dict(weights)

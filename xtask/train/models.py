@@ -201,6 +201,32 @@ class Flux(nn.Module):
         return self.final_layer(x[:, txt.shape[1]:], vec)
 
 
+def grow_single_blocks(flux, extra, gen):
+    """`flux` with `extra` single-stream blocks appended after its own. Each new block's gate (the
+    third third of its modulation) starts at zero, so it adds nothing and the grown model computes
+    exactly what `flux` did (adaLN-zero, as DiT starts its blocks); training opens the gates."""
+    cfg = dict(flux.cfg, single_blocks=flux.cfg["single_blocks"] + extra)
+    with torch.random.fork_rng():
+        torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=gen)))
+        grown = Flux(cfg)
+    state = grown.state_dict()
+    state.update(flux.state_dict())
+    h = cfg["hidden_size"]
+    for i in range(flux.cfg["single_blocks"], cfg["single_blocks"]):
+        state[f"single_blocks.{i}.modulation.lin.weight"][2 * h:3 * h] = 0
+        state[f"single_blocks.{i}.modulation.lin.bias"][2 * h:3 * h] = 0
+    grown.load_state_dict(state)
+    b = 2
+    probe = (torch.randn(b, 16, cfg["in_channels"], generator=gen), image_ids(b, 4, 4),
+             torch.randn(b, 8, cfg["context_in_dim"], generator=gen), torch.zeros(b, 8, 3),
+             torch.rand(b, generator=gen), torch.randn(b, cfg["vec_in_dim"], generator=gen))
+    with torch.no_grad():
+        change = (grown(*probe) - flux(*probe)).abs().max().item()
+    if change > 1e-5:
+        raise AssertionError(f"growing the transformer changed its output by {change}")
+    return grown
+
+
 def image_ids(b, rows, cols):
     ids = torch.zeros(rows, cols, 3)
     ids[..., 1] = torch.arange(rows)[:, None]

@@ -41,6 +41,15 @@ AE_CONFIG = dict(in_channels=3, out_channels=3, ch=32, ch_mult=[1, 2, 2, 2], num
 FLUX_CONFIG = dict(in_channels=64, vec_in_dim=128, context_in_dim=128, hidden_size=192, mlp_ratio=4.0,
                    num_heads=3, double_blocks=2, single_blocks=3, axes_dim=[8, 28, 28], theta=10000.0,
                    qkv_bias=True, guidance_embed=False)
+
+
+def flux_config(out):
+    """The transformer's config of the training folder `out`: FLUX_CONFIG unless a sitting grew it
+    (--grow-single) or from_shipped.py wrote the shipped one (flux-config.json)."""
+    path = os.path.join(out, "flux-config.json")
+    return json.load(open(path)) if os.path.exists(path) else dict(FLUX_CONFIG)
+
+
 CLIP_CONFIG = dict(vocab_size=None, hidden_size=128, intermediate_size=512, num_heads=4, num_layers=2,
                    max_positions=77)
 T5_CONFIG = dict(vocab_size=None, d_model=128, d_kv=32, num_heads=4, d_ff=256, num_layers=2,
@@ -239,6 +248,50 @@ def focus_indices(attrs, spec):
     return torch.tensor(idx)
 
 
+class Denoiser:
+    """The trained transformer finishing generations from training latents noised to a time t, on
+    the sampler's evenly spaced 20-step grid with the same guidance: the latents the decoder meets
+    at sampling time (blunter points, softer corners than the encoder's), each paired with the
+    image it should decode to. t stays low enough that the shape and its place are the image's."""
+
+    GRID_STEPS = 20
+
+    def __init__(self, args, ae_cfg):
+        self.clip_ids, self.t5_ids, clip_cfg, t5_cfg = load_text(args)
+        self.flux = M.Flux(flux_config(args.out))
+        self.flux.load_state_dict(load_file(os.path.join(args.out, "flux.safetensors")))
+        self.text = TextModels(clip_cfg, t5_cfg)
+        self.text.clip.load_state_dict(load_file(os.path.join(args.out, "clip.safetensors")))
+        self.text.t5.load_state_dict(load_file(os.path.join(args.out, "t5.safetensors")))
+        self.flux.eval(), self.text.eval()
+        self.ae_cfg, self.cfg_scale = ae_cfg, args.cfg_scale
+        lo, hi = (float(v) for v in args.dec_denoise_from.split(","))
+        grid = torch.linspace(1, 0, self.GRID_STEPS + 1)
+        self.grid = grid
+        self.starts = [k for k in range(self.GRID_STEPS) if lo - 1e-6 <= grid[k] <= hi + 1e-6]
+        if not self.starts:
+            raise SystemExit(f"--dec-denoise-from {args.dec_denoise_from}: no step of the "
+                             f"{self.GRID_STEPS}-step grid starts in it")
+
+    @torch.no_grad()
+    def __call__(self, means, prompts, gen):
+        """Encoder means (the autoencoder's units) → the transformer's denoised latents, same units."""
+        b = len(prompts)
+        k = self.starts[torch.randint(0, len(self.starts), (1,), generator=gen).item()]
+        x0 = M.pack((means - self.ae_cfg["shift_factor"]) * self.ae_cfg["scale_factor"])
+        t0 = self.grid[k]
+        x = (1 - t0) * x0 + t0 * torch.randn(x0.shape, generator=gen)
+        txt, y = encode_prompts(self.text, self.clip_ids, self.t5_ids, prompts)
+        txt_u, y_u = encode_prompts(self.text, self.clip_ids, self.t5_ids, [""] * b)
+        img_ids, txt_ids = M.image_ids(b, 4, 4), torch.zeros(b, T5_LENGTH, 3)
+        for t_curr, t_next in zip(self.grid[k:-1], self.grid[k + 1:]):
+            t = torch.full((b,), float(t_curr))
+            v = self.flux(x, img_ids, txt, txt_ids, t, y)
+            v_u = self.flux(x, img_ids, txt_u, txt_ids, t, y_u)
+            x = x + (t_next - t_curr) * (v_u + self.cfg_scale * (v - v_u))
+        return M.unpack(x, 8, 8) / self.ae_cfg["scale_factor"] + self.ae_cfg["shift_factor"]
+
+
 def stage_decoder(args):
     """Fine-tunes the decoder alone on whole images with the encoder frozen, so that the latent
     space the transformer learns (latents.npy, shift and scale) stays exactly the same. Runs
@@ -265,6 +318,16 @@ def stage_decoder(args):
             focus = focus_indices(json.load(f), args.dec_focus)
         n_focus = round(args.ae_batch * args.dec_focus_share)
         log(f"{n_focus} of every {args.ae_batch} images drawn from the {len(focus)} scenes with {args.dec_focus}")
+    # A share of each batch decoded from the transformer's own latents (see Denoiser).
+    denoiser, n_denoised = None, 0
+    if args.dec_denoised:
+        with open(os.path.join(args.out, "attrs.json")) as f:
+            attrs = json.load(f)
+        denoiser = Denoiser(args, cfg)
+        n_denoised = round(args.ae_batch * args.dec_denoised)
+        caption_rng = random.Random(SEED + 32)
+        log(f"{n_denoised} of every {args.ae_batch} latents denoised by the transformer from t in "
+            f"{args.dec_denoise_from} (grid starts {[round(float(denoiser.grid[k]), 2) for k in denoiser.starts]})")
     losses, t0 = [], time.time()
     for step in range(1, args.dec_steps + 1):
         lr = args.dec_lr * min(1.0, step / 20) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / args.dec_steps)))
@@ -276,8 +339,13 @@ def stage_decoder(args):
         x = to_tensor(images[idx.numpy()])
         with torch.no_grad():
             mean, _ = ae.moments(x)
+            mean_clean = mean
             # A little noise in the transformer's units: its samples are never exact latents.
             mean = mean + torch.randn(mean.shape, generator=gen) * (args.dec_noise / cfg["scale_factor"])
+            if n_denoised:
+                picked = idx[-n_denoised:].tolist()
+                prompts = [D.caption(attrs[i], caption_rng) for i in picked]
+                mean[-n_denoised:] = denoiser(mean_clean[-n_denoised:], prompts, gen)
         rec = ae.decoder(mean)
         mse = F.mse_loss(rec, x)
         loss = mse + 0.5 * (rec - x).abs().mean() + args.dec_edge * gradient_difference(rec, x)
@@ -409,19 +477,30 @@ def stage_flux(args):
     ae.load_state_dict(load_file(os.path.join(args.out, "ae.safetensors")))
     ae.eval()
     clip_ids, t5_ids, clip_cfg, t5_cfg = load_text(args)
-    flux = M.Flux(FLUX_CONFIG)
+    flux_cfg = flux_config(args.out)
+    flux = M.Flux(flux_cfg)
     # adaLN-zero style start for the final layer keeps early predictions small.
     torch.nn.init.zeros_(flux.final_layer.linear.weight)
     torch.nn.init.zeros_(flux.final_layer.linear.bias)
     text = TextModels(clip_cfg, t5_cfg)
     state_path = os.path.join(args.out, "flux-train-state.pt")
-    if args.init_weights and not (args.resume and os.path.exists(state_path)):
+    resuming = args.resume and os.path.exists(state_path)
+    if args.grow_single and (resuming or not args.init_weights):
+        raise SystemExit("--grow-single grows the weights --init-weights starts from: give --init-weights, "
+                         "and no --resume of a saved train state")
+    if args.init_weights and not resuming:
         # A sitting that starts from exported weights (from_shipped.py writes them from the shipped
         # model) rather than a train state: fresh optimiser moments, the EMA starting at the weights.
         flux.load_state_dict(load_file(os.path.join(args.out, "flux.safetensors")))
         text.clip.load_state_dict(load_file(os.path.join(args.out, "clip.safetensors")))
         text.t5.load_state_dict(load_file(os.path.join(args.out, "t5.safetensors")))
         log(f"initialised from {args.out}/flux.safetensors, clip.safetensors and t5.safetensors")
+        if args.grow_single:
+            flux = M.grow_single_blocks(flux, args.grow_single, torch.Generator().manual_seed(SEED + 23))
+            flux_cfg = flux.cfg
+            with open(os.path.join(args.out, "flux-config.json"), "w") as f:
+                json.dump(flux_cfg, f)
+            log(f"grown to {flux_cfg['single_blocks']} single-stream blocks, the new ones the identity at first")
     params = list(flux.parameters()) + list(text.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     ema = Ema([flux, text], args.ema)
@@ -533,6 +612,12 @@ def main():
                         "fine-tuning over-samples")
     p.add_argument("--dec-focus-share", type=float, default=0.25,
                    help="fraction of each decoder batch drawn from the --dec-focus scenes")
+    p.add_argument("--dec-denoised", type=float, default=0.0,
+                   help="fraction of each decoder batch whose latents the transformer denoised from the "
+                        "image's own latent noised to a t in --dec-denoise-from (needs --out's flux, clip and "
+                        "t5 weights)")
+    p.add_argument("--dec-denoise-from", default="0.1,0.6",
+                   help="LO,HI: the times the --dec-denoised latents start from (steps of the 20-step grid)")
     p.add_argument("--ae-kl", type=float, default=1e-6)
     p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--batch", type=int, default=64)
@@ -549,6 +634,9 @@ def main():
     p.add_argument("--init-weights", action="store_true",
                    help="without a train state to resume, start the transformer and text encoders from "
                         "--out's flux.safetensors, clip.safetensors and t5.safetensors (see from_shipped.py)")
+    p.add_argument("--grow-single", type=int, default=0,
+                   help="with --init-weights: append this many single-stream blocks that start as the identity "
+                        "(zero gates), so that the sitting starts from the same function with more capacity")
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--cfg-scale", type=float, default=DEFAULT_CFG)
     p.add_argument("--sample-every", type=int, default=250)
