@@ -276,19 +276,11 @@ class Denoiser:
     @torch.no_grad()
     def __call__(self, means, prompts, gen):
         """Encoder means (the autoencoder's units) → the transformer's denoised latents, same units."""
-        b = len(prompts)
         k = self.starts[torch.randint(0, len(self.starts), (1,), generator=gen).item()]
         x0 = M.pack((means - self.ae_cfg["shift_factor"]) * self.ae_cfg["scale_factor"])
         t0 = self.grid[k]
         x = (1 - t0) * x0 + t0 * torch.randn(x0.shape, generator=gen)
-        txt, y = encode_prompts(self.text, self.clip_ids, self.t5_ids, prompts)
-        txt_u, y_u = encode_prompts(self.text, self.clip_ids, self.t5_ids, [""] * b)
-        img_ids, txt_ids = M.image_ids(b, 4, 4), torch.zeros(b, T5_LENGTH, 3)
-        for t_curr, t_next in zip(self.grid[k:-1], self.grid[k + 1:]):
-            t = torch.full((b,), float(t_curr))
-            v = self.flux(x, img_ids, txt, txt_ids, t, y)
-            v_u = self.flux(x, img_ids, txt_u, txt_ids, t, y_u)
-            x = x + (t_next - t_curr) * (v_u + self.cfg_scale * (v - v_u))
+        x = euler_cfg(self.flux, self.text, self.clip_ids, self.t5_ids, prompts, x, self.grid[k:], self.cfg_scale)
         return M.unpack(x, 8, 8) / self.ae_cfg["scale_factor"] + self.ae_cfg["shift_factor"]
 
 
@@ -403,21 +395,28 @@ def encode_prompts(text, clip_ids, t5_ids, prompts):
 
 @torch.no_grad()
 def sample(flux, text, clip_ids, t5_ids, prompts, steps, seed, cfg_scale, rows=4, cols=4):
-    b = len(prompts)
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(b, rows * cols, FLUX_CONFIG["in_channels"], generator=gen)
+    x = torch.randn(len(prompts), rows * cols, FLUX_CONFIG["in_channels"], generator=gen)
+    x = euler_cfg(flux, text, clip_ids, t5_ids, prompts, x, torch.linspace(1, 0, steps + 1), cfg_scale, rows, cols)
+    return M.unpack(x, 2 * rows, 2 * cols)
+
+
+@torch.no_grad()
+def euler_cfg(flux, text, clip_ids, t5_ids, prompts, x, times, cfg_scale, rows=4, cols=4):
+    """Euler steps of the packed latents `x` through `times` (falling), with true CFG against the
+    empty prompt unless `cfg_scale` is None or 1: Sculpt's sampler, for samples and the decoder."""
+    b = len(prompts)
     txt, y = encode_prompts(text, clip_ids, t5_ids, prompts)
     txt_u, y_u = encode_prompts(text, clip_ids, t5_ids, [""] * b)
     img_ids, txt_ids = M.image_ids(b, rows, cols), torch.zeros(b, T5_LENGTH, 3)
-    ts = torch.linspace(1, 0, steps + 1)
-    for t_curr, t_prev in zip(ts[:-1], ts[1:]):
+    for t_curr, t_next in zip(times[:-1], times[1:]):
         t = torch.full((b,), float(t_curr))
         v = flux(x, img_ids, txt, txt_ids, t, y)
         if cfg_scale and cfg_scale != 1.0:
             v_u = flux(x, img_ids, txt_u, txt_ids, t, y_u)
             v = v_u + cfg_scale * (v - v_u)
-        x = x + (t_prev - t_curr) * v
-    return M.unpack(x, 2 * rows, 2 * cols)
+        x = x + (t_next - t_curr) * v
+    return x
 
 
 class Ema:
