@@ -131,9 +131,10 @@ def ship(train_dir, out_dir):
         tids = torch.tensor([t5_ids(prompt, T.T5_LENGTH)])
         _, pooled = clip(cids)
         txt = t5(tids)
-        noise = torch.randn(1, 16, 64, generator=gen)
-        v = flux(noise, M.image_ids(1, 4, 4), txt, torch.zeros(1, T.T5_LENGTH, 3), torch.tensor([1.0]), pooled)
-        lat = M.unpack(noise - v, 8, 8)  # one Euler step from t = 1 to 0
+        rows, cols = T.token_grid(ae_cfg)
+        noise = torch.randn(1, rows * cols, flux.cfg["in_channels"], generator=gen)
+        v = flux(noise, M.image_ids(1, rows, cols), txt, torch.zeros(1, T.T5_LENGTH, 3), torch.tensor([1.0]), pooled)
+        lat = M.unpack(noise - v, 2 * rows, 2 * cols)  # one Euler step from t = 1 to 0
         image = ae.decode(lat)
         enc = ae.encode(image.clamp(-1, 1))
     # Sample grids of exactly the shipped weights (EMA transformer and text encoders, final decoder).
@@ -142,7 +143,8 @@ def ship(train_dir, out_dir):
     text = T.TextModels(clip_cfg, t5_cfg)
     text.clip, text.t5 = clip, t5
     for steps in (20, 4):
-        lat = T.sample(flux, text, clip_ids, t5_ids, T.SAMPLE_PROMPTS, steps, T.SEED + 99, T.DEFAULT_CFG)
+        lat = T.sample(flux, text, clip_ids, t5_ids, T.SAMPLE_PROMPTS, steps, T.SEED + 99, T.DEFAULT_CFG,
+                       *T.token_grid(ae_cfg))
         with torch.no_grad():
             imgs = T.to_uint8(ae.decode(lat))
         Image.fromarray(T.grid(list(imgs), 8)).save(os.path.join(train_dir, f"shipped-samples-{steps}steps.png"))

@@ -43,6 +43,13 @@ FLUX_CONFIG = dict(in_channels=64, vec_in_dim=128, context_in_dim=128, hidden_si
                    qkv_bias=True, guidance_embed=False)
 
 
+def token_grid(ae_cfg):
+    """(rows, cols) of the transformer's image tokens for one of the data set's images: the latent
+    is 2^(levels - 1) times smaller than the image (8x for FLUX), packed in 2x2 patches."""
+    side = D.SIZE // 2 ** (len(ae_cfg["ch_mult"]) - 1) // 2
+    return side, side
+
+
 def flux_config(out):
     """The transformer's config of the training folder `out`: FLUX_CONFIG unless a sitting grew it
     (--grow-single) or from_shipped.py wrote the shipped one (flux-config.json)."""
@@ -164,7 +171,9 @@ def stage_ae(args):
     seed_all(SEED + 10)
     torch.set_num_threads(args.threads)
     images = np.load(os.path.join(args.out, "images.npy"))
-    ae = M.AutoEncoder(dict(AE_CONFIG))
+    base_cfg = dict(AE_CONFIG, ch_mult=[int(c) for c in args.ae_ch_mult.split(",")])
+    ae = M.AutoEncoder(base_cfg)
+    factor = 2 ** (len(base_cfg["ch_mult"]) - 1)
     opt = torch.optim.AdamW(ae.parameters(), lr=args.ae_lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(SEED + 11)
     losses, t0 = [], time.time()
@@ -176,8 +185,8 @@ def stage_ae(args):
         x = to_tensor(images[idx.numpy()])
         if step <= args.ae_steps * args.ae_crop_frac:
             # Most steps see 32x32 crops (4x cheaper; the network is convolutional), aligned to
-            # the 8-pixel latent grid; the last steps see whole images.
-            oy, ox = (int(v) * 8 for v in torch.randint(0, 5, (2,), generator=gen))
+            # the latent grid (8 pixels for FLUX's three downsamplings); the last steps see whole images.
+            oy, ox = (int(v) * factor for v in torch.randint(0, 32 // factor + 1, (2,), generator=gen))
             x = x[:, :, oy:oy + 32, ox:ox + 32]
         mean, logvar = ae.moments(x)
         logvar = logvar.clamp(-30, 20)
@@ -205,7 +214,7 @@ def stage_ae(args):
     means = encoder_means(ae, images)
     shift = means.mean().item()
     scale = 1.0 / (means - shift).std().item()
-    cfg = dict(AE_CONFIG, shift_factor=shift, scale_factor=scale)
+    cfg = dict(base_cfg, shift_factor=shift, scale_factor=scale)
     ae.cfg = cfg
     np.save(os.path.join(args.out, "latents.npy"), ((means - shift) * scale).numpy().astype(np.float32))
     save_file(M.state_dict_f32(ae), os.path.join(args.out, "ae.safetensors"))
@@ -248,6 +257,25 @@ def focus_indices(attrs, spec):
     return torch.tensor(idx)
 
 
+def foreground_token_weights(images, extra, patch=16, threshold=48, min_share=0.02):
+    """Per image, one loss weight per transformer token (16×16 pixels at 64×64): 1 + `extra` where
+    the token holds some of the drawing (pixels farther than `threshold` levels in a channel from
+    the median colour of the 2-pixel border, as the checker finds the background), 1 elsewhere.
+    A small shape covers one or two of the 16 tokens, so plain MSE spends most of its weight on
+    flat background; this moves it onto the corners and points the sampler loses."""
+    n, h, w, _ = images.shape
+    out = np.empty((n, (h // patch) * (w // patch)), np.float32)
+    for lo in range(0, n, 1024):
+        im = images[lo:lo + 1024].astype(np.int16)
+        border = np.concatenate([im[:, :2].reshape(len(im), -1, 3), im[:, -2:].reshape(len(im), -1, 3),
+                                 im[:, :, :2].reshape(len(im), -1, 3), im[:, :, -2:].reshape(len(im), -1, 3)], 1)
+        bg = np.median(border, axis=1)
+        fg = (np.abs(im - bg[:, None, None, :]).max(-1) > threshold).astype(np.float32)
+        share = fg.reshape(len(im), h // patch, patch, w // patch, patch).mean((2, 4)).reshape(len(im), -1)
+        out[lo:lo + 1024] = 1.0 + extra * (share >= min_share)
+    return torch.from_numpy(out)
+
+
 class Denoiser:
     """The trained transformer finishing generations from training latents noised to a time t, on
     the sampler's evenly spaced 20-step grid with the same guidance: the latents the decoder meets
@@ -277,11 +305,13 @@ class Denoiser:
     def __call__(self, means, prompts, gen):
         """Encoder means (the autoencoder's units) → the transformer's denoised latents, same units."""
         k = self.starts[torch.randint(0, len(self.starts), (1,), generator=gen).item()]
+        h, w = means.shape[-2:]
         x0 = M.pack((means - self.ae_cfg["shift_factor"]) * self.ae_cfg["scale_factor"])
         t0 = self.grid[k]
         x = (1 - t0) * x0 + t0 * torch.randn(x0.shape, generator=gen)
-        x = euler_cfg(self.flux, self.text, self.clip_ids, self.t5_ids, prompts, x, self.grid[k:], self.cfg_scale)
-        return M.unpack(x, 8, 8) / self.ae_cfg["scale_factor"] + self.ae_cfg["shift_factor"]
+        x = euler_cfg(self.flux, self.text, self.clip_ids, self.t5_ids, prompts, x, self.grid[k:], self.cfg_scale,
+                      h // 2, w // 2)
+        return M.unpack(x, h, w) / self.ae_cfg["scale_factor"] + self.ae_cfg["shift_factor"]
 
 
 def stage_decoder(args):
@@ -394,15 +424,15 @@ def encode_prompts(text, clip_ids, t5_ids, prompts):
 
 
 @torch.no_grad()
-def sample(flux, text, clip_ids, t5_ids, prompts, steps, seed, cfg_scale, rows=4, cols=4):
+def sample(flux, text, clip_ids, t5_ids, prompts, steps, seed, cfg_scale, rows, cols):
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(len(prompts), rows * cols, FLUX_CONFIG["in_channels"], generator=gen)
+    x = torch.randn(len(prompts), rows * cols, flux.cfg["in_channels"], generator=gen)
     x = euler_cfg(flux, text, clip_ids, t5_ids, prompts, x, torch.linspace(1, 0, steps + 1), cfg_scale, rows, cols)
     return M.unpack(x, 2 * rows, 2 * cols)
 
 
 @torch.no_grad()
-def euler_cfg(flux, text, clip_ids, t5_ids, prompts, x, times, cfg_scale, rows=4, cols=4):
+def euler_cfg(flux, text, clip_ids, t5_ids, prompts, x, times, cfg_scale, rows, cols):
     """Euler steps of the packed latents `x` through `times` (falling), with true CFG against the
     empty prompt unless `cfg_scale` is None or 1: Sculpt's sampler, for samples and the decoder."""
     b = len(prompts)
@@ -444,7 +474,8 @@ def write_samples(args, flux, text, ema, ae, clip_ids, t5_ids, tag):
     flux.eval(), text.eval()
     try:
         for steps in (20, 4):
-            lat = sample(flux, text, clip_ids, t5_ids, SAMPLE_PROMPTS, steps, SEED + 99, args.cfg_scale)
+            lat = sample(flux, text, clip_ids, t5_ids, SAMPLE_PROMPTS, steps, SEED + 99, args.cfg_scale,
+                         *token_grid(ae.cfg))
             imgs = to_uint8(ae.decode(lat))
             Image.fromarray(grid(list(imgs), 8)).save(os.path.join(args.out, f"samples-{tag}-{steps}steps.png"))
     finally:
@@ -517,7 +548,8 @@ def stage_flux(args):
                 [("flux", flux), ("clip", text.clip), ("t5", text.t5), ("ae", ae)]}
     log(f"parameters {n_params}, {len(latents)} latents")
     b = args.batch
-    img_ids, txt_ids = M.image_ids(b, 4, 4), torch.zeros(b, T5_LENGTH, 3)
+    rows, cols = latents.shape[2] // 2, latents.shape[3] // 2
+    img_ids, txt_ids = M.image_ids(b, rows, cols), torch.zeros(b, T5_LENGTH, 3)
     log_path = os.path.join(args.out, "flux-loss.jsonl")
     losses = []
     if start > 1 and os.path.exists(log_path):
@@ -537,6 +569,11 @@ def stage_flux(args):
         log(f"{n_focus} of every {b} samples drawn from the {len(focus_idx)} scenes with {args.focus}")
         if n_emoji is None:
             raise SystemExit("--focus needs --emoji-share (the rest of each batch is split by kind)")
+    token_weights = None
+    if args.fg_weight:
+        token_weights = foreground_token_weights(np.load(os.path.join(args.out, "images.npy"), mmap_mode="r"),
+                                                 args.fg_weight)
+        log(f"loss weight 1 + {args.fg_weight} on tokens with foreground; mean weight {token_weights.mean():.2f}")
     t0, seen = time.time(), 0
     for step in range(start, args.steps + 1):
         lr = args.lr * min(1.0, step / args.warmup) * (
@@ -558,7 +595,11 @@ def stage_flux(args):
         xt = (1 - t[:, None, None]) * x0 + t[:, None, None] * noise
         txt, y = encode_prompts(text, clip_ids, t5_ids, prompts)
         v = flux(xt, img_ids, txt, txt_ids, t, y)
-        loss = F.mse_loss(v, noise - x0)
+        if token_weights is None:
+            loss = F.mse_loss(v, noise - x0)
+        else:
+            w = token_weights[idx][:, :, None]
+            loss = (w * (v - (noise - x0)) ** 2).mean() / w.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -617,6 +658,9 @@ def main():
                         "t5 weights)")
     p.add_argument("--dec-denoise-from", default="0.1,0.6",
                    help="LO,HI: the times the --dec-denoised latents start from (steps of the 20-step grid)")
+    p.add_argument("--ae-ch-mult", default=",".join(str(c) for c in AE_CONFIG["ch_mult"]),
+                   help="the autoencoder's channel multipliers, one per resolution level; each level after "
+                        "the first halves the side (1,2,2,2: 8x as FLUX; 1,2,2: 4x, a 16x16 latent at 64x64)")
     p.add_argument("--ae-kl", type=float, default=1e-6)
     p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--batch", type=int, default=64)
@@ -630,6 +674,9 @@ def main():
                         "sitting over-samples")
     p.add_argument("--focus-share", type=float, default=0.25,
                    help="fraction of each transformer batch drawn from the --focus scenes")
+    p.add_argument("--fg-weight", type=float, default=0.0,
+                   help="extra loss weight on the transformer tokens that hold part of the drawing "
+                        "(1 + this there, 1 elsewhere; 0 keeps plain MSE)")
     p.add_argument("--init-weights", action="store_true",
                    help="without a train state to resume, start the transformer and text encoders from "
                         "--out's flux.safetensors, clip.safetensors and t5.safetensors (see from_shipped.py)")

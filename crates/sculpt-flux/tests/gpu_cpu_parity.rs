@@ -1,7 +1,8 @@
 //! The CPU fallback against the GPU pipeline on the shipped built-in model:
 //! the same request (4 steps, the manifest's true CFG 3.0) gives the same
 //! pixels, for the final image, a preview of the predicted clean image, and
-//! an image-to-image start.
+//! an image-to-image start; and the same for an autoencoder that
+//! downsamples 4× instead of 8×.
 //!
 //! Tolerance: at most 1 of 255 per channel (measured: 1, in a handful of
 //! the 16384 channels). Both pipelines read the same Q8_0 transformer and
@@ -20,11 +21,20 @@
 
 mod built_in;
 
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sculpt_flux::checkpoint::autoencoder_layout;
 use sculpt_flux::cpu::CpuPipeline;
-use sculpt_flux::pipeline::{Frame, GenerateRequest, InitImage, Pipeline, Show};
+use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
+use sculpt_flux::formats::{Dtype, Encoding, MemorySource, TensorToWrite, safetensors_bytes};
+use sculpt_flux::pipeline::{
+    Frame, GenerateRequest, InitImage, Manifest, ModelFiles, Pipeline, Show,
+};
 use sculpt_gpu::Gpu;
 
-use built_in::{defaults, difference, files, manifest};
+use built_in::{Source, defaults, difference, files, manifest};
 
 const TOLERANCE: u8 = 1;
 
@@ -44,11 +54,20 @@ fn request() -> GenerateRequest {
 /// The preview after step 2 (predicted clean) and the final image.
 fn on_gpu(gpu: &Gpu, request: &GenerateRequest) -> (Frame, Frame) {
     let manifest = manifest();
+    on_gpu_with(gpu, &manifest, files(&manifest), request)
+}
+
+fn on_gpu_with(
+    gpu: &Gpu,
+    manifest: &Manifest,
+    files: ModelFiles<Source>,
+    request: &GenerateRequest,
+) -> (Frame, Frame) {
     let mut pipeline = pollster::block_on(Pipeline::open(
         gpu,
-        defaults(&manifest),
+        defaults(manifest),
         Some(manifest.config.clone()),
-        files(&manifest),
+        files,
     ))
     .unwrap();
     let mut generation = pollster::block_on(pipeline.start(gpu, request)).unwrap();
@@ -60,10 +79,18 @@ fn on_gpu(gpu: &Gpu, request: &GenerateRequest) -> (Frame, Frame) {
 
 fn on_cpu(request: &GenerateRequest) -> (Frame, Frame) {
     let manifest = manifest();
+    on_cpu_with(&manifest, files(&manifest), request)
+}
+
+fn on_cpu_with(
+    manifest: &Manifest,
+    files: ModelFiles<Source>,
+    request: &GenerateRequest,
+) -> (Frame, Frame) {
     let mut pipeline = pollster::block_on(CpuPipeline::open(
-        defaults(&manifest),
+        defaults(manifest),
         manifest.config.clone(),
-        files(&manifest),
+        files,
     ))
     .unwrap();
     let mut generation = pipeline.start(request).unwrap();
@@ -115,4 +142,87 @@ fn cpu_generation_matches_the_gpu_on_the_built_in_model() {
     let (_, gpu_final) = on_gpu(&gpu, &from_image);
     let (_, cpu_final) = on_cpu(&from_image);
     assert_same_image("image to image", &cpu_final, &gpu_final);
+}
+
+/// Random F32 weights in `config`'s layout, scaled by fan-in so that
+/// activations stay O(1); norms' scales at 1.
+fn random_autoencoder(config: &AutoEncoderConfig, seed: u64) -> Source {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let tensors: Vec<(String, Vec<u64>, Vec<u8>)> = autoencoder_layout(config)
+        .into_iter()
+        .map(|tensor| {
+            let len: usize = tensor.shape.iter().product();
+            let (center, range) = if tensor.shape.len() == 1 {
+                let norm = tensor.name.contains("norm") && tensor.name.ends_with("weight");
+                (if norm { 1.0 } else { 0.0 }, 0.1)
+            } else {
+                let fan_in: usize = tensor.shape[1..].iter().product();
+                (0.0, 1.0 / (fan_in as f32).sqrt())
+            };
+            let bytes = (0..len)
+                .flat_map(|_| (center + rng.random_range(-range..=range)).to_le_bytes())
+                .collect();
+            let shape = tensor.shape.iter().map(|&d| d as u64).collect();
+            (tensor.name, shape, bytes)
+        })
+        .collect();
+    let to_write: Vec<TensorToWrite> = tensors
+        .iter()
+        .map(|(name, shape, bytes)| TensorToWrite {
+            name,
+            shape,
+            encoding: Encoding::Plain(Dtype::F32),
+            bytes,
+        })
+        .collect();
+    MemorySource::new(
+        "autoencoder-4x.safetensors",
+        safetensors_bytes(&to_write, &BTreeMap::new()).unwrap(),
+    )
+}
+
+/// An autoencoder with two downsamplings instead of FLUX's three: a 64×64
+/// image is a 16×16 latent, 64 image tokens rather than 16. Both pipelines
+/// size the noise, the tokens and the decoded image from the autoencoder's
+/// configuration, so they agree and the frames are 64×64 (with the latent
+/// sized for 8×, the decoder would draw 32×32). The built-in transformer
+/// and text encoders, a random autoencoder.
+#[test]
+fn an_autoencoder_that_downsamples_4x_gives_the_same_pixels_on_both() {
+    let gpu = pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe without a GPU)");
+    let mut manifest = manifest();
+    manifest.config.autoencoder = AutoEncoderConfig {
+        ch_mult: vec![1, 2, 2],
+        ..manifest.config.autoencoder.clone()
+    };
+    assert_eq!(manifest.config.autoencoder.pixels_per_latent(), 4);
+    let files = || ModelFiles {
+        autoencoder: vec![random_autoencoder(&manifest.config.autoencoder, 3)],
+        ..files(&manifest)
+    };
+    let request = request();
+    let (gpu_preview, gpu_final) = on_gpu_with(&gpu, &manifest, files(), &request);
+    let (cpu_preview, cpu_final) = on_cpu_with(&manifest, files(), &request);
+    assert_eq!((gpu_final.width, gpu_final.height), (64, 64));
+    assert_eq!(gpu_final.rgba.len(), 64 * 64 * 4);
+    assert_same_image(
+        "4x: predicted clean after 2 steps",
+        &cpu_preview,
+        &gpu_preview,
+    );
+    assert_same_image("4x: final image", &cpu_final, &gpu_final);
+
+    // Image-to-image: the encoder's 16×16 latent is the start.
+    let from_image = GenerateRequest {
+        init_image: Some(InitImage {
+            width: 64,
+            height: 64,
+            rgba: gpu_final.rgba.clone(),
+            strength: 0.5,
+        }),
+        ..request
+    };
+    let (_, gpu_final) = on_gpu_with(&gpu, &manifest, files(), &from_image);
+    let (_, cpu_final) = on_cpu_with(&manifest, files(), &from_image);
+    assert_same_image("4x: image to image", &cpu_final, &gpu_final);
 }

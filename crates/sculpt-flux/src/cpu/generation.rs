@@ -139,8 +139,15 @@ impl<'p> CpuGeneration<'p> {
     /// Decodes the latent `show` names to an image [3, height, width] in
     /// about [-1, 1].
     pub fn image(&self, show: Show) -> Result<Tensor, PipelineError> {
-        let latent = flux::sampling::unpack(self.latent(show), self.height, self.width)?;
         let a = &self.resident.autoencoder;
+        // candle's `unpack` takes the size of FLUX's image (latent 8× smaller,
+        // 2×2 patches): for another autoencoder, the image that latent would be.
+        let to_flux_side = |side: usize| side * 8 / (1 << (a.ch_mult.len() - 1));
+        let latent = flux::sampling::unpack(
+            self.latent(show),
+            to_flux_side(self.height),
+            to_flux_side(self.width),
+        )?;
         let latent = ((latent / a.scale_factor)? + a.shift_factor)?;
         Ok(self.resident.decoder.forward(&latent)?.squeeze(0)?)
     }

@@ -129,7 +129,8 @@ impl CpuPipeline {
             None => None,
         };
 
-        let (latent_h, latent_w) = (request.height / 8, request.width / 8);
+        let scale = self.configs.autoencoder.pixels_per_latent();
+        let (latent_h, latent_w) = (request.height / scale, request.width / scale);
         let z = self.configs.autoencoder.z_channels;
         let noise = sculpt_gpu::kernels::noise::gaussian_cpu(request.seed, z * latent_h * latent_w);
         let noise = Tensor::from_vec(noise, (1, z, latent_h, latent_w), cpu)?;

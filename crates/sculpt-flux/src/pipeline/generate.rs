@@ -313,7 +313,8 @@ impl<S: ByteSource> Pipeline<S> {
         }
         let resident = self.resident.as_ref().expect("loaded above");
 
-        let (latent_h, latent_w) = (request.height / 8, request.width / 8);
+        let scale = self.configs.autoencoder.pixels_per_latent();
+        let (latent_h, latent_w) = (request.height / scale, request.width / scale);
         let (rows, cols) = (latent_h / 2, latent_w / 2);
         let z = self.configs.autoencoder.z_channels;
         let noise = pack_patches(
@@ -628,6 +629,7 @@ fn decode_image(
     width: usize,
     height: usize,
 ) -> Result<Tensor, PipelineError> {
-    let latent = unpack_patches(gpu, tokens, height / 8, width / 8)?;
+    let scale = decoder.config().pixels_per_latent();
+    let latent = unpack_patches(gpu, tokens, height / scale, width / scale)?;
     Ok(decoder.decode(gpu, &latent)?)
 }

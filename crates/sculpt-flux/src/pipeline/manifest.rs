@@ -120,10 +120,13 @@ impl ManifestConfig {
             ),
         ];
         let scale = self.autoencoder.pixels_per_latent();
-        if scale != 8 {
+        // Image sizes are multiples of 16 (FLUX's 8× latent in 2×2 patches);
+        // a latent at most 8× smaller still splits into whole patches.
+        if scale > 8 {
             return Err(format!(
                 "config.autoencoder has {} levels, so its latent is {scale}x smaller than the \
-                 image; the pipeline runs FLUX's 8x (4 levels)",
+                 image; the pipeline takes at most FLUX's 8x (4 levels), so that images \
+                 whose sides are multiples of 16 split into 2x2 latent patches",
                 self.autoencoder.ch_mult.len()
             ));
         }
@@ -274,6 +277,14 @@ mod tests {
                 .contains("context_in_dim is 4096, but t5.d_model is 2048"),
             "{error}"
         );
+
+        // A latent 4× smaller than the image is taken; 16× is not.
+        let mut manifest = dev();
+        manifest.config.autoencoder.ch_mult = vec![1, 2, 4];
+        Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap();
+        manifest.config.autoencoder.ch_mult = vec![1, 2, 4, 4, 4];
+        let error = Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap_err();
+        assert!(error.to_string().contains("16x smaller"), "{error}");
 
         let mut manifest = dev();
         manifest.config.autoencoder.ch_mult = vec![];

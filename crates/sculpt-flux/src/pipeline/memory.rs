@@ -175,7 +175,9 @@ pub fn plan_memory(
     let binding = limits.max_storage_binding.min(limits.max_buffer_size);
     let transformer = {
         let (config, weights) = models.transformer;
-        let tokens = (w / 16) * (h / 16) + models.t5_tokens as u64;
+        // One token per 2×2 patch of latent pixels.
+        let patch = 2 * models.autoencoder.0.pixels_per_latent() as u64;
+        let tokens = (w / patch) * (h / patch) + models.t5_tokens as u64;
         let (hidden, mlp) = (config.hidden_size as u64, config.mlp_hidden() as u64);
         // The MLPs run in token chunks that fit a binding (see
         // `flux::token_chunks`); everything else is [tokens, hidden].
@@ -209,7 +211,8 @@ pub fn plan_memory(
             })
             .max()
             .unwrap_or(0);
-        let latent_pixels = (w / 8) * (h / 8);
+        let scale = config.pixels_per_latent() as u64;
+        let latent_pixels = (w / scale) * (h / scale);
         let attention_qkv = latent_pixels * 3 * config.bottom_channels() as u64 * F32;
         // A resnet block at the widest level holds its input, the normed
         // input, the first convolution's output and the shortcut.
