@@ -20,21 +20,18 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod built_in;
+mod common;
 
-use std::collections::BTreeMap;
-
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use sculpt_flux::checkpoint::autoencoder_layout;
 use sculpt_flux::cpu::CpuPipeline;
 use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
-use sculpt_flux::formats::{Dtype, Encoding, MemorySource, TensorToWrite, safetensors_bytes};
 use sculpt_flux::pipeline::{
     Frame, GenerateRequest, InitImage, Manifest, ModelFiles, Pipeline, Show,
 };
 use sculpt_gpu::Gpu;
 
 use built_in::{Source, defaults, difference, files, manifest};
+use common::random_safetensors;
 
 const TOLERANCE: u8 = 1;
 
@@ -100,6 +97,19 @@ fn on_cpu_with(
     (preview, generation.finish().unwrap())
 }
 
+/// `request` starting from `frame` at strength 0.5.
+fn from_image(request: GenerateRequest, frame: &Frame) -> GenerateRequest {
+    GenerateRequest {
+        init_image: Some(InitImage {
+            width: frame.width,
+            height: frame.height,
+            rgba: frame.rgba.clone(),
+            strength: 0.5,
+        }),
+        ..request
+    }
+}
+
 fn assert_same_image(what: &str, cpu: &Frame, gpu: &Frame) {
     assert_eq!((cpu.width, cpu.height), (gpu.width, gpu.height));
     let (worst, differing) = difference(&cpu.rgba, &gpu.rgba);
@@ -131,54 +141,11 @@ fn cpu_generation_matches_the_gpu_on_the_built_in_model() {
     let from_image = GenerateRequest {
         prompt: "a yellow star on black".into(),
         seed: 11,
-        init_image: Some(InitImage {
-            width: 64,
-            height: 64,
-            rgba: gpu_final.rgba.clone(),
-            strength: 0.5,
-        }),
-        ..request
+        ..from_image(request, &gpu_final)
     };
     let (_, gpu_final) = on_gpu(&gpu, &from_image);
     let (_, cpu_final) = on_cpu(&from_image);
     assert_same_image("image to image", &cpu_final, &gpu_final);
-}
-
-/// Random F32 weights in `config`'s layout, scaled by fan-in so that
-/// activations stay O(1); norms' scales at 1.
-fn random_autoencoder(config: &AutoEncoderConfig, seed: u64) -> Source {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let tensors: Vec<(String, Vec<u64>, Vec<u8>)> = autoencoder_layout(config)
-        .into_iter()
-        .map(|tensor| {
-            let len: usize = tensor.shape.iter().product();
-            let (center, range) = if tensor.shape.len() == 1 {
-                let norm = tensor.name.contains("norm") && tensor.name.ends_with("weight");
-                (if norm { 1.0 } else { 0.0 }, 0.1)
-            } else {
-                let fan_in: usize = tensor.shape[1..].iter().product();
-                (0.0, 1.0 / (fan_in as f32).sqrt())
-            };
-            let bytes = (0..len)
-                .flat_map(|_| (center + rng.random_range(-range..=range)).to_le_bytes())
-                .collect();
-            let shape = tensor.shape.iter().map(|&d| d as u64).collect();
-            (tensor.name, shape, bytes)
-        })
-        .collect();
-    let to_write: Vec<TensorToWrite> = tensors
-        .iter()
-        .map(|(name, shape, bytes)| TensorToWrite {
-            name,
-            shape,
-            encoding: Encoding::Plain(Dtype::F32),
-            bytes,
-        })
-        .collect();
-    MemorySource::new(
-        "autoencoder-4x.safetensors",
-        safetensors_bytes(&to_write, &BTreeMap::new()).unwrap(),
-    )
 }
 
 /// An autoencoder with two downsamplings instead of FLUX's three: a 64×64
@@ -197,7 +164,11 @@ fn an_autoencoder_that_downsamples_4x_gives_the_same_pixels_on_both() {
     };
     assert_eq!(manifest.config.autoencoder.pixels_per_latent(), 4);
     let files = || ModelFiles {
-        autoencoder: vec![random_autoencoder(&manifest.config.autoencoder, 3)],
+        autoencoder: vec![random_safetensors(
+            "autoencoder-4x.safetensors",
+            autoencoder_layout(&manifest.config.autoencoder),
+            3,
+        )],
         ..files(&manifest)
     };
     let request = request();
@@ -213,15 +184,7 @@ fn an_autoencoder_that_downsamples_4x_gives_the_same_pixels_on_both() {
     assert_same_image("4x: final image", &cpu_final, &gpu_final);
 
     // Image-to-image: the encoder's 16×16 latent is the start.
-    let from_image = GenerateRequest {
-        init_image: Some(InitImage {
-            width: 64,
-            height: 64,
-            rgba: gpu_final.rgba.clone(),
-            strength: 0.5,
-        }),
-        ..request
-    };
+    let from_image = from_image(request, &gpu_final);
     let (_, gpu_final) = on_gpu_with(&gpu, &manifest, files(), &from_image);
     let (_, cpu_final) = on_cpu_with(&manifest, files(), &from_image);
     assert_same_image("4x: image to image", &cpu_final, &gpu_final);

@@ -10,20 +10,16 @@
 
 mod common;
 
-use common::gpu;
-use std::collections::BTreeMap;
+use common::{gpu, random_safetensors};
 use std::io::Read;
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use sculpt_flux::checkpoint::{
-    CheckpointProblem, ExpectedTensor, Role, autoencoder_layout, clip_layout, flux_layout,
-    t5_layout,
+    CheckpointProblem, Role, autoencoder_layout, clip_layout, flux_layout, t5_layout,
 };
 use sculpt_flux::clip::ClipTextConfig;
 use sculpt_flux::flux::FluxConfig;
 use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
-use sculpt_flux::formats::{Dtype, Encoding, MemorySource, TensorToWrite, safetensors_bytes};
+use sculpt_flux::formats::MemorySource;
 use sculpt_flux::pipeline::{
     GenerateRequest, InitImage, ManifestConfig, ModelDefaults, ModelFiles, Pipeline, PipelineError,
     RequestError, Show,
@@ -51,45 +47,6 @@ fn configs() -> ManifestConfig {
     }
 }
 
-/// A safetensors file of random F32 values in `layout`, scaled so that
-/// activations stay O(1).
-fn random_file(name: &str, layout: Vec<ExpectedTensor>, seed: u64) -> Source {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let tensors: Vec<(String, Vec<u64>, Vec<u8>)> = layout
-        .into_iter()
-        .filter(|tensor| !tensor.optional || tensor.name == "shared.weight")
-        .map(|tensor| {
-            let len: usize = tensor.shape.iter().product();
-            let (center, range) = if tensor.shape.len() == 1 {
-                let norm = tensor.name.ends_with(".scale")
-                    || (tensor.name.contains("norm") && tensor.name.ends_with("weight"));
-                (if norm { 1.0 } else { 0.0 }, 0.1)
-            } else {
-                let fan_in: usize = tensor.shape[1..].iter().product();
-                (0.0, 1.0 / (fan_in as f32).sqrt())
-            };
-            let bytes = (0..len)
-                .flat_map(|_| (center + rng.random_range(-range..=range)).to_le_bytes())
-                .collect();
-            let shape = tensor.shape.iter().map(|&d| d as u64).collect();
-            (tensor.name, shape, bytes)
-        })
-        .collect();
-    let to_write: Vec<TensorToWrite> = tensors
-        .iter()
-        .map(|(name, shape, bytes)| TensorToWrite {
-            name,
-            shape,
-            encoding: Encoding::Plain(Dtype::F32),
-            bytes,
-        })
-        .collect();
-    MemorySource::new(
-        name,
-        safetensors_bytes(&to_write, &BTreeMap::new()).unwrap(),
-    )
-}
-
 /// T5 split in two shards, as the public `text_encoder_2` is.
 fn t5_shards(config: &T5Config) -> Vec<Source> {
     let layout = t5_layout(config);
@@ -97,8 +54,8 @@ fn t5_shards(config: &T5Config) -> Vec<Source> {
         tensor.name.starts_with("encoder.block.0.") || tensor.name == "shared.weight"
     });
     vec![
-        random_file("t5-00001-of-00002.safetensors", first, 4),
-        random_file("t5-00002-of-00002.safetensors", second, 5),
+        random_safetensors("t5-00001-of-00002.safetensors", first, 4),
+        random_safetensors("t5-00002-of-00002.safetensors", second, 5),
     ]
 }
 
@@ -119,12 +76,12 @@ fn test_data(name: &str) -> Vec<u8> {
 }
 
 fn files(configs: &ManifestConfig) -> ModelFiles<Source> {
-    let transformer = random_file(
+    let transformer = random_safetensors(
         "transformer.safetensors",
         flux_layout(&configs.transformer),
         1,
     );
-    let autoencoder = random_file(
+    let autoencoder = random_safetensors(
         "ae.safetensors",
         autoencoder_layout(&configs.autoencoder),
         2,
@@ -132,7 +89,7 @@ fn files(configs: &ManifestConfig) -> ModelFiles<Source> {
     ModelFiles {
         transformer: vec![transformer],
         autoencoder: vec![autoencoder],
-        clip: vec![random_file(
+        clip: vec![random_safetensors(
             "clip.safetensors",
             clip_layout(&configs.clip),
             3,
@@ -365,7 +322,7 @@ fn a_file_in_the_wrong_role_is_refused_by_name() {
     let mut files = files(&configs);
     // The autoencoder passed as the transformer, without a manifest: its
     // role is read from its names.
-    files.transformer = vec![random_file(
+    files.transformer = vec![random_safetensors(
         "ae-as-dit.safetensors",
         autoencoder_layout(&configs.autoencoder),
         2,
@@ -395,7 +352,11 @@ fn a_file_in_the_wrong_role_is_refused_by_name() {
         hidden_size: 256,
         ..configs.transformer.clone()
     };
-    files.transformer = vec![random_file("wide.safetensors", flux_layout(&wider), 1)];
+    files.transformer = vec![random_safetensors(
+        "wide.safetensors",
+        flux_layout(&wider),
+        1,
+    )];
     let error = pollster::block_on(Pipeline::open(&gpu, defaults(), Some(configs), files))
         .err()
         .expect("refused");

@@ -9,9 +9,17 @@
 #[cfg(not(target_arch = "wasm32"))]
 use rand::Rng;
 #[cfg(not(target_arch = "wasm32"))]
+use rand::SeedableRng;
+#[cfg(not(target_arch = "wasm32"))]
 use rand_chacha::ChaCha8Rng;
 #[cfg(not(target_arch = "wasm32"))]
+use sculpt_flux::checkpoint::ExpectedTensor;
+#[cfg(not(target_arch = "wasm32"))]
+use sculpt_flux::formats::{Dtype, Encoding, MemorySource, TensorToWrite, safetensors_bytes};
+#[cfg(not(target_arch = "wasm32"))]
 use sculpt_gpu::{Gpu, Tensor};
+#[cfg(not(target_arch = "wasm32"))]
+use std::collections::BTreeMap;
 
 /// The device for a test. A GPU test that cannot reach a GPU fails, with
 /// the reason (natively without a GPU, wgpu picks lavapipe).
@@ -60,4 +68,49 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tolerance: f32) {
         error <= tolerance,
         "{what}: worst error {error:e} of the output's scale exceeds {tolerance:e}"
     );
+}
+
+/// A safetensors file of random F32 values in `layout`, scaled so that
+/// activations stay O(1): norms' scales about 1, everything else about
+/// ±1/√fan-in. Of the optional tensors, only T5's shared embedding.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn random_safetensors(
+    name: &str,
+    layout: Vec<ExpectedTensor>,
+    seed: u64,
+) -> MemorySource<Vec<u8>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let tensors: Vec<(String, Vec<u64>, Vec<u8>)> = layout
+        .into_iter()
+        .filter(|tensor| !tensor.optional || tensor.name == "shared.weight")
+        .map(|tensor| {
+            let len: usize = tensor.shape.iter().product();
+            let (center, range) = if tensor.shape.len() == 1 {
+                let norm = tensor.name.ends_with(".scale")
+                    || (tensor.name.contains("norm") && tensor.name.ends_with("weight"));
+                (if norm { 1.0 } else { 0.0 }, 0.1)
+            } else {
+                let fan_in: usize = tensor.shape[1..].iter().product();
+                (0.0, 1.0 / (fan_in as f32).sqrt())
+            };
+            let bytes = (0..len)
+                .flat_map(|_| (center + rng.random_range(-range..=range)).to_le_bytes())
+                .collect();
+            let shape = tensor.shape.iter().map(|&d| d as u64).collect();
+            (tensor.name, shape, bytes)
+        })
+        .collect();
+    let to_write: Vec<TensorToWrite> = tensors
+        .iter()
+        .map(|(name, shape, bytes)| TensorToWrite {
+            name,
+            shape,
+            encoding: Encoding::Plain(Dtype::F32),
+            bytes,
+        })
+        .collect();
+    MemorySource::new(
+        name,
+        safetensors_bytes(&to_write, &BTreeMap::new()).unwrap(),
+    )
 }
