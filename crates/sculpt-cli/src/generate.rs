@@ -6,14 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use sculpt_flux::cpu::{CpuGeneration, CpuPipeline};
-use sculpt_flux::pipeline::{
-    Frame, GenerateRequest, Generation, InitImage, ModelDefaults, Pipeline, PipelineError, Show,
-    StepInfo,
-};
-use sculpt_gpu::Gpu;
+use sculpt_flux::generation::{Frame, Pipeline, Show};
+use sculpt_flux::pipeline::{GenerateRequest, ImageStart, InitImage, ModelDefaults};
+use sculpt_gpu::GpuOptions;
 
-use crate::model;
+use crate::model::{self, Device, Opened};
 
 #[derive(clap::Args)]
 pub struct GenerateArgs {
@@ -69,30 +66,11 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.save_steps {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let (image, guidance_embed) = if args.cpu {
-        let Some(configs) = choice.configs else {
-            bail!(
-                "--cpu runs models described by a manifest.json (the built-in one); \
-                 imported FLUX checkpoints run on the GPU only"
-            );
+    let (image, guidance_embed) =
+        match choice.open(Device::choose(args.cpu, GpuOptions::default())?)? {
+            Opened::Gpu(mut pipeline) => denoise(&mut *pipeline, &request, &args)?,
+            Opened::Cpu(mut pipeline) => denoise(&mut *pipeline, &request, &args)?,
         };
-        let guidance_embed = configs.transformer.guidance_embed;
-        let mut pipeline =
-            pollster::block_on(CpuPipeline::open(choice.defaults, configs, choice.files))?;
-        let generation = pipeline.start(&request)?;
-        (denoise(generation, &args)?, guidance_embed)
-    } else {
-        let gpu = pollster::block_on(Gpu::new())?;
-        let mut pipeline = pollster::block_on(Pipeline::open(
-            &gpu,
-            choice.defaults,
-            choice.configs,
-            choice.files,
-        ))?;
-        let guidance_embed = pipeline.configs().transformer.guidance_embed;
-        let generation = pollster::block_on(pipeline.start(&gpu, &request))?;
-        (denoise(generation, &args)?, guidance_embed)
-    };
 
     let mut text = vec![
         ("prompt", request.prompt.clone()),
@@ -140,56 +118,25 @@ fn request(args: &GenerateArgs, defaults: &ModelDefaults) -> anyhow::Result<Gene
             width: frame.width,
             height: frame.height,
             rgba: frame.rgba,
-            strength: args.strength,
+            start: ImageStart::Strength(args.strength),
         }),
     })
 }
 
-/// A generation in progress on either device, as this command drives it.
-trait Steps {
-    fn truncation_warnings(&self) -> Vec<String>;
-    fn count(&self) -> usize;
-    fn next(&mut self) -> Result<Option<StepInfo>, PipelineError>;
-    fn frame_of(&self, show: Show) -> Result<Frame, PipelineError>;
-}
-
-impl Steps for Generation<'_> {
-    fn truncation_warnings(&self) -> Vec<String> {
-        self.truncations().iter().map(ToString::to_string).collect()
-    }
-    fn count(&self) -> usize {
-        self.step_count()
-    }
-    fn next(&mut self) -> Result<Option<StepInfo>, PipelineError> {
-        self.step()
-    }
-    fn frame_of(&self, show: Show) -> Result<Frame, PipelineError> {
-        pollster::block_on(self.frame(show))
-    }
-}
-
-impl Steps for CpuGeneration<'_> {
-    fn truncation_warnings(&self) -> Vec<String> {
-        self.truncations().iter().map(ToString::to_string).collect()
-    }
-    fn count(&self) -> usize {
-        self.step_count()
-    }
-    fn next(&mut self) -> Result<Option<StepInfo>, PipelineError> {
-        self.step()
-    }
-    fn frame_of(&self, show: Show) -> Result<Frame, PipelineError> {
-        self.frame(show)
-    }
-}
-
 /// Runs every step with a progress bar (saving each step's predicted clean
-/// image when asked) and decodes the final latent.
-fn denoise(mut generation: impl Steps, args: &GenerateArgs) -> anyhow::Result<Frame> {
-    for warning in generation.truncation_warnings() {
+/// image when asked) and decodes the final latent; also says whether the
+/// model took dev's embedded guidance.
+fn denoise(
+    pipeline: &mut impl Pipeline,
+    request: &GenerateRequest,
+    args: &GenerateArgs,
+) -> anyhow::Result<(Frame, bool)> {
+    let guidance_embed = pipeline.configs().transformer.guidance_embed;
+    let mut generation = pollster::block_on(pipeline.start(request))?;
+    for warning in generation.truncations() {
         eprintln!("warning: {warning}");
     }
-    let progress = ProgressBar::new(generation.count() as u64).with_style(
+    let progress = ProgressBar::new(generation.step_count() as u64).with_style(
         ProgressStyle::with_template(
             "{msg:>10} [{bar:30}] {pos}/{len} steps, {elapsed} ({eta} left)",
         )
@@ -197,9 +144,9 @@ fn denoise(mut generation: impl Steps, args: &GenerateArgs) -> anyhow::Result<Fr
         .progress_chars("=> "),
     );
     progress.set_message(if args.cpu { "CPU" } else { "denoising" });
-    while let Some(step) = generation.next()? {
+    while let Some(step) = generation.step()? {
         if let Some(dir) = &args.save_steps {
-            let frame = generation.frame_of(Show::PredictedClean)?;
+            let frame = pollster::block_on(generation.frame(Show::PredictedClean))?;
             let path = dir.join(format!("step-{:02}.png", step.index + 1));
             write_png(
                 &path,
@@ -213,9 +160,9 @@ fn denoise(mut generation: impl Steps, args: &GenerateArgs) -> anyhow::Result<Fr
         progress.inc(1);
     }
     progress.set_message("decoding");
-    let image = generation.frame_of(Show::Current)?;
+    let image = pollster::block_on(generation.frame(Show::Current))?;
     progress.finish_and_clear();
-    Ok(image)
+    Ok((image, guidance_embed))
 }
 
 /// Writes an RGBA8 PNG with `text` as tEXt chunks (keyword, value).

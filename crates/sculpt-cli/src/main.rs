@@ -94,17 +94,15 @@ fn main() -> anyhow::Result<()> {
                     cpu,
                     f16_linear,
                 },
-        } => match cpu {
-            true => stages::run_cpu(&model, steps),
-            false => stages::run(
-                &model,
-                steps,
-                GpuOptions {
-                    f16_linear,
-                    ..GpuOptions::default()
-                },
-            ),
-        },
+        } => stages::run(
+            &model,
+            steps,
+            cpu,
+            GpuOptions {
+                f16_linear,
+                ..GpuOptions::default()
+            },
+        ),
         Command::Bench {
             what: BenchTarget::Kernels { quick, only },
         } => {

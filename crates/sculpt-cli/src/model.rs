@@ -6,12 +6,17 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use std::rc::Rc;
+
 use anyhow::{Context, bail};
+use sculpt_flux::cpu::CpuPipeline;
 use sculpt_flux::formats::FileSource;
+use sculpt_flux::gpu::GpuPipeline;
 use sculpt_flux::pipeline::{
     Manifest, ManifestConfig, ManifestFile, ModelDefaults, ModelFiles, is_tokenizer_name,
     is_weights_name, sort_loose_files,
 };
+use sculpt_gpu::{Gpu, GpuOptions};
 use sha2::{Digest, Sha256};
 
 /// Where the built-in model is installed, relative to this crate.
@@ -20,7 +25,7 @@ pub const BUILT_IN_MANIFEST: &str = concat!(
     "/../../models/sculpt-tiny/manifest.json"
 );
 
-/// A model ready for `Pipeline::open`.
+/// A model ready to open on a backend.
 pub struct ModelChoice {
     pub defaults: ModelDefaults,
     pub configs: Option<ManifestConfig>,
@@ -54,6 +59,59 @@ pub fn resolve(paths: &[PathBuf]) -> anyhow::Result<ModelChoice> {
             }
         }
         files => from_files(files),
+    }
+}
+
+/// A model opened on the GPU or on the CPU: commands match on it once and
+/// hand either to code generic over [`sculpt_flux::generation::Pipeline`].
+pub enum Opened {
+    // Boxed: a GPU pipeline is small, the CPU one holds its models inline.
+    Gpu(Box<GpuPipeline<FileSource>>),
+    Cpu(Box<CpuPipeline>),
+}
+
+/// Where a model runs.
+pub enum Device {
+    /// The CPU fallback (candle): models with a manifest only.
+    Cpu,
+    Gpu(Rc<Gpu>),
+}
+
+impl Device {
+    /// The CPU when `cpu`, else a GPU device made with `options`.
+    pub fn choose(cpu: bool, options: GpuOptions) -> anyhow::Result<Self> {
+        Ok(if cpu {
+            Self::Cpu
+        } else {
+            Self::Gpu(Rc::new(pollster::block_on(Gpu::with_options(options))?))
+        })
+    }
+}
+
+impl ModelChoice {
+    /// Opens the model on `device`.
+    pub fn open(self, device: Device) -> anyhow::Result<Opened> {
+        Ok(match device {
+            Device::Cpu => {
+                let Some(configs) = self.configs else {
+                    bail!(
+                        "--cpu runs models described by a manifest.json (the built-in one); \
+                         imported FLUX checkpoints run on the GPU only"
+                    );
+                };
+                Opened::Cpu(Box::new(pollster::block_on(CpuPipeline::open(
+                    self.defaults,
+                    configs,
+                    self.files,
+                ))?))
+            }
+            Device::Gpu(gpu) => Opened::Gpu(Box::new(pollster::block_on(GpuPipeline::open(
+                gpu,
+                self.defaults,
+                self.configs,
+                self.files,
+            ))?)),
+        })
     }
 }
 

@@ -13,58 +13,101 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::Context;
 use pollster::block_on;
-use sculpt_flux::cpu::CpuPipeline;
-use sculpt_flux::pipeline::{GenerateRequest, ModelDefaults, Pipeline, Show};
-use sculpt_gpu::{Gpu, GpuOptions};
+use sculpt_flux::generation::{Backend, Pipeline, Show};
+use sculpt_flux::gpu::GpuPipeline;
+use sculpt_flux::pipeline::{GenerateRequest, ModelDefaults};
+use sculpt_gpu::GpuOptions;
 
-use crate::model;
+use crate::model::{self, Device, Opened};
 
 const PROMPT: &str = "a red circle on a blue background";
 
-pub fn run(model_paths: &[PathBuf], steps: usize, options: GpuOptions) -> anyhow::Result<()> {
+pub fn run(
+    model_paths: &[PathBuf],
+    steps: usize,
+    cpu: bool,
+    options: GpuOptions,
+) -> anyhow::Result<()> {
     let choice = model::resolve(model_paths)?;
-    let gpu = block_on(Gpu::with_options(options))?;
+    let device = Device::choose(cpu, options)?;
     let started = Instant::now();
-    let mut pipeline = block_on(Pipeline::open(
-        &gpu,
-        choice.defaults,
-        choice.configs,
-        choice.files,
-    ))?;
+    let opened = choice.open(device)?;
     let open = started.elapsed();
-    let defaults = pipeline.defaults().clone();
-    let request = request(&defaults, steps);
+    match opened {
+        Opened::Gpu(mut pipeline) => {
+            let gpu = pipeline.gpu();
+            let device = format!(
+                "{} ({}, {})",
+                gpu.report.adapter_name, gpu.report.backend, gpu.report.device_type
+            );
+            let mut timings = time_stages(&mut *pipeline, steps, open)?;
+            timings.presents = time_presents(&mut *pipeline, steps)?;
+            print_table(&*pipeline, steps, &device, &GPU_STAGES, timings);
+        }
+        Opened::Cpu(mut pipeline) => {
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            let device = format!("the CPU with candle ({threads} threads)");
+            let timings = time_stages(&mut *pipeline, steps, open)?;
+            print_table(&*pipeline, steps, &device, &CPU_STAGES, timings);
+        }
+    }
+    Ok(())
+}
 
-    // Each stage is timed until the GPU has finished its work.
+/// Times two starts, every step and two decodes (the first also compiles
+/// the decoder's pipelines on a GPU), each until the backend has finished
+/// its work.
+fn time_stages(
+    pipeline: &mut impl Pipeline,
+    steps: usize,
+    open: Duration,
+) -> anyhow::Result<Timings> {
+    let request = request(pipeline.defaults(), steps);
     let started = Instant::now();
-    drop(block_on(pipeline.start(&gpu, &request))?);
-    gpu.finish()?;
+    let generation = block_on(pipeline.start(&request))?;
+    generation.backend().finish()?;
+    drop(generation);
     let first_start = started.elapsed();
 
     let started = Instant::now();
-    let mut generation = block_on(pipeline.start(&gpu, &request))?;
-    gpu.finish()?;
+    let mut generation = block_on(pipeline.start(&request))?;
+    generation.backend().finish()?;
     let later_start = started.elapsed();
 
     let mut step_times = Vec::new();
     for _ in 0..generation.step_count() {
         let started = Instant::now();
         generation.step()?;
-        gpu.finish()?;
+        generation.backend().finish()?;
         step_times.push(started.elapsed());
     }
-
-    // The first decode also compiles the decoder's pipelines.
     let mut decodes = Vec::new();
     for _ in 0..2 {
         let started = Instant::now();
         block_on(generation.frame(Show::Current))?;
         decodes.push(started.elapsed());
     }
-    // The page's path for the same frame: drawn into a texture on the GPU,
-    // never read back.
+    Ok(Timings {
+        open,
+        first_start,
+        later_start,
+        steps: step_times,
+        decodes,
+        presents: Vec::new(),
+    })
+}
+
+/// The page's path for the final frame: decoded and drawn into a texture on
+/// the GPU, never read back.
+fn time_presents<S: sculpt_flux::formats::ByteSource>(
+    pipeline: &mut GpuPipeline<S>,
+    steps: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let request = request(pipeline.defaults(), steps);
+    let mut generation = block_on(pipeline.start(&request))?;
+    while generation.step()?.is_some() {}
+    let gpu = generation.backend().gpu();
     let (width, height) = (request.width as u32, request.height as u32);
     let format = wgpu::TextureFormat::Rgba8Unorm;
     let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
@@ -86,78 +129,11 @@ pub fn run(model_paths: &[PathBuf], steps: usize, options: GpuOptions) -> anyhow
     for _ in 0..2 {
         let started = Instant::now();
         let image = generation.image(Show::Current)?;
-        sculpt_gpu::present::draw_image(&gpu, &image, &view, format, (width, height))?;
+        sculpt_gpu::present::draw_image(gpu, &image, &view, format, (width, height))?;
         gpu.finish()?;
         presents.push(started.elapsed());
     }
-
-    let device = format!(
-        "{} ({}, {})",
-        gpu.report.adapter_name, gpu.report.backend, gpu.report.device_type
-    );
-    print_table(
-        &defaults,
-        &request,
-        &device,
-        &GPU_STAGES,
-        Timings {
-            open,
-            first_start,
-            later_start,
-            steps: step_times,
-            decodes,
-            presents,
-        },
-    );
-    Ok(())
-}
-
-/// The same stages for the CPU fallback.
-pub fn run_cpu(model_paths: &[PathBuf], steps: usize) -> anyhow::Result<()> {
-    let choice = model::resolve(model_paths)?;
-    let configs = choice
-        .configs
-        .context("the CPU fallback runs models described by a manifest.json")?;
-    let started = Instant::now();
-    let mut pipeline = block_on(CpuPipeline::open(choice.defaults, configs, choice.files))?;
-    let open = started.elapsed();
-    let defaults = pipeline.defaults().clone();
-    let request = request(&defaults, steps);
-    let started = Instant::now();
-    drop(pipeline.start(&request)?);
-    let first_start = started.elapsed();
-    let started = Instant::now();
-    let mut generation = pipeline.start(&request)?;
-    let later_start = started.elapsed();
-    let mut step_times = Vec::new();
-    for _ in 0..generation.step_count() {
-        let started = Instant::now();
-        generation.step()?;
-        step_times.push(started.elapsed());
-    }
-    let mut decodes = Vec::new();
-    for _ in 0..2 {
-        let started = Instant::now();
-        generation.frame(Show::Current)?;
-        decodes.push(started.elapsed());
-    }
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let device = format!("the CPU with candle ({threads} threads)");
-    print_table(
-        &defaults,
-        &request,
-        &device,
-        &CPU_STAGES,
-        Timings {
-            open,
-            first_start,
-            later_start,
-            steps: step_times,
-            decodes,
-            presents: Vec::new(),
-        },
-    );
-    Ok(())
+    Ok(presents)
 }
 
 fn request(defaults: &ModelDefaults, steps: usize) -> GenerateRequest {
@@ -200,12 +176,14 @@ struct Timings {
 }
 
 fn print_table(
-    defaults: &ModelDefaults,
-    request: &GenerateRequest,
+    pipeline: &impl Pipeline,
+    steps: usize,
     device: &str,
     labels: &[&str; 5],
     t: Timings,
 ) {
+    let defaults = pipeline.defaults();
+    let request = request(defaults, steps);
     let Timings {
         open,
         first_start,
@@ -214,7 +192,6 @@ fn print_table(
         decodes,
         presents,
     } = t;
-    let steps = request.steps;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mut sorted: Vec<f64> = step_times.iter().copied().map(ms).collect();
     sorted.sort_by(f64::total_cmp);

@@ -1,17 +1,21 @@
 //! What the eval generates with: anything that turns (prompt, seed, steps) into an image. The
-//! eval is written against [`Generator`], with two engines behind it: the CPU pipeline
-//! (candle; the default, fast for this small model on a machine without a GPU) and the GPU
-//! pipeline (wgpu). Both give the same pixels within 1/255 (`sculpt-flux`'s
-//! `gpu_cpu_parity` test).
+//! eval is written against [`Generator`]; [`PipelineGenerator`] runs it on either of
+//! `sculpt-flux`'s pipelines: the CPU one (candle; the default, fast for this small model on a
+//! machine without a GPU) or the GPU one (wgpu). Both give the same pixels within 1/255
+//! (`sculpt-flux`'s `gpu_cpu_parity` test).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use std::rc::Rc;
+
 use sculpt_flux::cpu::CpuPipeline;
 use sculpt_flux::formats::FileSource;
+use sculpt_flux::generation::Pipeline;
+use sculpt_flux::gpu::GpuPipeline;
 use sculpt_flux::pipeline::{
-    GenerateRequest, InitImage, Manifest, ModelDefaults, ModelFiles, Pipeline,
+    GenerateRequest, ImageStart, InitImage, Manifest, ModelDefaults, ModelFiles,
 };
 use sculpt_gpu::Gpu;
 
@@ -33,11 +37,12 @@ pub fn builtin_manifest() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/sculpt-tiny/manifest.json")
 }
 
-/// Sculpt's GPU pipeline (wgpu: a real GPU, or lavapipe where there is none), at the model's
-/// resolution and guidance.
-pub struct GpuGenerator {
-    gpu: Gpu,
-    pipeline: Pipeline<FileSource>,
+/// A model opened on one of Sculpt's pipelines, generating at the model's resolution and
+/// guidance.
+pub struct PipelineGenerator<P> {
+    pipeline: P,
+    /// The engine and device, for the report.
+    description: String,
 }
 
 /// The manifest at `manifest_path` and its files, opened.
@@ -74,7 +79,7 @@ fn round_trip_request(defaults: &ModelDefaults, image: &RgbImage) -> GenerateReq
             width: image.width,
             height: image.height,
             rgba: image.to_rgba(),
-            strength: 0.0,
+            start: ImageStart::Strength(0.0),
         }),
         // Any prompt: no denoising step reads it.
         ..request(defaults, "autoencoder round trip", 0, defaults.steps)
@@ -96,67 +101,49 @@ fn request(defaults: &ModelDefaults, prompt: &str, seed: u64, steps: usize) -> G
     }
 }
 
-impl GpuGenerator {
-    pub fn open(manifest_path: &Path) -> anyhow::Result<Self> {
+impl PipelineGenerator<GpuPipeline<FileSource>> {
+    /// The GPU pipeline (wgpu: a real GPU, or lavapipe where there is none).
+    pub fn open_gpu(manifest_path: &Path) -> anyhow::Result<Self> {
         let (manifest, model_files) = open_manifest(manifest_path)?;
         let gpu = pollster::block_on(Gpu::new())?;
-        let pipeline = pollster::block_on(Pipeline::open(
-            &gpu,
+        let report = &gpu.report;
+        let description = format!(
+            "GPU pipeline on {} ({}, {})",
+            report.adapter_name, report.backend, report.device_type
+        );
+        let pipeline = pollster::block_on(GpuPipeline::open(
+            Rc::new(gpu),
             ModelDefaults::of_manifest(&manifest),
             Some(manifest.config.clone()),
             model_files,
         ))?;
-        Ok(Self { gpu, pipeline })
+        Ok(Self {
+            pipeline,
+            description,
+        })
     }
 }
 
-impl Generator for GpuGenerator {
-    fn describe(&self) -> String {
-        let report = &self.gpu.report;
-        format!(
-            "GPU pipeline on {} ({}, {})",
-            report.adapter_name, report.backend, report.device_type
-        )
-    }
-
-    fn default_steps(&self) -> usize {
-        self.pipeline.defaults().steps
-    }
-
-    fn generate(&mut self, prompt: &str, seed: u64, steps: usize) -> anyhow::Result<RgbImage> {
-        let request = request(self.pipeline.defaults(), prompt, seed, steps);
-        let frame = pollster::block_on(self.pipeline.generate(&self.gpu, &request, |_, _| Ok(())))?;
-        Ok(RgbImage::from_rgba(frame.width, frame.height, &frame.rgba))
-    }
-
-    fn round_trip(&mut self, image: &RgbImage) -> anyhow::Result<RgbImage> {
-        let request = round_trip_request(self.pipeline.defaults(), image);
-        let frame = pollster::block_on(self.pipeline.generate(&self.gpu, &request, |_, _| Ok(())))?;
-        Ok(RgbImage::from_rgba(frame.width, frame.height, &frame.rgba))
-    }
-}
-
-/// Sculpt's CPU pipeline (candle-transformers' models), as the page runs without WebGPU.
-pub struct CpuGenerator {
-    pipeline: CpuPipeline,
-}
-
-impl CpuGenerator {
-    pub fn open(manifest_path: &Path) -> anyhow::Result<Self> {
+impl PipelineGenerator<CpuPipeline> {
+    /// The CPU pipeline (candle-transformers' models), as the page runs without WebGPU.
+    pub fn open_cpu(manifest_path: &Path) -> anyhow::Result<Self> {
         let (manifest, model_files) = open_manifest(manifest_path)?;
         let pipeline = pollster::block_on(CpuPipeline::open(
             ModelDefaults::of_manifest(&manifest),
             manifest.config.clone(),
             model_files,
         ))?;
-        Ok(Self { pipeline })
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        Ok(Self {
+            pipeline,
+            description: format!("CPU pipeline (candle, {threads} threads)"),
+        })
     }
 }
 
-impl Generator for CpuGenerator {
+impl<P: Pipeline> Generator for PipelineGenerator<P> {
     fn describe(&self) -> String {
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        format!("CPU pipeline (candle, {threads} threads)")
+        self.description.clone()
     }
 
     fn default_steps(&self) -> usize {
@@ -165,13 +152,18 @@ impl Generator for CpuGenerator {
 
     fn generate(&mut self, prompt: &str, seed: u64, steps: usize) -> anyhow::Result<RgbImage> {
         let request = request(self.pipeline.defaults(), prompt, seed, steps);
-        let frame = self.pipeline.generate(&request, |_, _| Ok(()))?;
-        Ok(RgbImage::from_rgba(frame.width, frame.height, &frame.rgba))
+        self.run(&request)
     }
 
     fn round_trip(&mut self, image: &RgbImage) -> anyhow::Result<RgbImage> {
         let request = round_trip_request(self.pipeline.defaults(), image);
-        let frame = self.pipeline.generate(&request, |_, _| Ok(()))?;
+        self.run(&request)
+    }
+}
+
+impl<P: Pipeline> PipelineGenerator<P> {
+    fn run(&mut self, request: &GenerateRequest) -> anyhow::Result<RgbImage> {
+        let frame = pollster::block_on(self.pipeline.generate(request, |_, _| Ok(())))?;
         Ok(RgbImage::from_rgba(frame.width, frame.height, &frame.rgba))
     }
 }

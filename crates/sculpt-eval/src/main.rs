@@ -9,7 +9,7 @@ use sculpt_eval::adherence::{self, Outcome, Summary};
 use sculpt_eval::checker::Expected;
 use sculpt_eval::concepts::{self, GlyphIndex};
 use sculpt_eval::diversity::pair_fractions;
-use sculpt_eval::generator::{CpuGenerator, Generator, GpuGenerator, builtin_manifest};
+use sculpt_eval::generator::{Generator, PipelineGenerator, builtin_manifest};
 use sculpt_eval::image::RgbImage;
 use sculpt_eval::report::{self, AdherenceRun};
 use sculpt_eval::vocab::{Colour, Position, Shape, Size};
@@ -90,9 +90,9 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", images.display()))?;
     let manifest = args.model.clone().unwrap_or_else(builtin_manifest);
     let mut generator: Box<dyn Generator> = if args.gpu {
-        Box::new(GpuGenerator::open(&manifest)?)
+        Box::new(PipelineGenerator::open_gpu(&manifest)?)
     } else {
-        Box::new(CpuGenerator::open(&manifest)?)
+        Box::new(PipelineGenerator::open_cpu(&manifest)?)
     };
     let steps = args.steps.unwrap_or(generator.default_steps());
     eprintln!("sculpt-eval: {}", generator.describe());

@@ -8,13 +8,13 @@
 //! Run alone: `cargo test -p sculpt-eval --test builtin_regression -- --nocapture`.
 
 use sculpt_eval::adherence::{self, Summary, ratio};
-use sculpt_eval::generator::{CpuGenerator, builtin_manifest};
+use sculpt_eval::generator::{PipelineGenerator, builtin_manifest};
 use sculpt_eval::prompts;
 use sculpt_eval::regression;
 
 #[test]
 fn builtin_model_clears_the_regression_floors() {
-    let mut generator = CpuGenerator::open(&builtin_manifest()).unwrap();
+    let mut generator = PipelineGenerator::open_cpu(&builtin_manifest()).unwrap();
     let prompts = prompts::procedural(regression::PROMPTS, regression::PROMPT_SEED);
     let outcomes = adherence::run(
         &mut generator,

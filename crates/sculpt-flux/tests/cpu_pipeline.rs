@@ -9,19 +9,16 @@
 
 mod built_in;
 
+use pollster::block_on;
 use sculpt_flux::cpu::CpuPipeline;
-use sculpt_flux::pipeline::{GenerateRequest, PipelineError, RequestError, Show};
+use sculpt_flux::generation::{Pipeline, Show};
+use sculpt_flux::pipeline::{GenerateRequest, PipelineError, RequestError};
 
-use built_in::{defaults, difference, files, manifest};
+use built_in::{defaults, difference, files, manifest, open_cpu};
 
 fn pipeline() -> CpuPipeline {
     let manifest = manifest();
-    pollster::block_on(CpuPipeline::open(
-        defaults(&manifest),
-        manifest.config.clone(),
-        files(&manifest),
-    ))
-    .unwrap()
+    open_cpu(&manifest, files(&manifest))
 }
 
 fn request(seed: u64) -> GenerateRequest {
@@ -43,14 +40,16 @@ fn the_same_seed_gives_the_same_pixels_and_another_seed_others() {
     let mut frames = Vec::new();
     for seed in [5, 5, 6] {
         let mut seen = Vec::new();
-        let image = pipeline
-            .generate(&request(seed), |generation, step| {
-                assert_eq!(step.count, 3);
-                seen.push(step.index);
-                assert_eq!(generation.frame(Show::Current)?.rgba.len(), 64 * 64 * 4);
-                Ok(())
-            })
-            .unwrap();
+        let image = block_on(pipeline.generate(&request(seed), |generation, step| {
+            assert_eq!(step.count, 3);
+            seen.push(step.index);
+            assert_eq!(
+                block_on(generation.frame(Show::Current))?.rgba.len(),
+                64 * 64 * 4
+            );
+            Ok(())
+        }))
+        .unwrap();
         assert_eq!(seen, [0, 1, 2]);
         frames.push(image.rgba);
     }
@@ -66,11 +65,11 @@ fn the_same_seed_gives_the_same_pixels_and_another_seed_others() {
 #[test]
 fn steps_show_the_noisy_and_the_predicted_image() {
     let mut pipeline = pipeline();
-    let mut generation = pipeline.start(&request(9)).unwrap();
+    let mut generation = block_on(pipeline.start(&request(9))).unwrap();
     assert_eq!(generation.step_count(), 3);
     generation.step().unwrap();
-    let noisy = generation.frame(Show::Current).unwrap();
-    let clean = generation.frame(Show::PredictedClean).unwrap();
+    let noisy = block_on(generation.frame(Show::Current)).unwrap();
+    let clean = block_on(generation.frame(Show::PredictedClean)).unwrap();
     // After one of three steps x_t is still two thirds noise.
     let (_, differing) = difference(&noisy.rgba, &clean.rgba);
     assert!(differing > noisy.rgba.len() / 4, "{differing}");
@@ -80,8 +79,8 @@ fn steps_show_the_noisy_and_the_predicted_image() {
     // The last step goes to t = 0: x_t + (0 − t)·v is the prediction
     // x_t − t·v itself, so both frames are the final image.
     assert_eq!(
-        generation.frame(Show::Current).unwrap(),
-        generation.frame(Show::PredictedClean).unwrap()
+        block_on(generation.frame(Show::Current)).unwrap(),
+        block_on(generation.frame(Show::PredictedClean)).unwrap()
     );
 }
 
@@ -93,7 +92,7 @@ fn requests_and_models_the_cpu_cannot_run_are_refused_by_name() {
         ..request(1)
     };
     assert!(matches!(
-        pipeline.start(&bad),
+        block_on(pipeline.start(&bad)),
         Err(PipelineError::Request(
             RequestError::SizeNotMultipleOf16 { .. }
         ))
@@ -102,7 +101,7 @@ fn requests_and_models_the_cpu_cannot_run_are_refused_by_name() {
     let manifest = manifest();
     let mut sharded = files(&manifest);
     sharded.transformer.push(sharded.transformer[0].clone());
-    let error = pollster::block_on(CpuPipeline::open(
+    let error = block_on(CpuPipeline::open(
         defaults(&manifest),
         manifest.config.clone(),
         sharded,
@@ -113,7 +112,7 @@ fn requests_and_models_the_cpu_cannot_run_are_refused_by_name() {
 
     let mut swapped = files(&manifest);
     std::mem::swap(&mut swapped.clip, &mut swapped.t5);
-    let error = pollster::block_on(CpuPipeline::open(
+    let error = block_on(CpuPipeline::open(
         defaults(&manifest),
         manifest.config.clone(),
         swapped,

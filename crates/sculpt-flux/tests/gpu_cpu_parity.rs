@@ -19,18 +19,18 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+use std::rc::Rc;
+
 mod built_in;
 mod common;
 
 use sculpt_flux::checkpoint::autoencoder_layout;
-use sculpt_flux::cpu::CpuPipeline;
 use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
-use sculpt_flux::pipeline::{
-    Frame, GenerateRequest, InitImage, Manifest, ModelFiles, Pipeline, Show,
-};
+use sculpt_flux::generation::{Frame, Pipeline, Show};
+use sculpt_flux::pipeline::{GenerateRequest, ImageStart, InitImage, Manifest, ModelFiles};
 use sculpt_gpu::Gpu;
 
-use built_in::{Source, defaults, difference, files, manifest};
+use built_in::{Source, difference, files, manifest, open_cpu, open_gpu};
 use common::random_safetensors;
 
 const TOLERANCE: u8 = 1;
@@ -48,30 +48,30 @@ fn request() -> GenerateRequest {
     }
 }
 
-/// The preview after step 2 (predicted clean) and the final image.
-fn on_gpu(gpu: &Gpu, request: &GenerateRequest) -> (Frame, Frame) {
+/// The preview after step 2 (predicted clean) and the final image, on
+/// either backend.
+fn preview_and_final(pipeline: &mut impl Pipeline, request: &GenerateRequest) -> (Frame, Frame) {
+    pollster::block_on(async {
+        let mut generation = pipeline.start(request).await.unwrap();
+        generation.step().unwrap();
+        generation.step().unwrap();
+        let preview = generation.frame(Show::PredictedClean).await.unwrap();
+        (preview, generation.finish().await.unwrap())
+    })
+}
+
+fn on_gpu(gpu: &Rc<Gpu>, request: &GenerateRequest) -> (Frame, Frame) {
     let manifest = manifest();
     on_gpu_with(gpu, &manifest, files(&manifest), request)
 }
 
 fn on_gpu_with(
-    gpu: &Gpu,
+    gpu: &Rc<Gpu>,
     manifest: &Manifest,
     files: ModelFiles<Source>,
     request: &GenerateRequest,
 ) -> (Frame, Frame) {
-    let mut pipeline = pollster::block_on(Pipeline::open(
-        gpu,
-        defaults(manifest),
-        Some(manifest.config.clone()),
-        files,
-    ))
-    .unwrap();
-    let mut generation = pollster::block_on(pipeline.start(gpu, request)).unwrap();
-    generation.step().unwrap();
-    generation.step().unwrap();
-    let preview = pollster::block_on(generation.frame(Show::PredictedClean)).unwrap();
-    (preview, pollster::block_on(generation.finish()).unwrap())
+    preview_and_final(&mut open_gpu(gpu, manifest, files), request)
 }
 
 fn on_cpu(request: &GenerateRequest) -> (Frame, Frame) {
@@ -84,17 +84,7 @@ fn on_cpu_with(
     files: ModelFiles<Source>,
     request: &GenerateRequest,
 ) -> (Frame, Frame) {
-    let mut pipeline = pollster::block_on(CpuPipeline::open(
-        defaults(manifest),
-        manifest.config.clone(),
-        files,
-    ))
-    .unwrap();
-    let mut generation = pipeline.start(request).unwrap();
-    generation.step().unwrap();
-    generation.step().unwrap();
-    let preview = generation.frame(Show::PredictedClean).unwrap();
-    (preview, generation.finish().unwrap())
+    preview_and_final(&mut open_cpu(manifest, files), request)
 }
 
 /// `request` starting from `frame` at strength 0.5.
@@ -104,7 +94,7 @@ fn from_image(request: GenerateRequest, frame: &Frame) -> GenerateRequest {
             width: frame.width,
             height: frame.height,
             rgba: frame.rgba.clone(),
-            strength: 0.5,
+            start: ImageStart::Strength(0.5),
         }),
         ..request
     }
@@ -129,7 +119,8 @@ fn assert_same_image(what: &str, cpu: &Frame, gpu: &Frame) {
 
 #[test]
 fn cpu_generation_matches_the_gpu_on_the_built_in_model() {
-    let gpu = pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe without a GPU)");
+    let gpu =
+        Rc::new(pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe without a GPU)"));
     let request = request();
     let (gpu_preview, gpu_final) = on_gpu(&gpu, &request);
     let (cpu_preview, cpu_final) = on_cpu(&request);
@@ -156,7 +147,8 @@ fn cpu_generation_matches_the_gpu_on_the_built_in_model() {
 /// and text encoders, a random autoencoder.
 #[test]
 fn an_autoencoder_that_downsamples_4x_gives_the_same_pixels_on_both() {
-    let gpu = pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe without a GPU)");
+    let gpu =
+        Rc::new(pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe without a GPU)"));
     let mut manifest = manifest();
     manifest.config.autoencoder = AutoEncoderConfig {
         ch_mult: vec![1, 2, 2],

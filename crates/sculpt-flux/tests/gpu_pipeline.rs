@@ -12,6 +12,7 @@ mod common;
 
 use common::{gpu, random_safetensors};
 use std::io::Read;
+use std::rc::Rc;
 
 use sculpt_flux::checkpoint::{
     CheckpointProblem, Role, autoencoder_layout, clip_layout, flux_layout, t5_layout,
@@ -20,9 +21,11 @@ use sculpt_flux::clip::ClipTextConfig;
 use sculpt_flux::flux::FluxConfig;
 use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
 use sculpt_flux::formats::MemorySource;
+use sculpt_flux::generation::{Pipeline, Show};
+use sculpt_flux::gpu::GpuPipeline;
 use sculpt_flux::pipeline::{
-    GenerateRequest, InitImage, ManifestConfig, ModelDefaults, ModelFiles, Pipeline, PipelineError,
-    RequestError, Show,
+    GenerateRequest, ImageStart, InitImage, ManifestConfig, ModelDefaults, ModelFiles,
+    PipelineError, RequestError,
 };
 use sculpt_flux::t5::T5Config;
 use sculpt_gpu::Gpu;
@@ -111,10 +114,23 @@ fn defaults() -> ModelDefaults {
     }
 }
 
-fn pipeline(gpu: &Gpu) -> Pipeline<Source> {
+fn pipeline(gpu: &Rc<Gpu>) -> GpuPipeline<Source> {
     let configs = configs();
     let files = files(&configs);
-    pollster::block_on(Pipeline::open(gpu, defaults(), Some(configs), files)).unwrap()
+    open(gpu, Some(configs), files).unwrap()
+}
+
+fn open(
+    gpu: &Rc<Gpu>,
+    configs: Option<ManifestConfig>,
+    files: ModelFiles<Source>,
+) -> Result<GpuPipeline<Source>, PipelineError> {
+    pollster::block_on(GpuPipeline::open(
+        Rc::clone(gpu),
+        defaults(),
+        configs,
+        files,
+    ))
 }
 
 fn request(seed: u64) -> GenerateRequest {
@@ -132,9 +148,9 @@ fn request(seed: u64) -> GenerateRequest {
 
 #[test]
 fn steps_after_the_first_create_nothing_and_read_nothing_back() {
-    let gpu = gpu();
+    let gpu = Rc::new(gpu());
     let mut pipeline = pipeline(&gpu);
-    let mut generation = pollster::block_on(pipeline.start(&gpu, &request(1))).unwrap();
+    let mut generation = pollster::block_on(pipeline.start(&request(1))).unwrap();
     assert_eq!(generation.step_count(), 4);
     // Warm-up is two steps: during the first no earlier prediction is
     // alive; from the second on, the last prediction is held while the next
@@ -160,10 +176,10 @@ fn steps_after_the_first_create_nothing_and_read_nothing_back() {
 
 #[test]
 fn the_same_seed_gives_the_same_pixels_and_another_seed_others() {
-    let gpu = gpu();
+    let gpu = Rc::new(gpu());
     let mut pipeline = pipeline(&gpu);
     let mut generate =
-        |seed| pollster::block_on(pipeline.generate(&gpu, &request(seed), |_, _| Ok(()))).unwrap();
+        |seed| pollster::block_on(pipeline.generate(&request(seed), |_, _| Ok(()))).unwrap();
     let first = generate(5);
     // The second run reuses the loaded transformer and autoencoder.
     let again = generate(5);
@@ -187,10 +203,10 @@ fn the_same_seed_gives_the_same_pixels_and_another_seed_others() {
 
 #[test]
 fn each_step_can_be_drawn_from_either_latent() {
-    let gpu = gpu();
+    let gpu = Rc::new(gpu());
     let mut pipeline = pipeline(&gpu);
     let mut seen = Vec::new();
-    let last = pollster::block_on(pipeline.generate(&gpu, &request(2), |generation, step| {
+    let last = pollster::block_on(pipeline.generate(&request(2), |generation, step| {
         let current = pollster::block_on(generation.frame(Show::Current))?;
         let clean = pollster::block_on(generation.frame(Show::PredictedClean))?;
         seen.push((step.index, step.t, current, clean));
@@ -210,7 +226,7 @@ fn each_step_can_be_drawn_from_either_latent() {
 
 #[test]
 fn image_to_image_runs_the_tail_of_the_schedule_from_the_image() {
-    let gpu = gpu();
+    let gpu = Rc::new(gpu());
     let mut pipeline = pipeline(&gpu);
     let image = |shade: u8| InitImage {
         width: 64,
@@ -218,14 +234,14 @@ fn image_to_image_runs_the_tail_of_the_schedule_from_the_image() {
         rgba: (0..64 * 48)
             .flat_map(|i| [shade, (i % 64 * 4) as u8, (i / 64 * 5) as u8, 255])
             .collect(),
-        strength: 0.5,
+        start: ImageStart::Strength(0.5),
     };
     let mut with_image = |init: InitImage| {
         let request = GenerateRequest {
             init_image: Some(init),
             ..request(3)
         };
-        let mut generation = pollster::block_on(pipeline.start(&gpu, &request)).unwrap();
+        let mut generation = pollster::block_on(pipeline.start(&request)).unwrap();
         // Strength 0.5 of 4 steps: the last two.
         assert_eq!(generation.step_count(), 2);
         let first = generation.step().unwrap().unwrap();
@@ -239,12 +255,12 @@ fn image_to_image_runs_the_tail_of_the_schedule_from_the_image() {
 
 #[test]
 fn bad_requests_are_refused_before_anything_is_loaded() {
-    let gpu = gpu();
+    let gpu = Rc::new(gpu());
     let mut pipeline = pipeline(&gpu);
     let before = gpu.stats();
     let refused =
-        |pipeline: &mut Pipeline<Source>, request: GenerateRequest| match pollster::block_on(
-            pipeline.start(&gpu, &request),
+        |pipeline: &mut GpuPipeline<Source>, request: GenerateRequest| match pollster::block_on(
+            pipeline.start(&request),
         ) {
             Err(PipelineError::Request(error)) => error,
             Err(other) => panic!("another error: {other}"),
@@ -300,7 +316,7 @@ fn bad_requests_are_refused_before_anything_is_loaded() {
         width: 64,
         height: 48,
         rgba: vec![0; 64 * 48 * 4],
-        strength: -0.1,
+        start: ImageStart::Strength(-0.1),
     };
     assert_eq!(
         refused(
@@ -317,7 +333,7 @@ fn bad_requests_are_refused_before_anything_is_loaded() {
 
 #[test]
 fn a_file_in_the_wrong_role_is_refused_by_name() {
-    let gpu = gpu();
+    let gpu = Rc::new(gpu());
     let configs = configs();
     let mut files = files(&configs);
     // The autoencoder passed as the transformer, without a manifest: its
@@ -327,9 +343,7 @@ fn a_file_in_the_wrong_role_is_refused_by_name() {
         autoencoder_layout(&configs.autoencoder),
         2,
     )];
-    let error = pollster::block_on(Pipeline::open(&gpu, defaults(), None, files))
-        .err()
-        .expect("refused");
+    let error = open(&gpu, None, files).err().expect("refused");
     let PipelineError::Checkpoint(error) = error else {
         panic!("another error: {error}");
     };
@@ -357,9 +371,7 @@ fn a_file_in_the_wrong_role_is_refused_by_name() {
         flux_layout(&wider),
         1,
     )];
-    let error = pollster::block_on(Pipeline::open(&gpu, defaults(), Some(configs), files))
-        .err()
-        .expect("refused");
+    let error = open(&gpu, Some(configs), files).err().expect("refused");
     let message = error.to_string();
     assert!(message.starts_with("wide.safetensors: "), "{message}");
     assert!(message.contains("img_in.weight"), "{message}");
@@ -367,13 +379,13 @@ fn a_file_in_the_wrong_role_is_refused_by_name() {
 
 #[test]
 fn a_prompt_longer_than_t5_reads_is_reported() {
-    let gpu = gpu();
+    let gpu = Rc::new(gpu());
     let mut pipeline = pipeline(&gpu);
     let long = GenerateRequest {
         prompt: "a photo of a cat ".repeat(8),
         ..request(1)
     };
-    let generation = pollster::block_on(pipeline.start(&gpu, &long)).unwrap();
+    let generation = pollster::block_on(pipeline.start(&long)).unwrap();
     let warnings: Vec<String> = generation
         .truncations()
         .iter()
@@ -383,22 +395,20 @@ fn a_prompt_longer_than_t5_reads_is_reported() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("reads the first 16"), "{warnings:?}");
     drop(generation);
-    let short = pollster::block_on(pipeline.start(&gpu, &request(1))).unwrap();
+    let short = pollster::block_on(pipeline.start(&request(1))).unwrap();
     assert!(short.truncations().is_empty());
 }
 
 #[test]
 fn models_that_do_not_fit_together_are_refused() {
-    let gpu = gpu();
+    let gpu = Rc::new(gpu());
     let mut configs = configs();
     // A CLIP narrower than the transformer's vector input.
     configs.clip.hidden_size = 32;
     configs.clip.intermediate_size = 128;
     configs.clip.num_heads = 1;
     let files = files(&configs);
-    let error = pollster::block_on(Pipeline::open(&gpu, defaults(), Some(configs), files))
-        .err()
-        .expect("refused");
+    let error = open(&gpu, Some(configs), files).err().expect("refused");
     assert!(matches!(error, PipelineError::Config(_)), "{error}");
     assert!(
         error

@@ -19,11 +19,11 @@
 //! billion parameters) are GPU-only; at CPU speed a step would take minutes.
 
 mod autoencoder;
-mod generation;
+mod backend;
 mod models;
 mod pipeline;
 mod weights;
 
-pub use generation::CpuGeneration;
+pub use backend::{CpuBackend, CpuText};
 pub use pipeline::CpuPipeline;
 pub use weights::{MAX_CPU_WEIGHT_BYTES, ggml_type};

@@ -1,20 +1,21 @@
 //! A model opened on the CPU: every model loaded once and kept (the
 //! fallback runs small models only), and the start of each generation.
 
+use std::rc::Rc;
+
 use candle_core::{Device, Module, Tensor};
 use candle_transformers::models::flux;
 
 use super::autoencoder::{Decoder, Encoder};
-use super::generation::{CpuGeneration, Text};
+use super::backend::{CpuBackend, CpuText};
 use super::models::{Clip, T5, autoencoder_config, flux_config};
 use super::weights::{CheckedFile, MAX_CPU_WEIGHT_BYTES};
 use crate::checkpoint::ModelConfig;
 use crate::formats::ByteSource;
+use crate::generation::{Conditioning, Generation, Pipeline, RunPlan};
 use crate::pipeline::{
-    DEFAULT_GUIDANCE, Frame, GenerateRequest, InitImage, ManifestConfig, ModelDefaults, ModelFiles,
-    PipelineError, StepInfo,
+    GenerateRequest, InitImage, ManifestConfig, ModelDefaults, ModelFiles, PipelineError,
 };
-use crate::sampler::{image_to_image_start, timesteps};
 use crate::text::{ClipTokenizer, T5Tokenizer};
 
 /// The loaded models a generation borrows.
@@ -31,7 +32,7 @@ pub struct CpuPipeline {
     clip: Clip,
     t5: T5,
     encoder: Encoder,
-    resident: Resident,
+    resident: Rc<Resident>,
     clip_tokenizer: ClipTokenizer,
     t5_tokenizer: T5Tokenizer,
 }
@@ -84,11 +85,11 @@ impl CpuPipeline {
             clip: Clip::new(&configs.clip, clip.into_var_builder().await?)?,
             t5: T5::new(&configs.t5, t5.into_var_builder().await?)?,
             encoder,
-            resident: Resident {
+            resident: Rc::new(Resident {
                 transformer,
                 decoder,
                 autoencoder: ae_config,
-            },
+            }),
             clip_tokenizer: ClipTokenizer::from_json(&files.clip_tokenizer)?,
             t5_tokenizer: T5Tokenizer::from_json(&files.t5_tokenizer)?,
             defaults,
@@ -96,108 +97,86 @@ impl CpuPipeline {
         })
     }
 
-    pub fn defaults(&self) -> &ModelDefaults {
+    /// The start image's clean latent [1, z, h/8, w/8]: the encoder's mean
+    /// (candle's `AutoEncoder::encode` would sample around it), shifted and
+    /// scaled as the GPU pipeline does.
+    fn encode_image(&self, image: &InitImage) -> Result<Tensor, PipelineError> {
+        let planes = Tensor::from_vec(
+            image.planes(),
+            (1, 3, image.height, image.width),
+            &Device::Cpu,
+        )?;
+        let moments = self.encoder.forward(&planes)?;
+        let z = self.configs.autoencoder.z_channels;
+        let a = &self.resident.autoencoder;
+        Ok(((moments.narrow(1, 0, z)? - a.shift_factor)? * a.scale_factor)?)
+    }
+}
+
+impl Pipeline for CpuPipeline {
+    type Backend = CpuBackend;
+
+    fn defaults(&self) -> &ModelDefaults {
         &self.defaults
     }
 
-    pub fn configs(&self) -> &ManifestConfig {
+    fn configs(&self) -> &ManifestConfig {
         &self.configs
     }
 
     /// Checks the request, encodes the prompt (and the empty prompt for
     /// true CFG) and prepares the first step: the seed's noise, or the
     /// start image noised to its first time.
-    pub fn start(&mut self, request: &GenerateRequest) -> Result<CpuGeneration<'_>, PipelineError> {
-        request.validate()?;
+    async fn start(
+        &mut self,
+        request: &GenerateRequest,
+    ) -> Result<Generation<CpuBackend>, PipelineError> {
+        let plan = RunPlan::new(request, &self.defaults, &self.configs)?;
         let cpu = &Device::Cpu;
-        let cfg_scale = request.cfg_scale.or(self.defaults.cfg_scale);
         let mut truncations = Vec::new();
-        let mut encode = |prompt: &str| -> Result<Text, PipelineError> {
+        let mut encode = |prompt: &str| -> Result<CpuText, PipelineError> {
             let clip_tokens = self.clip_tokenizer.encode(prompt)?;
             let t5_tokens = self.t5_tokenizer.encode(prompt, self.defaults.t5_length)?;
             truncations.extend(clip_tokens.truncation.clone());
             truncations.extend(t5_tokens.truncation.clone());
             let row = |ids: &[u32]| Tensor::from_slice(ids, (1, ids.len()), cpu);
-            Ok(Text {
+            Ok(CpuText {
                 states: self.t5.states(&row(&t5_tokens.ids)?)?,
                 pooled: self.clip.pooled(&row(&clip_tokens.ids)?)?,
             })
         };
         let prompt = encode(&request.prompt)?;
-        let unconditional = match cfg_scale {
+        let unconditional = match plan.cfg_scale {
             Some(_) => Some(encode("")?),
             None => None,
         };
 
-        let scale = self.configs.autoencoder.pixels_per_latent();
-        let (latent_h, latent_w) = (request.height / scale, request.width / scale);
-        let z = self.configs.autoencoder.z_channels;
-        let noise = sculpt_gpu::kernels::noise::gaussian_cpu(request.seed, z * latent_h * latent_w);
-        let noise = Tensor::from_vec(noise, (1, z, latent_h, latent_w), cpu)?;
+        let shape = &plan.shape;
+        let noise = sculpt_gpu::kernels::noise::gaussian_cpu(
+            plan.seed,
+            shape.channels * shape.height * shape.width,
+        );
+        let noise = Tensor::from_vec(noise, (1, shape.channels, shape.height, shape.width), cpu)?;
         // candle's packing (2×2 patches, feature c·4 + ph·2 + pw) and
         // position ids are Sculpt's.
         let state = flux::sampling::State::new(&prompt.states, &prompt.pooled, &noise)?;
-        let image_tokens = (latent_h / 2) * (latent_w / 2);
-        let schedule = timesteps(request.steps, self.defaults.schedule_shift, image_tokens);
-        let (latent, first) = match &request.init_image {
-            None => (state.img.clone(), 0),
+        let clean = match &request.init_image {
+            None => None,
             Some(image) => {
                 let clean = self.encode_image(image)?;
-                let clean = flux::sampling::State::new(&prompt.states, &prompt.pooled, &clean)?.img;
-                let first = image_to_image_start(&schedule, f64::from(image.strength));
-                let t = schedule[first];
-                (((clean * (1.0 - t))? + (&state.img * t)?)?, first)
+                Some(flux::sampling::State::new(&prompt.states, &prompt.pooled, &clean)?.img)
             }
         };
-        let guidance = self
-            .configs
-            .transformer
-            .guidance_embed
-            .then(|| request.guidance.unwrap_or(DEFAULT_GUIDANCE));
-        Ok(CpuGeneration::new(
-            &self.resident,
+        let backend = CpuBackend {
+            resident: Rc::clone(&self.resident),
+            img_ids: state.img_ids,
+            txt_ids: state.txt_ids,
+        };
+        let text = Conditioning {
             prompt,
             unconditional,
-            state,
-            guidance,
-            cfg_scale,
-            schedule,
-            first,
-            latent,
             truncations,
-            (request.width, request.height),
-        )?)
-    }
-
-    /// Runs a whole generation, calling `on_step` after every step, and
-    /// returns the image.
-    pub fn generate(
-        &mut self,
-        request: &GenerateRequest,
-        mut on_step: impl FnMut(&CpuGeneration<'_>, &StepInfo) -> Result<(), PipelineError>,
-    ) -> Result<Frame, PipelineError> {
-        let mut generation = self.start(request)?;
-        while let Some(step) = generation.step()? {
-            on_step(&generation, &step)?;
-        }
-        generation.finish()
-    }
-
-    /// The start image's clean latent [1, z, h/8, w/8]: the encoder's mean
-    /// (candle's `AutoEncoder::encode` would sample around it), shifted and
-    /// scaled as the GPU pipeline does.
-    fn encode_image(&self, image: &InitImage) -> Result<Tensor, PipelineError> {
-        let pixels = image.width * image.height;
-        let mut planes = vec![0f32; 3 * pixels];
-        for (index, pixel) in image.rgba.chunks_exact(4).enumerate() {
-            for channel in 0..3 {
-                planes[channel * pixels + index] = f32::from(pixel[channel]) / 127.5 - 1.0;
-            }
-        }
-        let planes = Tensor::from_vec(planes, (1, 3, image.height, image.width), &Device::Cpu)?;
-        let moments = self.encoder.forward(&planes)?;
-        let z = self.configs.autoencoder.z_channels;
-        let a = &self.resident.autoencoder;
-        Ok(((moments.narrow(1, 0, z)? - a.shift_factor)? * a.scale_factor)?)
+        };
+        Generation::new(backend, plan, text, state.img, clean)
     }
 }

@@ -16,6 +16,10 @@ pub enum PipelineError {
     Config(String),
     #[error("bad request: {0}")]
     Request(#[from] RequestError),
+    /// A step-level call that this run cannot answer (see
+    /// [`crate::generation::Generation`]).
+    #[error("{0}")]
+    Run(String),
     #[error(transparent)]
     Format(#[from] FormatError),
     #[error(transparent)]

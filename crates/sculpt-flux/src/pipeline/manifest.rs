@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::clip::ClipTextConfig;
 use crate::flux::FluxConfig;
 use crate::flux::autoencoder::AutoEncoderConfig;
-use crate::sampler::ScheduleShift;
+use crate::schedule::ScheduleShift;
 use crate::t5::T5Config;
 
 /// The manifest version this code reads.

@@ -1,23 +1,26 @@
-//! The pipeline: from a model's files to images, stage by stage.
+//! What to run: a model's description and files, a request, and whether it
+//! fits the device.
 //!
 //! A model is described by a [`Manifest`] (the built-in model) or by its
 //! files alone (imported FLUX checkpoints, configuration inferred from their
-//! shapes); either way it runs through one [`Pipeline`]. Before anything is
-//! loaded, a request is checked ([`GenerateRequest::validate`]) and the
-//! [`MemoryPlan`] for its size is checked against the device.
+//! shapes, sorted into roles by [`sort_loose_files`]); either way it opens
+//! as a [`crate::generation::Pipeline`] on the GPU ([`crate::gpu`]) or the
+//! CPU (`crate::cpu`). Before anything is loaded, a request is checked
+//! ([`GenerateRequest::validate`]) and the [`MemoryPlan`] for its size is
+//! checked against the device.
 
+mod defaults;
 mod error;
-mod generate;
+mod files;
 mod loose_files;
 mod manifest;
 mod memory;
-mod png;
 mod request;
 
+pub use defaults::ModelDefaults;
 pub use error::PipelineError;
-#[cfg(feature = "cpu")]
-pub(crate) use generate::checked;
-pub use generate::{Frame, Generation, ModelDefaults, ModelFiles, Pipeline, Show, StepInfo};
+pub use files::ModelFiles;
+pub(crate) use files::checked;
 pub use loose_files::{
     FoundPart, LooseFilesError, LooseModel, is_tokenizer_name, is_weights_name, shard_set,
     sort_loose_files,
@@ -30,5 +33,4 @@ pub use memory::{
     DeviceLimits, MemoryPlan, PlanModels, StagePlan, gpu_weight_bytes, is_linear_weight,
     plan_memory,
 };
-pub use png::PngError;
-pub use request::{DEFAULT_GUIDANCE, GenerateRequest, InitImage, RequestError};
+pub use request::{DEFAULT_GUIDANCE, GenerateRequest, ImageStart, InitImage, RequestError};

@@ -30,8 +30,36 @@ pub struct InitImage {
     pub height: usize,
     /// Row-major RGBA8 (alpha ignored).
     pub rgba: Vec<u8>,
-    /// 1 starts from pure noise, 0 keeps the image.
-    pub strength: f32,
+    /// How far towards noise the image goes before denoising starts.
+    pub start: ImageStart,
+}
+
+impl InitImage {
+    /// The image as planes [3, height, width] in [−1, 1], what the
+    /// autoencoder's encoder reads.
+    pub fn planes(&self) -> Vec<f32> {
+        let pixels = self.width * self.height;
+        let mut planes = vec![0f32; 3 * pixels];
+        for (index, pixel) in self.rgba.chunks_exact(4).enumerate() {
+            for channel in 0..3 {
+                planes[channel * pixels + index] = f32::from(pixel[channel]) / 127.5 - 1.0;
+            }
+        }
+        planes
+    }
+}
+
+/// Where a run from a start image begins.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ImageStart {
+    /// Image-to-image: 1 starts from pure noise, 0 keeps the image; the run
+    /// skips the first `floor((1 − strength)·steps)` times of the model's
+    /// schedule and noises the image to the next one.
+    Strength(f32),
+    /// The forward process to exactly this t (1 is pure noise): the image is
+    /// noised to `(1 − t)·x₀ + t·ε` and the run visits `t`, then the
+    /// schedule's times below it (the visualizer's "noise, then restore").
+    Time(f64),
 }
 
 /// Why a request was refused.
@@ -48,6 +76,8 @@ pub enum RequestError {
     ZeroSteps,
     #[error("the strength {0} is outside [0, 1]")]
     StrengthOutOfRange(f32),
+    #[error("the start time t = {0} is outside [0, 1]")]
+    TimeOutOfRange(f64),
     #[error("the {what} {value} is not a finite number")]
     NotFinite { what: &'static str, value: f32 },
     #[error(
@@ -84,8 +114,14 @@ impl GenerateRequest {
             }
         }
         if let Some(image) = &self.init_image {
-            if !(0.0..=1.0).contains(&image.strength) {
-                return Err(RequestError::StrengthOutOfRange(image.strength));
+            match image.start {
+                ImageStart::Strength(strength) if !(0.0..=1.0).contains(&strength) => {
+                    return Err(RequestError::StrengthOutOfRange(strength));
+                }
+                ImageStart::Time(t) if !(0.0..=1.0).contains(&t) => {
+                    return Err(RequestError::TimeOutOfRange(t));
+                }
+                _ => {}
             }
             if image.width != width
                 || image.height != height
@@ -165,7 +201,7 @@ mod tests {
                         width: 64,
                         height: 48,
                         rgba: vec![0; 64 * 48 * 4],
-                        strength: 1.5,
+                        start: ImageStart::Strength(1.5),
                     }),
                     ..request()
                 },
@@ -174,10 +210,22 @@ mod tests {
             (
                 GenerateRequest {
                     init_image: Some(InitImage {
+                        width: 64,
+                        height: 48,
+                        rgba: vec![0; 64 * 48 * 4],
+                        start: ImageStart::Time(-0.25),
+                    }),
+                    ..request()
+                },
+                RequestError::TimeOutOfRange(-0.25),
+            ),
+            (
+                GenerateRequest {
+                    init_image: Some(InitImage {
                         width: 32,
                         height: 48,
                         rgba: vec![0; 32 * 48 * 4],
-                        strength: 0.5,
+                        start: ImageStart::Strength(0.5),
                     }),
                     ..request()
                 },

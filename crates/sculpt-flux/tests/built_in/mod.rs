@@ -2,9 +2,12 @@
 //! its manifest's defaults and configurations, its files in memory.
 
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use sculpt_flux::formats::MemorySource;
+use sculpt_flux::gpu::GpuPipeline;
 use sculpt_flux::pipeline::{Manifest, ModelDefaults, ModelFiles};
+use sculpt_gpu::Gpu;
 
 pub type Source = MemorySource<Vec<u8>>;
 
@@ -33,6 +36,34 @@ pub fn files(manifest: &Manifest) -> ModelFiles<Source> {
 
 pub fn defaults(manifest: &Manifest) -> ModelDefaults {
     ModelDefaults::of_manifest(manifest)
+}
+
+/// `manifest`'s model with `files`, opened on `gpu`.
+#[allow(dead_code)] // not every test binary opens on both backends
+pub fn open_gpu(
+    gpu: &Rc<Gpu>,
+    manifest: &Manifest,
+    files: ModelFiles<Source>,
+) -> GpuPipeline<Source> {
+    pollster::block_on(GpuPipeline::open(
+        Rc::clone(gpu),
+        defaults(manifest),
+        Some(manifest.config.clone()),
+        files,
+    ))
+    .unwrap()
+}
+
+/// `manifest`'s model with `files`, opened on the CPU.
+#[cfg(feature = "cpu")]
+#[allow(dead_code)]
+pub fn open_cpu(manifest: &Manifest, files: ModelFiles<Source>) -> sculpt_flux::cpu::CpuPipeline {
+    pollster::block_on(sculpt_flux::cpu::CpuPipeline::open(
+        defaults(manifest),
+        manifest.config.clone(),
+        files,
+    ))
+    .unwrap()
 }
 
 /// The largest difference of one channel, and how many channels differ.

@@ -33,6 +33,25 @@ pub async fn to_rgba8(gpu: &Gpu, planes: &Tensor) -> Result<Vec<u8>, GpuError> {
     crate::readback::read_range(gpu, pixels.buffer(), 0, u64::from(width * height) * 4).await
 }
 
+/// [`to_rgba8`] on the CPU, byte for byte: each value becomes
+/// `floor((clamp(v, −1, 1) + 1)·127.5 + 0.5)`, alpha 255. For the CPU
+/// fallback, which has its planes in memory already.
+pub fn to_rgba8_cpu(planes: &[f32], width: usize, height: usize) -> Vec<u8> {
+    let pixels = width * height;
+    assert_eq!(planes.len(), 3 * pixels, "planes [3, {height}, {width}]");
+    let byte = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5 + 0.5).floor() as u8;
+    (0..pixels)
+        .flat_map(|i| {
+            [
+                byte(planes[i]),
+                byte(planes[pixels + i]),
+                byte(planes[2 * pixels + i]),
+                255,
+            ]
+        })
+        .collect()
+}
+
 /// The engine self-test image: three planes of values on an exact binary grid
 /// ((k - 160) / 128 for an integer k in 0..300, so from -1.25 to about 1.09),
 /// which exercises both clamps and makes every expected byte exact. `phase`

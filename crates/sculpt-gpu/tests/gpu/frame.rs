@@ -1,6 +1,6 @@
 use sculpt_gpu::{
     Gpu, Tensor,
-    kernels::frame::{test_pattern, to_rgba8},
+    kernels::frame::{test_pattern, to_rgba8, to_rgba8_cpu},
 };
 
 /// The byte a value in [-1, 1] maps to, worked out independently of the kernel:
@@ -39,6 +39,8 @@ async fn frame_matches_cpu(gpu: &Gpu, width: u32, height: u32, planes: &[f32]) {
     let tensor = Tensor::from_slice(gpu, planes, &[3, height as usize, width as usize]).unwrap();
     let got = to_rgba8(gpu, &tensor).await.unwrap();
     let want = expected_rgba(planes, width, height);
+    // The CPU fallback's twin of the kernel gives the same bytes.
+    assert!(to_rgba8_cpu(planes, width as usize, height as usize) == want);
     assert_eq!(got.len(), want.len());
     if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
         let pixel = i / 4;

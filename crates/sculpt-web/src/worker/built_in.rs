@@ -6,11 +6,14 @@
 //! held in memory while the pipeline loads it; imported models stream from
 //! the weight store instead.
 
+use std::rc::Rc;
+
 use js_sys::Uint8Array;
 use sculpt_flux::{
     cpu::CpuPipeline,
     formats::MemorySource,
-    pipeline::{Manifest, ManifestFile, ModelDefaults, ModelFiles, Pipeline},
+    gpu::GpuPipeline,
+    pipeline::{Manifest, ManifestFile, ModelDefaults, ModelFiles},
 };
 use sculpt_gpu::Gpu;
 use wasm_bindgen::JsCast;
@@ -20,7 +23,7 @@ use web_sys::{Response, WorkerGlobalScope};
 use super::source::WebSource;
 use crate::{protocol::BUILT_IN_MODEL, store::sha256_hex};
 
-pub async fn open(gpu: &Gpu) -> Result<Pipeline<WebSource>, String> {
+pub async fn open(gpu: &Rc<Gpu>) -> Result<GpuPipeline<WebSource>, String> {
     let (manifest, files) = fetch_model().await?;
     let fetched =
         |sources: Vec<MemorySource<Vec<u8>>>| sources.into_iter().map(WebSource::Fetched).collect();
@@ -32,8 +35,8 @@ pub async fn open(gpu: &Gpu) -> Result<Pipeline<WebSource>, String> {
         clip_tokenizer: files.clip_tokenizer,
         t5_tokenizer: files.t5_tokenizer,
     };
-    Pipeline::open(
-        gpu,
+    GpuPipeline::open(
+        Rc::clone(gpu),
         ModelDefaults::of_manifest(&manifest),
         Some(manifest.config.clone()),
         files,

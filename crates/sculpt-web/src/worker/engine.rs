@@ -1,16 +1,29 @@
-//! The engine: a GPU, the canvas it draws on, and the requests it serves.
+//! The engine: a device (WebGPU, or the CPU where the browser has none), the
+//! canvas it draws on, the model it keeps loaded, and the requests it
+//! serves. Both devices answer the same messages; they differ only in what
+//! the device can run (imported models need WebGPU) and how a frame reaches
+//! the canvas.
 
-use sculpt_gpu::{Gpu, Tensor, kernels::frame::test_pattern};
+use std::rc::Rc;
+
+use sculpt_flux::{cpu::CpuPipeline, gpu::GpuPipeline};
+use sculpt_gpu::{
+    Gpu, Tensor,
+    kernels::frame::{test_pattern, to_rgba8_cpu},
+};
 use web_sys::OffscreenCanvas;
 
-use sculpt_flux::pipeline::Pipeline;
-
 use super::{
-    Controls, built_in, canvas::CanvasTarget, generation, library::Library, source::WebSource,
+    Controls, built_in,
+    canvas::CanvasTarget,
+    canvas_2d::Canvas2d,
+    generation::{self, GpuScreen, now_ms},
+    library::Library,
+    source::WebSource,
 };
 use crate::{
     import_source::ImportFiles,
-    protocol::{BUILT_IN_MODEL, FromEngine, ToEngine},
+    protocol::{BUILT_IN_MODEL, Backend, FromEngine, ToEngine},
 };
 
 /// What the engine serves: a protocol message, or one of the two that carry
@@ -26,49 +39,83 @@ pub const MAX_PHASE: u32 = 1000;
 /// The self-test frame's size (the canvas takes each image's size).
 const SELF_TEST_SIZE: (u32, u32) = (256, 160);
 
+/// Where the engine computes and draws.
+enum Device {
+    Gpu {
+        gpu: Rc<Gpu>,
+        canvas: CanvasTarget,
+    },
+    /// The CPU fallback; `reason` says why WebGPU could not be used.
+    Cpu {
+        canvas: Canvas2d,
+        reason: String,
+    },
+}
+
+/// A model opened on the engine's device.
+enum Model {
+    // Boxed: the CPU pipeline holds its models inline.
+    Gpu(Box<GpuPipeline<WebSource>>),
+    Cpu(Box<CpuPipeline>),
+}
+
 pub struct Engine {
-    gpu: Gpu,
-    canvas: CanvasTarget,
+    device: Device,
     /// The model last generated with, kept loaded for the next generation.
-    model: Option<(String, Pipeline<WebSource>)>,
+    model: Option<(String, Model)>,
+    /// Imported models (only listed, checked and deleted on the CPU).
     library: Library,
 }
 
 impl Engine {
+    /// Starts on WebGPU where the browser offers an adapter and a device,
+    /// else on the CPU (the built-in model only).
     pub async fn start(canvas: OffscreenCanvas) -> Result<Self, String> {
-        let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
-        let canvas = CanvasTarget::new(&gpu, canvas)?;
+        let device = match on_gpu(canvas.clone()).await {
+            Ok(device) => device,
+            Err(reason) => Device::Cpu {
+                canvas: Canvas2d::new(canvas, &reason)?,
+                reason,
+            },
+        };
         Ok(Self {
-            gpu,
-            canvas,
+            device,
             model: None,
             library: Library::default(),
         })
     }
 
-    pub fn device(&self) -> wgpu::Device {
-        self.gpu.device.clone()
+    pub fn backend(&self) -> Backend {
+        match self.device {
+            Device::Gpu { .. } => Backend::Webgpu,
+            Device::Cpu { .. } => Backend::Cpu,
+        }
     }
 
-    /// After the device was lost: a new device on the same canvas. Models
-    /// loaded on the old device are gone with it.
-    async fn restart(&mut self, controls: &Controls) -> Result<(), String> {
-        self.model = None;
-        let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
-        let canvas = CanvasTarget::new(&gpu, self.canvas.offscreen())?;
-        controls.device.replace(Some(gpu.device.clone()));
-        self.gpu = gpu;
-        self.canvas = canvas;
-        Ok(())
+    /// The GPU device, for `ResetGpu` to destroy at once.
+    pub fn gpu_device(&self) -> Option<wgpu::Device> {
+        match &self.device {
+            Device::Gpu { gpu, .. } => Some(gpu.device.clone()),
+            Device::Cpu { .. } => None,
+        }
     }
 
+    /// Label/value rows for the page's "About this device".
     pub fn device_rows(&self) -> Vec<(String, String)> {
-        self.gpu
-            .report
-            .rows()
-            .into_iter()
-            .map(|(label, value)| (label.to_string(), value))
-            .collect()
+        match &self.device {
+            Device::Gpu { gpu, .. } => gpu
+                .report
+                .rows()
+                .into_iter()
+                .map(|(label, value)| (label.to_string(), value))
+                .collect(),
+            Device::Cpu { reason, .. } => vec![
+                ("Backend".into(), "CPU (candle, WebAssembly SIMD)".into()),
+                ("Threads".into(), "1 (the engine's worker)".into()),
+                ("Models".into(), format!("{BUILT_IN_MODEL} only")),
+                ("Why not WebGPU".into(), reason.clone()),
+            ],
+        }
     }
 
     /// Serves one request; `update` posts progress before the reply.
@@ -78,37 +125,33 @@ impl Engine {
         controls: &Controls,
         update: &dyn Fn(FromEngine),
     ) -> FromEngine {
-        if let Some(reason) = self.gpu.lost() {
-            update(FromEngine::Progress {
-                message: format!("The GPU was reset ({reason}); starting it again…"),
-            });
-            if let Err(message) = self.restart(controls).await {
-                return FromEngine::Failed {
-                    message: format!("The GPU was reset and cannot be started again: {message}"),
-                };
-            }
-        }
+        self.serve(request, controls, update)
+            .await
+            .unwrap_or_else(|message| FromEngine::Failed { message })
+    }
+
+    async fn serve(
+        &mut self,
+        request: Request,
+        controls: &Controls,
+        update: &dyn Fn(FromEngine),
+    ) -> Result<FromEngine, String> {
+        self.recover(controls, update).await?;
         let request = match request {
             Request::Message(message) => message,
             Request::CheckFiles(files) => {
+                let gpu = self.gpu_for_imports()?;
                 update(FromEngine::Progress {
                     message: "Reading the files' headers…".into(),
                 });
-                return self
-                    .library
-                    .check(&self.gpu, &files)
-                    .await
-                    .unwrap_or_else(|message| FromEngine::Failed { message });
+                return self.library.check(&gpu, &files).await;
             }
             Request::Import { name, files } => {
-                return self
-                    .library
-                    .import(&self.gpu, &name, &files, update)
-                    .await
-                    .unwrap_or_else(|message| FromEngine::Failed { message });
+                let gpu = self.gpu_for_imports()?;
+                return self.library.import(&gpu, &name, &files, update).await;
             }
         };
-        let result = match request {
+        match request {
             ToEngine::SelfTest { phase } => self
                 .self_test(phase)
                 .map(|ms| FromEngine::SelfTestDrawn { phase, ms }),
@@ -116,27 +159,17 @@ impl Engine {
                 // A cancel sent before this generation began is not for it.
                 controls.cancel.set(false);
                 controls.show.set(settings.show);
-                let model = loaded(
-                    &self.gpu,
-                    &mut self.library,
-                    &mut self.model,
-                    &settings.model,
-                    update,
-                )
-                .await;
-                match model {
-                    Ok(pipeline) => {
-                        generation::run(
-                            &self.gpu,
-                            &self.canvas,
-                            pipeline,
-                            settings,
-                            controls,
-                            update,
-                        )
-                        .await
+                self.load(&settings.model, update).await?;
+                let (_, model) = self.model.as_mut().expect("loaded above");
+                match (model, &self.device) {
+                    (Model::Gpu(pipeline), Device::Gpu { gpu, canvas }) => {
+                        let screen = GpuScreen { gpu, canvas };
+                        generation::run(&mut **pipeline, &screen, settings, controls, update).await
                     }
-                    Err(message) => Err(message),
+                    (Model::Cpu(pipeline), Device::Cpu { canvas, .. }) => {
+                        generation::run(&mut **pipeline, canvas, settings, controls, update).await
+                    }
+                    _ => unreachable!("models are opened on the engine's device"),
                 }
             }
             ToEngine::ListModels => self.library.list().await,
@@ -160,54 +193,119 @@ impl Engine {
             ToEngine::Cancel | ToEngine::Show { .. } | ToEngine::ResetGpu => {
                 Err("cancel, show and reset are never queued".into())
             }
-        };
-        result.unwrap_or_else(|message| FromEngine::Failed { message })
+        }
     }
 
+    /// After the GPU was lost: a new device on the same canvas. Models
+    /// loaded on the old device are gone with it.
+    async fn recover(
+        &mut self,
+        controls: &Controls,
+        update: &dyn Fn(FromEngine),
+    ) -> Result<(), String> {
+        let Device::Gpu { gpu, canvas } = &self.device else {
+            return Ok(());
+        };
+        let Some(reason) = gpu.lost() else {
+            return Ok(());
+        };
+        update(FromEngine::Progress {
+            message: format!("The GPU was reset ({reason}); starting it again…"),
+        });
+        self.model = None;
+        let device = on_gpu(canvas.offscreen()).await.map_err(|message| {
+            format!("The GPU was reset and cannot be started again: {message}")
+        })?;
+        controls.device.replace(match &device {
+            Device::Gpu { gpu, .. } => Some(gpu.device.clone()),
+            Device::Cpu { .. } => None,
+        });
+        self.device = device;
+        Ok(())
+    }
+
+    /// Imported FLUX models are checked against, and run on, the GPU.
+    fn gpu_for_imports(&self) -> Result<Rc<Gpu>, String> {
+        match &self.device {
+            Device::Gpu { gpu, .. } => Ok(Rc::clone(gpu)),
+            Device::Cpu { .. } => Err("Imported FLUX models run on WebGPU, which this browser \
+                                       does not offer; only the built-in model runs here (on \
+                                       the CPU)."
+                .into()),
+        }
+    }
+
+    /// Makes `model` the loaded one, unless it is already: the built-in
+    /// model from the site, an imported one from the store.
+    async fn load(&mut self, model: &str, update: &dyn Fn(FromEngine)) -> Result<(), String> {
+        if self.model.as_ref().map(|(name, _)| name.as_str()) == Some(model) {
+            return Ok(());
+        }
+        // The old model's buffers go before the new one's come.
+        self.model = None;
+        let opened = match &self.device {
+            Device::Gpu { gpu, .. } => Model::Gpu(Box::new(if model == BUILT_IN_MODEL {
+                update(FromEngine::Progress {
+                    message: "Loading the built-in model…".into(),
+                });
+                built_in::open(gpu).await?
+            } else {
+                update(FromEngine::Progress {
+                    message: format!("Opening {model} from this browser's storage…"),
+                });
+                self.library.open(gpu, model).await?
+            })),
+            Device::Cpu { .. } => {
+                if model != BUILT_IN_MODEL {
+                    return Err(format!(
+                        "\"{model}\" needs WebGPU, which this browser does not offer; without it \
+                         only the built-in model \"{BUILT_IN_MODEL}\" runs (on the CPU)"
+                    ));
+                }
+                update(FromEngine::Progress {
+                    message: "Loading the built-in model (CPU)…".into(),
+                });
+                Model::Cpu(Box::new(built_in::open_cpu().await?))
+            }
+        };
+        self.model = Some((model.to_string(), opened));
+        Ok(())
+    }
+
+    /// Draws the self-test's frame of known pixels.
     fn self_test(&self, phase: u32) -> Result<f64, String> {
         if phase > MAX_PHASE {
             return Err(format!(
                 "Pattern phase must be a whole number from 0 to {MAX_PHASE}, not {phase}."
             ));
         }
-        let started = generation::now_ms();
+        let started = now_ms();
         let (width, height) = SELF_TEST_SIZE;
-        self.canvas.resize(&self.gpu, width, height)?;
-        let planes = Tensor::from_slice(
-            &self.gpu,
-            &test_pattern(width, height, phase),
-            &[3, height as usize, width as usize],
-        )
-        .map_err(|e| e.to_string())?;
-        self.canvas.show(&self.gpu, &planes)?;
-        Ok(generation::now_ms() - started)
+        let planes = test_pattern(width, height, phase);
+        let (width, height) = (width as usize, height as usize);
+        match &self.device {
+            Device::Gpu { gpu, canvas } => {
+                canvas.resize(gpu, width as u32, height as u32)?;
+                let planes = Tensor::from_slice(gpu, &planes, &[3, height, width])
+                    .map_err(|e| e.to_string())?;
+                canvas.show(gpu, &planes)?;
+            }
+            Device::Cpu { canvas, .. } => canvas.draw(&sculpt_flux::generation::Frame {
+                width,
+                height,
+                rgba: to_rgba8_cpu(&planes, width, height),
+            })?,
+        }
+        Ok(now_ms() - started)
     }
 }
 
-/// The pipeline of `model`, loading it if another (or none) is loaded: the
-/// built-in model from the site, an imported one from the store.
-async fn loaded<'m>(
-    gpu: &Gpu,
-    library: &mut Library,
-    loaded: &'m mut Option<(String, Pipeline<WebSource>)>,
-    model: &str,
-    update: &dyn Fn(FromEngine),
-) -> Result<&'m mut Pipeline<WebSource>, String> {
-    if loaded.as_ref().map(|(name, _)| name.as_str()) != Some(model) {
-        // The old model's GPU buffers go before the new one's come.
-        *loaded = None;
-        let pipeline = if model == BUILT_IN_MODEL {
-            update(FromEngine::Progress {
-                message: "Loading the built-in model…".into(),
-            });
-            built_in::open(gpu).await?
-        } else {
-            update(FromEngine::Progress {
-                message: format!("Opening {model} from this browser's storage…"),
-            });
-            library.open(gpu, model).await?
-        };
-        *loaded = Some((model.to_string(), pipeline));
-    }
-    Ok(&mut loaded.as_mut().expect("loaded above").1)
+/// A WebGPU device on `canvas`, or why there is none.
+async fn on_gpu(canvas: OffscreenCanvas) -> Result<Device, String> {
+    let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
+    let canvas = CanvasTarget::new(&gpu, canvas)?;
+    Ok(Device::Gpu {
+        gpu: Rc::new(gpu),
+        canvas,
+    })
 }

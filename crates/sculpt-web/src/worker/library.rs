@@ -5,11 +5,11 @@
 use sculpt_flux::{
     checkpoint::human_bytes,
     formats::ByteSource,
-    pipeline::{
-        DeviceLimits, FoundPart, LooseModel, MemoryPlan, ModelDefaults, Pipeline, sort_loose_files,
-    },
+    gpu::GpuPipeline,
+    pipeline::{DeviceLimits, FoundPart, LooseModel, MemoryPlan, ModelDefaults, sort_loose_files},
 };
 use sculpt_gpu::Gpu;
+use std::rc::Rc;
 
 use super::source::WebSource;
 use crate::{
@@ -42,7 +42,11 @@ impl Library {
 
     /// Sorts `files` into the model's parts and plans a generation on this
     /// device, reading only headers (and the tokenizers).
-    pub async fn check(&mut self, gpu: &Gpu, files: &ImportFiles) -> Result<FromEngine, String> {
+    pub async fn check(
+        &mut self,
+        gpu: &Rc<Gpu>,
+        files: &ImportFiles,
+    ) -> Result<FromEngine, String> {
         let checked = sort_and_plan(gpu, files).await?;
         Ok(FromEngine::FilesChecked(ImportCheck {
             name: checked.name,
@@ -67,7 +71,7 @@ impl Library {
     /// as model `name` and verifies every chunk.
     pub async fn import(
         &mut self,
-        gpu: &Gpu,
+        gpu: &Rc<Gpu>,
         name: &str,
         files: &ImportFiles,
         update: &dyn Fn(FromEngine),
@@ -146,7 +150,11 @@ impl Library {
 
     /// A stored model, ready to generate: its files stream from the store,
     /// each chunk checked against its hash as it is read.
-    pub async fn open(&mut self, gpu: &Gpu, name: &str) -> Result<Pipeline<WebSource>, String> {
+    pub async fn open(
+        &mut self,
+        gpu: &Rc<Gpu>,
+        name: &str,
+    ) -> Result<GpuPipeline<WebSource>, String> {
         let store = self.store().await?;
         let record = store.record(name).await.map_err(|error| match error {
             StoreError::NoSuchModel(_) => {
@@ -169,7 +177,7 @@ impl Library {
             name: name.into(),
             ..model.defaults
         };
-        Pipeline::open(gpu, defaults, None, model.files)
+        GpuPipeline::open(Rc::clone(gpu), defaults, None, model.files)
             .await
             .map_err(|error| error.to_string())
     }
@@ -192,7 +200,7 @@ struct Checked {
     note: Option<String>,
 }
 
-async fn sort_and_plan(gpu: &Gpu, files: &ImportFiles) -> Result<Checked, String> {
+async fn sort_and_plan(gpu: &Rc<Gpu>, files: &ImportFiles) -> Result<Checked, String> {
     let sources = files.open().await?;
     let LooseModel {
         defaults,
@@ -204,7 +212,7 @@ async fn sort_and_plan(gpu: &Gpu, files: &ImportFiles) -> Result<Checked, String
         .map_err(|error| error.to_string())?;
     // The pipeline reads the headers again and checks every tensor against
     // the configuration the shapes imply; its plan is the one generation uses.
-    let pipeline = Pipeline::open(gpu, defaults.clone(), None, files)
+    let pipeline = GpuPipeline::open(Rc::clone(gpu), defaults.clone(), None, files)
         .await
         .map_err(|error| error.to_string())?;
     let limits = DeviceLimits::of(gpu);

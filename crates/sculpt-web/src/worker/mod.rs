@@ -5,13 +5,13 @@
 //! The worker owns the GPU and the page's canvas (transferred to it as an
 //! `OffscreenCanvas`): frames are drawn into the canvas's texture by the
 //! present shader and never read back to the CPU. Where the browser offers
-//! no WebGPU adapter or device, the worker runs the CPU engine instead
-//! (`cpu_engine`: the built-in model, frames put on the canvas with its 2d
-//! context) and says so in `ready`.
+//! no WebGPU adapter or device, the engine runs on the CPU instead (the
+//! built-in model, frames put on the canvas with its 2d context) and says
+//! so in `ready`.
 
 mod built_in;
 mod canvas;
-mod cpu_engine;
+mod canvas_2d;
 mod engine;
 mod generation;
 mod library;
@@ -30,9 +30,8 @@ use web_sys::{DedicatedWorkerGlobalScope, File, MessageEvent, OffscreenCanvas};
 
 use crate::{
     import_source::ImportFiles,
-    protocol::{Backend, FromEngine, ShowLatent, ToEngine},
+    protocol::{FromEngine, ShowLatent, ToEngine},
 };
-use cpu_engine::CpuEngine;
 use engine::{Engine, Request};
 
 /// What a page can change while a generation runs: read between steps.
@@ -78,13 +77,6 @@ pub fn start() {
     wasm_bindgen_futures::spawn_local(serve(scope, inbox, controls));
 }
 
-/// The engine that runs: on the GPU, or the CPU fallback.
-enum Running {
-    // Boxed: both are large, and only one exists per worker.
-    Gpu(Box<Engine>),
-    Cpu(Box<CpuEngine>),
-}
-
 enum Incoming {
     Attach(OffscreenCanvas),
     Request(Request),
@@ -96,50 +88,28 @@ async fn serve(
     mut inbox: mpsc::UnboundedReceiver<JsValue>,
     controls: Rc<Controls>,
 ) {
-    let mut engine: Option<Running> = None;
+    let mut engine: Option<Engine> = None;
     while let Some(message) = inbox.next().await {
         let reply = match decode(message) {
             Err(message) => FromEngine::Failed { message },
-            Ok(Incoming::Attach(canvas)) => match Engine::start(canvas.clone()).await {
+            Ok(Incoming::Attach(canvas)) => match Engine::start(canvas).await {
                 Ok(started) => {
-                    let device = started.device_rows();
-                    controls.device.replace(Some(started.device()));
-                    engine = Some(Running::Gpu(Box::new(started)));
-                    FromEngine::Ready {
-                        device,
-                        backend: Backend::Webgpu,
-                    }
+                    let reply = FromEngine::Ready {
+                        device: started.device_rows(),
+                        backend: started.backend(),
+                    };
+                    controls.device.replace(started.gpu_device());
+                    engine = Some(started);
+                    reply
                 }
-                Err(reason) => match CpuEngine::start(canvas, reason) {
-                    Ok(started) => {
-                        let device = started.device_rows();
-                        engine = Some(Running::Cpu(Box::new(started)));
-                        FromEngine::Ready {
-                            device,
-                            backend: Backend::Cpu,
-                        }
-                    }
-                    Err(message) => FromEngine::Unavailable { message },
-                },
+                Err(message) => FromEngine::Unavailable { message },
             },
             Ok(Incoming::Request(request)) => match &mut engine {
-                Some(Running::Gpu(engine)) => {
+                Some(engine) => {
                     engine
                         .handle(request, &controls, &|update| post(&scope, &update))
                         .await
                 }
-                Some(Running::Cpu(engine)) => match request {
-                    Request::Message(request) => {
-                        engine
-                            .handle(request, &controls, &|update| post(&scope, &update))
-                            .await
-                    }
-                    Request::CheckFiles(_) | Request::Import { .. } => FromEngine::Failed {
-                        message: "Imported FLUX models run on WebGPU, which this browser does \
-                                  not offer; only the built-in model runs here (on the CPU)."
-                            .into(),
-                    },
-                },
                 None => FromEngine::Failed {
                     message: "the engine has not started: it needs a canvas first".into(),
                 },

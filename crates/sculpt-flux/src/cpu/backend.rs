@@ -1,0 +1,97 @@
+//! The FLUX stages on the CPU with candle: what
+//! [`Generation`](crate::generation::Generation) asks of a backend, with
+//! the GPU backend's arithmetic (so the two agree to rounding).
+
+use std::rc::Rc;
+
+use candle_core::{Device, Module, Tensor};
+use candle_transformers::models::flux::{self, WithForward};
+use sculpt_gpu::kernels::frame::to_rgba8_cpu;
+
+use super::pipeline::Resident;
+use crate::generation::{Backend, Frame, LatentShape};
+use crate::pipeline::PipelineError;
+
+/// A prompt's T5 states [1, tokens, d] and CLIP vector [1, hidden].
+pub struct CpuText {
+    pub states: Tensor,
+    pub pooled: Tensor,
+}
+
+/// The loaded models of a [`super::CpuPipeline`] (shared with it) and the position ids of
+/// one image size.
+pub struct CpuBackend {
+    pub(super) resident: Rc<Resident>,
+    pub(super) img_ids: Tensor,
+    pub(super) txt_ids: Tensor,
+}
+
+impl Backend for CpuBackend {
+    /// Image tokens [1, tokens, 4·channels].
+    type Latent = Tensor;
+    /// [3, height, width].
+    type Image = Tensor;
+    type Text = CpuText;
+
+    fn velocity(
+        &self,
+        latent: &Tensor,
+        t: f64,
+        text: &CpuText,
+        guidance: Option<f32>,
+    ) -> Result<Tensor, PipelineError> {
+        let cpu = &Device::Cpu;
+        let guidance = guidance.map(|g| Tensor::full(g, 1, cpu)).transpose()?;
+        Ok(self.resident.transformer.forward(
+            latent,
+            &self.img_ids,
+            &text.states,
+            &self.txt_ids,
+            &Tensor::full(t as f32, 1, cpu)?,
+            &text.pooled,
+            guidance.as_ref(),
+        )?)
+    }
+
+    fn mix(
+        &self,
+        a: &Tensor,
+        a_weight: f64,
+        b: &Tensor,
+        b_weight: f64,
+    ) -> Result<Tensor, PipelineError> {
+        let scaled = |x: &Tensor, weight: f64| -> candle_core::Result<Tensor> {
+            if weight == 1.0 {
+                Ok(x.clone())
+            } else {
+                x * weight
+            }
+        };
+        Ok((scaled(a, a_weight)? + scaled(b, b_weight)?)?)
+    }
+
+    fn decode(&self, tokens: &Tensor, shape: &LatentShape) -> Result<Tensor, PipelineError> {
+        let a = &self.resident.autoencoder;
+        // candle's `unpack` takes the size of FLUX's image (latent 8× smaller,
+        // 2×2 patches): for another autoencoder, the image that latent would be.
+        let latent = flux::sampling::unpack(tokens, shape.height * 8, shape.width * 8)?;
+        let latent = ((latent / a.scale_factor)? + a.shift_factor)?;
+        Ok(self.resident.decoder.forward(&latent)?.squeeze(0)?)
+    }
+
+    async fn rgba(&self, image: &Tensor) -> Result<Frame, PipelineError> {
+        let (_, height, width) = image.dims3()?;
+        let planes: Vec<f32> = image.flatten_all()?.to_vec1()?;
+        Ok(Frame {
+            width,
+            height,
+            rgba: to_rgba8_cpu(&planes, width, height),
+        })
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn finish(&self) -> Result<(), PipelineError> {
+        // candle computes each operation as it is called.
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! The FLUX stages on Sculpt's WGSL kernels: what [`Generation`] asks of a
+//! backend, on the GPU. Nothing here reads back but [`Backend::rgba`].
+//!
+//! [`Generation`]: crate::generation::Generation
+
+use std::rc::Rc;
+
+use sculpt_gpu::{
+    Gpu, Tensor,
+    kernels::{
+        elementwise::{Binary, Unary, binary, unary},
+        frame::to_rgba8,
+        layout::{pack_patches, unpack_patches},
+        noise::NoiseKernel,
+    },
+};
+
+use super::pipeline::Resident;
+use crate::flux::{FluxInputs, Positions};
+use crate::generation::{Backend, Frame, LatentShape};
+use crate::pipeline::PipelineError;
+
+/// A prompt's T5 states and pooled CLIP vector.
+pub struct GpuText {
+    pub states: Tensor,
+    pub pooled: Tensor,
+}
+
+/// The loaded models of a [`super::GpuPipeline`] (shared with it) and the
+/// positions of one image size.
+pub struct GpuBackend {
+    pub(super) gpu: Rc<Gpu>,
+    pub(super) resident: Rc<Resident>,
+    pub(super) positions: Positions,
+    pub(super) noise: Rc<NoiseKernel>,
+}
+
+impl GpuBackend {
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// The seed's Gaussian noise as image tokens (the CPU's
+    /// `gaussian_cpu`, bit for bit).
+    pub fn noise(&self, seed: u64, shape: &LatentShape) -> Result<Tensor, PipelineError> {
+        let noise = self.noise.sample(
+            &self.gpu,
+            seed,
+            &[shape.channels, shape.height, shape.width],
+        )?;
+        Ok(pack_patches(&self.gpu, &noise)?)
+    }
+}
+
+impl Backend for GpuBackend {
+    type Latent = Tensor;
+    type Image = Tensor;
+    type Text = GpuText;
+
+    fn velocity(
+        &self,
+        latent: &Tensor,
+        t: f64,
+        text: &GpuText,
+        guidance: Option<f32>,
+    ) -> Result<Tensor, PipelineError> {
+        Ok(self.resident.transformer.forward(
+            &self.gpu,
+            &FluxInputs {
+                img: latent,
+                txt: &text.states,
+                positions: &self.positions,
+                timestep: t as f32,
+                y: &text.pooled,
+                guidance,
+            },
+        )?)
+    }
+
+    fn mix(
+        &self,
+        a: &Tensor,
+        a_weight: f64,
+        b: &Tensor,
+        b_weight: f64,
+    ) -> Result<Tensor, PipelineError> {
+        let gpu = &*self.gpu;
+        if a_weight == 1.0 && b_weight == -1.0 {
+            return Ok(binary(gpu, Binary::Sub, a, b)?);
+        }
+        let scaled = |x: &Tensor, weight: f64| -> Result<Tensor, PipelineError> {
+            Ok(if weight == 1.0 {
+                x.clone()
+            } else {
+                unary(gpu, Unary::Scale(weight as f32), x)?
+            })
+        };
+        Ok(binary(
+            gpu,
+            Binary::Add,
+            &scaled(a, a_weight)?,
+            &scaled(b, b_weight)?,
+        )?)
+    }
+
+    fn decode(&self, tokens: &Tensor, shape: &LatentShape) -> Result<Tensor, PipelineError> {
+        let latent = unpack_patches(&self.gpu, tokens, shape.height, shape.width)?;
+        Ok(self.resident.decoder.decode(&self.gpu, &latent)?)
+    }
+
+    async fn rgba(&self, image: &Tensor) -> Result<Frame, PipelineError> {
+        // `to_rgba8` refuses anything but [3, height, width].
+        let rgba = to_rgba8(&self.gpu, image).await?;
+        let (height, width) = (image.shape()[1], image.shape()[2]);
+        Ok(Frame {
+            width,
+            height,
+            rgba,
+        })
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn finish(&self) -> Result<(), PipelineError> {
+        Ok(self.gpu.finish()?)
+    }
+}
