@@ -20,13 +20,12 @@ try {
   for (let run = 1; run <= runs; run++) {
     const loadStarted = Date.now();
     await page.goto(server.url);
-    await page.waitForFunction(() => document.getElementById('frame').dataset.phase === '0', null, {
+    await page.waitForFunction(() => document.getElementById('app').dataset.state === 'ready', null, {
       timeout: 120_000,
     });
     const ready = Date.now() - loadStarted;
     await page.fill('#steps', String(steps));
     await page.fill('#seed', '1');
-    await page.check('#keep-seed');
     const clicked = Date.now();
     await page.click('#generate-button');
     const stepMs = [];

@@ -30,7 +30,6 @@ async function generate(page, { prompt, seed, steps }) {
   await page.fill('#prompt', prompt);
   await page.fill('#steps', String(steps));
   await page.fill('#seed', String(seed));
-  await page.check('#keep-seed');
   await page.evaluate(() => {
     const canvas = document.getElementById('frame');
     const scratch = new OffscreenCanvas(1, 1);

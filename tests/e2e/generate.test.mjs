@@ -121,7 +121,7 @@ test('a GPU reset ends the run with a message, and the next Generate starts the 
     await page.waitForFunction(() => Number(document.getElementById('frame').dataset.steps) >= 1, null, {
       timeout: 120_000,
     });
-    await page.click('#selftest-summary');
+    await page.click('#about-summary');
     await page.click('#reset-gpu');
     await page.waitForFunction(() => document.getElementById('app').dataset.state !== 'busy', null, {
       timeout: 120_000,

@@ -172,15 +172,19 @@ export async function tabTo(page, id) {
   throw new Error(`Tab never reached #${id}`);
 }
 
-/** Waits for the engine to be ready (the self-test frame drawn) or the page to show an error. */
+/** Waits for the engine to be ready (the page idle) or the page to show an error. */
 export async function waitForEngine(page) {
   await page.waitForFunction(
-    () => document.getElementById('frame').dataset.phase === '0' ||
-      document.getElementById('app').dataset.state === 'error',
+    () => ['ready', 'error'].includes(document.getElementById('app').dataset.state),
     null,
     { timeout: 60_000 },
   );
   await assertNoError(page);
+}
+
+/** Shows a surface through the page's navigation ('Generate', 'Models'). */
+export async function showSurface(page, name) {
+  await page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
 }
 
 export async function assertNoError(page) {
@@ -202,8 +206,8 @@ export async function assertNoError(page) {
 export async function generate(page, { prompt, seed, steps = 4, show = 'current', size = 64 }) {
   await page.fill('#prompt', prompt);
   await page.fill('#steps', String(steps));
+  // Typing a seed is enough for it to be used.
   await page.fill('#seed', String(seed));
-  await page.check('#keep-seed');
   await page.check(`input[name=show][value=${show}]`);
   await page.evaluate((size) => {
     const canvas = document.getElementById('frame');

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  servePage, openBrowser, waitForOfflineCopy, waitForEngine, assertNoError, generate, differingBytes,
+  servePage, openBrowser, waitForOfflineCopy, waitForEngine, assertNoError, generate, differingBytes, showSurface,
 } from './harness.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -70,6 +70,7 @@ async function listed(page, name) {
 
 /** Generates 2 steps with `model`; returns the downloaded PNG's pixels. */
 async function generateWith(page, model, seed) {
+  await showSurface(page, 'Generate');
   await page.selectOption('#model', model);
   const { steps, frames, png } = await generate(page, { prompt: 'a red circle on a blue background', seed, steps: 2 });
   assert.deepEqual(steps, [1, 2], 'one frame per step');
@@ -105,6 +106,7 @@ test('files are checked and planned, imported, generated with, and still there o
     await page.goto(server.url);
     await waitForEngine(page);
     await waitForOfflineCopy(page);
+    await showSurface(page, 'Models');
     await page.waitForSelector('#stored-models li');
     assert.match(await page.textContent('#stored-models'), /No imported models yet/);
 
@@ -149,6 +151,7 @@ test('files are checked and planned, imported, generated with, and still there o
     await context.setOffline(true);
     await page.reload();
     await waitForEngine(page);
+    await showSurface(page, 'Models');
     await page.waitForSelector(`#stored-models li[data-model="${NAME}"]`);
     assert.equal((await listed(page, NAME)).state, 'verified');
     const again = await generateWith(page, NAME, 5);
@@ -165,6 +168,7 @@ test('a damaged chunk is found, a full quota leaves the store consistent and res
     const { page, context } = browser;
     await page.goto(server.url);
     await waitForEngine(page);
+    await showSurface(page, 'Models');
     await page.waitForSelector('#stored-models li');
 
     // Quota: room for the transformer (5.8 MB) but not for everything (16.5 MB).
@@ -233,6 +237,7 @@ test('files given by web address are read in ranges, imported and verified; a ba
     const { page } = browser;
     await page.goto(server.url);
     await waitForEngine(page);
+    await showSurface(page, 'Models');
     await page.waitForSelector('#stored-models li');
 
     const base = `${server.url}models/sculpt-tiny/`;

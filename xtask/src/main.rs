@@ -29,12 +29,14 @@ struct Cli {
 enum Command {
     /// Install everything `serve` and `test` need (also done by them on demand).
     Setup,
-    /// Build the page with trunk and serve it on 127.0.0.1, rebuilding on changes.
+    /// Build the page with trunk and serve it on 127.0.0.1 as a static host
+    /// would (release build, no live reload).
     Serve {
         /// Port to listen on.
         #[arg(long, default_value_t = 8080)]
         port: u16,
-        /// Build without optimizations (faster builds, slower page).
+        /// Developer mode: build without optimizations (faster builds,
+        /// slower page) and reload the page when a source changes.
         #[arg(long)]
         dev: bool,
     },

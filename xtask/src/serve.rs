@@ -1,4 +1,10 @@
-//! `cargo xtask serve`: trunk builds the page, serves it and rebuilds on changes.
+//! `cargo xtask serve`: trunk builds the page and serves it.
+//!
+//! By default it serves what a static host would: the release build, with no
+//! live-reload script (whose socket logs an error on every load without the
+//! server, such as offline) and no fallback to index.html for a missing
+//! file. `--dev` is the developer's loop: an unoptimized build that reloads
+//! the page when a source changes.
 
 use std::{path::Path, process::Command};
 
@@ -20,7 +26,12 @@ pub fn run_server(root: &Path, port: u16, dev: bool) -> anyhow::Result<()> {
         ])
         .arg(port.to_string());
     if !dev {
-        trunk.arg("--release");
+        trunk.args([
+            "--release",
+            "--no-autoreload",
+            "--no-error-reporting",
+            "--no-spa",
+        ]);
     }
     run(&mut trunk)
 }

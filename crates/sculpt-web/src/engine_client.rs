@@ -1,13 +1,14 @@
-//! The page's handle on the engine: starts the worker, hands it the canvas,
-//! sends [`ToEngine`] requests and delivers [`FromEngine`] replies.
+//! A surface's handle on the engine: starts the worker, hands it the
+//! canvas, sends [`PageMessage`]s and delivers [`FromEngine`] replies. Any
+//! surface (the generator page; later the visualizer and the widget) starts
+//! its own; it knows nothing of the page that holds it.
 
 use std::{cell::RefCell, rc::Rc};
 
-use js_sys::{Array, Object, Reflect};
-use wasm_bindgen::{JsCast, JsValue, closure::Closure};
-use web_sys::{ErrorEvent, HtmlCanvasElement, MessageEvent, OffscreenCanvas, Worker};
+use wasm_bindgen::{JsCast, closure::Closure};
+use web_sys::{ErrorEvent, HtmlCanvasElement, MessageEvent, Worker};
 
-use crate::protocol::{FromEngine, ToEngine};
+use crate::protocol::{FromEngine, PageMessage};
 
 /// The worker script trunk writes next to index.html for the
 /// `sculpt-worker` binary (`data-loader-shim`).
@@ -49,7 +50,7 @@ impl EngineClient {
                 match reply {
                     FromEngine::Loaded => {
                         if let Some(canvas) = offscreen.borrow_mut().take()
-                            && let Err(message) = attach(&worker, &canvas)
+                            && let Err(message) = post(&worker, &PageMessage::Attach(canvas))
                         {
                             on_reply(FromEngine::Unavailable { message });
                         }
@@ -74,30 +75,15 @@ impl EngineClient {
         })
     }
 
-    pub fn send(&self, request: &ToEngine) -> Result<(), String> {
-        let value = serde_wasm_bindgen::to_value(request)
-            .map_err(|e| format!("cannot encode a request for the engine: {e}"))?;
-        self.send_value(&value)
-    }
-
-    /// Sends a message built by hand (the ones that carry `File` objects).
-    pub fn send_value(&self, message: &JsValue) -> Result<(), String> {
-        self.worker
-            .post_message(message)
-            .map_err(|_| "cannot reach the engine".to_string())
+    pub fn post(&self, message: &PageMessage) -> Result<(), String> {
+        post(&self.worker, message)
     }
 }
 
-/// Transfers the canvas to the engine.
-fn attach(worker: &Worker, canvas: &OffscreenCanvas) -> Result<(), String> {
-    let message = Object::new();
-    let set = |key: &str, value: &JsValue| Reflect::set(&message, &key.into(), value);
-    set("type", &"attach".into())
-        .and_then(|_| set("canvas", canvas))
-        .map_err(|_| "cannot build the attach message")?;
+fn post(worker: &Worker, message: &PageMessage) -> Result<(), String> {
     worker
-        .post_message_with_transfer(&message, &Array::of1(canvas))
-        .map_err(|_| "cannot hand the canvas to the engine".to_string())
+        .post_message_with_transfer(&message.encode()?, &message.transfer())
+        .map_err(|_| "cannot reach the engine".to_string())
 }
 
 impl Drop for EngineClient {

@@ -21,9 +21,14 @@
 //! The store's logic runs on any [`Backend`]; [`MemoryBackend`] (with
 //! simulated quota and corruption) tests it natively, and `IndexedDb` is the
 //! browser's.
+//!
+//! Beside the weights, `history` keeps the generator's past images (a
+//! database of its own; browser-only).
 
 mod backend;
 mod error;
+#[cfg(target_arch = "wasm32")]
+pub mod history;
 #[cfg(target_arch = "wasm32")]
 mod indexed_db;
 mod record;

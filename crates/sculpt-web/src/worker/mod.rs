@@ -24,14 +24,10 @@ use std::{
 
 use futures_channel::mpsc;
 use futures_util::StreamExt;
-use js_sys::Reflect;
-use wasm_bindgen::{JsCast, JsValue, closure::Closure};
-use web_sys::{DedicatedWorkerGlobalScope, File, MessageEvent, OffscreenCanvas};
+use wasm_bindgen::{JsCast, closure::Closure};
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, OffscreenCanvas};
 
-use crate::{
-    import_source::ImportFiles,
-    protocol::{FromEngine, ShowLatent, ToEngine},
-};
+use crate::protocol::{FromEngine, PageMessage, ShowLatent, ToEngine};
 use engine::{Engine, Request};
 
 /// What a page can change while a generation runs: read between steps.
@@ -46,7 +42,7 @@ pub struct Controls {
 pub fn start() {
     console_error_panic_hook::set_once();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    let (sender, inbox) = mpsc::unbounded::<JsValue>();
+    let (sender, inbox) = mpsc::unbounded::<Result<PageMessage, String>>();
     let controls = Rc::new(Controls {
         cancel: Cell::new(false),
         show: Cell::new(ShowLatent::Current),
@@ -57,16 +53,16 @@ pub fn start() {
         Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             // Cancel and Show act at once, even while a generation runs;
             // everything else waits its turn.
-            match serde_wasm_bindgen::from_value::<ToEngine>(event.data()) {
-                Ok(ToEngine::Cancel) => controls.cancel.set(true),
-                Ok(ToEngine::Show { show }) => controls.show.set(show),
-                Ok(ToEngine::ResetGpu) => {
+            match PageMessage::decode(event.data()) {
+                Ok(PageMessage::Request(ToEngine::Cancel)) => controls.cancel.set(true),
+                Ok(PageMessage::Request(ToEngine::Show { show })) => controls.show.set(show),
+                Ok(PageMessage::Request(ToEngine::ResetGpu)) => {
                     if let Some(device) = controls.device.borrow().as_ref() {
                         device.destroy();
                     }
                 }
                 // The receiver lives as long as the worker.
-                _ => drop(sender.unbounded_send(event.data())),
+                message => drop(sender.unbounded_send(message)),
             }
         })
     };
@@ -77,20 +73,15 @@ pub fn start() {
     wasm_bindgen_futures::spawn_local(serve(scope, inbox, controls));
 }
 
-enum Incoming {
-    Attach(OffscreenCanvas),
-    Request(Request),
-}
-
 /// Handles messages one at a time, in order.
 async fn serve(
     scope: DedicatedWorkerGlobalScope,
-    mut inbox: mpsc::UnboundedReceiver<JsValue>,
+    mut inbox: mpsc::UnboundedReceiver<Result<PageMessage, String>>,
     controls: Rc<Controls>,
 ) {
     let mut engine: Option<Engine> = None;
     while let Some(message) = inbox.next().await {
-        let reply = match decode(message) {
+        let reply = match message.map(Incoming::from) {
             Err(message) => FromEngine::Failed { message },
             Ok(Incoming::Attach(canvas)) => match Engine::start(canvas).await {
                 Ok(started) => {
@@ -119,66 +110,24 @@ async fn serve(
     }
 }
 
-fn decode(message: JsValue) -> Result<Incoming, String> {
-    let kind = Reflect::get(&message, &"type".into())
-        .ok()
-        .and_then(|kind| kind.as_string());
-    match kind.as_deref() {
-        Some("attach") => {
-            let canvas = Reflect::get(&message, &"canvas".into())
-                .ok()
-                .and_then(|canvas| canvas.dyn_into::<OffscreenCanvas>().ok())
-                .ok_or("an attach message needs an OffscreenCanvas in its canvas field")?;
-            Ok(Incoming::Attach(canvas))
-        }
-        Some("check_files") => Ok(Incoming::Request(Request::CheckFiles(files(&message)?))),
-        Some("import") => {
-            let name = Reflect::get(&message, &"name".into())
-                .ok()
-                .and_then(|name| name.as_string())
-                .ok_or("an import message needs the model's name in its name field")?;
-            Ok(Incoming::Request(Request::Import {
-                name,
-                files: files(&message)?,
-            }))
-        }
-        _ => serde_wasm_bindgen::from_value(message)
-            .map(|message| Incoming::Request(Request::Message(message)))
-            .map_err(|e| format!("the engine does not understand this message: {e}")),
-    }
+/// A page's message as the worker acts on it: the canvas that starts the
+/// engine, or a request for the engine that runs.
+enum Incoming {
+    Attach(OffscreenCanvas),
+    Request(Request),
 }
 
-/// The `File` objects in a message's `files` array and the addresses in its
-/// `urls` array (either may be absent).
-fn files(message: &JsValue) -> Result<ImportFiles, String> {
-    let array = |field: &str| -> Result<Vec<JsValue>, String> {
-        let value = Reflect::get(message, &field.into()).unwrap_or(JsValue::UNDEFINED);
-        if value.is_undefined() {
-            return Ok(Vec::new());
+impl From<PageMessage> for Incoming {
+    fn from(message: PageMessage) -> Self {
+        match message {
+            PageMessage::Attach(canvas) => Incoming::Attach(canvas),
+            PageMessage::CheckFiles(files) => Incoming::Request(Request::CheckFiles(files)),
+            PageMessage::Import { name, files } => {
+                Incoming::Request(Request::Import { name, files })
+            }
+            PageMessage::Request(request) => Incoming::Request(Request::Message(request)),
         }
-        if !js_sys::Array::is_array(&value) {
-            return Err(format!(
-                "the {field} field of this message must be an array"
-            ));
-        }
-        Ok(js_sys::Array::from(&value).iter().collect())
-    };
-    let files = array("files")?
-        .into_iter()
-        .map(|file| {
-            file.dyn_into::<File>()
-                .map_err(|_| "every entry of files must be a File".to_string())
-        })
-        .collect::<Result<_, _>>()?;
-    let urls = array("urls")?
-        .into_iter()
-        .map(|url| {
-            url.as_string()
-                .map(|url| url.trim().to_string())
-                .ok_or_else(|| "every entry of urls must be a string".to_string())
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(ImportFiles { files, urls })
+    }
 }
 
 pub(crate) fn post(scope: &DedicatedWorkerGlobalScope, reply: &FromEngine) {

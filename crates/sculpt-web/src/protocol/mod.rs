@@ -4,18 +4,16 @@
 //!
 //! Every message is a plain JavaScript object with a `type` field, so a page
 //! written in JavaScript speaks the same protocol as this crate's page (the
-//! Rust types here serialize through serde-wasm-bindgen). The one message
-//! that is not described here is `{ type: "attach", canvas }`, which
-//! transfers the `OffscreenCanvas` the engine draws every frame into; the
-//! page sends it once the engine says [`FromEngine::Loaded`] (a message sent
-//! to a worker before its wasm module has loaded would be lost).
-//!
-//! Two more carry the user's `File` objects, which only cross as they are:
-//! `{ type: "check_files", files }` reads the files' headers, sorts them into
-//! the model's parts and plans the device's memory, answering
-//! [`FromEngine::FilesChecked`] (nothing is stored); `{ type: "import", name,
-//! files }` stores them in IndexedDB as model `name`, answering
-//! [`FromEngine::Importing`] updates and then [`FromEngine::Imported`].
+//! Rust types here serialize through serde-wasm-bindgen). Three messages
+//! carry browser objects and are described, encoded and decoded by
+//! [`PageMessage`]: `attach` (the canvas), `check_files` and `import` (the
+//! user's files).
+
+#[cfg(target_arch = "wasm32")]
+mod page_message;
+
+#[cfg(target_arch = "wasm32")]
+pub use page_message::PageMessage;
 
 use serde::{Deserialize, Serialize};
 

@@ -8,9 +8,9 @@ use std::{
     rc::Rc,
 };
 
-use js_sys::{Array, Reflect};
+use js_sys::Reflect;
 use sculpt_flux::checkpoint::human_bytes;
-use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     DragEvent, Element, Event, File, FileList, HtmlButtonElement, HtmlElement, HtmlInputElement,
@@ -18,15 +18,18 @@ use web_sys::{
 };
 
 use crate::{
-    app::Page,
-    dom,
-    protocol::{ImportCheck, StoredModel, ToEngine},
+    import_source::ImportFiles,
+    page::{
+        dom,
+        session::{Busy, Session},
+    },
+    protocol::{BUILT_IN_MODEL, ImportCheck, PageMessage, StoredModel, ToEngine},
 };
 
 /// The files the user chose (or the addresses given), kept until they are
 /// imported or replaced.
 #[derive(Default)]
-pub struct ChosenFiles {
+struct ChosenFiles {
     files: RefCell<Vec<File>>,
     urls: RefCell<Vec<String>>,
     /// Whether the engine found them a model this device can run.
@@ -34,160 +37,195 @@ pub struct ChosenFiles {
 }
 
 impl ChosenFiles {
-    pub fn importable(&self) -> bool {
-        self.importable.get()
-    }
-
-    pub fn set_importable(&self, importable: bool) {
-        self.importable.set(importable);
-    }
-
-    /// The message that sends them to the engine as `kind` ("check_files"
-    /// or "import"; see [`crate::protocol`]).
-    pub fn message(&self, kind: &str, name: Option<&str>) -> Result<JsValue, String> {
-        let message = js_sys::Object::new();
-        let files: Array = self.files.borrow().iter().collect();
-        let urls: Array = self
-            .urls
-            .borrow()
-            .iter()
-            .map(|url| JsValue::from_str(url))
-            .collect();
-        let set = |key: &str, value: &JsValue| Reflect::set(&message, &key.into(), value);
-        set("type", &kind.into())
-            .and_then(|_| set("files", &files))
-            .and_then(|_| set("urls", &urls))
-            .and_then(|_| match name {
-                Some(name) => set("name", &name.into()),
-                None => Ok(true),
-            })
-            .map_err(|_| "cannot build the message for the engine")?;
-        Ok(message.into())
+    fn import_files(&self) -> ImportFiles {
+        ImportFiles {
+            files: self.files.borrow().clone(),
+            urls: self.urls.borrow().clone(),
+        }
     }
 
     /// Replaces the choice with local files.
-    pub fn choose_files(&self, files: Vec<File>) {
+    fn choose_files(&self, files: Vec<File>) {
         *self.files.borrow_mut() = files;
         self.urls.borrow_mut().clear();
     }
 
     /// Replaces the choice with web addresses.
-    pub fn choose_urls(&self, urls: Vec<String>) {
+    fn choose_urls(&self, urls: Vec<String>) {
         self.files.borrow_mut().clear();
         *self.urls.borrow_mut() = urls;
     }
 
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.files.borrow().is_empty() && self.urls.borrow().is_empty()
     }
 }
 
-pub fn wire(page: &Rc<Page>) -> Result<(), String> {
-    let input: HtmlInputElement = dom::element("import-files")?;
-    let on_change = {
-        let page = Rc::clone(page);
-        let input = input.clone();
-        Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-            if let Some(list) = input.files() {
-                page.chosen.choose_files(files_of(&list));
-                page.files_chosen();
-            }
-        })
-    };
-    input
-        .add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref())
-        .map_err(|_| "cannot listen to the file chooser")?;
-    on_change.forget();
+/// The Models surface; the shell shows the engine's answers through it.
+pub struct ModelsPanel {
+    session: Rc<Session>,
+    chosen: Rc<ChosenFiles>,
+}
 
-    let zone: HtmlElement = dom::element("drop-zone")?;
-    let on_drag_over = Closure::<dyn FnMut(DragEvent)>::new(move |event: DragEvent| {
-        // Without this the browser opens a dropped file instead.
-        event.prevent_default();
-    });
-    zone.add_event_listener_with_callback("dragover", on_drag_over.as_ref().unchecked_ref())
-        .map_err(|_| "cannot listen to the drop zone")?;
-    on_drag_over.forget();
-    let on_drop = {
-        let page = Rc::clone(page);
-        Closure::<dyn FnMut(DragEvent)>::new(move |event: DragEvent| {
-            event.prevent_default();
-            if let Some(list) = event.data_transfer().and_then(|data| data.files()) {
-                page.chosen.choose_files(files_of(&list));
-                page.files_chosen();
-            }
-        })
-    };
-    zone.add_event_listener_with_callback("drop", on_drop.as_ref().unchecked_ref())
-        .map_err(|_| "cannot listen to the drop zone")?;
-    on_drop.forget();
-
-    let check_urls: HtmlButtonElement = dom::element("check-urls")?;
-    let on_check_urls = {
-        let page = Rc::clone(page);
-        Closure::<dyn FnMut(Event)>::new(move |_: Event| {
-            let text = dom::element::<web_sys::HtmlTextAreaElement>("import-urls")
-                .map(|area| area.value())
-                .unwrap_or_default();
-            let urls: Vec<String> = text
-                .lines()
-                .map(str::trim)
-                .filter(|line| !line.is_empty())
-                .map(String::from)
-                .collect();
-            if urls.is_empty() {
-                dom::show_error("Give the addresses of the model's files, one per line.");
-                return;
-            }
-            page.chosen.choose_urls(urls);
-            page.files_chosen();
-        })
-    };
-    check_urls
-        .add_event_listener_with_callback("click", on_check_urls.as_ref().unchecked_ref())
-        .map_err(|_| "cannot listen to the address button")?;
-    on_check_urls.forget();
-
-    // One listener for every model's buttons, present and future.
-    let list: HtmlElement = dom::element("stored-models")?;
-    let on_click = {
-        let page = Rc::clone(page);
-        Closure::<dyn FnMut(Event)>::new(move |event: Event| {
-            let Some(button) = event
-                .target()
-                .and_then(|target| target.dyn_into::<HtmlButtonElement>().ok())
-            else {
-                return;
-            };
-            let (Some(action), Some(name)) = (
-                button.get_attribute("data-action"),
-                button.get_attribute("data-model"),
-            ) else {
-                return;
-            };
-            match action.as_str() {
-                "verify" => page.model_action(ToEngine::VerifyModel { name }),
-                // Deleting gigabytes takes a second press.
-                "delete" if button.get_attribute("data-confirm").is_none() => {
-                    let _ = button.set_attribute("data-confirm", "");
-                    button.set_text_content(Some(&format!("Really delete {name}?")));
+impl ModelsPanel {
+    pub fn wire(session: &Rc<Session>) -> Result<Self, String> {
+        let chosen = Rc::new(ChosenFiles::default());
+        let choose = {
+            let session = Rc::clone(session);
+            let chosen = Rc::clone(&chosen);
+            move |files: Option<FileList>| {
+                if let Some(list) = files {
+                    chosen.choose_files(files_of(&list));
+                    check_chosen(&session, &chosen);
                 }
-                "delete" => page.model_action(ToEngine::DeleteModel { name }),
-                _ => {}
             }
+        };
+        dom::listen("import-files", "change", {
+            let choose = choose.clone();
+            move |_: Event| {
+                let input = dom::element::<HtmlInputElement>("import-files");
+                choose(input.ok().and_then(|input| input.files()));
+            }
+        })?;
+        // Without this the browser opens a dropped file instead.
+        dom::listen("drop-zone", "dragover", |event: Event| {
+            event.prevent_default()
+        })?;
+        dom::listen("drop-zone", "drop", move |event: Event| {
+            event.prevent_default();
+            let files = event
+                .dyn_ref::<DragEvent>()
+                .and_then(|event| event.data_transfer())
+                .and_then(|data| data.files());
+            choose(files);
+        })?;
+        dom::listen("check-urls", "click", {
+            let session = Rc::clone(session);
+            let chosen = Rc::clone(&chosen);
+            move |_: Event| {
+                let text = dom::element::<web_sys::HtmlTextAreaElement>("import-urls")
+                    .map(|area| area.value())
+                    .unwrap_or_default();
+                let urls: Vec<String> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty())
+                    .map(String::from)
+                    .collect();
+                if urls.is_empty() {
+                    dom::show_error("Give the addresses of the model's files, one per line.");
+                    return;
+                }
+                chosen.choose_urls(urls);
+                check_chosen(&session, &chosen);
+            }
+        })?;
+        dom::listen("import", "submit", {
+            let session = Rc::clone(session);
+            let chosen = Rc::clone(&chosen);
+            move |event: Event| {
+                event.prevent_default();
+                import_chosen(&session, &chosen);
+            }
+        })?;
+        // One listener for every model's buttons, present and future.
+        dom::listen("stored-models", "click", {
+            let session = Rc::clone(session);
+            move |event: Event| model_button_pressed(&session, &event)
+        })?;
+        session.watch({
+            let chosen = Rc::clone(&chosen);
+            move |busy| set_import_enabled(busy == Busy::Idle && chosen.importable.get())
+        });
+        Ok(Self {
+            session: Rc::clone(session),
+            chosen,
         })
+    }
+
+    /// Shows what `check_files` found and enables Import when it can run here.
+    pub fn show_check(&self, check: &ImportCheck) -> Result<(), String> {
+        self.chosen.importable.set(check.importable);
+        set_import_enabled(self.session.busy() == Busy::Idle && check.importable);
+        show_check(check)
+    }
+}
+
+/// New files chosen or dropped: the engine reads their headers and plans
+/// them before anything is stored.
+fn check_chosen(session: &Session, chosen: &ChosenFiles) {
+    chosen.importable.set(false);
+    set_import_enabled(false);
+    if chosen.is_empty() {
+        return;
+    }
+    let message = PageMessage::CheckFiles(chosen.import_files());
+    match session.request(Busy::CheckingFiles, &message) {
+        Ok(()) => dom::set_progress("Reading the files…"),
+        Err(message) => dom::show_error(&message),
+    }
+}
+
+fn import_chosen(session: &Session, chosen: &ChosenFiles) {
+    let name = dom::element::<HtmlInputElement>("import-name")
+        .map(|input| input.value().trim().to_string())
+        .unwrap_or_default();
+    if name.is_empty() {
+        dom::show_error("Give the model a name to import it under.");
+        return;
+    }
+    if name == BUILT_IN_MODEL {
+        dom::show_error(&format!(
+            "\"{name}\" is the built-in model's name; choose another."
+        ));
+        return;
+    }
+    request_persistence();
+    let message = PageMessage::Import {
+        name,
+        files: chosen.import_files(),
     };
-    list.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())
-        .map_err(|_| "cannot listen to the model list")?;
-    on_click.forget();
-    Ok(())
+    match session.request(Busy::Importing, &message) {
+        Ok(()) => show_import_progress("storing", "", 0, 1),
+        Err(message) => dom::show_error(&message),
+    }
+}
+
+/// Check, or (on a second press) delete, the model whose button was pressed.
+fn model_button_pressed(session: &Session, event: &Event) {
+    let Some(button) = event
+        .target()
+        .and_then(|target| target.dyn_into::<HtmlButtonElement>().ok())
+    else {
+        return;
+    };
+    let (Some(action), Some(name)) = (
+        button.get_attribute("data-action"),
+        button.get_attribute("data-model"),
+    ) else {
+        return;
+    };
+    let request = match action.as_str() {
+        "verify" => ToEngine::VerifyModel { name },
+        // Deleting gigabytes takes a second press.
+        "delete" if button.get_attribute("data-confirm").is_none() => {
+            let _ = button.set_attribute("data-confirm", "");
+            button.set_text_content(Some(&format!("Really delete {name}?")));
+            return;
+        }
+        "delete" => ToEngine::DeleteModel { name },
+        _ => return,
+    };
+    if let Err(message) = session.request(Busy::Managing, &PageMessage::Request(request)) {
+        dom::show_error(&message);
+    }
 }
 
 fn files_of(list: &FileList) -> Vec<File> {
     (0..list.length()).filter_map(|i| list.item(i)).collect()
 }
 
-/// Shows what `check_files` found and enables Import when it can run here.
-pub fn show_check(check: &ImportCheck) -> Result<(), String> {
+fn show_check(check: &ImportCheck) -> Result<(), String> {
     let panel: HtmlElement = dom::element("import-check")?;
     panel.set_text_content(None);
     let document = dom::document();
@@ -268,7 +306,7 @@ pub fn show_check(check: &ImportCheck) -> Result<(), String> {
     Ok(())
 }
 
-pub fn set_import_enabled(enabled: bool) {
+fn set_import_enabled(enabled: bool) {
     if let Ok(button) = dom::element::<HtmlButtonElement>("import-button") {
         button.set_disabled(!enabled);
     }
@@ -285,7 +323,7 @@ pub fn show_import_progress(phase: &str, file: &str, done: u64, total: u64) {
         "verifying" => "Checking what was stored",
         _ => "Storing",
     };
-    crate::generator::show_progress(&format!(
+    dom::set_progress(&format!(
         "{verb}: {} of {} ({file})",
         human_bytes(done).trim(),
         human_bytes(total).trim()
@@ -433,7 +471,7 @@ async fn persisted() -> Option<bool> {
 
 /// Asks the browser not to clear this site's storage under pressure (it may
 /// ask the user, or decide from how the site is used).
-pub fn request_persistence() {
+fn request_persistence() {
     wasm_bindgen_futures::spawn_local(async {
         if persisted().await == Some(false) {
             let _ = call_storage("persist").await;

@@ -1,7 +1,7 @@
 //! Small, typed access to the elements `index.html` declares.
 
-use wasm_bindgen::JsCast;
-use web_sys::{Document, HtmlElement};
+use wasm_bindgen::{JsCast, closure::Closure};
+use web_sys::{Document, Event, HtmlElement};
 
 pub fn document() -> Document {
     web_sys::window()
@@ -53,4 +53,23 @@ pub fn clear_error() {
         error.set_hidden(true);
         error.set_text_content(None);
     }
+}
+
+/// The line under the canvas that says what a long request is doing.
+pub fn set_progress(text: &str) {
+    if let Ok(progress) = element::<HtmlElement>("progress") {
+        progress.set_text_content(Some(text));
+    }
+}
+
+/// Calls `action` on every `event` of element `id`; the listener lives as
+/// long as the page.
+pub fn listen(id: &str, event: &str, action: impl FnMut(Event) + 'static) -> Result<(), String> {
+    let target: web_sys::EventTarget = element(id)?;
+    let listener = Closure::<dyn FnMut(Event)>::new(action);
+    target
+        .add_event_listener_with_callback(event, listener.as_ref().unchecked_ref())
+        .map_err(|_| format!("cannot listen to #{id}"))?;
+    listener.forget();
+    Ok(())
 }
