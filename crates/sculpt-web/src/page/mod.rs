@@ -119,8 +119,12 @@ impl Shell {
                     dom::show_error(&message);
                 }
             }
-            // The engine client answers this one itself.
-            FromEngine::Loaded => {}
+            // The engine client answers this one itself; the generator
+            // starts no step-level runs (the visualizer and widget do).
+            FromEngine::Loaded
+            | FromEngine::RunStarted { .. }
+            | FromEngine::RunDrawn { .. }
+            | FromEngine::RunEnded => {}
             FromEngine::Unavailable { message } => {
                 session.set_busy(Busy::Unavailable);
                 fail(&message);

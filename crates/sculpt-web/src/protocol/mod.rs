@@ -11,9 +11,11 @@
 
 #[cfg(target_arch = "wasm32")]
 mod page_message;
+mod run;
 
 #[cfg(target_arch = "wasm32")]
 pub use page_message::PageMessage;
+pub use run::{RUN_HISTORY_LIMIT, RunImage, RunSettings};
 
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +50,27 @@ pub enum ToEngine {
     /// Removes model `name` and all its chunks: answered with
     /// [`FromEngine::Models`].
     DeleteModel { name: String },
+    /// Starts a step-level run (see [`RunSettings`]): answered with
+    /// [`FromEngine::RunStarted`].
+    StartRun(RunSettings),
+    /// Runs the run's next step and draws it: answered with
+    /// [`FromEngine::Step`].
+    StepRun,
+    /// Draws step `step` of the run's history (`None`: its latest state):
+    /// answered with [`FromEngine::RunDrawn`].
+    DrawRun {
+        step: Option<usize>,
+        show: ShowLatent,
+    },
+    /// Draws the run's clean image noised to `t`, without the model:
+    /// answered with [`FromEngine::RunDrawn`].
+    NoiseRun { t: f64 },
+    /// Starts the run again from its clean image noised to `t`: answered
+    /// with [`FromEngine::RunStarted`].
+    RestartRun { t: f64 },
+    /// Ends the run and frees what it holds: answered with
+    /// [`FromEngine::RunEnded`].
+    EndRun,
 }
 
 /// One image to generate.
@@ -75,6 +98,9 @@ pub enum ShowLatent {
     Current,
     /// The clean image the model predicts at that step (x0).
     PredictedClean,
+    /// The model's velocity at that step (noise minus image, decoded as if
+    /// it were a latent).
+    Velocity,
 }
 
 /// Where the engine computes.
@@ -153,6 +179,22 @@ pub enum FromEngine {
         models: Vec<StoredModel>,
         stored_bytes: u64,
     },
+    /// A run's start latent is on the canvas: every time the run visits,
+    /// from its start to 0, and how many of its steps `draw_run` can show.
+    RunStarted {
+        schedule: Vec<f64>,
+        history: usize,
+        warnings: Vec<String>,
+    },
+    /// A run's latent is on the canvas: step `step`'s (`None`: before the
+    /// first step, or the forward process), at time `t`.
+    RunDrawn {
+        step: Option<usize>,
+        show: ShowLatent,
+        t: f64,
+    },
+    /// The run has ended.
+    RunEnded,
 }
 
 /// An imported model as the page lists it.
@@ -226,5 +268,83 @@ mod tests {
         .unwrap();
         assert_eq!(ready["device"][0][1], "SwiftShader");
         assert_eq!(ready["backend"], "cpu");
+    }
+
+    #[test]
+    fn a_page_drives_a_run_with_plain_objects() {
+        let start: ToEngine = serde_json::from_str(
+            r#"{"type":"start_run","model":"sculpt-tiny","prompt":"a red circle","width":64,
+                "height":64,"steps":8,"seed":3,"history":8,"show":"velocity","t":0.6,
+                "image":{"width":1,"height":1,"rgba":[1,2,3,255]}}"#,
+        )
+        .unwrap();
+        let ToEngine::StartRun(settings) = start else {
+            panic!("not a start_run: {start:?}");
+        };
+        assert_eq!(settings.show, ShowLatent::Velocity);
+        assert_eq!(settings.t, Some(0.6));
+        assert_eq!(settings.image.unwrap().rgba, [1, 2, 3, 255]);
+        // From pure noise, image and t are left out.
+        let start: ToEngine = serde_json::from_str(
+            r#"{"type":"start_run","model":"m","prompt":"p","width":16,"height":16,"steps":1,
+                "seed":0,"history":0,"show":"current"}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            start,
+            ToEngine::StartRun(RunSettings {
+                image: None,
+                t: None,
+                ..
+            })
+        ));
+        for (json, want) in [
+            (r#"{"type":"step_run"}"#, ToEngine::StepRun),
+            (
+                r#"{"type":"draw_run","step":2,"show":"predicted_clean"}"#,
+                ToEngine::DrawRun {
+                    step: Some(2),
+                    show: ShowLatent::PredictedClean,
+                },
+            ),
+            (
+                r#"{"type":"draw_run","step":null,"show":"current"}"#,
+                ToEngine::DrawRun {
+                    step: None,
+                    show: ShowLatent::Current,
+                },
+            ),
+            (
+                r#"{"type":"noise_run","t":0.25}"#,
+                ToEngine::NoiseRun { t: 0.25 },
+            ),
+            (
+                r#"{"type":"restart_run","t":0.5}"#,
+                ToEngine::RestartRun { t: 0.5 },
+            ),
+            (r#"{"type":"end_run"}"#, ToEngine::EndRun),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<ToEngine>(json).unwrap(),
+                want,
+                "{json}"
+            );
+        }
+        let started = serde_json::to_value(FromEngine::RunStarted {
+            schedule: vec![0.6, 0.5, 0.0],
+            history: 8,
+            warnings: Vec::new(),
+        })
+        .unwrap();
+        assert_eq!(started["type"], "run_started");
+        assert_eq!(started["schedule"][1], 0.5);
+        let drawn = serde_json::to_value(FromEngine::RunDrawn {
+            step: None,
+            show: ShowLatent::Current,
+            t: 0.25,
+        })
+        .unwrap();
+        assert_eq!(drawn["type"], "run_drawn");
+        assert!(drawn["step"].is_null());
     }
 }

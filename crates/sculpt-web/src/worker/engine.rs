@@ -6,7 +6,7 @@
 
 use std::rc::Rc;
 
-use sculpt_flux::{cpu::CpuPipeline, gpu::GpuPipeline};
+use sculpt_flux::{cpu::CpuPipeline, generation::Pipeline, gpu::GpuPipeline};
 use sculpt_gpu::{
     Gpu, Tensor,
     kernels::frame::{test_pattern, to_rgba8_cpu},
@@ -19,6 +19,7 @@ use super::{
     canvas_2d::Canvas2d,
     generation::{self, GpuScreen, now_ms},
     library::Library,
+    run::{self, ActiveRun, Run},
     source::WebSource,
 };
 use crate::{
@@ -65,6 +66,39 @@ pub struct Engine {
     model: Option<(String, Model)>,
     /// Imported models (only listed, checked and deleted on the CPU).
     library: Library,
+    /// The step-level run a page started, if any.
+    run: Option<ActiveRun>,
+}
+
+/// Calls a run operation generic over the backend with the engine's run
+/// and the screen of its device.
+macro_rules! on_run {
+    ($engine:expr, |$generation:ident, $screen:ident, $show:ident| $body:expr) => {
+        match (&mut $engine.run, &$engine.device) {
+            (
+                Some(ActiveRun {
+                    run: Run::Gpu($generation),
+                    show: $show,
+                }),
+                Device::Gpu { gpu, canvas },
+            ) => {
+                let $screen = &GpuScreen { gpu, canvas };
+                $body.await
+            }
+            (
+                Some(ActiveRun {
+                    run: Run::Cpu($generation),
+                    show: $show,
+                }),
+                Device::Cpu { canvas, .. },
+            ) => {
+                let $screen = canvas;
+                $body.await
+            }
+            (None, _) => Err("there is no run: start one with start_run".to_string()),
+            _ => unreachable!("runs are started on the engine's device"),
+        }
+    };
 }
 
 impl Engine {
@@ -82,6 +116,7 @@ impl Engine {
             device,
             model: None,
             library: Library::default(),
+            run: None,
         })
     }
 
@@ -158,6 +193,7 @@ impl Engine {
             ToEngine::Generate(settings) => {
                 // A cancel sent before this generation began is not for it.
                 controls.cancel.set(false);
+                self.run = None;
                 controls.show.set(settings.show);
                 self.load(&settings.model, update).await?;
                 let (_, model) = self.model.as_mut().expect("loaded above");
@@ -185,15 +221,78 @@ impl Engine {
                     .as_ref()
                     .is_some_and(|(loaded, _)| *loaded == name)
                 {
+                    self.run = None;
                     self.model = None;
                 }
                 self.library.delete(&name).await
+            }
+            ToEngine::StartRun(settings) => self.start_run(settings, update).await,
+            ToEngine::StepRun => on_run!(self, |generation, screen, show| run::step(
+                generation, screen, *show
+            )),
+            ToEngine::DrawRun { step, show } => {
+                on_run!(self, |generation, screen, _show| run::draw(
+                    generation, screen, step, show
+                ))
+            }
+            ToEngine::NoiseRun { t } => {
+                on_run!(self, |generation, screen, _show| run::noise(
+                    generation, screen, t
+                ))
+            }
+            ToEngine::RestartRun { t } => {
+                on_run!(self, |generation, screen, _show| run::restart(
+                    generation, screen, t
+                ))
+            }
+            ToEngine::EndRun => {
+                self.run = None;
+                Ok(FromEngine::RunEnded)
             }
             // Acted on when they arrive (see `worker::start`); never queued.
             ToEngine::Cancel | ToEngine::Show { .. } | ToEngine::ResetGpu => {
                 Err("cancel, show and reset are never queued".into())
             }
         }
+    }
+
+    /// Starts a step-level run and draws its start latent.
+    async fn start_run(
+        &mut self,
+        settings: crate::protocol::RunSettings,
+        update: &dyn Fn(FromEngine),
+    ) -> Result<FromEngine, String> {
+        let request = run::request(&settings)?;
+        // The old run's latents go before the new one's come.
+        self.run = None;
+        self.load(&settings.model, update).await?;
+        update(FromEngine::Progress {
+            message: "Reading the prompt…".into(),
+        });
+        let (_, model) = self.model.as_mut().expect("loaded above");
+        let started = match model {
+            Model::Gpu(pipeline) => Run::Gpu(Box::new(
+                pipeline
+                    .start(&request)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .with_history(settings.history),
+            )),
+            Model::Cpu(pipeline) => Run::Cpu(Box::new(
+                pipeline
+                    .start(&request)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .with_history(settings.history),
+            )),
+        };
+        self.run = Some(ActiveRun {
+            run: started,
+            show: settings.show,
+        });
+        on_run!(self, |generation, screen, _show| run::started(
+            generation, screen
+        ))
     }
 
     /// After the GPU was lost: a new device on the same canvas. Models
@@ -212,6 +311,7 @@ impl Engine {
         update(FromEngine::Progress {
             message: format!("The GPU was reset ({reason}); starting it again…"),
         });
+        self.run = None;
         self.model = None;
         let device = on_gpu(canvas.offscreen()).await.map_err(|message| {
             format!("The GPU was reset and cannot be started again: {message}")
@@ -242,6 +342,7 @@ impl Engine {
             return Ok(());
         }
         // The old model's buffers go before the new one's come.
+        self.run = None;
         self.model = None;
         let opened = match &self.device {
             Device::Gpu { gpu, .. } => Model::Gpu(Box::new(if model == BUILT_IN_MODEL {

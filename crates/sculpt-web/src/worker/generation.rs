@@ -9,7 +9,7 @@ use sculpt_flux::{
     gpu::GpuBackend,
     pipeline::GenerateRequest,
 };
-use sculpt_gpu::Gpu;
+use sculpt_gpu::{Gpu, Tensor};
 use wasm_bindgen::JsCast;
 
 use super::{Controls, canvas::CanvasTarget, canvas_2d::Canvas2d};
@@ -26,8 +26,9 @@ pub trait Screen<B: Backend> {
     /// Sizes the screen for `width` × `height` frames.
     fn prepare(&self, width: usize, height: usize) -> Result<(), String>;
 
-    /// Draws the latent `show` names and waits until the work is done.
-    async fn draw(&self, generation: &Generation<B>, show: Show) -> Result<(), String>;
+    /// Draws `latent` (one of `generation`'s) and waits until the work is
+    /// done.
+    async fn draw(&self, generation: &Generation<B>, latent: &B::Latent) -> Result<(), String>;
 
     /// Gives the worker's event loop a turn (and the page time to show what
     /// was drawn) where computing does not already.
@@ -50,8 +51,12 @@ impl Screen<GpuBackend> for GpuScreen<'_> {
         self.canvas.resize(self.gpu, width as u32, height as u32)
     }
 
-    async fn draw(&self, generation: &Generation<GpuBackend>, show: Show) -> Result<(), String> {
-        let image = generation.image(show).map_err(|e| e.to_string())?;
+    async fn draw(
+        &self,
+        generation: &Generation<GpuBackend>,
+        latent: &Tensor,
+    ) -> Result<(), String> {
+        let image = generation.decode(latent).map_err(|e| e.to_string())?;
         self.canvas.show(self.gpu, &image)?;
         work_done(self.gpu).await;
         Ok(())
@@ -73,8 +78,15 @@ impl Screen<CpuBackend> for Canvas2d {
         Ok(())
     }
 
-    async fn draw(&self, generation: &Generation<CpuBackend>, show: Show) -> Result<(), String> {
-        let frame = generation.frame(show).await.map_err(|e| e.to_string())?;
+    async fn draw(
+        &self,
+        generation: &Generation<CpuBackend>,
+        latent: &<CpuBackend as Backend>::Latent,
+    ) -> Result<(), String> {
+        let frame = generation
+            .frame_of(latent)
+            .await
+            .map_err(|e| e.to_string())?;
         Canvas2d::draw(self, &frame)
     }
 
@@ -202,12 +214,18 @@ async fn draw_next_step<B: Backend>(
     let Some(step) = generation.step().map_err(|e| e.to_string())? else {
         return Ok(None);
     };
-    let show = match controls.show.get() {
+    let show = show_of(controls.show.get());
+    screen.draw(generation, generation.latent(show)).await?;
+    Ok(Some(step))
+}
+
+/// The latent a page's choice names.
+pub fn show_of(show: ShowLatent) -> Show {
+    match show {
         ShowLatent::Current => Show::Current,
         ShowLatent::PredictedClean => Show::PredictedClean,
-    };
-    screen.draw(generation, show).await?;
-    Ok(Some(step))
+        ShowLatent::Velocity => Show::Velocity,
+    }
 }
 
 /// Resolves once the GPU has finished all work submitted so far. Awaiting

@@ -15,6 +15,7 @@ mod canvas_2d;
 mod engine;
 mod generation;
 mod library;
+mod run;
 mod source;
 
 use std::{

@@ -1,0 +1,63 @@
+//! Step-level runs: what the visualizer and the widget drive, a step at a
+//! time, on either backend. A run is started once (from pure noise, or from
+//! an image noised to a chosen t), then stepped, drawn from any step of its
+//! history, noised to any t without the model, or restarted at any t, until
+//! another run, a generation or `end_run` replaces it.
+//!
+//! On the wire (plain objects, like every message):
+//! - `{ type: "start_run", model, prompt, width, height, steps, seed, history,
+//!   show, image?: { width, height, rgba: Uint8Array }, t? }` →
+//!   [`super::FromEngine::RunStarted`] (the start latent is on the canvas);
+//! - `{ type: "step_run" }` → [`super::FromEngine::Step`] (drawn as `show`
+//!   says), or `failed` once every step has run;
+//! - `{ type: "draw_run", step, show }` → [`super::FromEngine::RunDrawn`]:
+//!   step `step`'s latent from the history (`null`: the run's latest);
+//! - `{ type: "noise_run", t }` → [`super::FromEngine::RunDrawn`]: the
+//!   clean image (the start image, or the finished result) noised to `t`
+//!   with the run's seed, `(1 − t)·x₀ + t·ε`; no model runs;
+//! - `{ type: "restart_run", t }` → [`super::FromEngine::RunStarted`]: the
+//!   same run again from the clean image noised to `t`;
+//! - `{ type: "end_run" }` → [`super::FromEngine::RunEnded`] (its memory
+//!   is freed).
+
+use serde::{Deserialize, Serialize};
+
+use super::ShowLatent;
+
+/// The most steps a run keeps for `draw_run` (the engine's history bound,
+/// `sculpt_flux::generation::HISTORY_LIMIT`).
+pub const RUN_HISTORY_LIMIT: usize = 64;
+
+/// How to start a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings {
+    pub model: String,
+    pub prompt: String,
+    pub width: usize,
+    pub height: usize,
+    /// The model's schedule is made for this many steps from t = 1; a run
+    /// from an image at t visits the times below t.
+    pub steps: usize,
+    pub seed: u32,
+    /// How many steps to keep for `draw_run` (at most
+    /// [`RUN_HISTORY_LIMIT`]).
+    pub history: usize,
+    /// Which latent `step_run` draws.
+    pub show: ShowLatent,
+    /// Start from this image (of the run's size) instead of pure noise.
+    #[serde(default)]
+    pub image: Option<RunImage>,
+    /// With `image`: the time it is noised to before the first step
+    /// (1 is pure noise).
+    #[serde(default)]
+    pub t: Option<f64>,
+}
+
+/// An RGBA8 image, row by row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunImage {
+    pub width: usize,
+    pub height: usize,
+    #[serde(with = "serde_bytes")]
+    pub rgba: Vec<u8>,
+}
