@@ -26,9 +26,8 @@ pub use manifest::{
     MANIFEST_VERSION, Manifest, ManifestConfig, ManifestError, ManifestFile, ManifestFiles,
     ManifestShift,
 };
-pub use memory::{
-    DeviceLimits, MemoryPlan, PlanModels, StagePlan, gpu_weight_bytes, is_linear_weight,
-    plan_memory,
-};
+pub use memory::{DeviceLimits, MemoryPlan, PlanModels, StagePlan, plan_memory};
+// `generate.rs` reads it here; it moved below the pipeline into `checkpoint`.
+pub use crate::checkpoint::gpu_weight_bytes;
 pub use png::PngError;
 pub use request::{DEFAULT_GUIDANCE, GenerateRequest, InitImage, RequestError};

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use sculpt_gpu::weights::{PackedWeight, WeightFormat, repack};
 
+use super::gpu_form::linear_format;
 use super::{SourceTensor, TakeFuture, TensorData, TensorUse, WeightSource};
 use crate::formats::{
     ByteSource, Dtype, Encoding, FormatError, MAX_READ, Problem, TensorIndex, TensorInfo,
@@ -183,19 +184,14 @@ impl<S: ByteSource> FileWeights<S> {
         shard: usize,
         info: &TensorInfo,
     ) -> Result<PackedWeight, FormatError> {
-        let (format, to_f16) = match info.encoding {
-            Encoding::Plain(Dtype::F8_E4M3) => (WeightFormat::F16, true),
-            encoding => match encoding.weight_format() {
-                Some(format) => (format, false),
-                None => {
-                    return Err(self.unusable(
-                        shard,
-                        info,
-                        "linear weights as F32, F16, BF16, F8_E4M3 or GGUF blocks",
-                    ));
-                }
-            },
+        let Some(format) = linear_format(info.encoding) else {
+            return Err(self.unusable(
+                shard,
+                info,
+                "linear weights as F32, F16, BF16, F8_E4M3 or GGUF blocks",
+            ));
         };
+        let to_f16 = info.encoding == Encoding::Plain(Dtype::F8_E4M3);
         let cols = info.cols() as usize;
         let slab = self.rows_per_slab(info);
         let mut packed: Option<PackedWeight> = None;
