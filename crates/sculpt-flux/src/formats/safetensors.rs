@@ -289,15 +289,7 @@ pub fn write_safetensors<W: Write>(
     metadata: &BTreeMap<String, String>,
 ) -> Result<(), FormatError> {
     const WRITER: &str = "safetensors writer";
-    let cannot = |tensor: &str, detail: String| {
-        FormatError::new(
-            WRITER,
-            Problem::CannotWrite {
-                tensor: tensor.to_owned(),
-                detail,
-            },
-        )
-    };
+    let cannot = |tensor: &str, detail| FormatError::cannot_write(WRITER, tensor, detail);
     let mut header = serde_json::Map::new();
     if !metadata.is_empty() {
         header.insert(METADATA_KEY.into(), serde_json::json!(metadata));

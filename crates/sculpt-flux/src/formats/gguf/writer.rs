@@ -17,15 +17,7 @@ pub fn write_gguf<W: Write>(
     tensors: &[TensorToWrite<'_>],
 ) -> Result<(), FormatError> {
     const WRITER: &str = "GGUF writer";
-    let cannot = |tensor: &str, detail: String| {
-        FormatError::new(
-            WRITER,
-            Problem::CannotWrite {
-                tensor: tensor.to_owned(),
-                detail,
-            },
-        )
-    };
+    let cannot = |tensor: &str, detail| FormatError::cannot_write(WRITER, tensor, detail);
     let alignment = match metadata.iter().find(|(key, _)| *key == ALIGNMENT_KEY) {
         None => DEFAULT_ALIGNMENT,
         Some((_, MetadataValue::U32(alignment))) if alignment.is_power_of_two() => {
