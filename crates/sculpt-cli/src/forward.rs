@@ -13,8 +13,7 @@ use sculpt_flux::clip::{ClipTextConfig, ClipTextModel};
 use sculpt_flux::flux::autoencoder::{AutoEncoderConfig, Decoder, DiffusersVaeNames, Encoder};
 use sculpt_flux::flux::{DiffusersNames, FluxConfig, FluxInputs, FluxTransformer};
 use sculpt_flux::formats::{
-    Dtype, Encoding, FileSource, TensorToWrite, read_safetensors, read_tensor_bytes,
-    write_safetensors,
+    Dtype, Encoding, FileSource, read_safetensors, read_tensor_bytes, write_f32_safetensors,
 };
 use sculpt_flux::t5::{T5Config, T5Encoder};
 use sculpt_flux::weights::FileWeights;
@@ -422,30 +421,12 @@ impl Inputs {
 }
 
 fn write_outputs(path: &Path, outputs: &Outputs) -> anyhow::Result<()> {
-    let stored: Vec<(&str, Vec<u64>, Vec<u8>)> = outputs
-        .iter()
-        .map(|(name, shape, values)| {
-            (
-                *name,
-                shape.iter().map(|&d| d as u64).collect(),
-                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            )
-        })
-        .collect();
-    let tensors: Vec<TensorToWrite> = stored
-        .iter()
-        .map(|(name, shape, bytes)| TensorToWrite {
-            name,
-            shape,
-            encoding: Encoding::Plain(Dtype::F32),
-            bytes,
-        })
-        .collect();
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    write_safetensors(
+    write_f32_safetensors(
         &mut std::io::BufWriter::new(file),
-        &tensors,
-        &BTreeMap::new(),
+        outputs
+            .iter()
+            .map(|(name, shape, values)| (*name, shape.as_slice(), values.as_slice())),
     )?;
     Ok(())
 }

@@ -6,7 +6,6 @@
 //! `pollster`.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -19,37 +18,21 @@ use sculpt_flux::clip::ClipTextConfig;
 use sculpt_flux::flux::FluxConfig;
 use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
 use sculpt_flux::formats::{
-    ByteSource, Dtype, Encoding, FileSource, MemorySource, TensorToWrite, read_safetensors,
-    safetensors_bytes,
+    ByteSource, FileSource, MemorySource, f32_safetensors_bytes, read_safetensors,
 };
 use sculpt_flux::t5::T5Config;
 
 /// A safetensors file of zeros in F32 with these tensors.
 fn zeros_file(name: &str, tensors: &[(String, Vec<usize>)]) -> MemorySource<Vec<u8>> {
-    let stored: Vec<(String, Vec<u64>, Vec<u8>)> = tensors
+    let zeros: Vec<Vec<f32>> = tensors
         .iter()
-        .map(|(name, shape)| {
-            let count: usize = shape.iter().product();
-            (
-                name.clone(),
-                shape.iter().map(|&d| d as u64).collect(),
-                vec![0; 4 * count],
-            )
-        })
+        .map(|(_, shape)| vec![0.0; shape.iter().product()])
         .collect();
-    let to_write: Vec<TensorToWrite> = stored
+    let stored = tensors
         .iter()
-        .map(|(name, shape, bytes)| TensorToWrite {
-            name,
-            shape,
-            encoding: Encoding::Plain(Dtype::F32),
-            bytes,
-        })
-        .collect();
-    MemorySource::new(
-        name,
-        safetensors_bytes(&to_write, &BTreeMap::new()).unwrap(),
-    )
+        .zip(&zeros)
+        .map(|((name, shape), values)| (name.as_str(), shape.as_slice(), values.as_slice()));
+    MemorySource::new(name, f32_safetensors_bytes(stored).unwrap())
 }
 
 fn required(layout: Vec<ExpectedTensor>) -> Vec<(String, Vec<usize>)> {

@@ -33,7 +33,8 @@ use sculpt_flux::flux::{
     TIME_EMBEDDING_DIM, TensorData, image_ids, text_ids,
 };
 use sculpt_flux::formats::{
-    Dtype, Encoding, MemorySource, TensorToWrite, gguf_bytes, safetensors_bytes,
+    Dtype, Encoding, MemorySource, TensorToWrite, f32_safetensors_bytes, gguf_bytes,
+    safetensors_bytes,
 };
 use sculpt_flux::weights::{FileWeights, LoadError};
 use sculpt_gpu::{
@@ -842,27 +843,10 @@ fn to_diffusers(weights: &Weights, config: &FluxConfig) -> Weights {
 
 /// A safetensors file of every tensor in F32.
 fn f32_safetensors(weights: &Weights) -> Vec<u8> {
-    let stored: Vec<(String, Vec<u64>, Vec<u8>)> = weights
+    let tensors = weights
         .iter()
-        .map(|(name, (shape, values))| {
-            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (
-                name.clone(),
-                shape.iter().map(|&d| d as u64).collect(),
-                bytes,
-            )
-        })
-        .collect();
-    let tensors: Vec<TensorToWrite> = stored
-        .iter()
-        .map(|(name, shape, bytes)| TensorToWrite {
-            name,
-            shape,
-            encoding: Encoding::Plain(Dtype::F32),
-            bytes,
-        })
-        .collect();
-    safetensors_bytes(&tensors, &BTreeMap::new()).unwrap()
+        .map(|(name, (shape, values))| (name.as_str(), shape.as_slice(), values.as_slice()));
+    f32_safetensors_bytes(tensors).unwrap()
 }
 
 #[test]

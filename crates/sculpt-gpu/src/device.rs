@@ -493,7 +493,7 @@ fn non_empty(s: &str) -> String {
 }
 
 /// Bytes in binary units: exact when the value is a whole number of the
-/// largest unit it reaches (limits usually are), else to one decimal.
+/// largest unit it reaches (limits usually are), else to two decimals.
 pub fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let unit = (0..UNITS.len())
@@ -504,7 +504,7 @@ pub fn format_bytes(bytes: u64) -> String {
     if bytes.is_multiple_of(scale) {
         format!("{} {}", bytes / scale, UNITS[unit])
     } else {
-        format!("{:.1} {}", bytes as f64 / scale as f64, UNITS[unit])
+        format!("{:.2} {}", bytes as f64 / scale as f64, UNITS[unit])
     }
 }
 
@@ -519,8 +519,10 @@ mod tests {
         assert_eq!(format_bytes(16 * 1024), "16 KiB");
         assert_eq!(format_bytes(128 << 20), "128 MiB");
         assert_eq!(format_bytes(1 << 30), "1 GiB");
-        assert_eq!(format_bytes((1 << 32) - 1), "4.0 GiB");
-        assert_eq!(format_bytes(268_435_456 + 1), "256.0 MiB");
+        assert_eq!(format_bytes((1 << 32) - 1), "4.00 GiB");
+        assert_eq!(format_bytes(268_435_456 + 1), "256.00 MiB");
+        assert_eq!(format_bytes(3 << 29), "1.50 GiB");
+        assert_eq!(format_bytes(16_486_400), "15.72 MiB");
     }
 
     #[test]

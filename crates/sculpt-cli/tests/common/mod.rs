@@ -9,7 +9,7 @@ use candle_core::{DType, Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sculpt_flux::checkpoint::ExpectedTensor;
-use sculpt_flux::formats::{Dtype, Encoding, TensorToWrite, safetensors_bytes};
+use sculpt_flux::formats::f32_safetensors_bytes;
 
 pub mod tiny_model;
 
@@ -72,26 +72,10 @@ pub fn random_weights(layout: Vec<ExpectedTensor>, seed: u64) -> Weights {
 }
 
 pub fn write_safetensors(path: &Path, weights: &Weights) {
-    let stored: Vec<(&str, Vec<u64>, Vec<u8>)> = weights
+    let tensors = weights
         .iter()
-        .map(|(name, (shape, values))| {
-            (
-                name.as_str(),
-                shape.iter().map(|&d| d as u64).collect(),
-                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            )
-        })
-        .collect();
-    let tensors: Vec<TensorToWrite> = stored
-        .iter()
-        .map(|(name, shape, bytes)| TensorToWrite {
-            name,
-            shape,
-            encoding: Encoding::Plain(Dtype::F32),
-            bytes,
-        })
-        .collect();
-    std::fs::write(path, safetensors_bytes(&tensors, &BTreeMap::new()).unwrap()).unwrap();
+        .map(|(name, (shape, values))| (name.as_str(), shape.as_slice(), values.as_slice()));
+    std::fs::write(path, f32_safetensors_bytes(tensors).unwrap()).unwrap();
 }
 
 pub fn var_builder(weights: &Weights) -> candle_nn::VarBuilder<'static> {

@@ -3,6 +3,7 @@
 //! summarized for `sculpt inspect`.
 
 mod detect;
+mod gpu_footprint;
 mod layout;
 mod summary;
 
@@ -10,10 +11,11 @@ pub use detect::{
     Checkpoint, CheckpointError, CheckpointProblem, ModelConfig, Naming, Role, check_layout,
     detect, naming_of,
 };
+pub use gpu_footprint::{gpu_weight_bytes, is_linear_weight};
 pub use layout::{
     ExpectedTensor, autoencoder_layout, clip_layout, diffusers_autoencoder_layout,
     diffusers_flux_layout, flux_layout, t5_layout,
 };
-pub use summary::{
-    EncodingShare, InspectError, Summary, human_bytes, inspect, summarize, thousands,
-};
+/// The old name of [`sculpt_gpu::format_bytes`], which `sculpt-web` still uses.
+pub use sculpt_gpu::format_bytes as human_bytes;
+pub use summary::{EncodingShare, InspectError, Summary, inspect, summarize, thousands};

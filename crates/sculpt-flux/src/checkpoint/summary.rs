@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use sculpt_gpu::format_bytes;
+
 use super::detect::{Checkpoint, CheckpointError, detect};
+use super::gpu_footprint::gpu_weight_bytes;
 use crate::formats::{ByteSource, FormatError, TensorIndex, read_weight_file};
-use crate::pipeline::gpu_weight_bytes;
 
 /// A recognized file's role, variant and contents.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,22 +91,6 @@ pub fn thousands(value: u64) -> String {
     out
 }
 
-/// Bytes in GiB (or MiB, KiB) with two decimals.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.2} {}", UNITS[unit])
-    }
-}
-
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.file)?;
@@ -116,14 +102,14 @@ impl fmt::Display for Summary {
             f,
             "  bytes:      {} of tensor data ({}), file {}",
             thousands(self.tensor_bytes),
-            human_bytes(self.tensor_bytes),
+            format_bytes(self.tensor_bytes),
             thousands(self.file_bytes)
         )?;
         writeln!(
             f,
             "  on the GPU: {} ({})",
             thousands(self.gpu_bytes),
-            human_bytes(self.gpu_bytes)
+            format_bytes(self.gpu_bytes)
         )?;
         writeln!(f, "  dtypes:")?;
         for (encoding, share) in &self.encodings {
@@ -132,7 +118,7 @@ impl fmt::Display for Summary {
                 "    {encoding:<8} {:>5} tensors {:>16} parameters {:>10}",
                 share.tensors,
                 thousands(share.parameters),
-                human_bytes(share.bytes)
+                format_bytes(share.bytes)
             )?;
         }
         Ok(())
@@ -141,14 +127,12 @@ impl fmt::Display for Summary {
 
 #[cfg(test)]
 mod tests {
-    use super::{human_bytes, thousands};
+    use super::thousands;
 
     #[test]
     fn numbers_by_hand() {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(11_891_178_560), "11,891,178,560");
-        assert_eq!(human_bytes(512), "512 bytes");
-        assert_eq!(human_bytes(3 << 29), "1.50 GiB");
     }
 }

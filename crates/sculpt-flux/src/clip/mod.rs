@@ -23,46 +23,17 @@ pub use config::{ClipTextConfig, LAYER_NORM_EPS};
 pub use model::ClipTextModel;
 
 /// Why a CLIP text model could not be built or run.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ClipError {
     /// The configuration describes a model the kernels cannot run.
+    #[error("CLIP configuration: {0}")]
     Config(String),
     /// A tensor is missing, mis-shaped, unreadable or could not be uploaded.
-    Load(LoadError),
+    #[error("{0}")]
+    Load(#[from] LoadError),
     /// The token ids do not fit the model.
+    #[error("CLIP input: {0}")]
     Input(String),
-    Gpu(GpuError),
-}
-
-impl std::fmt::Display for ClipError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClipError::Config(problem) => write!(f, "CLIP configuration: {problem}"),
-            ClipError::Load(e) => e.fmt(f),
-            ClipError::Input(problem) => write!(f, "CLIP input: {problem}"),
-            ClipError::Gpu(e) => write!(f, "CLIP on the GPU: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ClipError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ClipError::Gpu(e) => Some(e),
-            ClipError::Load(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<LoadError> for ClipError {
-    fn from(e: LoadError) -> Self {
-        ClipError::Load(e)
-    }
-}
-
-impl From<GpuError> for ClipError {
-    fn from(e: GpuError) -> Self {
-        ClipError::Gpu(e)
-    }
+    #[error("CLIP on the GPU: {0}")]
+    Gpu(#[from] GpuError),
 }

@@ -33,46 +33,17 @@ pub use model::{FluxInputs, FluxTransformer};
 pub use positions::{Positions, image_ids, text_ids};
 
 /// Why a FLUX transformer could not be built or run.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum FluxError {
     /// The configuration describes a model the kernels cannot run.
+    #[error("FLUX configuration: {0}")]
     Config(String),
     /// A tensor is missing, mis-shaped, unreadable or could not be uploaded.
-    Load(LoadError),
+    #[error("{0}")]
+    Load(#[from] LoadError),
     /// An input of `forward` has the wrong shape for the model.
+    #[error("FLUX input: {0}")]
     Input(String),
-    Gpu(GpuError),
-}
-
-impl std::fmt::Display for FluxError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FluxError::Config(problem) => write!(f, "FLUX configuration: {problem}"),
-            FluxError::Load(e) => e.fmt(f),
-            FluxError::Input(problem) => write!(f, "FLUX input: {problem}"),
-            FluxError::Gpu(e) => write!(f, "FLUX on the GPU: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for FluxError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            FluxError::Gpu(e) => Some(e),
-            FluxError::Load(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<LoadError> for FluxError {
-    fn from(e: LoadError) -> Self {
-        FluxError::Load(e)
-    }
-}
-
-impl From<GpuError> for FluxError {
-    fn from(e: GpuError) -> Self {
-        FluxError::Gpu(e)
-    }
+    #[error("FLUX on the GPU: {0}")]
+    Gpu(#[from] GpuError),
 }

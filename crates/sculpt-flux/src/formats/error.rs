@@ -22,6 +22,17 @@ impl FormatError {
         }
     }
 
+    /// A writer's refusal to write `tensor` (or a field), and why.
+    pub(crate) fn cannot_write(writer: &str, tensor: &str, detail: String) -> Self {
+        Self::new(
+            writer,
+            Problem::CannotWrite {
+                tensor: tensor.to_owned(),
+                detail,
+            },
+        )
+    }
+
     /// The name of the file (source) the error is about.
     pub fn file(&self) -> &str {
         &self.file

@@ -18,7 +18,10 @@ pub mod tensor;
 
 pub use error::{FormatError, Problem};
 pub use gguf::{Gguf, MetadataArray, MetadataValue, gguf_bytes, read_gguf, write_gguf};
-pub use safetensors::{Safetensors, read_safetensors, safetensors_bytes, write_safetensors};
+pub use safetensors::{
+    Safetensors, f32_safetensors_bytes, read_safetensors, safetensors_bytes, write_f32_safetensors,
+    write_safetensors,
+};
 #[cfg(not(target_arch = "wasm32"))]
 pub use source::FileSource;
 pub use source::{ByteSource, MAX_READ, MemorySource, read_end};

@@ -289,15 +289,7 @@ pub fn write_safetensors<W: Write>(
     metadata: &BTreeMap<String, String>,
 ) -> Result<(), FormatError> {
     const WRITER: &str = "safetensors writer";
-    let cannot = |tensor: &str, detail: String| {
-        FormatError::new(
-            WRITER,
-            Problem::CannotWrite {
-                tensor: tensor.to_owned(),
-                detail,
-            },
-        )
-    };
+    let cannot = |tensor: &str, detail| FormatError::cannot_write(WRITER, tensor, detail);
     let mut header = serde_json::Map::new();
     if !metadata.is_empty() {
         header.insert(METADATA_KEY.into(), serde_json::json!(metadata));
@@ -350,5 +342,44 @@ pub fn safetensors_bytes(
 ) -> Result<Vec<u8>, FormatError> {
     let mut out = Vec::new();
     write_safetensors(&mut out, tensors, metadata)?;
+    Ok(out)
+}
+
+/// Writes f32 tensors, each `(name, shape outermost first, values)` in the
+/// order given, as a safetensors file without metadata: the form test
+/// weights and the CLI's dumped activations take.
+pub fn write_f32_safetensors<'a, W: Write>(
+    out: &mut W,
+    tensors: impl IntoIterator<Item = (&'a str, &'a [usize], &'a [f32])>,
+) -> Result<(), FormatError> {
+    let stored: Vec<(&str, Vec<u64>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, shape, values)| {
+            let shape = shape.iter().map(|&dim| dim as u64).collect();
+            let bytes = values
+                .iter()
+                .flat_map(|value| value.to_le_bytes())
+                .collect();
+            (name, shape, bytes)
+        })
+        .collect();
+    let to_write: Vec<TensorToWrite> = stored
+        .iter()
+        .map(|(name, shape, bytes)| TensorToWrite {
+            name,
+            shape,
+            encoding: Encoding::Plain(Dtype::F32),
+            bytes,
+        })
+        .collect();
+    write_safetensors(out, &to_write, &BTreeMap::new())
+}
+
+/// [`write_f32_safetensors`] into a new buffer.
+pub fn f32_safetensors_bytes<'a>(
+    tensors: impl IntoIterator<Item = (&'a str, &'a [usize], &'a [f32])>,
+) -> Result<Vec<u8>, FormatError> {
+    let mut out = Vec::new();
+    write_f32_safetensors(&mut out, tensors)?;
     Ok(out)
 }

@@ -411,15 +411,7 @@ impl TensorToWrite<'_> {
     /// Checks that the bytes match the shape and encoding, so that a writer
     /// never produces a file its own reader would refuse.
     pub(crate) fn check(&self, writer: &str) -> Result<(), FormatError> {
-        let cannot = |detail: String| {
-            FormatError::new(
-                writer,
-                Problem::CannotWrite {
-                    tensor: self.name.to_owned(),
-                    detail,
-                },
-            )
-        };
+        let cannot = |detail| FormatError::cannot_write(writer, self.name, detail);
         let expected = self.encoding.bytes_for(self.shape).ok_or_else(|| {
             cannot(format!(
                 "shape {:?} is not a whole number of {} blocks, or overflows",

@@ -9,7 +9,7 @@ use sculpt_gpu::{Gpu, Tensor, kernels::layout::pack_patches, kernels::noise::Noi
 
 use super::backend::{GpuBackend, GpuText};
 use super::named_weights::NamedWeights;
-use crate::checkpoint::{ModelConfig, Role};
+use crate::checkpoint::{ModelConfig, Role, gpu_weight_bytes};
 use crate::clip::ClipTextModel;
 use crate::flux::autoencoder::{Decoder, Encoder};
 use crate::flux::{FluxTransformer, image_ids, text_ids};
@@ -17,7 +17,7 @@ use crate::formats::ByteSource;
 use crate::generation::{Conditioning, Generation, Pipeline, RunPlan};
 use crate::pipeline::{
     DeviceLimits, GenerateRequest, InitImage, ManifestConfig, MemoryPlan, ModelDefaults,
-    ModelFiles, PipelineError, PlanModels, checked, gpu_weight_bytes, plan_memory,
+    ModelFiles, PipelineError, PlanModels, checked, plan_memory,
 };
 use crate::t5::T5Encoder;
 use crate::text::{ClipTokenizer, T5Tokenizer};

@@ -14,14 +14,12 @@
 
 use std::fmt;
 
-use sculpt_gpu::Gpu;
-use sculpt_gpu::weights::WeightFormat;
+use sculpt_gpu::{Gpu, format_bytes};
 
-use crate::checkpoint::{Role, human_bytes};
+use crate::checkpoint::Role;
 use crate::clip::ClipTextConfig;
 use crate::flux::FluxConfig;
 use crate::flux::autoencoder::{AutoEncoderConfig, channel_slice_count};
-use crate::formats::{Dtype, Encoding, TensorInfo};
 use crate::t5::T5Config;
 
 const F32: u64 = 4;
@@ -47,42 +45,6 @@ impl DeviceLimits {
             memory_budget: None,
         }
     }
-}
-
-/// Whether a tensor reaches the GPU as a linear weight (kept in its storage
-/// format) rather than as f32 values: the 2-D tensors except embedding and
-/// position tables, as the models ask for them.
-pub fn is_linear_weight(role: Role, name: &str, rank: usize) -> bool {
-    rank == 2
-        && match role {
-            Role::Transformer => true,
-            Role::Autoencoder => false,
-            Role::Clip => !name.contains("embedding") && !name.ends_with("position_ids"),
-            Role::T5 => {
-                name != "shared.weight"
-                    && !name.ends_with("embed_tokens.weight")
-                    && !name.contains("relative_attention_bias")
-            }
-        }
-}
-
-/// The bytes a file's tensors take on the GPU once loaded.
-pub fn gpu_weight_bytes<'a>(role: Role, tensors: impl IntoIterator<Item = &'a TensorInfo>) -> u64 {
-    tensors
-        .into_iter()
-        .map(|info| {
-            if is_linear_weight(role, &info.name, info.shape.len()) {
-                let format = match info.encoding {
-                    Encoding::Plain(Dtype::F8_E4M3) => WeightFormat::F16,
-                    encoding => encoding.weight_format().unwrap_or(WeightFormat::F32),
-                };
-                let words = format.words_per_row(info.cols() as usize) as u64;
-                info.rows() * words * 4
-            } else {
-                info.element_count() * F32
-            }
-        })
-        .sum()
 }
 
 /// One stage of a generation.
@@ -240,8 +202,8 @@ pub fn plan_memory(
                 "the {}'s largest activation tensor at {width}x{height} takes {}, more than \
                  the {} one GPU buffer binding may hold on this device",
                 stage.role,
-                human_bytes(stage.largest_activation),
-                human_bytes(binding)
+                format_bytes(stage.largest_activation),
+                format_bytes(binding)
             ));
         }
     }
@@ -250,8 +212,8 @@ pub fn plan_memory(
     {
         problems.push(format!(
             "generating at {width}x{height} needs about {} at once, more than the {} budget",
-            human_bytes(peak_bytes),
-            human_bytes(budget)
+            format_bytes(peak_bytes),
+            format_bytes(budget)
         ));
     }
     MemoryPlan {
@@ -306,15 +268,15 @@ impl fmt::Display for MemoryPlan {
                 f,
                 "  {:<17} weights {:>10}  activations {:>10}  largest tensor {:>10}",
                 stage.role.name(),
-                human_bytes(stage.weight_bytes),
-                human_bytes(stage.activation_bytes),
-                human_bytes(stage.largest_activation)
+                format_bytes(stage.weight_bytes),
+                format_bytes(stage.activation_bytes),
+                format_bytes(stage.largest_activation)
             )?;
         }
         writeln!(
             f,
             "  peak (one phase at a time): {}",
-            human_bytes(self.peak_bytes)
+            format_bytes(self.peak_bytes)
         )?;
         if self.fits() {
             writeln!(f, "  fits this device")
@@ -415,40 +377,5 @@ mod tests {
         };
         let plan = plan_memory(&models, 512, 512, budget);
         assert!(plan.problems.iter().any(|p| p.contains("budget")), "{plan}");
-    }
-
-    #[test]
-    fn weight_bytes_follow_the_loaders_forms() {
-        let info = |name: &str, shape: Vec<u64>, encoding| TensorInfo {
-            name: name.into(),
-            shape,
-            encoding,
-            bytes: 0..0,
-        };
-        let q4 = Encoding::Quantized(WeightFormat::Q4_0);
-        let tensors = [
-            // 64 rows of 4 Q4_0 blocks, each 18 bytes packed into 5 words.
-            info("double_blocks.0.img_mlp.0.weight", vec![64, 128], q4),
-            // BF16 stays 2 bytes a value; a vector becomes f32.
-            info("img_in.weight", vec![8, 64], Encoding::Plain(Dtype::BF16)),
-            info("img_in.bias", vec![8], Encoding::Plain(Dtype::BF16)),
-            // FP8 becomes f16.
-            info(
-                "txt_in.weight",
-                vec![8, 64],
-                Encoding::Plain(Dtype::F8_E4M3),
-            ),
-        ];
-        assert_eq!(
-            gpu_weight_bytes(Role::Transformer, &tensors),
-            64 * 4 * 20 + 8 * 64 * 2 + 8 * 4 + 8 * 64 * 2
-        );
-        // T5's embedding table is read as f32 rows, whatever the file holds.
-        let table = [info(
-            "shared.weight",
-            vec![100, 64],
-            Encoding::Plain(Dtype::BF16),
-        )];
-        assert_eq!(gpu_weight_bytes(Role::T5, &table), 100 * 64 * 4);
     }
 }

@@ -29,8 +29,5 @@ pub use manifest::{
     MANIFEST_VERSION, Manifest, ManifestConfig, ManifestError, ManifestFile, ManifestFiles,
     ManifestShift,
 };
-pub use memory::{
-    DeviceLimits, MemoryPlan, PlanModels, StagePlan, gpu_weight_bytes, is_linear_weight,
-    plan_memory,
-};
+pub use memory::{DeviceLimits, MemoryPlan, PlanModels, StagePlan, plan_memory};
 pub use request::{DEFAULT_GUIDANCE, GenerateRequest, ImageStart, InitImage, RequestError};

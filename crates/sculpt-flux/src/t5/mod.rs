@@ -26,46 +26,17 @@ pub use encoder::T5Encoder;
 pub use position_bias::relative_position_bucket;
 
 /// Why a T5 encoder could not be built or run.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum T5Error {
     /// The configuration describes a model the kernels cannot run.
+    #[error("T5 configuration: {0}")]
     Config(String),
     /// A tensor is missing, mis-shaped, unreadable or could not be uploaded.
-    Load(LoadError),
+    #[error("{0}")]
+    Load(#[from] LoadError),
     /// The token ids cannot be encoded.
+    #[error("T5 input: {0}")]
     Input(String),
-    Gpu(GpuError),
-}
-
-impl std::fmt::Display for T5Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            T5Error::Config(problem) => write!(f, "T5 configuration: {problem}"),
-            T5Error::Load(e) => e.fmt(f),
-            T5Error::Input(problem) => write!(f, "T5 input: {problem}"),
-            T5Error::Gpu(e) => write!(f, "T5 on the GPU: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for T5Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            T5Error::Gpu(e) => Some(e),
-            T5Error::Load(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<LoadError> for T5Error {
-    fn from(e: LoadError) -> Self {
-        T5Error::Load(e)
-    }
-}
-
-impl From<GpuError> for T5Error {
-    fn from(e: GpuError) -> Self {
-        T5Error::Gpu(e)
-    }
+    #[error("T5 on the GPU: {0}")]
+    Gpu(#[from] GpuError),
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use sculpt_gpu::weights::{PackedWeight, WeightFormat, repack};
 
+use super::gpu_form::linear_format;
 use super::{SourceTensor, TakeFuture, TensorData, TensorUse, WeightSource};
 use crate::formats::{
     ByteSource, Dtype, Encoding, FormatError, MAX_READ, Problem, TensorIndex, TensorInfo,
@@ -183,19 +184,14 @@ impl<S: ByteSource> FileWeights<S> {
         shard: usize,
         info: &TensorInfo,
     ) -> Result<PackedWeight, FormatError> {
-        let (format, to_f16) = match info.encoding {
-            Encoding::Plain(Dtype::F8_E4M3) => (WeightFormat::F16, true),
-            encoding => match encoding.weight_format() {
-                Some(format) => (format, false),
-                None => {
-                    return Err(self.unusable(
-                        shard,
-                        info,
-                        "linear weights as F32, F16, BF16, F8_E4M3 or GGUF blocks",
-                    ));
-                }
-            },
+        let Some(format) = linear_format(info.encoding) else {
+            return Err(self.unusable(
+                shard,
+                info,
+                "linear weights as F32, F16, BF16, F8_E4M3 or GGUF blocks",
+            ));
         };
+        let to_f16 = info.encoding == Encoding::Plain(Dtype::F8_E4M3);
         let cols = info.cols() as usize;
         let slab = self.rows_per_slab(info);
         let mut packed: Option<PackedWeight> = None;
@@ -348,7 +344,9 @@ mod tests {
     use sculpt_gpu::weights::{WeightFormat, repack};
 
     use super::{FileWeights, e4m3_to_f32};
-    use crate::formats::{Dtype, Encoding, MemorySource, TensorToWrite, safetensors_bytes};
+    use crate::formats::{
+        Dtype, Encoding, MemorySource, TensorToWrite, f32_safetensors_bytes, safetensors_bytes,
+    };
     use crate::weights::{TensorData, TensorUse};
 
     #[test]
@@ -468,24 +466,10 @@ mod tests {
     #[test]
     fn shards_read_as_one_file_and_may_not_share_a_tensor() {
         let source = |name: &str, tensors: &[(&str, f32)]| {
-            let bytes: Vec<Vec<u8>> = tensors
+            let stored = tensors
                 .iter()
-                .map(|(_, v)| v.to_le_bytes().to_vec())
-                .collect();
-            let to_write: Vec<TensorToWrite> = tensors
-                .iter()
-                .zip(&bytes)
-                .map(|((tensor, _), bytes)| TensorToWrite {
-                    name: tensor,
-                    shape: &[1],
-                    encoding: Encoding::Plain(Dtype::F32),
-                    bytes,
-                })
-                .collect();
-            MemorySource::new(
-                name,
-                safetensors_bytes(&to_write, &BTreeMap::new()).unwrap(),
-            )
+                .map(|(tensor, value)| (*tensor, [1].as_slice(), std::slice::from_ref(value)));
+            MemorySource::new(name, f32_safetensors_bytes(stored).unwrap())
         };
         let shards = vec![
             source("a-00001-of-00002.safetensors", &[("x", 1.0), ("y", 2.0)]),

@@ -13,10 +13,12 @@
 
 mod error;
 mod file;
+mod gpu_form;
 mod loader;
 mod source;
 
 pub use error::LoadError;
 pub use file::FileWeights;
+pub use gpu_form::gpu_bytes;
 pub(crate) use loader::{Linear, Loader};
 pub use source::{SourceError, SourceTensor, TakeFuture, TensorData, TensorUse, WeightSource};

@@ -15,11 +15,9 @@ use rand_chacha::ChaCha8Rng;
 #[cfg(not(target_arch = "wasm32"))]
 use sculpt_flux::checkpoint::ExpectedTensor;
 #[cfg(not(target_arch = "wasm32"))]
-use sculpt_flux::formats::{Dtype, Encoding, MemorySource, TensorToWrite, safetensors_bytes};
+use sculpt_flux::formats::{MemorySource, f32_safetensors_bytes};
 #[cfg(not(target_arch = "wasm32"))]
 use sculpt_gpu::{Gpu, Tensor};
-#[cfg(not(target_arch = "wasm32"))]
-use std::collections::BTreeMap;
 
 /// The device for a test. A GPU test that cannot reach a GPU fails, with
 /// the reason (natively without a GPU, wgpu picks lavapipe).
@@ -80,7 +78,7 @@ pub fn random_safetensors(
     seed: u64,
 ) -> MemorySource<Vec<u8>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let tensors: Vec<(String, Vec<u64>, Vec<u8>)> = layout
+    let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = layout
         .into_iter()
         .filter(|tensor| !tensor.optional || tensor.name == "shared.weight")
         .map(|tensor| {
@@ -93,24 +91,14 @@ pub fn random_safetensors(
                 let fan_in: usize = tensor.shape[1..].iter().product();
                 (0.0, 1.0 / (fan_in as f32).sqrt())
             };
-            let bytes = (0..len)
-                .flat_map(|_| (center + rng.random_range(-range..=range)).to_le_bytes())
+            let values = (0..len)
+                .map(|_| center + rng.random_range(-range..=range))
                 .collect();
-            let shape = tensor.shape.iter().map(|&d| d as u64).collect();
-            (tensor.name, shape, bytes)
+            (tensor.name, tensor.shape, values)
         })
         .collect();
-    let to_write: Vec<TensorToWrite> = tensors
+    let stored = tensors
         .iter()
-        .map(|(name, shape, bytes)| TensorToWrite {
-            name,
-            shape,
-            encoding: Encoding::Plain(Dtype::F32),
-            bytes,
-        })
-        .collect();
-    MemorySource::new(
-        name,
-        safetensors_bytes(&to_write, &BTreeMap::new()).unwrap(),
-    )
+        .map(|(name, shape, values)| (name.as_str(), shape.as_slice(), values.as_slice()));
+    MemorySource::new(name, f32_safetensors_bytes(stored).unwrap())
 }

@@ -58,6 +58,7 @@ pub enum Unary {
 }
 
 impl Unary {
+    /// The `OP` code in elementwise.wgsl, and the scalar operand.
     fn code_and_scalar(self) -> (u32, f32) {
         match self {
             Unary::Scale(s) => (0, s),
@@ -79,12 +80,13 @@ pub enum Binary {
 }
 
 impl Binary {
+    /// The `OP` code in elementwise.wgsl.
     fn code(self) -> u32 {
         match self {
-            Binary::Add => 0,
-            Binary::Mul => 1,
-            Binary::Sub => 2,
-            Binary::GeluGate => 3,
+            Binary::Add => 10,
+            Binary::Mul => 11,
+            Binary::Sub => 12,
+            Binary::GeluGate => 13,
         }
     }
 }
@@ -92,15 +94,8 @@ impl Binary {
 pub fn unary(gpu: &Gpu, op: Unary, x: &Tensor) -> Result<Tensor, GpuError> {
     let out = Tensor::uninit_as(gpu, x.shape(), x.dtype())?;
     let (code, scalar) = op.code_and_scalar();
-    let len = x.elem_count();
-    gpu.launch(
-        source(x.dtype()),
-        "unary",
-        &[("OP", f64::from(code))],
-        &[x.buffer(), out.buffer()],
-        &params(len, len, &out, [x.offset(), 0, 0], scalar),
-        linear_grid(len.div_ceil(WORKGROUP)),
-    );
+    // Every element its own period: nothing repeats.
+    launch(gpu, code, [x, x, x], &out, x.elem_count(), scalar);
     Ok(out)
 }
 
@@ -110,15 +105,7 @@ pub fn binary(gpu: &Gpu, op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor, G
     let period = broadcast_period(a, b)?;
     let dtype = common_dtype(format_args!("{op:?}"), &[a, b])?;
     let out = Tensor::uninit_as(gpu, a.shape(), dtype)?;
-    let len = a.elem_count();
-    gpu.launch(
-        source(dtype),
-        "binary",
-        &[("OP", f64::from(op.code()))],
-        &[a.buffer(), b.buffer(), out.buffer()],
-        &params(len, period, &out, [a.offset(), b.offset(), 0], 0.0),
-        linear_grid(len.div_ceil(WORKGROUP)),
-    );
+    launch(gpu, op.code(), [a, b, a], &out, period, 0.0);
     Ok(out)
 }
 
@@ -133,7 +120,7 @@ pub fn modulate(gpu: &Gpu, x: &Tensor, shift: &Tensor, scale: &Tensor) -> Result
             scale.shape()
         )));
     }
-    ternary(gpu, (0, "modulate"), x, scale, shift, period)
+    ternary(gpu, (20, "modulate"), x, scale, shift, period)
 }
 
 /// The gated residual `x + gate · y`, with `gate` of the size of the last axis.
@@ -151,7 +138,7 @@ pub fn gated_residual(
             y.shape()
         )));
     }
-    ternary(gpu, (1, "gated residual"), x, gate, y, period)
+    ternary(gpu, (21, "gated residual"), x, gate, y, period)
 }
 
 fn ternary(
@@ -164,16 +151,30 @@ fn ternary(
 ) -> Result<Tensor, GpuError> {
     let dtype = common_dtype(format_args!("{name}"), &[a, b, c])?;
     let out = Tensor::uninit_as(gpu, a.shape(), dtype)?;
+    launch(gpu, code, [a, b, c], &out, period, 0.0);
+    Ok(out)
+}
+
+/// One launch of the `elementwise` entry point with `OP` = `code` (the
+/// codes of elementwise.wgsl) over [a, b, c], writing `out`, of `a`'s size
+/// and dtype. Operands the operation does not read are `a` again: one
+/// layout serves every operation.
+fn launch(gpu: &Gpu, code: u32, [a, b, c]: [&Tensor; 3], out: &Tensor, period: usize, scalar: f32) {
     let len = a.elem_count();
     gpu.launch(
-        source(dtype),
-        "ternary",
+        source(out.dtype()),
+        "elementwise",
         &[("OP", f64::from(code))],
         &[a.buffer(), b.buffer(), c.buffer(), out.buffer()],
-        &params(len, period, &out, [a.offset(), b.offset(), c.offset()], 0.0),
+        &params(
+            len,
+            period,
+            out,
+            [a.offset(), b.offset(), c.offset()],
+            scalar,
+        ),
         linear_grid(len.div_ceil(WORKGROUP)),
     );
-    Ok(out)
 }
 
 /// `x` stored as `dtype` (f16: rounded to nearest); `x` itself, copying

@@ -43,58 +43,67 @@ pub fn layer_norm(
     eps: f32,
 ) -> Result<Tensor, GpuError> {
     let (rows, width) = rows_and_width("layer norm", x)?;
-    let out = Tensor::uninit(gpu, x.shape())?;
-    match affine {
-        None => gpu.launch(
-            SOURCE.for_device(gpu),
-            "layer_norm",
-            &row_threads(width),
-            &[x.f32_buffer("layer_norm")?, out.buffer()],
-            &RowParams::new(rows, width, x, eps).words(),
-            linear_grid(rows),
-        ),
+    let (norm, weight, bias) = match affine {
+        None => (RowNorm::Layer, x, x),
         Some((weight, bias)) => {
             expect_row_vector("layer norm weight", weight, width)?;
             expect_row_vector("layer norm bias", bias, width)?;
-            let params = RowParams {
-                weight_offset: weight.offset(),
-                bias_offset: bias.offset(),
-                ..RowParams::new(rows, width, x, eps)
-            };
-            gpu.launch(
-                SOURCE.for_device(gpu),
-                "layer_norm_affine",
-                &row_threads(width),
-                &[
-                    x.f32_buffer("layer_norm")?,
-                    weight.f32_buffer("layer_norm")?,
-                    bias.f32_buffer("layer_norm")?,
-                    out.buffer(),
-                ],
-                &params.words(),
-                linear_grid(rows),
-            );
+            (RowNorm::LayerAffine, weight, bias)
         }
-    }
-    Ok(out)
+    };
+    row_norm(gpu, norm, "layer_norm", [x, weight, bias], rows, width, eps)
 }
 
 /// `x / sqrt(mean(x²) + eps) · weight` over the last axis, `weight` of its size.
 pub fn rms_norm(gpu: &Gpu, x: &Tensor, weight: &Tensor, eps: f32) -> Result<Tensor, GpuError> {
     let (rows, width) = rows_and_width("rms norm", x)?;
     expect_row_vector("rms norm weight", weight, width)?;
+    row_norm(
+        gpu,
+        RowNorm::Rms,
+        "rms_norm",
+        [x, weight, x],
+        rows,
+        width,
+        eps,
+    )
+}
+
+/// The row kernels' `NORM` override.
+#[derive(Clone, Copy)]
+enum RowNorm {
+    Layer = 0,
+    LayerAffine = 1,
+    Rms = 2,
+}
+
+/// One launch of `row_norm` over `[x, weight, bias]`; operands `norm` does
+/// not read are bound to `x`.
+fn row_norm(
+    gpu: &Gpu,
+    norm: RowNorm,
+    name: &str,
+    [x, weight, bias]: [&Tensor; 3],
+    rows: usize,
+    width: usize,
+    eps: f32,
+) -> Result<Tensor, GpuError> {
     let out = Tensor::uninit(gpu, x.shape())?;
     let params = RowParams {
         weight_offset: weight.offset(),
+        bias_offset: bias.offset(),
         ..RowParams::new(rows, width, x, eps)
     };
+    // Narrow rows (QK-norm's 128) would leave most of 256 threads idle.
+    let threads = if width <= 256 { 64.0 } else { 256.0 };
     gpu.launch(
         SOURCE.for_device(gpu),
-        "rms_norm",
-        &row_threads(width),
+        "row_norm",
+        &[("NORM", norm as u32 as f64), ("WORKGROUP", threads)],
         &[
-            x.f32_buffer("rms_norm")?,
-            weight.f32_buffer("rms_norm")?,
+            x.f32_buffer(name)?,
+            weight.f32_buffer(name)?,
+            bias.f32_buffer(name)?,
             out.buffer(),
         ],
         &params.words(),
@@ -177,12 +186,6 @@ pub fn group_norm(
         linear_grid(x.elem_count().div_ceil(WORKGROUP)),
     );
     Ok(out)
-}
-
-/// The `WORKGROUP` override for rows of `width`: narrow rows (QK-norm's 128)
-/// would leave most of 256 threads idle.
-fn row_threads(width: usize) -> [(&'static str, f64); 1] {
-    [("WORKGROUP", if width <= 256 { 64.0 } else { 256.0 })]
 }
 
 fn rows_and_width(what: &str, x: &Tensor) -> Result<(usize, usize), GpuError> {

@@ -1,6 +1,7 @@
 // Normalizations over contiguous f32 tensors, accumulated in f32.
 //
-// Row kernels (LayerNorm, RMSNorm): one workgroup per row. Each thread sums a
+// Row kernels (LayerNorm with or without weight and bias, RMSNorm; one entry
+// point specialised by NORM): one workgroup per row. Each thread sums a
 // strided slice of the row, then a workgroup reduction (reduce.wgsl's tree,
 // or reduce_subgroups.wgsl) combines the threads' partial sums, so rounding
 // error grows with width/threads plus a few additions rather than with the width. The variance is a second pass over the row,
@@ -68,79 +69,53 @@ fn mean_and_m2(id: Invocation, start: u32, len: u32) -> vec2<f32> {
     return vec2<f32>(mean, workgroup_sum(id, squares));
 }
 
-@group(0) @binding(1) var<storage, read_write> layer_norm_out: array<f32>;
-@group(0) @binding(2) var<uniform> layer_norm_params: Params;
+// The row kernels are one entry point; NORM picks the normalization. The
+// operands a normalization does not read (LayerNorm's weight and bias,
+// RMSNorm's bias) are bound to x, so that one layout serves all three.
+const LAYER_NORM: u32 = 0u;
+const LAYER_NORM_AFFINE: u32 = 1u;
+const RMS_NORM: u32 = 2u;
+override NORM: u32 = 0u;
+
+@group(0) @binding(3) var<storage, read_write> row_norm_out: array<f32>;
+@group(0) @binding(4) var<uniform> row_norm_params: Params;
 
 @compute @workgroup_size(WORKGROUP)
-fn layer_norm(
+fn row_norm(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
     id: Invocation,
 ) {
     let local = id.local;
-    let p = layer_norm_params;
+    let p = row_norm_params;
     let row = workgroup_index(wg, groups);
     if (row >= p.rows) {
         return;
     }
     let start = p.x_offset + row * p.width;
-    let stats = mean_and_m2(id, start, p.width);
-    let rstd = inverseSqrt(stats.y / f32(p.width) + p.eps);
-    for (var i = local; i < p.width; i += WORKGROUP) {
-        layer_norm_out[row * p.width + i] = (x[start + i] - stats.x) * rstd;
-    }
-}
-
-@group(0) @binding(3) var<storage, read_write> affine_out: array<f32>;
-@group(0) @binding(4) var<uniform> affine_params: Params;
-
-@compute @workgroup_size(WORKGROUP)
-fn layer_norm_affine(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    id: Invocation,
-) {
-    let local = id.local;
-    let p = affine_params;
-    let row = workgroup_index(wg, groups);
-    if (row >= p.rows) {
+    if (NORM == RMS_NORM) {
+        // Squares are non-negative: summing them cannot cancel.
+        var squares = 0.0;
+        for (var i = local; i < p.width; i += WORKGROUP) {
+            let v = x[start + i];
+            squares += v * v;
+        }
+        let rms_inverse = inverseSqrt(workgroup_sum(id, squares) / f32(p.width) + p.eps);
+        for (var i = local; i < p.width; i += WORKGROUP) {
+            row_norm_out[row * p.width + i] = x[start + i] * rms_inverse * weight[p.weight_offset + i];
+        }
         return;
     }
-    let start = p.x_offset + row * p.width;
     let stats = mean_and_m2(id, start, p.width);
     let rstd = inverseSqrt(stats.y / f32(p.width) + p.eps);
     for (var i = local; i < p.width; i += WORKGROUP) {
         let normalized = (x[start + i] - stats.x) * rstd;
-        affine_out[row * p.width + i] =
-            normalized * weight[p.weight_offset + i] + bias[p.bias_offset + i];
-    }
-}
-
-@group(0) @binding(2) var<storage, read_write> rms_norm_out: array<f32>;
-@group(0) @binding(3) var<uniform> rms_norm_params: Params;
-
-@compute @workgroup_size(WORKGROUP)
-fn rms_norm(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    id: Invocation,
-) {
-    let local = id.local;
-    let p = rms_norm_params;
-    let row = workgroup_index(wg, groups);
-    if (row >= p.rows) {
-        return;
-    }
-    let start = p.x_offset + row * p.width;
-    // Squares are non-negative: summing them cannot cancel.
-    var squares = 0.0;
-    for (var i = local; i < p.width; i += WORKGROUP) {
-        let v = x[start + i];
-        squares += v * v;
-    }
-    let rms_inverse = inverseSqrt(workgroup_sum(id, squares) / f32(p.width) + p.eps);
-    for (var i = local; i < p.width; i += WORKGROUP) {
-        rms_norm_out[row * p.width + i] = x[start + i] * rms_inverse * weight[p.weight_offset + i];
+        if (NORM == LAYER_NORM_AFFINE) {
+            row_norm_out[row * p.width + i] =
+                normalized * weight[p.weight_offset + i] + bias[p.bias_offset + i];
+        } else {
+            row_norm_out[row * p.width + i] = normalized;
+        }
     }
 }
 
