@@ -119,18 +119,15 @@ fn from_manifest(path: &Path) -> anyhow::Result<ModelChoice> {
     let json = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let manifest = Manifest::from_json(&path.display().to_string(), &json)?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let files = &manifest.files;
+    let files = pollster::block_on(ModelFiles::of_manifest(
+        &manifest.files,
+        async |file| open_checked(dir, file),
+        async |file| read_checked(dir, file),
+    ))?;
     Ok(ModelChoice {
         defaults: ModelDefaults::of_manifest(&manifest),
         configs: Some(manifest.config.clone()),
-        files: ModelFiles {
-            transformer: vec![open_checked(dir, &files.transformer)?],
-            autoencoder: vec![open_checked(dir, &files.autoencoder)?],
-            clip: vec![open_checked(dir, &files.clip)?],
-            t5: vec![open_checked(dir, &files.t5)?],
-            clip_tokenizer: read_checked(dir, &files.clip_tokenizer)?,
-            t5_tokenizer: read_checked(dir, &files.t5_tokenizer)?,
-        },
+        files,
     })
 }
 

@@ -60,15 +60,11 @@ fn open_manifest(manifest_path: &Path) -> anyhow::Result<(Manifest, ModelFiles<F
         let path = dir.join(name);
         std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
     };
-    let files = &manifest.files;
-    let model_files = ModelFiles {
-        transformer: vec![open(&files.transformer.path)?],
-        autoencoder: vec![open(&files.autoencoder.path)?],
-        clip: vec![open(&files.clip.path)?],
-        t5: vec![open(&files.t5.path)?],
-        clip_tokenizer: read(&files.clip_tokenizer.path)?,
-        t5_tokenizer: read(&files.t5_tokenizer.path)?,
-    };
+    let model_files = pollster::block_on(ModelFiles::of_manifest(
+        &manifest.files,
+        async |file| open(&file.path),
+        async |file| read(&file.path),
+    ))?;
     Ok((manifest, model_files))
 }
 

@@ -8,9 +8,16 @@ use candle_core::{Device, Module, Tensor};
 use candle_transformers::models::flux::{self, WithForward};
 use sculpt_gpu::kernels::frame::to_rgba8_cpu;
 
-use super::pipeline::Resident;
+use super::autoencoder::Decoder;
 use crate::generation::{Backend, Frame, LatentShape};
 use crate::pipeline::PipelineError;
+
+/// The models a run uses, loaded once by the pipeline and shared.
+pub(super) struct Resident {
+    pub transformer: flux::model::Flux,
+    pub decoder: Decoder,
+    pub autoencoder: flux::autoencoder::Config,
+}
 
 /// A prompt's T5 states [1, tokens, d] and CLIP vector [1, hidden].
 pub struct CpuText {

@@ -7,7 +7,7 @@ use candle_core::{Device, Module, Tensor};
 use candle_transformers::models::flux;
 
 use super::autoencoder::{Decoder, Encoder};
-use super::backend::{CpuBackend, CpuText};
+use super::backend::{CpuBackend, CpuText, Resident};
 use super::models::{Clip, T5, autoencoder_config, flux_config};
 use super::weights::{CheckedFile, MAX_CPU_WEIGHT_BYTES};
 use crate::checkpoint::ModelConfig;
@@ -17,13 +17,6 @@ use crate::pipeline::{
     GenerateRequest, InitImage, ManifestConfig, ModelDefaults, ModelFiles, PipelineError,
 };
 use crate::text::{ClipTokenizer, T5Tokenizer};
-
-/// The loaded models a generation borrows.
-pub(super) struct Resident {
-    pub transformer: flux::model::Flux,
-    pub decoder: Decoder,
-    pub autoencoder: flux::autoencoder::Config,
-}
 
 /// A model ready to generate on the CPU.
 pub struct CpuPipeline {

@@ -15,10 +15,17 @@ use sculpt_gpu::{
     },
 };
 
-use super::pipeline::Resident;
-use crate::flux::{FluxInputs, Positions};
+use crate::flux::autoencoder::Decoder;
+use crate::flux::{FluxInputs, FluxTransformer, Positions};
 use crate::generation::{Backend, Frame, LatentShape};
 use crate::pipeline::PipelineError;
+
+/// The models kept loaded between generations, shared by the pipeline
+/// with the runs that use them.
+pub(super) struct Resident {
+    pub transformer: FluxTransformer,
+    pub decoder: Decoder,
+}
 
 /// A prompt's T5 states and pooled CLIP vector.
 pub struct GpuText {

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use sculpt_gpu::{Gpu, Tensor, kernels::layout::pack_patches, kernels::noise::NoiseKernel};
 
-use super::backend::{GpuBackend, GpuText};
+use super::backend::{GpuBackend, GpuText, Resident};
 use super::named_weights::NamedWeights;
 use crate::checkpoint::{ModelConfig, Role, gpu_weight_bytes};
 use crate::clip::ClipTextModel;
@@ -22,13 +22,6 @@ use crate::pipeline::{
 use crate::t5::T5Encoder;
 use crate::text::{ClipTokenizer, T5Tokenizer};
 use crate::weights::FileWeights;
-
-/// The models kept loaded between generations, shared with the runs that
-/// use them.
-pub(super) struct Resident {
-    pub transformer: FluxTransformer,
-    pub decoder: Decoder,
-}
 
 /// A model ready to generate on a GPU.
 pub struct GpuPipeline<S> {

@@ -1,6 +1,6 @@
 //! A model's files, and the check that each holds the role it was given.
 
-use super::PipelineError;
+use super::{ManifestFile, ManifestFiles, PipelineError};
 use crate::checkpoint::{Checkpoint, ModelConfig, Role, check_layout, detect, naming_of};
 use crate::formats::TensorIndex;
 
@@ -13,6 +13,26 @@ pub struct ModelFiles<S> {
     pub t5: Vec<S>,
     pub clip_tokenizer: Vec<u8>,
     pub t5_tokenizer: Vec<u8>,
+}
+
+impl<S> ModelFiles<S> {
+    /// The files a manifest names: each weight file opened as a source with
+    /// `open`, each tokenizer read whole with `read` (both may check the
+    /// file against the manifest's size and SHA-256 as they go).
+    pub async fn of_manifest<E>(
+        files: &ManifestFiles,
+        mut open: impl AsyncFnMut(&ManifestFile) -> Result<S, E>,
+        mut read: impl AsyncFnMut(&ManifestFile) -> Result<Vec<u8>, E>,
+    ) -> Result<Self, E> {
+        Ok(Self {
+            transformer: vec![open(&files.transformer).await?],
+            autoencoder: vec![open(&files.autoencoder).await?],
+            clip: vec![open(&files.clip).await?],
+            t5: vec![open(&files.t5).await?],
+            clip_tokenizer: read(&files.clip_tokenizer).await?,
+            t5_tokenizer: read(&files.t5_tokenizer).await?,
+        })
+    }
 }
 
 /// Checks the file `name` with tensors `index` holds a `role` model:

@@ -21,17 +21,13 @@ pub fn manifest() -> Manifest {
 }
 
 pub fn files(manifest: &Manifest) -> ModelFiles<Source> {
-    let read = |path: &str| std::fs::read(model_dir().join(path)).unwrap();
-    let source = |path: &str| vec![MemorySource::new(path, read(path))];
-    let f = &manifest.files;
-    ModelFiles {
-        transformer: source(&f.transformer.path),
-        autoencoder: source(&f.autoencoder.path),
-        clip: source(&f.clip.path),
-        t5: source(&f.t5.path),
-        clip_tokenizer: read(&f.clip_tokenizer.path),
-        t5_tokenizer: read(&f.t5_tokenizer.path),
-    }
+    let read = |path: &str| std::fs::read(model_dir().join(path));
+    pollster::block_on(ModelFiles::of_manifest(
+        &manifest.files,
+        async |file| read(&file.path).map(|bytes| MemorySource::new(&file.path, bytes)),
+        async |file| read(&file.path),
+    ))
+    .unwrap()
 }
 
 pub fn defaults(manifest: &Manifest) -> ModelDefaults {

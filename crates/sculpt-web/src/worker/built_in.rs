@@ -25,16 +25,6 @@ use crate::{protocol::BUILT_IN_MODEL, store::sha256_hex};
 
 pub async fn open(gpu: &Rc<Gpu>) -> Result<GpuPipeline<WebSource>, String> {
     let (manifest, files) = fetch_model().await?;
-    let fetched =
-        |sources: Vec<MemorySource<Vec<u8>>>| sources.into_iter().map(WebSource::Fetched).collect();
-    let files = ModelFiles {
-        transformer: fetched(files.transformer),
-        autoencoder: fetched(files.autoencoder),
-        clip: fetched(files.clip),
-        t5: fetched(files.t5),
-        clip_tokenizer: files.clip_tokenizer,
-        t5_tokenizer: files.t5_tokenizer,
-    };
     GpuPipeline::open(
         Rc::clone(gpu),
         ModelDefaults::of_manifest(&manifest),
@@ -57,29 +47,24 @@ pub async fn open_cpu() -> Result<CpuPipeline, String> {
     .map_err(|e| e.to_string())
 }
 
-async fn fetch_model() -> Result<(Manifest, ModelFiles<MemorySource<Vec<u8>>>), String> {
+async fn fetch_model() -> Result<(Manifest, ModelFiles<WebSource>), String> {
     let folder = format!("models/{BUILT_IN_MODEL}/");
     let manifest_path = format!("{folder}manifest.json");
     let manifest = Manifest::from_json(&manifest_path, &fetch(&manifest_path).await?)
         .map_err(|e| e.to_string())?;
-    let files = &manifest.files;
-    let weights =
-        |bytes: Vec<u8>, file: &ManifestFile| vec![MemorySource::new(file.path.clone(), bytes)];
-    let model_files = ModelFiles {
-        transformer: weights(
-            fetch_checked(&folder, &files.transformer).await?,
-            &files.transformer,
-        ),
-        autoencoder: weights(
-            fetch_checked(&folder, &files.autoencoder).await?,
-            &files.autoencoder,
-        ),
-        clip: weights(fetch_checked(&folder, &files.clip).await?, &files.clip),
-        t5: weights(fetch_checked(&folder, &files.t5).await?, &files.t5),
-        clip_tokenizer: fetch_checked(&folder, &files.clip_tokenizer).await?,
-        t5_tokenizer: fetch_checked(&folder, &files.t5_tokenizer).await?,
-    };
-    Ok((manifest, model_files))
+    let files = ModelFiles::of_manifest(
+        &manifest.files,
+        async |file| {
+            let bytes = fetch_checked(&folder, file).await?;
+            Ok::<_, String>(WebSource::Fetched(MemorySource::new(
+                file.path.clone(),
+                bytes,
+            )))
+        },
+        async |file| fetch_checked(&folder, file).await,
+    )
+    .await?;
+    Ok((manifest, files))
 }
 
 /// A file of the model, refused unless its size and SHA-256 are the
