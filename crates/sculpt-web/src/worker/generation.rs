@@ -7,7 +7,7 @@ use sculpt_flux::{
     cpu::CpuBackend,
     generation::{Backend, Frame, Generation, Pipeline, Show},
     gpu::GpuBackend,
-    pipeline::GenerateRequest,
+    pipeline::{GenerateRequest, InitImage},
 };
 use sculpt_gpu::{Gpu, Tensor};
 use wasm_bindgen::JsCast;
@@ -117,7 +117,13 @@ pub async fn run<P: Pipeline, S: Screen<P::Backend>>(
     // Let the page show that before the encoders keep the worker busy.
     screen.settle().await;
     let mut generation = pipeline
-        .start(&request(&settings))
+        .start(&request(
+            &settings.prompt,
+            [settings.width, settings.height],
+            settings.steps,
+            settings.seed,
+            None,
+        ))
         .await
         .map_err(|e| e.to_string())?;
     let warnings: Vec<String> = generation
@@ -163,17 +169,23 @@ pub async fn run<P: Pipeline, S: Screen<P::Backend>>(
     generated(&frame, settings, model, S::SOFTWARE, started, warnings)
 }
 
-/// The request of the page's settings.
-fn request(settings: &GenerateSettings) -> GenerateRequest {
+/// What a surface's settings ask for, with the model's own guidance.
+pub fn request(
+    prompt: &str,
+    [width, height]: [usize; 2],
+    steps: usize,
+    seed: u32,
+    init_image: Option<InitImage>,
+) -> GenerateRequest {
     GenerateRequest {
-        prompt: settings.prompt.clone(),
-        width: settings.width,
-        height: settings.height,
-        steps: settings.steps,
-        seed: u64::from(settings.seed),
+        prompt: prompt.into(),
+        width,
+        height,
+        steps,
+        seed: u64::from(seed),
         guidance: None,
         cfg_scale: None,
-        init_image: None,
+        init_image,
     }
 }
 

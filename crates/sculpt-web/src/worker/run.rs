@@ -52,16 +52,13 @@ pub fn request(settings: &RunSettings) -> Result<GenerateRequest, String> {
             settings.history
         ));
     }
-    Ok(GenerateRequest {
-        prompt: settings.prompt.clone(),
-        width: settings.width,
-        height: settings.height,
-        steps: settings.steps,
-        seed: u64::from(settings.seed),
-        guidance: None,
-        cfg_scale: None,
+    Ok(super::generation::request(
+        &settings.prompt,
+        [settings.width, settings.height],
+        settings.steps,
+        settings.seed,
         init_image,
-    })
+    ))
 }
 
 /// Draws a run's start latent and says what the run will visit.
