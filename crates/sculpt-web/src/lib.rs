@@ -5,9 +5,9 @@
 //!
 //! **The engine** runs in a Web Worker ([`worker`]: the GPU engine, the CPU
 //! fallback, imports) behind one message boundary ([`protocol`]: every
-//! message, typed, encoded and decoded there), reading from the sources an
-//! import or a generation needs (a chosen file, a web address, the IndexedDB
-//! [`store`], which also keeps the generator's history). A surface starts it
+//! message, typed, encoded and decoded there), reading from the [`sources`]
+//! an import or a generation needs (a chosen file, a web address, the
+//! IndexedDB [`store`], which also keeps the generator's history). A surface starts it
 //! with [`engine_client::EngineClient`], which hands it a canvas and
 //! delivers its replies; the client knows nothing of any page.
 //!
@@ -37,17 +37,13 @@
 //! host.
 
 #[cfg(target_arch = "wasm32")]
-pub mod blob_source;
-#[cfg(target_arch = "wasm32")]
 pub mod engine_client;
-#[cfg(target_arch = "wasm32")]
-pub mod import_source;
 #[cfg(target_arch = "wasm32")]
 mod page;
 pub mod protocol;
-pub mod store;
 #[cfg(target_arch = "wasm32")]
-pub mod url_source;
+pub mod sources;
+pub mod store;
 #[cfg(target_arch = "wasm32")]
 pub mod worker;
 

@@ -18,12 +18,12 @@ use web_sys::{
 };
 
 use crate::{
-    import_source::ImportFiles,
     page::{
         dom,
         session::{Busy, Session},
     },
     protocol::{BUILT_IN_MODEL, ImportCheck, PageMessage, StoredModel, ToEngine},
+    sources::ImportFiles,
 };
 
 /// The files the user chose (or the addresses given), kept until they are

@@ -15,7 +15,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{File, OffscreenCanvas};
 
 use super::ToEngine;
-use crate::import_source::ImportFiles;
+use crate::sources::ImportFiles;
 
 /// A message from a page, typed.
 pub enum PageMessage {

@@ -20,7 +20,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Response, WorkerGlobalScope};
 
-use super::source::WebSource;
+use crate::sources::WebSource;
 use crate::{protocol::BUILT_IN_MODEL, store::sha256_hex};
 
 pub async fn open(gpu: &Rc<Gpu>) -> Result<GpuPipeline<WebSource>, String> {

@@ -20,11 +20,10 @@ use super::{
     generation::{self, GpuScreen, now_ms},
     library::Library,
     run::{self, ActiveRun, Run},
-    source::WebSource,
 };
 use crate::{
-    import_source::ImportFiles,
     protocol::{BUILT_IN_MODEL, Backend, FromEngine, ToEngine},
+    sources::{ImportFiles, WebSource},
 };
 
 /// What the engine serves: a protocol message, or one of the two that carry

@@ -11,10 +11,9 @@ use sculpt_flux::{
 use sculpt_gpu::Gpu;
 use std::rc::Rc;
 
-use super::source::WebSource;
 use crate::{
-    import_source::ImportFiles,
     protocol::{FromEngine, ImportCheck, ImportPart, PlanReport, StoredModel},
+    sources::{ImportFiles, WebSource},
     store::{ImportPhase, IndexedDb, ModelRecord, ModelStatus, StoreError, WeightStore},
 };
 

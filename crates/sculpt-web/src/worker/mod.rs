@@ -16,7 +16,6 @@ mod engine;
 mod generation;
 mod library;
 mod run;
-mod source;
 
 use std::{
     cell::{Cell, RefCell},

@@ -6,7 +6,7 @@ use std::io;
 use sculpt_flux::formats::ByteSource;
 use web_sys::File;
 
-use crate::{blob_source::BlobSource, url_source::UrlSource};
+use super::{BlobSource, UrlSource};
 
 /// The files of one import, as the page sent them.
 pub struct ImportFiles {
