@@ -1,6 +1,71 @@
 //! Project automation, run as `cargo xtask <command>` (an alias in
 //! `.cargo/config.toml`). Every command installs what it needs first, so a
-//! fresh Debian machine with rustup's toolchain is enough.
+//! fresh Debian machine with rustup's toolchain is enough (as root,
+//! everything missing is installed on first use; otherwise the command says
+//! what to install). `cargo xtask setup` installs it all at once.
+//!
+//! # `serve`
+//!
+//! `cargo xtask serve [--port 8080] [--dev]` installs the
+//! `wasm32-unknown-unknown` target, trunk ([`prereqs::TRUNK_VERSION`]) and
+//! `wasm-bindgen-cli` at exactly the version `Cargo.lock` pins, then runs
+//! `trunk serve --offline` (nothing is downloaded at build time) on
+//! 127.0.0.1. Without `--dev` it serves what a static host would: the
+//! release build, with no live-reload script and no index.html fallback for
+//! missing files. `--dev` builds without optimizations and reloads the page
+//! when a source changes. No wasm optimizer runs (`data-wasm-opt="0"` in
+//! `index.html`): Debian's binaryen is too old for what rustc emits.
+//!
+//! # `test`
+//!
+//! `cargo xtask test [--only fmt,clippy,native,wasm,e2e]` installs the test
+//! prerequisites (Debian's `chromium`, `chromium-driver` and
+//! `mesa-vulkan-drivers`; the npm packages of `tests/e2e`), runs these steps
+//! in order and ends with `N passed, N failed, N skipped`:
+//!
+//! | step | what |
+//! | --- | --- |
+//! | `fmt` | `cargo fmt --all --check` |
+//! | `clippy` | clippy with warnings denied, natively and for wasm32 |
+//! | `native` | the workspace's tests: unit tests, and GPU tests on the native adapter (lavapipe when there is no GPU); then `sculpt info` |
+//! | `wasm` | `sculpt-gpu`'s GPU tests compiled to wasm in headless Chromium with WebGPU; `sculpt-web`'s weight store on Chromium's IndexedDB; `sculpt-flux`'s wasm tests (text in Node, the transformer in Chromium) |
+//! | `e2e` | the page built by `trunk build --release` into `target/e2e-dist`, driven by `tests/e2e` (Node's test runner, playwright-core, Debian's Chromium) |
+//!
+//! GPU test binaries are the ones named `tests/gpu/` or `tests/gpu_*.rs` in
+//! their crate; the summary counts them apart. The native GPU tests must
+//! find subgroups and shader-f16 (lavapipe has both), so that the kernels'
+//! variants cannot go untested; `SCULPT_ALLOW_NO_SUBGROUPS=1` and
+//! `SCULPT_ALLOW_NO_F16=1` lift that on other adapters. When a step fails
+//! without a failing test (a build error, a crashed test binary), the
+//! summary ends with the line of its output that says why, and the free disk
+//! space. Test builds keep line tables only: a whole run takes about 3 GB of
+//! `target/` (17 GB with full debug info: a CI run whose checks passed and
+//! whose test and page builds then both failed most likely ran out of disk).
+//! CI (`.ci/run`) runs `cargo xtask test` and nothing else, with
+//! `CARGO_INCREMENTAL=0`.
+//!
+//! # `bench`
+//!
+//! `cargo xtask bench [--quick]` runs `sculpt bench kernels` in a release
+//! build and keeps its Markdown in `target/bench/kernels.md`; `--page` times
+//! the page in headless Chromium (load, engine ready, first step, ms per
+//! step with the built-in model; on WebGPU, then on the CPU fallback in a
+//! browser without WebGPU) into `target/bench/page.md`. Per-stage timings
+//! of a generation are `sculpt bench stages` (see `sculpt-cli`). Figures go
+//! to BENCHMARKS.md with the machine they came from.
+//!
+//! # `eval-tiny` and `train-tiny`
+//!
+//! `cargo xtask eval-tiny [--prompts N] [--steps S] [--few-steps F]
+//! [--emoji N] [--model manifest.json] [--quick]` runs `sculpt-eval` in a
+//! release build (what it measures is in that crate's docs): the report
+//! goes to `target/eval/report.md` with a sample sheet and every image;
+//! figures go to models/sculpt-tiny/MODEL.md. The concept references are
+//! drawn by the training data's Python in the training venv
+//! (`SCULPT_TRAIN_PYTHON` to use another); `--quick`, CI's regression
+//! subset, needs no Python. `cargo xtask train-tiny` trains the built-in
+//! model from scratch on the CPU (PyTorch recipe in `xtask/train`) and
+//! writes `models/sculpt-tiny`.
 
 mod bench;
 mod eval;

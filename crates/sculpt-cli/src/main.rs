@@ -2,7 +2,42 @@
 //!
 //! The native command line: a thin binary over `sculpt-gpu` and `sculpt-flux`.
 //! It parses arguments, calls the libraries and prints; it holds no model or
-//! kernel logic of its own.
+//! kernel logic of its own. Run it with `cargo run -p sculpt-cli -- …`;
+//! `--help` on each command lists its flags.
+//!
+//! - `sculpt info` prints the GPU adapter, its optional features
+//!   (shader-f16, subgroups, timestamp queries) and key limits.
+//! - `sculpt generate --prompt "…" [--model <manifest.json | dir | files…>]
+//!   [--steps N] [--seed S] [--width W --height H] --out out.png
+//!   [--save-steps DIR] [--init-image IMG.png --strength S] [--cfg S]
+//!   [--guidance G] [--cpu]` writes a PNG with the prompt, seed, steps and
+//!   model in its tEXt chunks; a progress bar goes to stderr. Without
+//!   `--model` it uses the built-in model, `models/sculpt-tiny/manifest.json`,
+//!   and says so when it is not installed. A folder is read through its
+//!   `manifest.json`, or else its `*.safetensors`/`*.gguf` files are sorted
+//!   into roles by their headers and its `tokenizer.json` files by type (BPE
+//!   is CLIP's, Unigram T5's), as the page's import does. `--cpu` runs the
+//!   CPU fallback (candle; small models with a manifest, i.e. the built-in
+//!   one) instead of the GPU, through the same generation driver.
+//! - `sculpt inspect FILE…` prints each file's role, variant, tensor and
+//!   parameter counts, dtype mix, and bytes in the file and on the GPU; it
+//!   reads headers only.
+//! - `sculpt forward --stage dit|ae-decode|ae-encode|clip|t5 --weights FILE
+//!   [--config config.json] --inputs in.safetensors --out out.safetensors`
+//!   runs one stage, to compare Sculpt with PyTorch or candle; `--help`
+//!   lists the tensor names. The config is Sculpt's own JSON, the public
+//!   config.json of the diffusers/transformers layout, or inferred from the
+//!   shapes.
+//! - `sculpt bench kernels [--quick] [--only …]` times the WGSL kernels at
+//!   FLUX's shapes, with candle on the CPU as a yardstick (`cargo xtask
+//!   bench` runs it in release); `sculpt bench stages [--model …]
+//!   [--steps N] [--cpu | --f16-linear]` times each stage of a generation
+//!   (loading, text encoders, a step, decoding) on the GPU or the CPU
+//!   fallback. Both print Markdown for BENCHMARKS.md.
+//!
+//! Its tests (`tests/`) run the binary: `gpu_generate.rs` checks that
+//! `sculpt generate` equals the same generation in candle-transformers
+//! within 1/255.
 
 mod bench;
 mod forward;

@@ -35,13 +35,96 @@
 //! checked against candle-transformers on the CPU, a whole generation too
 //! (`sculpt-cli`'s `tests/gpu_generate.rs`).
 //!
+//! # The parts, in more detail
+//!
+//! - **Weight files** ([`formats`]): safetensors and GGUF (v2/v3) readers
+//!   and writers over a [`formats::ByteSource`] (a file natively; in the
+//!   page a chosen file, a web address read in ranges, or the IndexedDB
+//!   weight store), read in bounded pieces. Every length, count, offset and
+//!   alignment is checked against the real file size before anything is
+//!   allocated; errors name the file and the field or tensor.
+//! - **Loading** ([`weights`]): [`weights::FileWeights`] hands out one
+//!   tensor at a time, in slabs of rows; linear weights stay in their
+//!   storage format (FP8 E4M3 becomes f16, exactly), everything else becomes
+//!   f32, and non-finite values are refused by tensor and element. The
+//!   shards of one checkpoint (`model-00001-of-00002.safetensors`, …) open
+//!   as one source; a tensor in two shards is refused.
+//! - **Checkpoints** ([`checkpoint`]): a file's role (FLUX transformer or
+//!   autoencoder under BFL or diffusers names, CLIP text model, T5 encoder),
+//!   variant (schnell or dev, by the guidance embedder) and configuration
+//!   come from its tensor names and shapes; then every tensor is checked
+//!   against that configuration's layout, and the first unknown, mis-shaped
+//!   or missing tensor is the error. Not in the weights, so assumed: FLUX's
+//!   rotary split and θ, CLIP's 64-wide heads, T5's 128 max distance,
+//!   FLUX's latent scale and shift.
+//! - **Models**: the FLUX transformer ([`flux`]: double and single blocks,
+//!   modulation, QK-RMSNorm, RoPE over `[txt, img]` ids, dev's guidance
+//!   embedding; by BFL's tensor names or diffusers' through
+//!   [`flux::DiffusersNames`]); the autoencoder ([`flux::autoencoder`]:
+//!   `decode` and `encode` with the latent scale and shift; diffusers' names
+//!   through [`flux::autoencoder::DiffusersVaeNames`]); CLIP-L's text model
+//!   ([`clip`]: causal, QuickGELU, pooled at the first EOS) and the T5 v1.1
+//!   encoder ([`t5`]: relative position buckets, gated GELU). Each equals
+//!   candle-transformers' on the CPU (`tests/gpu_flux.rs`,
+//!   `gpu_autoencoder.rs`, `gpu_clip.rs`, `gpu_t5.rs`), from f32 or packed
+//!   (f16/bf16/GGUF) weights.
+//! - **Tokenizers** ([`text`]): CLIP-L's BPE (77 tokens) and T5's unigram
+//!   (padded to the model's T5 length) through the `tokenizers` crate, from
+//!   the public `tokenizer.json` files; truncation comes with a warning.
+//! - **What to run** ([`pipeline`]): a model is a [`pipeline::Manifest`]
+//!   (`models/<name>/manifest.json`: name, version 1, default resolution
+//!   and steps, schedule shift, default true-CFG scale, T5 length, the six
+//!   files with bytes and SHA-256, and the four configs under their Rust
+//!   field names) or loose files sorted into roles by
+//!   [`pipeline::sort_loose_files`] (shared by the CLI's `--model` and the
+//!   page's import), their configs inferred. A [`pipeline::GenerateRequest`]
+//!   is checked (size a multiple of 16, prompt, steps, strength) and the
+//!   [`pipeline::MemoryPlan`] computed before anything loads: each stage's
+//!   GPU weight bytes (exact) and activation bytes at the requested size
+//!   (an estimate), the peak of the two phases (text encoders; transformer
+//!   with the autoencoder), and whether the largest tensor fits one buffer
+//!   binding of the device.
+//! - **Generating** ([`generation`], [`gpu`]): [`gpu::GpuPipeline::open`]
+//!   reads and checks the headers; `start` loads CLIP and T5, encodes the
+//!   prompt (and the empty prompt for true CFG) and drops them, loads the
+//!   transformer and autoencoder once and keeps them, and makes the seed's
+//!   Philox noise; each [`generation::Generation::step`] records one Euler
+//!   step (dev's embedded guidance, or `v_u + s·(v_c − v_u)`) and reads
+//!   nothing back; `image` decodes x_t, x̂₀ or v where the backend
+//!   computes (the page draws it from there), `frame` reads it back as
+//!   RGBA8, and `finish` runs the remaining steps; `forward` noises the
+//!   clean latent to any t without the model, and `restart_at` starts the
+//!   run again there. The [`generation::History`]
+//!   keeps at most [`generation::HISTORY_LIMIT`] steps. After a two-step
+//!   warm-up a GPU step creates no buffers or pipelines
+//!   (`tests/gpu_pipeline.rs`).
+//! - **The CPU fallback** (`cpu`, feature `cpu`, which `sculpt-web` and
+//!   `sculpt-cli` enable; it builds for wasm32): candle-transformers' CLIP,
+//!   T5 and FLUX transformer, and their autoencoder with one workaround for
+//!   candle-core 0.9.2's CPU convolution (`cpu/autoencoder.rs`), behind the
+//!   same [`generation::Backend`] and [`generation::Pipeline`], opening the
+//!   same manifests with the same checks, and drawing noise with
+//!   `sculpt_gpu::kernels::noise::gaussian_cpu`, the GPU kernel's CPU twin.
+//!   Weights are held in memory as f32 (about 32 MB for the built-in
+//!   model); models over `MAX_CPU_WEIGHT_BYTES` as f32, split in shards or
+//!   under diffusers' names are refused, so imported FLUX.1 checkpoints are
+//!   GPU-only.
+//!
+//! GPU test binaries are named `tests/gpu_*.rs`; `cargo xtask test` counts
+//! them apart from the unit tests.
+//!
 //! **Where things go.** A new GPU kernel goes in `sculpt-gpu` (one `.wgsl`
-//! family per file); a new layer or model of FLUX's in its folder here
+//! family per file); a new layer or model of FLUX.1's in its folder here
 //! (`flux/`, `clip/`, `t5/`), checked against candle in `tests/gpu_*.rs`; a
 //! new sampling feature (a schedule, a guidance rule, a step view) in
 //! [`generation`] or [`schedule`], once, so that both backends and every
 //! surface get it; a new backend is a [`generation::Backend`] and a
-//! [`generation::Pipeline`] that opens models on it.
+//! [`generation::Pipeline`] that opens models on it. A new model family
+//! (FLUX.2, say) is not yet a folder alone: today the four FLUX.1
+//! stages (CLIP, T5, transformer, autoencoder) are named in
+//! [`checkpoint::Role`], the manifest's files and configs, the memory plan,
+//! the loose-file sorter and both pipelines, and an open model roster, where
+//! a family describes its stages in one place, is being built (issue 19).
 
 pub mod checkpoint;
 pub mod clip;

@@ -25,6 +25,63 @@
 //! beside `page/` with its own entry point, starting its own
 //! [`engine_client::EngineClient`].
 //!
+//! # The engine, in more detail
+//!
+//! - **The page never computes.** Its wasm module (the `sculpt-web` binary)
+//!   wires the DOM and starts the engine, a second wasm module (the
+//!   `sculpt-worker` binary) in a dedicated Web Worker, so GPU work, weight
+//!   loading and prompt encoding never block typing. Between steps the
+//!   engine returns to the worker's event loop, which is when it sees a
+//!   `cancel` or a change of what to show.
+//! - **The messages** ([`protocol`]): the worker says `loaded`; the page
+//!   transfers its canvas with `{ type: "attach", canvas }` and gets
+//!   `{ type: "ready", device, backend }` (`backend` is `"webgpu"` or
+//!   `"cpu"`; `device` is label/value rows for "About this device"). Then
+//!   `{ type: "generate", model, prompt, width, height, steps, seed, show }`
+//!   is answered by `progress` and one `step` per step, then `generated`
+//!   (the PNG bytes) or `cancelled`; `cancel` and `show` act at once.
+//!   `check_files` (File objects and/or web addresses) answers
+//!   `files_checked` (each file's role, the memory plan on this device,
+//!   whether it can run here; nothing stored yet); `import` answers
+//!   `importing` progress, then `imported`; `list_models`, `verify_model`
+//!   and `delete_model` answer `models`. Step-level runs, for the
+//!   visualizer and the widget (`protocol/run.rs`): `start_run` (from pure
+//!   noise, or from an image noised to t), `step_run`, `draw_run` (any kept
+//!   step's x_t, x̂₀ or velocity), `noise_run` (the forward process, no
+//!   model), `restart_run` and `end_run`, on either backend through one
+//!   generic `worker/run.rs`.
+//! - **Frames without readback.** The engine draws each frame into the
+//!   transferred `OffscreenCanvas`'s texture with
+//!   `sculpt_gpu::present::draw_image`, so a frame goes from the GPU to the
+//!   screen with no copy through the CPU.
+//! - **The CPU fallback.** Where the browser offers no WebGPU adapter or
+//!   device, the same engine (`worker/engine.rs`) runs the built-in model on
+//!   `sculpt_flux`'s CPU backend (candle in wasm with SIMD, one thread) and
+//!   puts each frame on the canvas with its 2d context. The messages are the
+//!   same; `ready` says `backend: "cpu"` and the page shows a notice above
+//!   the generator. Imported models need WebGPU and are refused by name.
+//! - **Importing FLUX.1 weights** (`worker/library.rs`, the Models surface):
+//!   files (chooser or drag and drop) or web addresses (HTTP range requests;
+//!   the server must allow CORS) are sorted into roles by their headers
+//!   (`sculpt_flux::pipeline::sort_loose_files`, shared with the CLI), the
+//!   memory plan is shown, and only a model the device can run is stored;
+//!   the import streams into the [`store`] a chunk at a time with a
+//!   progress bar, then every chunk is read back and checked. The page asks
+//!   for persistent storage on import, shows what the models use against
+//!   the site's quota, and lists each model with Check and Delete.
+//!   Generating with an imported model streams its weights from IndexedDB
+//!   to the GPU.
+//! - **Offline.** `www/sw.js`, a service worker, keeps the app shell and
+//!   the built-in model (`models/`, copied into the site by trunk) after
+//!   one visit; network first, so a new build is never mixed with an old
+//!   one.
+//! - **Tests.** The store's logic natively on an in-memory backend with
+//!   simulated quota and damage (`tests/store.rs`), the IndexedDB backend in
+//!   Chromium (`tests/indexed_db.rs`), and the page end to end in
+//!   `tests/e2e/` at the repository root (generating, the first screen, the
+//!   CPU fallback, importing: a real quota error and the resumed import, a
+//!   damaged chunk found by Check, import by address, offline reload).
+//!
 //! **Must not:** compute. Kernels live in `sculpt-gpu`, models and the
 //! generation pipelines (GPU and CPU) in `sculpt-flux`; this crate calls them
 //! from its worker and shows what they produce. It never leaves the page

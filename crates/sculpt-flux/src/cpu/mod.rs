@@ -4,13 +4,15 @@
 //! It runs candle-transformers' own CLIP, T5 and FLUX transformer, and its
 //! autoencoder with one workaround (see `cpu/autoencoder.rs`), fed by this crate's format readers and checked against the
 //! same [`ManifestConfig`](crate::pipeline::ManifestConfig) as the GPU
-//! pipeline, and samples exactly as [`Pipeline`](crate::pipeline::Pipeline)
-//! does: the same request checks, schedule ([`crate::sampler::timesteps`]),
-//! seeded Philox noise (`sculpt_gpu::kernels::noise::gaussian_cpu`, the
-//! GPU kernel's CPU twin), true CFG `v_u + s·(v_c − v_u)`, Euler steps one
-//! at a time with a frame of either latent, and the same RGBA8 bytes. A
-//! generation on the CPU therefore matches the GPU's to rounding
-//! (`tests/gpu_cpu_parity.rs`).
+//! pipeline. [`CpuPipeline`] and [`CpuBackend`] are the CPU's
+//! [`Pipeline`](crate::generation::Pipeline) and
+//! [`Backend`](crate::generation::Backend), so the one
+//! [`Generation`](crate::generation::Generation) driver samples here as on
+//! the GPU: the same request checks, schedule ([`crate::schedule`]), seeded
+//! Philox noise (`sculpt_gpu::kernels::noise::gaussian_cpu`, the GPU
+//! kernel's CPU twin), true CFG, Euler steps one at a time with a frame of
+//! x_t, x̂₀ or v, and the same RGBA8 bytes. A generation on the CPU
+//! therefore matches the GPU's to rounding (`tests/gpu_cpu_parity.rs`).
 //!
 //! Weights are held in memory as f32 (GGUF blocks are dequantized once, at
 //! load), because the CPU runs small models only: the fallback refuses

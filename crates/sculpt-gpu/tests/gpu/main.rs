@@ -3,7 +3,7 @@
 //! in CI), and as a `wasm_bindgen_test` in headless Chromium on WebGPU.
 //!
 //! Natively: `cargo test -p sculpt-gpu --test gpu`.
-//! In the browser: `cargo xtask test --only wasm` (see README, "Browser tests").
+//! In the browser: `cargo xtask test --only wasm` (see docs/development.md, "Browser tests").
 
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
