@@ -46,11 +46,7 @@ impl DevicePanel {
         })?;
         dom::listen("reset-gpu", "click", {
             let session = Rc::clone(session);
-            move |_: Event| {
-                if let Err(message) = session.send(ToEngine::ResetGpu) {
-                    dom::show_error(&message);
-                }
-            }
+            move |_: Event| session.send(ToEngine::ResetGpu)
         })?;
         session.watch(|busy| {
             if let Ok(button) = element::<HtmlButtonElement>("draw") {

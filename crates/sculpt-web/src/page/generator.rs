@@ -58,18 +58,14 @@ impl Generator {
         dom::listen("cancel", "click", {
             let session = Rc::clone(session);
             move |_: Event| {
-                if let Err(message) = session.send(ToEngine::Cancel) {
-                    dom::show_error(&message);
-                }
+                session.send(ToEngine::Cancel);
                 dom::set_progress("Cancelling after this step…");
             }
         })?;
         for id in ["show-current", "show-predicted-clean"] {
             let session = Rc::clone(session);
             dom::listen(id, "change", move |_: Event| {
-                if let Err(message) = session.send(ToEngine::Show { show: read_show() }) {
-                    dom::show_error(&message);
-                }
+                session.send(ToEngine::Show { show: read_show() })
             })?;
         }
         seed::wire()?;

@@ -83,20 +83,14 @@ fn run() -> Result<(), String> {
     nav::wire()?;
     let canvas: HtmlCanvasElement = dom::element("frame")?;
     let session = Rc::new(Session::new());
-    let shell = Rc::new(Shell {
+    let shell = Shell {
         generator: Generator::wire(&session, canvas.clone())?,
         models: ModelsPanel::wire(&session)?,
         device: DevicePanel::wire(&session, canvas.clone())?,
         session: Rc::clone(&session),
-    });
-    let engine = EngineClient::start(&canvas, {
-        let shell = Rc::downgrade(&shell);
-        move |reply| {
-            if let Some(shell) = shell.upgrade() {
-                shell.on_reply(reply);
-            }
-        }
-    })?;
+    };
+    // The engine's reply handler owns the shell: both live as long as the page.
+    let engine = EngineClient::start(&canvas, move |reply| shell.on_reply(reply))?;
     session.set_engine(engine);
     history::show_kept();
     Ok(())
@@ -115,9 +109,7 @@ impl Shell {
                 }
                 session.set_busy(Busy::Idle);
                 dom::set_status("Ready: type a prompt and press Generate.");
-                if let Err(message) = session.send(ToEngine::ListModels) {
-                    dom::show_error(&message);
-                }
+                session.send(ToEngine::ListModels);
             }
             // The engine client answers this one itself; the generator
             // starts no step-level runs (the visualizer and widget do).
@@ -137,7 +129,7 @@ impl Shell {
                 if session.busy() == Busy::Importing {
                     models_panel::hide_import_progress();
                     // The store's record changed (an unfinished import).
-                    let _ = session.send(ToEngine::ListModels);
+                    session.send(ToEngine::ListModels);
                 }
                 session.set_busy(Busy::Idle);
                 dom::set_progress("");

@@ -84,9 +84,11 @@ impl Session {
     }
 
     /// Sends a request that does not occupy the engine (cancel, what to
-    /// show, the model list).
-    pub fn send(&self, request: ToEngine) -> Result<(), String> {
-        self.post(&PageMessage::Request(request))
+    /// show, the model list); a failure to send is shown in the page.
+    pub fn send(&self, request: ToEngine) {
+        if let Err(message) = self.post(&PageMessage::Request(request)) {
+            dom::show_error(&message);
+        }
     }
 
     fn post(&self, message: &PageMessage) -> Result<(), String> {
