@@ -9,7 +9,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { servePage, openBrowser, webgpuFlags, noWebgpuFlags, differingBytes } from './harness.mjs';
+import {
+  servePage, openBrowser, webgpuFlags, noWebgpuFlags, canvasPixels, differingBytes,
+} from './harness.mjs';
 
 let server;
 before(async () => {
@@ -24,8 +26,7 @@ const STEPS = 4;
 /**
  * Opens the site (for its origin), then starts a second engine worker on a
  * canvas of the test's own, with `window.engine.request(message)` resolving
- * to the request's reply (progress messages are skipped) and
- * `window.engine.pixels()` reading what the canvas shows.
+ * to the request's reply (progress messages are skipped).
  */
 async function startEngine(flags) {
   const browser = await openBrowser({ flags });
@@ -51,15 +52,7 @@ async function startEngine(flags) {
         waiting.push(resolve);
         worker.postMessage(message, transfer);
       });
-    const scratch = new OffscreenCanvas(1, 1);
-    const pixels = () => {
-      scratch.width = canvas.width;
-      scratch.height = canvas.height;
-      const context = scratch.getContext('2d');
-      context.drawImage(canvas, 0, 0);
-      return Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data);
-    };
-    window.engine = { request, pixels, replies };
+    window.engine = { request, replies };
     await new Promise((resolve) => worker.addEventListener('sculpt-loaded', resolve, { once: true }));
     const offscreen = canvas.transferControlToOffscreen();
     return request({ type: 'attach', canvas: offscreen }, [offscreen]);
@@ -78,7 +71,7 @@ const request = (page, message) => page.evaluate((message) => window.engine.requ
 async function canvasWhen(page, matches) {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const pixels = await page.evaluate(() => window.engine.pixels());
+    const { data: pixels } = await canvasPixels(page, '#run-canvas');
     if (matches(pixels) || Date.now() > deadline) return pixels;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -281,7 +281,8 @@ mod tests {
         let ToEngine::StartRun(settings) = start else {
             panic!("not a start_run: {start:?}");
         };
-        assert_eq!(settings.show, ShowLatent::Velocity);
+        assert_eq!(settings.generate.show, ShowLatent::Velocity);
+        assert_eq!(settings.generate.prompt, "a red circle");
         assert_eq!(settings.t, Some(0.6));
         assert_eq!(settings.image.unwrap().rgba, [1, 2, 3, 255]);
         // From pure noise, image and t are left out.

@@ -22,28 +22,23 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ShowLatent;
+use super::GenerateSettings;
 
 /// The most steps a run keeps for `draw_run` (the engine's history bound,
 /// `sculpt_flux::generation::HISTORY_LIMIT`).
 pub const RUN_HISTORY_LIMIT: usize = 64;
 
-/// How to start a run.
+/// How to start a run: what a generation takes (the model, prompt, size,
+/// steps, seed and which latent each step shows), and more.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSettings {
-    pub model: String,
-    pub prompt: String,
-    pub width: usize,
-    pub height: usize,
-    /// The model's schedule is made for this many steps from t = 1; a run
+    /// The model's schedule is made for `steps` steps from t = 1; a run
     /// from an image at t visits the times below t.
-    pub steps: usize,
-    pub seed: u32,
+    #[serde(flatten)]
+    pub generate: GenerateSettings,
     /// How many steps to keep for `draw_run` (at most
     /// [`RUN_HISTORY_LIMIT`]).
     pub history: usize,
-    /// Which latent `step_run` draws.
-    pub show: ShowLatent,
     /// Start from this image (of the run's size) instead of pure noise.
     #[serde(default)]
     pub image: Option<RunImage>,

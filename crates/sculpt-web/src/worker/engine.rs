@@ -264,7 +264,7 @@ impl Engine {
         let request = run::request(&settings)?;
         // The old run's latents go before the new one's come.
         self.run = None;
-        self.load(&settings.model, update).await?;
+        self.load(&settings.generate.model, update).await?;
         update(FromEngine::Progress {
             message: "Reading the prompt…".into(),
         });
@@ -287,7 +287,7 @@ impl Engine {
         };
         self.run = Some(ActiveRun {
             run: started,
-            show: settings.show,
+            show: settings.generate.show,
         });
         on_run!(self, |generation, screen, _show| run::started(
             generation, screen

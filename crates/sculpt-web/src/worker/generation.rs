@@ -117,13 +117,7 @@ pub async fn run<P: Pipeline, S: Screen<P::Backend>>(
     // Let the page show that before the encoders keep the worker busy.
     screen.settle().await;
     let mut generation = pipeline
-        .start(&request(
-            &settings.prompt,
-            [settings.width, settings.height],
-            settings.steps,
-            settings.seed,
-            None,
-        ))
+        .start(&request(&settings, None))
         .await
         .map_err(|e| e.to_string())?;
     let warnings: Vec<String> = generation
@@ -170,19 +164,13 @@ pub async fn run<P: Pipeline, S: Screen<P::Backend>>(
 }
 
 /// What a surface's settings ask for, with the model's own guidance.
-pub fn request(
-    prompt: &str,
-    [width, height]: [usize; 2],
-    steps: usize,
-    seed: u32,
-    init_image: Option<InitImage>,
-) -> GenerateRequest {
+pub fn request(settings: &GenerateSettings, init_image: Option<InitImage>) -> GenerateRequest {
     GenerateRequest {
-        prompt: prompt.into(),
-        width,
-        height,
-        steps,
-        seed: u64::from(seed),
+        prompt: settings.prompt.clone(),
+        width: settings.width,
+        height: settings.height,
+        steps: settings.steps,
+        seed: u64::from(settings.seed),
         guidance: None,
         cfg_scale: None,
         init_image,

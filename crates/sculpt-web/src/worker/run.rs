@@ -52,13 +52,7 @@ pub fn request(settings: &RunSettings) -> Result<GenerateRequest, String> {
             settings.history
         ));
     }
-    Ok(super::generation::request(
-        &settings.prompt,
-        [settings.width, settings.height],
-        settings.steps,
-        settings.seed,
-        init_image,
-    ))
+    Ok(super::generation::request(&settings.generate, init_image))
 }
 
 /// Draws a run's start latent and says what the run will visit.
