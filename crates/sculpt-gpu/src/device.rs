@@ -495,7 +495,11 @@ fn non_empty(s: &str) -> String {
 /// Bytes in binary units: exact when the value is a whole number of the
 /// largest unit it reaches (limits usually are), else to two decimals.
 pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    // Below a KiB the count is spelled out: "0 bytes" reads better than "0 B".
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    if bytes == 1 {
+        return "1 byte".into();
+    }
     let unit = (0..UNITS.len())
         .rev()
         .find(|&unit| bytes >= 1u64 << (10 * unit))
@@ -514,8 +518,9 @@ mod tests {
 
     #[test]
     fn bytes_are_formatted_in_binary_units() {
-        assert_eq!(format_bytes(0), "0 B");
-        assert_eq!(format_bytes(1000), "1000 B");
+        assert_eq!(format_bytes(0), "0 bytes");
+        assert_eq!(format_bytes(1), "1 byte");
+        assert_eq!(format_bytes(1000), "1000 bytes");
         assert_eq!(format_bytes(16 * 1024), "16 KiB");
         assert_eq!(format_bytes(128 << 20), "128 MiB");
         assert_eq!(format_bytes(1 << 30), "1 GiB");
