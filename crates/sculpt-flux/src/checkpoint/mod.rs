@@ -16,6 +16,4 @@ pub use layout::{
     ExpectedTensor, autoencoder_layout, clip_layout, diffusers_autoencoder_layout,
     diffusers_flux_layout, flux_layout, t5_layout,
 };
-/// The old name of [`sculpt_gpu::format_bytes`], which `sculpt-web` still uses.
-pub use sculpt_gpu::format_bytes as human_bytes;
 pub use summary::{EncodingShare, InspectError, Summary, inspect, summarize, thousands};

@@ -9,7 +9,7 @@ use std::{
 };
 
 use js_sys::Reflect;
-use sculpt_flux::checkpoint::human_bytes;
+use sculpt_gpu::format_bytes;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -245,7 +245,7 @@ fn show_check(check: &ImportCheck) -> Result<(), String> {
         &format!(
             "{}: {} to store.",
             check.name,
-            human_bytes(check.bytes).trim()
+            format_bytes(check.bytes).trim()
         ),
     )?;
     let parts = add(&panel, "ul", "")?;
@@ -258,7 +258,7 @@ fn show_check(check: &ImportCheck) -> Result<(), String> {
                 "{}: {} ({}; {})",
                 part.what,
                 part.files.join(", "),
-                human_bytes(part.bytes).trim(),
+                format_bytes(part.bytes).trim(),
                 part.detail
             ),
         )?;
@@ -325,8 +325,8 @@ pub fn show_import_progress(phase: &str, file: &str, done: u64, total: u64) {
     };
     dom::set_progress(&format!(
         "{verb}: {} of {} ({file})",
-        human_bytes(done).trim(),
-        human_bytes(total).trim()
+        format_bytes(done).trim(),
+        format_bytes(total).trim()
     ));
 }
 
@@ -354,7 +354,7 @@ pub fn show_models(models: &[StoredModel], stored_bytes: u64) -> Result<(), Stri
         let mut text = format!(
             "{} — {} — {}",
             model.name,
-            human_bytes(model.bytes).trim(),
+            format_bytes(model.bytes).trim(),
             model.state
         );
         if let Some(problem) = &model.problem {
@@ -421,12 +421,12 @@ fn offer_in_picker(models: &[StoredModel]) -> Result<(), String> {
 /// browser keeps them under storage pressure.
 fn show_storage(stored_bytes: u64) {
     wasm_bindgen_futures::spawn_local(async move {
-        let mut text = format!("Imported models use {}.", human_bytes(stored_bytes).trim());
+        let mut text = format!("Imported models use {}.", format_bytes(stored_bytes).trim());
         if let Some((usage, quota)) = estimate().await {
             text.push_str(&format!(
                 " This site uses {} of the {} the browser allows it.",
-                human_bytes(usage).trim(),
-                human_bytes(quota).trim()
+                format_bytes(usage).trim(),
+                format_bytes(quota).trim()
             ));
         }
         text.push_str(match persisted().await {

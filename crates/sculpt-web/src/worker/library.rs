@@ -3,12 +3,11 @@
 //! verified, deleted, and opened for generation straight from the store.
 
 use sculpt_flux::{
-    checkpoint::human_bytes,
     formats::ByteSource,
     gpu::GpuPipeline,
     pipeline::{DeviceLimits, FoundPart, LooseModel, MemoryPlan, ModelDefaults, sort_loose_files},
 };
-use sculpt_gpu::Gpu;
+use sculpt_gpu::{Gpu, format_bytes};
 use std::rc::Rc;
 
 use crate::{
@@ -246,19 +245,19 @@ fn plan_report(plan: &MemoryPlan, note: Option<String>) -> PlanReport {
                 stage.role.name().to_string(),
                 format!(
                     "weights {}, activations {}",
-                    human_bytes(stage.weight_bytes),
-                    human_bytes(stage.activation_bytes)
+                    format_bytes(stage.weight_bytes),
+                    format_bytes(stage.activation_bytes)
                 ),
             )
         })
         .collect();
     rows.push((
         "Peak (one phase at a time)".into(),
-        human_bytes(plan.peak_bytes),
+        format_bytes(plan.peak_bytes),
     ));
     rows.push((
         "This device's largest buffer".into(),
-        human_bytes(plan.limits.max_buffer_size),
+        format_bytes(plan.limits.max_buffer_size),
     ));
     PlanReport {
         width: plan.width,
@@ -277,8 +276,8 @@ fn stored_model(record: &ModelRecord) -> StoredModel {
             "importing",
             Some(format!(
                 "unfinished: {} of {} stored; import the same files again to resume",
-                human_bytes(record.stored_bytes()),
-                human_bytes(record.total_bytes())
+                format_bytes(record.stored_bytes()),
+                format_bytes(record.total_bytes())
             )),
         ),
         ModelStatus::Corrupt { file, chunk } => (
