@@ -5,8 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  servePage, openBrowser, waitForEngine, assertNoError, canvasPixels, downloadedPixels, differingBytes,
-  showSurface, tabTo,
+  servePage, openBrowser, waitForEngine, canvasPixels, pressGenerate, differingBytes, showSurface, tabTo,
 } from './harness.mjs';
 
 let server;
@@ -16,16 +15,6 @@ before(async () => {
 after(async () => {
   await server?.close();
 });
-
-/** Presses Generate and waits for the image; returns its PNG's pixels and file name. */
-async function generateOnce(page) {
-  await page.click('#generate-button');
-  await page.waitForFunction(() => document.getElementById('app').dataset.state !== 'busy', null, {
-    timeout: 240_000,
-  });
-  await assertNoError(page);
-  return downloadedPixels(page);
-}
 
 test('the first screen shows a plain status, an empty square canvas and no diagnostics', async () => {
   const browser = await openBrowser();
@@ -80,8 +69,8 @@ test('a typed seed is used: Generate twice without ticking anything gives the sa
     await page.keyboard.type('4242');
     assert.equal(await page.isChecked('#new-seed'), false, 'typing a seed left "New seed each time" on');
 
-    const first = await generateOnce(page);
-    const second = await generateOnce(page);
+    const first = await pressGenerate(page);
+    const second = await pressGenerate(page);
     assert.equal(first.name, 'sculpt-4242.png');
     assert.equal(second.name, 'sculpt-4242.png');
     assert.equal(differingBytes(first.data, second.data), 0, 'the typed seed gave two different images');
@@ -100,7 +89,7 @@ test('a typed seed is used: Generate twice without ticking anything gives the sa
 
     // An empty field asks for a random seed, shown in the field once used.
     await page.fill('#seed', '');
-    const drawn = await generateOnce(page);
+    const drawn = await pressGenerate(page);
     const shown = await page.inputValue('#seed');
     assert.match(shown, /^\d+$/);
     assert.equal(drawn.name, `sculpt-${shown}.png`);

@@ -242,12 +242,7 @@ export async function generate(page, { prompt, seed, steps = 4, show = 'current'
     };
     tick();
   }, size);
-  await page.click('#generate-button');
-  await page.waitForFunction(() => document.getElementById('app').dataset.state !== 'busy', null, {
-    timeout: 240_000,
-  });
-  await assertNoError(page);
-  const png = await downloadedPixels(page);
+  const png = await pressGenerate(page);
   // The last frame reaches the canvas a moment after the run ends: keep
   // watching until the canvas shows the image.
   const final = await settledCanvasPixels(page, '#frame', ({ data }) => differingBytes(data, png.data) === 0);
@@ -258,6 +253,16 @@ export async function generate(page, { prompt, seed, steps = 4, show = 'current'
     return { frames: watch.frames, steps: watch.steps };
   });
   return { steps: drawn, frames, png, final };
+}
+
+/** Presses Generate, waits for the image and returns its PNG's pixels and file name. */
+export async function pressGenerate(page) {
+  await page.click('#generate-button');
+  await page.waitForFunction(() => document.getElementById('app').dataset.state !== 'busy', null, {
+    timeout: 240_000,
+  });
+  await assertNoError(page);
+  return downloadedPixels(page);
 }
 
 /** The downloadable PNG, decoded by the browser. */
