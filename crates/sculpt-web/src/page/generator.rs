@@ -35,12 +35,17 @@ impl Generator {
             move |event: Event| {
                 // The form is handled here, not by the browser's navigation.
                 event.prevent_default();
-                let sent = read_settings().and_then(|settings| {
-                    session.request(
-                        Busy::Generating,
-                        &PageMessage::Request(ToEngine::Generate(settings)),
-                    )
-                });
+                // Settings are read (and a new seed drawn) only when the
+                // engine can take them.
+                let sent = session
+                    .ready()
+                    .and_then(|()| read_settings())
+                    .and_then(|settings| {
+                        session.request(
+                            Busy::Generating,
+                            &PageMessage::Request(ToEngine::Generate(settings)),
+                        )
+                    });
                 match sent {
                     Ok(()) => {
                         dom::set_progress("Starting…");

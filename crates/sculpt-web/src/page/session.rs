@@ -69,14 +69,19 @@ impl Session {
         }
     }
 
+    /// Whether the engine can take a request now, or why not.
+    pub fn ready(&self) -> Result<(), String> {
+        match self.busy.get() {
+            Busy::Idle => Ok(()),
+            Busy::Unavailable => Err("The engine is not running.".into()),
+            _ => Err("Wait for the engine to finish first.".into()),
+        }
+    }
+
     /// Sends a request that keeps the engine `busy` until its reply; refused
     /// while another is running.
     pub fn request(&self, busy: Busy, message: &PageMessage) -> Result<(), String> {
-        match self.busy.get() {
-            Busy::Idle => {}
-            Busy::Unavailable => return Err("The engine is not running.".into()),
-            _ => return Err("Wait for the engine to finish first.".into()),
-        }
+        self.ready()?;
         self.post(message)?;
         dom::clear_error();
         self.set_busy(busy);
