@@ -7,9 +7,10 @@ use std::collections::VecDeque;
 use super::Show;
 
 /// The most steps a history keeps. Each step holds three latents (x_t after
-/// the step, x̂0 and v), image tokens of `tokens × 4·channels` f32: 48 KiB a
-/// step for the built-in model at 256², 3 MiB for FLUX.1 at 1024² (192 MiB
-/// for 64 steps, on the GPU). More steps than this keep the latest.
+/// the step, x̂0 and v), image tokens of `tokens × 4·channels` f32: 12 KiB a
+/// step for the built-in model at its 64², 192 KiB at 256², 3 MiB for
+/// FLUX.1 at 1024² (192 MiB for 64 steps, on the GPU). More steps than this
+/// keep the latest.
 pub const HISTORY_LIMIT: usize = 64;
 
 /// One step of a run, as it was computed.
