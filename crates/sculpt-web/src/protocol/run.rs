@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use super::GenerateSettings;
 
-/// The most steps a run keeps for `draw_run` (the engine's history bound,
-/// `sculpt_flux::generation::HISTORY_LIMIT`).
-pub const RUN_HISTORY_LIMIT: usize = 64;
+/// The most steps a run keeps for `draw_run`: the generation driver's
+/// history bound.
+pub const RUN_HISTORY_LIMIT: usize = sculpt_flux::generation::HISTORY_LIMIT;
 
 /// How to start a run: what a generation takes (the model, prompt, size,
 /// steps, seed and which latent each step shows), and more.
