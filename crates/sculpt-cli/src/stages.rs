@@ -14,8 +14,8 @@ use std::{
 };
 
 use pollster::block_on;
-use sculpt_flux::generation::{Backend, Pipeline, Show};
-use sculpt_flux::gpu::GpuPipeline;
+use sculpt_flux::generation::{Backend, Generation, Pipeline, Show};
+use sculpt_flux::gpu::GpuBackend;
 use sculpt_flux::pipeline::{GenerateRequest, ModelDefaults};
 use sculpt_gpu::GpuOptions;
 
@@ -41,14 +41,13 @@ pub fn run(
                 "{} ({}, {})",
                 gpu.report.adapter_name, gpu.report.backend, gpu.report.device_type
             );
-            let mut timings = time_stages(&mut *pipeline, steps, open)?;
-            timings.presents = time_presents(&mut *pipeline, steps)?;
+            let timings = time_stages(&mut *pipeline, steps, open, time_presents)?;
             print_table(&*pipeline, steps, &device, &GPU_STAGES, timings);
         }
         Opened::Cpu(mut pipeline) => {
             let threads = std::thread::available_parallelism().map_or(1, usize::from);
             let device = format!("the CPU with candle ({threads} threads)");
-            let timings = time_stages(&mut *pipeline, steps, open)?;
+            let timings = time_stages(&mut *pipeline, steps, open, |_| Ok(Vec::new()))?;
             print_table(&*pipeline, steps, &device, &CPU_STAGES, timings);
         }
     }
@@ -57,11 +56,12 @@ pub fn run(
 
 /// Times two starts, every step and two decodes (the first also compiles
 /// the decoder's pipelines on a GPU), each until the backend has finished
-/// its work.
-fn time_stages(
-    pipeline: &mut impl Pipeline,
+/// its work; then `presents` on the finished generation.
+fn time_stages<P: Pipeline>(
+    pipeline: &mut P,
     steps: usize,
     open: Duration,
+    presents: impl FnOnce(&Generation<P::Backend>) -> anyhow::Result<Vec<Duration>>,
 ) -> anyhow::Result<Timings> {
     let request = request(pipeline.defaults(), steps);
     let started = Instant::now();
@@ -94,21 +94,15 @@ fn time_stages(
         later_start,
         steps: step_times,
         decodes,
-        presents: Vec::new(),
+        presents: presents(&generation)?,
     })
 }
 
 /// The page's path for the final frame: decoded and drawn into a texture on
 /// the GPU, never read back.
-fn time_presents<S: sculpt_flux::formats::ByteSource>(
-    pipeline: &mut GpuPipeline<S>,
-    steps: usize,
-) -> anyhow::Result<Vec<Duration>> {
-    let request = request(pipeline.defaults(), steps);
-    let mut generation = block_on(pipeline.start(&request))?;
-    while generation.step()?.is_some() {}
+fn time_presents(generation: &Generation<GpuBackend>) -> anyhow::Result<Vec<Duration>> {
     let gpu = generation.backend().gpu();
-    let (width, height) = (request.width as u32, request.height as u32);
+    let [width, height] = generation.shape().image_size().map(|side| side as u32);
     let format = wgpu::TextureFormat::Rgba8Unorm;
     let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
         label: Some("bench canvas"),

@@ -315,11 +315,8 @@ impl Engine {
         let device = on_gpu(canvas.offscreen()).await.map_err(|message| {
             format!("The GPU was reset and cannot be started again: {message}")
         })?;
-        controls.device.replace(match &device {
-            Device::Gpu { gpu, .. } => Some(gpu.device.clone()),
-            Device::Cpu { .. } => None,
-        });
         self.device = device;
+        controls.device.replace(self.gpu_device());
         Ok(())
     }
 
