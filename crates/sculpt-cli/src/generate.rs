@@ -131,7 +131,7 @@ fn denoise(
     request: &GenerateRequest,
     args: &GenerateArgs,
 ) -> anyhow::Result<(Frame, bool)> {
-    let guidance_embed = pipeline.configs().transformer.guidance_embed;
+    let guidance_embed = pipeline.configs().transformer().guidance_embed;
     let mut generation = pollster::block_on(pipeline.start(request))?;
     for warning in generation.truncations() {
         eprintln!("warning: {warning}");

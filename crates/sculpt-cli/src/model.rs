@@ -10,11 +10,12 @@ use std::rc::Rc;
 
 use anyhow::{Context, bail};
 use sculpt_flux::cpu::CpuPipeline;
+use sculpt_flux::family::ModelConfigs;
 use sculpt_flux::formats::FileSource;
 use sculpt_flux::gpu::GpuPipeline;
 use sculpt_flux::pipeline::{
-    Manifest, ManifestConfig, ManifestFile, ModelDefaults, ModelFiles, is_tokenizer_name,
-    is_weights_name, sort_loose_files,
+    Manifest, ManifestFile, ModelDefaults, ModelFiles, is_tokenizer_name, is_weights_name,
+    sort_loose_files,
 };
 use sculpt_gpu::{Gpu, GpuOptions};
 use sha2::{Digest, Sha256};
@@ -28,7 +29,7 @@ pub const BUILT_IN_MANIFEST: &str = concat!(
 /// A model ready to open on a backend.
 pub struct ModelChoice {
     pub defaults: ModelDefaults,
-    pub configs: Option<ManifestConfig>,
+    pub configs: Option<ModelConfigs>,
     pub files: ModelFiles<FileSource>,
 }
 
@@ -120,7 +121,7 @@ fn from_manifest(path: &Path) -> anyhow::Result<ModelChoice> {
     let manifest = Manifest::from_json(&path.display().to_string(), &json)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let files = pollster::block_on(ModelFiles::of_manifest(
-        &manifest.files,
+        &manifest,
         async |file| open_checked(dir, file),
         async |file| read_checked(dir, file),
     ))?;

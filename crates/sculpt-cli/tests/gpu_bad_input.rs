@@ -58,13 +58,7 @@ fn replace_file(model: &Model, name: &str, weights: &common::Weights) {
     let mut manifest =
         Manifest::from_json("manifest.json", &std::fs::read(&path).unwrap()).unwrap();
     let entry = manifest_file(dir, name);
-    let files = &mut manifest.files;
-    for slot in [
-        &mut files.transformer,
-        &mut files.autoencoder,
-        &mut files.clip,
-        &mut files.t5,
-    ] {
+    for slot in manifest.files.values_mut() {
         if slot.path == name {
             *slot = entry.clone();
         }

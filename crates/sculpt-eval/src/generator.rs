@@ -61,7 +61,7 @@ fn open_manifest(manifest_path: &Path) -> anyhow::Result<(Manifest, ModelFiles<F
         std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
     };
     let model_files = pollster::block_on(ModelFiles::of_manifest(
-        &manifest.files,
+        &manifest,
         async |file| open(&file.path),
         async |file| read(&file.path),
     ))?;

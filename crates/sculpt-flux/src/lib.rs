@@ -130,6 +130,7 @@ pub mod checkpoint;
 pub mod clip;
 #[cfg(feature = "cpu")]
 pub mod cpu;
+pub mod family;
 pub mod flux;
 pub mod formats;
 pub mod generation;

@@ -10,6 +10,7 @@
 mod built_in;
 
 use pollster::block_on;
+use sculpt_flux::checkpoint::Role;
 use sculpt_flux::cpu::CpuPipeline;
 use sculpt_flux::generation::{Pipeline, Show};
 use sculpt_flux::pipeline::{GenerateRequest, PipelineError, RequestError};
@@ -100,7 +101,8 @@ fn requests_and_models_the_cpu_cannot_run_are_refused_by_name() {
 
     let manifest = manifest();
     let mut sharded = files(&manifest);
-    sharded.transformer.push(sharded.transformer[0].clone());
+    let transformer = sharded.weights.get_mut(&Role::Transformer).unwrap();
+    transformer.push(transformer[0].clone());
     let error = block_on(CpuPipeline::open(
         defaults(&manifest),
         manifest.config.clone(),
@@ -111,7 +113,12 @@ fn requests_and_models_the_cpu_cannot_run_are_refused_by_name() {
     assert!(error.to_string().contains("split in 2 shards"), "{error}");
 
     let mut swapped = files(&manifest);
-    std::mem::swap(&mut swapped.clip, &mut swapped.t5);
+    let (clip, t5) = (
+        swapped.weights.remove(&Role::Clip).unwrap(),
+        swapped.weights.remove(&Role::T5).unwrap(),
+    );
+    swapped.weights.insert(Role::Clip, t5);
+    swapped.weights.insert(Role::T5, clip);
     let error = block_on(CpuPipeline::open(
         defaults(&manifest),
         manifest.config.clone(),

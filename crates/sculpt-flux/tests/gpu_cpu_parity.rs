@@ -2,7 +2,8 @@
 //! the same request (4 steps, the manifest's true CFG 3.0) gives the same
 //! pixels, for the final image, a preview of the predicted clean image, and
 //! an image-to-image start; and the same for an autoencoder that
-//! downsamples 4× instead of 8×.
+//! downsamples 4× instead of 8×; and for a model family this test defines
+//! (FLUX.1 without CLIP), which proves the roster open.
 //!
 //! Tolerance: at most 1 of 255 per channel (measured: 1, in a handful of
 //! the 16384 channels). Both pipelines read the same Q8_0 transformer and
@@ -24,13 +25,19 @@ use std::rc::Rc;
 mod built_in;
 mod common;
 
-use sculpt_flux::checkpoint::autoencoder_layout;
+use sculpt_flux::checkpoint::{ModelConfig, Role, autoencoder_layout};
+use sculpt_flux::cpu::CpuPipeline;
+use sculpt_flux::family::{Family, TextOutput, TextStage};
 use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
+use sculpt_flux::formats::f32_safetensors_bytes;
 use sculpt_flux::generation::{Frame, Pipeline, Show};
-use sculpt_flux::pipeline::{GenerateRequest, ImageStart, InitImage, Manifest, ModelFiles};
+use sculpt_flux::gpu::GpuPipeline;
+use sculpt_flux::pipeline::{
+    DeviceLimits, GenerateRequest, ImageStart, InitImage, Manifest, ModelDefaults, ModelFiles,
+};
 use sculpt_gpu::Gpu;
 
-use built_in::{Source, difference, files, manifest, open_cpu, open_gpu};
+use built_in::{Source, defaults, difference, files, manifest, open_cpu, open_gpu};
 use common::random_safetensors;
 
 const TOLERANCE: u8 = 1;
@@ -150,18 +157,22 @@ fn an_autoencoder_that_downsamples_4x_gives_the_same_pixels_on_both() {
     let gpu =
         Rc::new(pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe without a GPU)"));
     let mut manifest = manifest();
-    manifest.config.autoencoder = AutoEncoderConfig {
-        ch_mult: vec![1, 2, 2],
-        ..manifest.config.autoencoder.clone()
-    };
-    assert_eq!(manifest.config.autoencoder.pixels_per_latent(), 4);
-    let files = || ModelFiles {
-        autoencoder: vec![random_safetensors(
+    manifest
+        .config
+        .insert(ModelConfig::Autoencoder(AutoEncoderConfig {
+            ch_mult: vec![1, 2, 2],
+            ..manifest.config.autoencoder().clone()
+        }));
+    assert_eq!(manifest.config.autoencoder().pixels_per_latent(), 4);
+    let files = || {
+        let mut files = files(&manifest);
+        let autoencoder = random_safetensors(
             "autoencoder-4x.safetensors",
-            autoencoder_layout(&manifest.config.autoencoder),
+            autoencoder_layout(manifest.config.autoencoder()),
             3,
-        )],
-        ..files(&manifest)
+        );
+        files.weights.insert(Role::Autoencoder, vec![autoencoder]);
+        files
     };
     let request = request();
     let (gpu_preview, gpu_final) = on_gpu_with(&gpu, &manifest, files(), &request);
@@ -180,4 +191,106 @@ fn an_autoencoder_that_downsamples_4x_gives_the_same_pixels_on_both() {
     let (_, gpu_final) = on_gpu_with(&gpu, &manifest, files(), &from_image);
     let (_, cpu_final) = on_cpu_with(&manifest, files(), &from_image);
     assert_same_image("4x: image to image", &cpu_final, &gpu_final);
+}
+
+/// A family defined in this test alone: FLUX.1 with CLIP left out, T5's
+/// states its only text. Nothing in the pipelines names it; they read its
+/// stages, run T5 only, and give the transformer's vector input zeros.
+fn flux1_without_clip() -> Family {
+    Family {
+        id: "flux1-without-clip",
+        name: "FLUX.1 without CLIP",
+        text_encoders: vec![TextStage {
+            role: Role::T5,
+            output: TextOutput::States,
+        }],
+        imported_defaults: |name, configs| {
+            ModelDefaults::flux(name, configs.transformer().guidance_embed)
+        },
+    }
+}
+
+/// The built-in CLIP with its final LayerNorm's scale and shift zeroed:
+/// every state it gives, the pooled one too, is exactly 0.
+fn clip_giving_zeros(manifest: &Manifest) -> Source {
+    let path = built_in::model_dir().join(&manifest.files["clip"].path);
+    let tensors =
+        candle_core::safetensors::load(path, &candle_core::Device::Cpu).expect("the built-in CLIP");
+    let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = tensors
+        .into_iter()
+        .map(|(name, tensor)| {
+            let shape = tensor.dims().to_vec();
+            let mut values: Vec<f32> = tensor
+                .to_dtype(candle_core::DType::F32)
+                .and_then(|t| t.flatten_all())
+                .and_then(|t| t.to_vec1())
+                .unwrap();
+            if name.starts_with("text_model.final_layer_norm.") {
+                values.fill(0.0);
+            }
+            (name, shape, values)
+        })
+        .collect();
+    let stored = tensors
+        .iter()
+        .map(|(name, shape, values)| (name.as_str(), shape.as_slice(), values.as_slice()));
+    Source::new(
+        "clip-zeros.safetensors",
+        f32_safetensors_bytes(stored).unwrap(),
+    )
+}
+
+#[test]
+fn a_family_defined_in_a_test_generates_through_both_pipelines() {
+    let gpu =
+        Rc::new(pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe without a GPU)"));
+    let manifest = manifest();
+    let request = request();
+    let mut configs = manifest.config.clone();
+    configs.remove(Role::Clip);
+    let toy_files = || {
+        let mut files = files(&manifest);
+        files.family = flux1_without_clip();
+        files.weights.remove(&Role::Clip);
+        files.tokenizers.remove(&Role::Clip);
+        files
+    };
+    let mut toy_gpu = pollster::block_on(GpuPipeline::open(
+        Rc::clone(&gpu),
+        defaults(&manifest),
+        Some(configs.clone()),
+        toy_files(),
+    ))
+    .unwrap();
+    // The memory plan has the family's stages only.
+    let plan = toy_gpu.plan(64, 64, false, DeviceLimits::of(&gpu));
+    let roles: Vec<Role> = plan.stages.iter().map(|stage| stage.role).collect();
+    assert_eq!(roles, [Role::T5, Role::Transformer, Role::Autoencoder]);
+    let (_, toy_on_gpu) = preview_and_final(&mut toy_gpu, &request);
+    let mut toy_cpu =
+        pollster::block_on(CpuPipeline::open(defaults(&manifest), configs, toy_files())).unwrap();
+    let (_, toy_on_cpu) = preview_and_final(&mut toy_cpu, &request);
+    assert_same_image("FLUX.1 without CLIP", &toy_on_cpu, &toy_on_gpu);
+
+    // The reference: FLUX.1 itself, with a CLIP whose every output is 0,
+    // gives exactly the same pixels on the GPU...
+    let mut zeroed = files(&manifest);
+    zeroed
+        .weights
+        .insert(Role::Clip, vec![clip_giving_zeros(&manifest)]);
+    let (_, reference) = on_gpu_with(&gpu, &manifest, zeroed, &request);
+    assert_eq!(
+        difference(&reference.rgba, &toy_on_gpu.rgba),
+        (0, 0),
+        "FLUX.1 with CLIP giving zeros"
+    );
+    // ...while the built-in CLIP's vector changes the image, so the equality
+    // above is the missing encoder's zeros and not a vector left unread.
+    let (_, with_clip) = on_gpu(&gpu, &request);
+    let (worst, differing) = difference(&with_clip.rgba, &toy_on_gpu.rgba);
+    println!("with CLIP against without: worst {worst}/255, {differing} channels differ");
+    assert!(
+        worst > 10 && differing > 1000,
+        "CLIP's vector changed nothing"
+    );
 }

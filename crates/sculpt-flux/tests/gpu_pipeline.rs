@@ -11,43 +11,44 @@
 mod common;
 
 use common::{gpu, random_safetensors};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::rc::Rc;
 
 use sculpt_flux::checkpoint::{
-    CheckpointProblem, Role, autoencoder_layout, clip_layout, flux_layout, t5_layout,
+    CheckpointProblem, ModelConfig, Role, autoencoder_layout, clip_layout, flux_layout, t5_layout,
 };
 use sculpt_flux::clip::ClipTextConfig;
+use sculpt_flux::family::{ModelConfigs, flux1};
 use sculpt_flux::flux::FluxConfig;
 use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
 use sculpt_flux::formats::MemorySource;
 use sculpt_flux::generation::{Pipeline, Show};
 use sculpt_flux::gpu::GpuPipeline;
 use sculpt_flux::pipeline::{
-    GenerateRequest, ImageStart, InitImage, ManifestConfig, ModelDefaults, ModelFiles,
-    PipelineError, RequestError,
+    GenerateRequest, ImageStart, InitImage, ModelDefaults, ModelFiles, PipelineError, RequestError,
 };
 use sculpt_flux::t5::T5Config;
 use sculpt_gpu::Gpu;
 
 type Source = MemorySource<Vec<u8>>;
 
-fn configs() -> ManifestConfig {
+fn configs() -> ModelConfigs {
     let clip = ClipTextConfig {
         vocab_size: 49408,
         ..ClipTextConfig::tiny()
     };
     let t5 = T5Config::tiny();
-    ManifestConfig {
-        transformer: FluxConfig {
+    ModelConfigs::new([
+        ModelConfig::Transformer(FluxConfig {
             vec_in_dim: clip.hidden_size,
             context_in_dim: t5.d_model,
             ..FluxConfig::tiny(false)
-        },
-        autoencoder: AutoEncoderConfig::tiny(),
-        clip,
-        t5,
-    }
+        }),
+        ModelConfig::Autoencoder(AutoEncoderConfig::tiny()),
+        ModelConfig::Clip(clip),
+        ModelConfig::T5(t5),
+    ])
 }
 
 /// T5 split in two shards, as the public `text_encoder_2` is.
@@ -78,28 +79,33 @@ fn test_data(name: &str) -> Vec<u8> {
     }
 }
 
-fn files(configs: &ManifestConfig) -> ModelFiles<Source> {
+fn files(configs: &ModelConfigs) -> ModelFiles<Source> {
     let transformer = random_safetensors(
         "transformer.safetensors",
-        flux_layout(&configs.transformer),
+        flux_layout(configs.transformer()),
         1,
     );
     let autoencoder = random_safetensors(
         "ae.safetensors",
-        autoencoder_layout(&configs.autoencoder),
+        autoencoder_layout(configs.autoencoder()),
         2,
     );
+    let clip = random_safetensors("clip.safetensors", clip_layout(configs.clip().unwrap()), 3);
     ModelFiles {
-        transformer: vec![transformer],
-        autoencoder: vec![autoencoder],
-        clip: vec![random_safetensors(
-            "clip.safetensors",
-            clip_layout(&configs.clip),
-            3,
-        )],
-        t5: t5_shards(&configs.t5),
-        clip_tokenizer: test_data("clip-vit-large-patch14.tokenizer.json.gz"),
-        t5_tokenizer: test_data("t5-synthetic.tokenizer.json"),
+        family: flux1(),
+        weights: BTreeMap::from([
+            (Role::Transformer, vec![transformer]),
+            (Role::Autoencoder, vec![autoencoder]),
+            (Role::Clip, vec![clip]),
+            (Role::T5, t5_shards(configs.t5().unwrap())),
+        ]),
+        tokenizers: BTreeMap::from([
+            (
+                Role::Clip,
+                test_data("clip-vit-large-patch14.tokenizer.json.gz"),
+            ),
+            (Role::T5, test_data("t5-synthetic.tokenizer.json")),
+        ]),
     }
 }
 
@@ -122,7 +128,7 @@ fn pipeline(gpu: &Rc<Gpu>) -> GpuPipeline<Source> {
 
 fn open(
     gpu: &Rc<Gpu>,
-    configs: Option<ManifestConfig>,
+    configs: Option<ModelConfigs>,
     files: ModelFiles<Source>,
 ) -> Result<GpuPipeline<Source>, PipelineError> {
     pollster::block_on(GpuPipeline::open(
@@ -338,11 +344,14 @@ fn a_file_in_the_wrong_role_is_refused_by_name() {
     let mut files = files(&configs);
     // The autoencoder passed as the transformer, without a manifest: its
     // role is read from its names.
-    files.transformer = vec![random_safetensors(
-        "ae-as-dit.safetensors",
-        autoencoder_layout(&configs.autoencoder),
-        2,
-    )];
+    files.weights.insert(
+        Role::Transformer,
+        vec![random_safetensors(
+            "ae-as-dit.safetensors",
+            autoencoder_layout(configs.autoencoder()),
+            2,
+        )],
+    );
     let error = open(&gpu, None, files).err().expect("refused");
     let PipelineError::Checkpoint(error) = error else {
         panic!("another error: {error}");
@@ -364,13 +373,16 @@ fn a_file_in_the_wrong_role_is_refused_by_name() {
     let mut files = self::files(&configs);
     let wider = FluxConfig {
         hidden_size: 256,
-        ..configs.transformer.clone()
+        ..configs.transformer().clone()
     };
-    files.transformer = vec![random_safetensors(
-        "wide.safetensors",
-        flux_layout(&wider),
-        1,
-    )];
+    files.weights.insert(
+        Role::Transformer,
+        vec![random_safetensors(
+            "wide.safetensors",
+            flux_layout(&wider),
+            1,
+        )],
+    );
     let error = open(&gpu, Some(configs), files).err().expect("refused");
     let message = error.to_string();
     assert!(message.starts_with("wide.safetensors: "), "{message}");
@@ -404,9 +416,12 @@ fn models_that_do_not_fit_together_are_refused() {
     let gpu = Rc::new(gpu());
     let mut configs = configs();
     // A CLIP narrower than the transformer's vector input.
-    configs.clip.hidden_size = 32;
-    configs.clip.intermediate_size = 128;
-    configs.clip.num_heads = 1;
+    configs.insert(ModelConfig::Clip(ClipTextConfig {
+        hidden_size: 32,
+        intermediate_size: 128,
+        num_heads: 1,
+        ..configs.clip().unwrap().clone()
+    }));
     let files = files(&configs);
     let error = open(&gpu, Some(configs), files).err().expect("refused");
     assert!(matches!(error, PipelineError::Config(_)), "{error}");

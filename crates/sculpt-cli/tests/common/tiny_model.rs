@@ -4,11 +4,13 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use sculpt_flux::checkpoint::ModelConfig;
 use sculpt_flux::checkpoint::{autoencoder_layout, clip_layout, flux_layout, t5_layout};
 use sculpt_flux::clip::ClipTextConfig;
+use sculpt_flux::family::ModelConfigs;
 use sculpt_flux::flux::FluxConfig;
 use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
-use sculpt_flux::pipeline::{Manifest, ManifestConfig, ManifestFile, ManifestFiles, ManifestShift};
+use sculpt_flux::pipeline::{Manifest, ManifestFile, ManifestShift};
 use sculpt_flux::t5::T5Config;
 use sha2::{Digest, Sha256};
 
@@ -133,20 +135,24 @@ pub fn write_model(configs: &Configs, guidance: Guidance, name: &str) -> Model {
         // A default the tests override with --cfg: the command line wins.
         cfg_scale: guidance.cfg.map(|_| 1.5),
         t5_length: T5_LENGTH,
-        files: ManifestFiles {
-            transformer: manifest_file(dir, "transformer.safetensors"),
-            autoencoder: manifest_file(dir, "ae.safetensors"),
-            clip: manifest_file(dir, "clip.safetensors"),
-            t5: manifest_file(dir, "t5.safetensors"),
-            clip_tokenizer: manifest_file(dir, "clip-tokenizer.json"),
-            t5_tokenizer: manifest_file(dir, "t5-tokenizer.json"),
-        },
-        config: ManifestConfig {
-            transformer: configs.transformer.clone(),
-            autoencoder: configs.autoencoder.clone(),
-            clip: configs.clip.clone(),
-            t5: configs.t5.clone(),
-        },
+        family: "flux1".into(),
+        files: [
+            ("transformer", "transformer.safetensors"),
+            ("autoencoder", "ae.safetensors"),
+            ("clip", "clip.safetensors"),
+            ("t5", "t5.safetensors"),
+            ("clip_tokenizer", "clip-tokenizer.json"),
+            ("t5_tokenizer", "t5-tokenizer.json"),
+        ]
+        .into_iter()
+        .map(|(key, file)| (key.to_string(), manifest_file(dir, file)))
+        .collect(),
+        config: ModelConfigs::new([
+            ModelConfig::Transformer(configs.transformer.clone()),
+            ModelConfig::Autoencoder(configs.autoencoder.clone()),
+            ModelConfig::Clip(configs.clip.clone()),
+            ModelConfig::T5(configs.t5.clone()),
+        ]),
     };
     std::fs::write(path("manifest.json"), manifest.to_json()).unwrap();
     model

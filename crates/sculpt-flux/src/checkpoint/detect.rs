@@ -26,6 +26,33 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, in pipeline order.
+    pub const ALL: [Role; 4] = [Role::Transformer, Role::Autoencoder, Role::Clip, Role::T5];
+
+    /// The role's key in a manifest's `files` and `config`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::Transformer => "transformer",
+            Role::Autoencoder => "autoencoder",
+            Role::Clip => "clip",
+            Role::T5 => "t5",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.key() == key)
+    }
+
+    /// For a text encoder, the `model.type` of its tokenizer.json (how a
+    /// loose tokenizer is matched to its encoder); `None` for the others.
+    pub fn tokenizer_model(self) -> Option<&'static str> {
+        match self {
+            Role::Clip => Some("BPE"),
+            Role::T5 => Some("Unigram"),
+            Role::Transformer | Role::Autoencoder => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Role::Transformer => "FLUX transformer",

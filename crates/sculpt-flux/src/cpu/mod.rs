@@ -3,7 +3,7 @@
 //!
 //! It runs candle-transformers' own CLIP, T5 and FLUX transformer, and its
 //! autoencoder with one workaround (see `cpu/autoencoder.rs`), fed by this crate's format readers and checked against the
-//! same [`ManifestConfig`](crate::pipeline::ManifestConfig) as the GPU
+//! same [`ModelConfigs`](crate::family::ModelConfigs) as the GPU
 //! pipeline. [`CpuPipeline`] and [`CpuBackend`] are the CPU's
 //! [`Pipeline`](crate::generation::Pipeline) and
 //! [`Backend`](crate::generation::Backend), so the one

@@ -6,7 +6,9 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::{clip::text_model as clip, flux, t5};
 
+use crate::checkpoint::ModelConfig;
 use crate::clip::ClipTextConfig;
+use crate::family::TextOutput;
 use crate::flux::FluxConfig;
 use crate::flux::autoencoder::AutoEncoderConfig;
 use crate::t5::T5Config;
@@ -79,31 +81,39 @@ fn t5_config(c: &T5Config) -> t5::Config {
     }
 }
 
-/// CLIP-L's text model: the pooled state at the first end of text.
-pub(super) struct Clip(clip::ClipTextTransformer);
-
-impl Clip {
-    pub fn new(config: &ClipTextConfig, vb: VarBuilder) -> candle_core::Result<Self> {
-        clip::ClipTextTransformer::new(vb.pp("text_model"), &clip_config(config)).map(Self)
-    }
-
-    /// `ids` [1, tokens] → [1, hidden].
-    pub fn pooled(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
-        self.0.forward(ids)
-    }
+/// A text encoder of any kind the families use, on the CPU.
+pub(super) enum CpuTextEncoder {
+    /// CLIP-L's text model.
+    Clip(clip::ClipTextTransformer),
+    /// The T5 v1.1 encoder. candle's keeps a cache of its position bias,
+    /// hence `&mut` to run it.
+    T5(t5::T5EncoderModel),
 }
 
-/// The T5 v1.1 encoder.
-pub(super) struct T5(t5::T5EncoderModel);
-
-impl T5 {
-    pub fn new(config: &T5Config, vb: VarBuilder) -> candle_core::Result<Self> {
-        t5::T5EncoderModel::load(vb, &t5_config(config)).map(Self)
+impl CpuTextEncoder {
+    pub fn new(config: &ModelConfig, vb: VarBuilder) -> candle_core::Result<Self> {
+        Ok(match config {
+            ModelConfig::Clip(config) => Self::Clip(clip::ClipTextTransformer::new(
+                vb.pp("text_model"),
+                &clip_config(config),
+            )?),
+            ModelConfig::T5(config) => Self::T5(t5::T5EncoderModel::load(vb, &t5_config(config))?),
+            ModelConfig::Transformer(_) | ModelConfig::Autoencoder(_) => {
+                unreachable!("families validate that text encoders are text models")
+            }
+        })
     }
 
-    /// `ids` [1, tokens] → [1, tokens, d_model]. candle's encoder keeps a
-    /// cache of its position bias, hence `&mut`.
-    pub fn states(&mut self, ids: &Tensor) -> candle_core::Result<Tensor> {
-        self.0.forward(ids)
+    /// `ids` [1, tokens] → the pooled vector [1, width] (CLIP's state at
+    /// the first end of text) or the states [1, tokens, width].
+    pub fn output(&mut self, ids: &Tensor, output: TextOutput) -> candle_core::Result<Tensor> {
+        match (self, output) {
+            (Self::Clip(clip), TextOutput::Pooled) => clip.forward(ids),
+            (Self::Clip(clip), TextOutput::States) => clip.forward_with_mask(ids, usize::MAX),
+            (Self::T5(t5), TextOutput::States) => t5.forward(ids),
+            (Self::T5(_), TextOutput::Pooled) => {
+                unreachable!("families validate that T5 gives states only")
+            }
+        }
     }
 }

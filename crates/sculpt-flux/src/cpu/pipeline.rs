@@ -1,33 +1,32 @@
 //! A model opened on the CPU: every model loaded once and kept (the
 //! fallback runs small models only), and the start of each generation.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use candle_core::{Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_transformers::models::flux;
 
 use super::autoencoder::{Decoder, Encoder};
 use super::backend::{CpuBackend, CpuText, Resident};
-use super::models::{Clip, T5, autoencoder_config, flux_config};
+use super::models::{CpuTextEncoder, autoencoder_config, flux_config};
 use super::weights::{CheckedFile, MAX_CPU_WEIGHT_BYTES};
-use crate::checkpoint::ModelConfig;
+use crate::checkpoint::Role;
+use crate::family::{Family, ModelConfigs, PromptTokenizer, TextOutput, TextStage};
 use crate::formats::ByteSource;
 use crate::generation::{Conditioning, Generation, Pipeline, RunPlan};
-use crate::pipeline::{
-    GenerateRequest, InitImage, ManifestConfig, ModelDefaults, ModelFiles, PipelineError,
-};
-use crate::text::{ClipTokenizer, T5Tokenizer};
+use crate::pipeline::{GenerateRequest, InitImage, ModelDefaults, ModelFiles, PipelineError};
+use crate::text::Truncation;
 
 /// A model ready to generate on the CPU.
 pub struct CpuPipeline {
     defaults: ModelDefaults,
-    configs: ManifestConfig,
-    clip: Clip,
-    t5: T5,
+    family: Family,
+    configs: ModelConfigs,
+    /// The family's text encoders, in the order they run.
+    text_encoders: Vec<(TextStage, CpuTextEncoder, PromptTokenizer)>,
     encoder: Encoder,
     resident: Rc<Resident>,
-    clip_tokenizer: ClipTokenizer,
-    t5_tokenizer: T5Tokenizer,
 }
 
 impl CpuPipeline {
@@ -35,28 +34,26 @@ impl CpuPipeline {
     /// fallback infers nothing), then loads every model.
     pub async fn open<S: ByteSource>(
         defaults: ModelDefaults,
-        configs: ManifestConfig,
-        files: ModelFiles<S>,
+        configs: ModelConfigs,
+        mut files: ModelFiles<S>,
     ) -> Result<Self, PipelineError> {
-        configs
-            .check()
-            .map_err(|problem| PipelineError::Config(format!("{}: {problem}", defaults.name)))?;
-        let transformer = CheckedFile::open(
-            files.transformer,
-            ModelConfig::Transformer(configs.transformer.clone()),
-        )
-        .await?;
-        let autoencoder = CheckedFile::open(
-            files.autoencoder,
-            ModelConfig::Autoencoder(configs.autoencoder.clone()),
-        )
-        .await?;
-        let clip = CheckedFile::open(files.clip, ModelConfig::Clip(configs.clip.clone())).await?;
-        let t5 = CheckedFile::open(files.t5, ModelConfig::T5(configs.t5.clone())).await?;
-        let bytes = [&transformer, &autoencoder, &clip, &t5]
-            .iter()
-            .map(|file| file.f32_bytes())
-            .sum::<u64>();
+        let family = files.family.clone();
+        let config_error =
+            |problem: String| PipelineError::Config(format!("{}: {problem}", defaults.name));
+        family.check(&configs).map_err(config_error)?;
+        let mut opened = BTreeMap::new();
+        for role in family.roles() {
+            let config = configs.get(role).expect("checked above").clone();
+            let file = CheckedFile::open(files.take_weights(role)?, config).await?;
+            opened.insert(role, file);
+        }
+        if let Some(role) = files.weights.keys().next() {
+            return Err(config_error(format!(
+                "a {} model has no {}, but its files hold one",
+                family.name, role
+            )));
+        }
+        let bytes = opened.values().map(|file| file.f32_bytes()).sum::<u64>();
         if bytes > MAX_CPU_WEIGHT_BYTES {
             return Err(PipelineError::NotForCpu(format!(
                 "{}'s weights take {} MiB as f32, more than the {} MiB the CPU holds; \
@@ -66,27 +63,66 @@ impl CpuPipeline {
                 MAX_CPU_WEIGHT_BYTES >> 20
             )));
         }
-        let ae_config = autoencoder_config(&configs.autoencoder);
+        let mut take = |role| opened.remove(&role).expect("every role of the family");
+        let ae_config = autoencoder_config(configs.autoencoder());
         let transformer = flux::model::Flux::new(
-            &flux_config(&configs.transformer),
-            transformer.into_var_builder().await?,
+            &flux_config(configs.transformer()),
+            take(Role::Transformer).into_var_builder().await?,
         )?;
-        let ae = autoencoder.into_var_builder().await?;
+        let ae = take(Role::Autoencoder).into_var_builder().await?;
         let decoder = Decoder::new(&ae_config, ae.pp("decoder"))?;
         let encoder = Encoder::new(&ae_config, ae.pp("encoder"))?;
+        let mut text_encoders = Vec::new();
+        for stage in &family.text_encoders {
+            let config = configs.get(stage.role).expect("checked above");
+            let weights = take(stage.role).into_var_builder().await?;
+            text_encoders.push((
+                *stage,
+                CpuTextEncoder::new(config, weights)?,
+                PromptTokenizer::of_role(stage.role, files.tokenizer(stage.role)?)?,
+            ));
+        }
         Ok(Self {
-            clip: Clip::new(&configs.clip, clip.into_var_builder().await?)?,
-            t5: T5::new(&configs.t5, t5.into_var_builder().await?)?,
+            text_encoders,
             encoder,
             resident: Rc::new(Resident {
                 transformer,
                 decoder,
                 autoencoder: ae_config,
             }),
-            clip_tokenizer: ClipTokenizer::from_json(&files.clip_tokenizer)?,
-            t5_tokenizer: T5Tokenizer::from_json(&files.t5_tokenizer)?,
             defaults,
+            family,
             configs,
+        })
+    }
+
+    /// The text conditioning of `prompt`: each encoder's output where the
+    /// family routes it; zeros for the vector input without a pooled
+    /// encoder.
+    fn encode(
+        &mut self,
+        prompt: &str,
+        truncations: &mut Vec<Truncation>,
+    ) -> Result<CpuText, PipelineError> {
+        let cpu = &Device::Cpu;
+        let (mut states, mut pooled) = (None, None);
+        for (stage, encoder, tokenizer) in &mut self.text_encoders {
+            let tokens = tokenizer.encode(prompt, self.defaults.t5_length)?;
+            truncations.extend(tokens.truncation);
+            let ids = Tensor::from_slice(&tokens.ids, (1, tokens.ids.len()), cpu)?;
+            let output = encoder.output(&ids, stage.output)?;
+            match stage.output {
+                TextOutput::Pooled => pooled = Some(output),
+                TextOutput::States => states = Some(output),
+            }
+        }
+        let pooled = match pooled {
+            Some(pooled) => pooled,
+            None => Tensor::zeros((1, self.configs.transformer().vec_in_dim), DType::F32, cpu)?,
+        };
+        Ok(CpuText {
+            states: states.expect("every family has a states encoder"),
+            pooled,
         })
     }
 
@@ -100,7 +136,7 @@ impl CpuPipeline {
             &Device::Cpu,
         )?;
         let moments = self.encoder.forward(&planes)?;
-        let z = self.configs.autoencoder.z_channels;
+        let z = self.configs.autoencoder().z_channels;
         let a = &self.resident.autoencoder;
         Ok(((moments.narrow(1, 0, z)? - a.shift_factor)? * a.scale_factor)?)
     }
@@ -113,7 +149,11 @@ impl Pipeline for CpuPipeline {
         &self.defaults
     }
 
-    fn configs(&self) -> &ManifestConfig {
+    fn family(&self) -> &Family {
+        &self.family
+    }
+
+    fn configs(&self) -> &ModelConfigs {
         &self.configs
     }
 
@@ -127,20 +167,9 @@ impl Pipeline for CpuPipeline {
         let plan = RunPlan::new(request, &self.defaults, &self.configs)?;
         let cpu = &Device::Cpu;
         let mut truncations = Vec::new();
-        let mut encode = |prompt: &str| -> Result<CpuText, PipelineError> {
-            let clip_tokens = self.clip_tokenizer.encode(prompt)?;
-            let t5_tokens = self.t5_tokenizer.encode(prompt, self.defaults.t5_length)?;
-            truncations.extend(clip_tokens.truncation.clone());
-            truncations.extend(t5_tokens.truncation.clone());
-            let row = |ids: &[u32]| Tensor::from_slice(ids, (1, ids.len()), cpu);
-            Ok(CpuText {
-                states: self.t5.states(&row(&t5_tokens.ids)?)?,
-                pooled: self.clip.pooled(&row(&clip_tokens.ids)?)?,
-            })
-        };
-        let prompt = encode(&request.prompt)?;
+        let prompt = self.encode(&request.prompt, &mut truncations)?;
         let unconditional = match plan.cfg_scale {
-            Some(_) => Some(encode("")?),
+            Some(_) => Some(self.encode("", &mut truncations)?),
             None => None,
         };
 

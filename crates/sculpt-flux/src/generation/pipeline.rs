@@ -2,7 +2,8 @@
 //! interface the CLI, the eval and the browser's engine generate through.
 
 use super::{Backend, Frame, Generation, StepInfo};
-use crate::pipeline::{GenerateRequest, ManifestConfig, ModelDefaults, PipelineError};
+use crate::family::{Family, ModelConfigs};
+use crate::pipeline::{GenerateRequest, ModelDefaults, PipelineError};
 
 // See `Backend`: these futures stay on one thread.
 #[allow(async_fn_in_trait)]
@@ -14,7 +15,11 @@ pub trait Pipeline {
 
     fn defaults(&self) -> &ModelDefaults;
 
-    fn configs(&self) -> &ManifestConfig;
+    /// The family the model's parts make up.
+    fn family(&self) -> &Family;
+
+    /// Each part's configuration, checked against the family.
+    fn configs(&self) -> &ModelConfigs;
 
     /// Checks the request, encodes the prompt, loads what the run needs and
     /// prepares its first step.

@@ -2,9 +2,10 @@
 //! latent's shape, every time of the schedule, guidance. Both pipelines
 //! start from it, so a request means the same on every backend.
 
+use crate::family::ModelConfigs;
 use crate::flux::autoencoder::AutoEncoderConfig;
 use crate::pipeline::{
-    DEFAULT_GUIDANCE, GenerateRequest, ImageStart, ManifestConfig, ModelDefaults, PipelineError,
+    DEFAULT_GUIDANCE, GenerateRequest, ImageStart, ModelDefaults, PipelineError,
 };
 use crate::schedule::{from_time, image_to_image_start, timesteps};
 
@@ -76,11 +77,11 @@ impl RunPlan {
     pub fn new(
         request: &GenerateRequest,
         defaults: &ModelDefaults,
-        configs: &ManifestConfig,
+        configs: &ModelConfigs,
     ) -> Result<Self, PipelineError> {
         request.validate()?;
-        let shape = LatentShape::of_image(&configs.autoencoder, request.width, request.height);
-        let guidance_embed = configs.transformer.guidance_embed;
+        let shape = LatentShape::of_image(configs.autoencoder(), request.width, request.height);
+        let guidance_embed = configs.transformer().guidance_embed;
         let full_schedule = timesteps(request.steps, defaults.schedule_shift, shape.tokens());
         let schedule = match request.init_image.as_ref().map(|image| image.start) {
             None => full_schedule.clone(),

@@ -9,6 +9,7 @@
 mod backend;
 mod named_weights;
 mod pipeline;
+mod text_encoder;
 
 pub use backend::{GpuBackend, GpuText};
 pub use pipeline::GpuPipeline;

@@ -3,121 +3,113 @@
 //! the text encoders are loaded, run on the prompt and dropped; the
 //! transformer and the autoencoder are loaded once and kept.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use sculpt_gpu::{Gpu, Tensor, kernels::layout::pack_patches, kernels::noise::NoiseKernel};
 
 use super::backend::{GpuBackend, GpuText, Resident};
 use super::named_weights::NamedWeights;
-use crate::checkpoint::{ModelConfig, Role, gpu_weight_bytes};
-use crate::clip::ClipTextModel;
+use super::text_encoder::GpuTextEncoder;
+use crate::checkpoint::{Role, gpu_weight_bytes};
+use crate::family::{Family, ModelConfigs, PromptTokenizer, TextOutput, TextStage};
 use crate::flux::autoencoder::{Decoder, Encoder};
 use crate::flux::{FluxTransformer, image_ids, text_ids};
 use crate::formats::ByteSource;
 use crate::generation::{Conditioning, Generation, Pipeline, RunPlan};
 use crate::pipeline::{
-    DeviceLimits, GenerateRequest, InitImage, ManifestConfig, MemoryPlan, ModelDefaults,
-    ModelFiles, PipelineError, PlanModels, checked, plan_memory,
+    DeviceLimits, GenerateRequest, InitImage, MemoryPlan, ModelDefaults, ModelFiles, PipelineError,
+    PlanModels, checked, plan_memory,
 };
-use crate::t5::T5Encoder;
-use crate::text::{ClipTokenizer, T5Tokenizer};
 use crate::weights::FileWeights;
 
 /// A model ready to generate on a GPU.
 pub struct GpuPipeline<S> {
     gpu: Rc<Gpu>,
     defaults: ModelDefaults,
-    configs: ManifestConfig,
+    family: Family,
+    configs: ModelConfigs,
     transformer_file: NamedWeights<S>,
     autoencoder_file: NamedWeights<S>,
-    clip_file: FileWeights<S>,
-    t5_file: FileWeights<S>,
-    clip_tokenizer: ClipTokenizer,
-    t5_tokenizer: T5Tokenizer,
-    weight_bytes: [u64; 4],
+    /// The family's text encoders, in the order they run.
+    text_encoders: Vec<TextEncoderFile<S>>,
+    weight_bytes: BTreeMap<Role, u64>,
     noise: Rc<NoiseKernel>,
     resident: Option<Rc<Resident>>,
     /// Loaded with the first start image; only `start` uses it.
     encoder: Option<Encoder>,
 }
 
+/// A text encoder's file and tokenizer, loaded for each prompt encoding.
+struct TextEncoderFile<S> {
+    stage: TextStage,
+    file: FileWeights<S>,
+    tokenizer: PromptTokenizer,
+}
+
 impl<S: ByteSource> GpuPipeline<S> {
-    /// Reads the files' headers and checks each against its role. With
-    /// `configs` (a manifest's), every file must hold exactly those models;
-    /// without, each file's configuration is inferred from its shapes.
+    /// Reads the files' headers and checks each against its role in the
+    /// files' family. With `configs` (a manifest's), every file must hold
+    /// exactly those models; without, each file's configuration is inferred
+    /// from its shapes.
     pub async fn open(
         gpu: Rc<Gpu>,
         defaults: ModelDefaults,
-        configs: Option<ManifestConfig>,
-        files: ModelFiles<S>,
+        configs: Option<ModelConfigs>,
+        mut files: ModelFiles<S>,
     ) -> Result<Self, PipelineError> {
-        let transformer = FileWeights::open_shards(files.transformer).await?;
-        let autoencoder = FileWeights::open_shards(files.autoencoder).await?;
-        let clip = FileWeights::open_shards(files.clip).await?;
-        let t5 = FileWeights::open_shards(files.t5).await?;
-        let given = configs.clone().map(|configs| {
-            [
-                ModelConfig::Transformer(configs.transformer),
-                ModelConfig::Autoencoder(configs.autoencoder),
-                ModelConfig::Clip(configs.clip),
-                ModelConfig::T5(configs.t5),
-            ]
-        });
-        let mut found = Vec::new();
-        for (position, (file, role)) in [
-            (&transformer, Role::Transformer),
-            (&autoencoder, Role::Autoencoder),
-            (&clip, Role::Clip),
-            (&t5, Role::T5),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let config = given.as_ref().map(|g| &g[position]);
-            found.push(checked(file.name(), file.index(), role, config)?);
+        let family = files.family.clone();
+        let config_error =
+            |problem: String| PipelineError::Config(format!("{}: {problem}", defaults.name));
+        if let Some(configs) = &configs {
+            family.check(configs).map_err(config_error)?;
         }
-        let (transformer_found, autoencoder_found) = (found[0].clone(), found[1].clone());
-        let mut configs_found = found.into_iter().map(|checkpoint| checkpoint.config);
-        let configs = match (
-            configs_found.next(),
-            configs_found.next(),
-            configs_found.next(),
-            configs_found.next(),
-        ) {
-            (
-                Some(ModelConfig::Transformer(transformer)),
-                Some(ModelConfig::Autoencoder(autoencoder)),
-                Some(ModelConfig::Clip(clip)),
-                Some(ModelConfig::T5(t5)),
-            ) => ManifestConfig {
-                transformer,
-                autoencoder,
-                clip,
-                t5,
-            },
-            _ => unreachable!("checked() returns each file's own role"),
+        let mut opened = BTreeMap::new();
+        for role in family.roles() {
+            let file = FileWeights::open_shards(files.take_weights(role)?).await?;
+            let given = configs.as_ref().and_then(|configs| configs.get(role));
+            let checkpoint = checked(file.name(), file.index(), role, given)?;
+            opened.insert(role, (file, checkpoint));
+        }
+        if let Some(role) = files.weights.keys().next() {
+            return Err(config_error(format!(
+                "a {} model has no {}, but its files hold one",
+                family.name, role
+            )));
+        }
+        let found = ModelConfigs::new(opened.values().map(|(_, found)| found.config.clone()));
+        // Given or inferred, the models must fit together.
+        family.check(&found).map_err(config_error)?;
+        let weight_bytes = opened
+            .iter()
+            .map(|(role, (file, _))| (*role, gpu_weight_bytes(*role, file.index().tensors())))
+            .collect();
+        let mut named = |role| {
+            let (file, found) = opened.remove(&role).expect("every role of the family");
+            NamedWeights::new(file, &found)
         };
-        // Given or inferred, the four must fit together.
-        configs
-            .check()
-            .map_err(|problem| PipelineError::Config(format!("{}: {problem}", defaults.name)))?;
-        let weight_bytes = [
-            gpu_weight_bytes(Role::Clip, clip.index().tensors()),
-            gpu_weight_bytes(Role::T5, t5.index().tensors()),
-            gpu_weight_bytes(Role::Transformer, transformer.index().tensors()),
-            gpu_weight_bytes(Role::Autoencoder, autoencoder.index().tensors()),
-        ];
+        let transformer_file = named(Role::Transformer);
+        let autoencoder_file = named(Role::Autoencoder);
+        let mut text_encoders = Vec::new();
+        for stage in &family.text_encoders {
+            let (file, _) = opened
+                .remove(&stage.role)
+                .expect("every role of the family");
+            text_encoders.push(TextEncoderFile {
+                stage: *stage,
+                file,
+                tokenizer: PromptTokenizer::of_role(stage.role, files.tokenizer(stage.role)?)?,
+            });
+        }
         let noise = Rc::new(NoiseKernel::new(&gpu));
         Ok(Self {
             gpu,
             defaults,
-            configs,
-            transformer_file: NamedWeights::new(transformer, &transformer_found),
-            autoencoder_file: NamedWeights::new(autoencoder, &autoencoder_found),
-            clip_file: clip,
-            t5_file: t5,
-            clip_tokenizer: ClipTokenizer::from_json(&files.clip_tokenizer)?,
-            t5_tokenizer: T5Tokenizer::from_json(&files.t5_tokenizer)?,
+            family,
+            configs: found,
+            transformer_file,
+            autoencoder_file,
+            text_encoders,
             weight_bytes,
             noise,
             resident: None,
@@ -137,12 +129,10 @@ impl<S: ByteSource> GpuPipeline<S> {
         encodes_image: bool,
         limits: DeviceLimits,
     ) -> MemoryPlan {
-        let [clip, t5, transformer, autoencoder] = self.weight_bytes;
         let models = PlanModels {
-            transformer: (&self.configs.transformer, transformer),
-            autoencoder: (&self.configs.autoencoder, autoencoder),
-            clip: (&self.configs.clip, clip),
-            t5: (&self.configs.t5, t5),
+            family: &self.family,
+            configs: &self.configs,
+            weight_bytes: &self.weight_bytes,
             t5_tokens: self.defaults.t5_length,
             encodes_image,
         };
@@ -156,13 +146,13 @@ impl<S: ByteSource> GpuPipeline<S> {
         if self.resident.is_none() {
             let transformer = FluxTransformer::load(
                 gpu,
-                self.configs.transformer.clone(),
+                self.configs.transformer().clone(),
                 &mut self.transformer_file,
             )
             .await?;
             let decoder = Decoder::load(
                 gpu,
-                self.configs.autoencoder.clone(),
+                self.configs.autoencoder().clone(),
                 &mut self.autoencoder_file,
             )
             .await?;
@@ -174,7 +164,7 @@ impl<S: ByteSource> GpuPipeline<S> {
         if needs_encoder && self.encoder.is_none() {
             let encoder = Encoder::load(
                 gpu,
-                self.configs.autoencoder.clone(),
+                self.configs.autoencoder().clone(),
                 &mut self.autoencoder_file,
             )
             .await?;
@@ -184,7 +174,9 @@ impl<S: ByteSource> GpuPipeline<S> {
     }
 
     /// The text conditioning of `prompt` and, for true CFG, of the empty
-    /// prompt: each encoder is loaded, run on both and dropped.
+    /// prompt: each of the family's encoders is loaded, run on both and
+    /// dropped. Without a pooled encoder the transformer's vector input is
+    /// zeros.
     async fn encode_prompts(
         &mut self,
         prompt: &str,
@@ -196,30 +188,35 @@ impl<S: ByteSource> GpuPipeline<S> {
         } else {
             vec![prompt]
         };
-        let mut pooled = Vec::new();
+        let mut pooled: Vec<Option<Tensor>> = prompts.iter().map(|_| None).collect();
+        let mut states: Vec<Option<Tensor>> = prompts.iter().map(|_| None).collect();
         let mut truncations = Vec::new();
-        {
-            let clip =
-                ClipTextModel::load(gpu, self.configs.clip.clone(), &mut self.clip_file).await?;
-            for text in &prompts {
-                let tokens = self.clip_tokenizer.encode(text)?;
-                truncations.extend(tokens.truncation.clone());
-                pooled.push(clip.forward(gpu, &tokens.ids)?.1);
+        for text in &mut self.text_encoders {
+            let config = self.configs.get(text.stage.role).expect("checked at open");
+            let encoder = GpuTextEncoder::load(gpu, config, &mut text.file).await?;
+            for (index, prompt) in prompts.iter().enumerate() {
+                let tokens = text.tokenizer.encode(prompt, self.defaults.t5_length)?;
+                truncations.extend(tokens.truncation);
+                let output = encoder.output(gpu, &tokens.ids, text.stage.output)?;
+                match text.stage.output {
+                    TextOutput::Pooled => pooled[index] = Some(output),
+                    TextOutput::States => states[index] = Some(output),
+                }
             }
         }
-        let mut states = Vec::new();
-        {
-            let t5 = T5Encoder::load(gpu, self.configs.t5.clone(), &mut self.t5_file).await?;
-            for text in &prompts {
-                let tokens = self.t5_tokenizer.encode(text, self.defaults.t5_length)?;
-                truncations.extend(tokens.truncation.clone());
-                states.push(t5.forward(gpu, &tokens.ids)?);
-            }
+        let vec_in_dim = self.configs.transformer().vec_in_dim;
+        let mut texts = Vec::new();
+        for (states, pooled) in states.into_iter().zip(pooled) {
+            let pooled = match pooled {
+                Some(pooled) => pooled,
+                None => Tensor::from_slice(gpu, &vec![0.0; vec_in_dim], &[vec_in_dim])?,
+            };
+            texts.push(GpuText {
+                states: states.expect("every family has a states encoder"),
+                pooled,
+            });
         }
-        let mut texts = states
-            .into_iter()
-            .zip(pooled)
-            .map(|(states, pooled)| GpuText { states, pooled });
+        let mut texts = texts.into_iter();
         Ok(Conditioning {
             prompt: texts.next().expect("one prompt at least"),
             unconditional: texts.next(),
@@ -235,7 +232,11 @@ impl<S: ByteSource> Pipeline for GpuPipeline<S> {
         &self.defaults
     }
 
-    fn configs(&self) -> &ManifestConfig {
+    fn family(&self) -> &Family {
+        &self.family
+    }
+
+    fn configs(&self) -> &ModelConfigs {
         &self.configs
     }
 
@@ -266,7 +267,7 @@ impl<S: ByteSource> Pipeline for GpuPipeline<S> {
         let (rows, cols) = plan.shape.token_grid();
         let positions = resident.transformer.positions(
             gpu,
-            &text_ids(self.defaults.t5_length),
+            &text_ids(self.family.text_tokens(self.defaults.t5_length)),
             &image_ids(rows, cols),
         )?;
         let clean = match &request.init_image {

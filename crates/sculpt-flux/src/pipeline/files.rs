@@ -1,37 +1,78 @@
 //! A model's files, and the check that each holds the role it was given.
 
-use super::{ManifestFile, ManifestFiles, PipelineError};
+use std::collections::BTreeMap;
+
+use super::{Manifest, ManifestError, ManifestFile, PipelineError};
 use crate::checkpoint::{Checkpoint, ModelConfig, Role, check_layout, detect, naming_of};
+use crate::family::{Family, tokenizer_key};
 use crate::formats::TensorIndex;
 
-/// A model's weight files (any [`ByteSource`](crate::formats::ByteSource); one file per model, or the
-/// shards of a split checkpoint) and tokenizer.json bytes.
+/// A model's files: the family they make up, each model's weight files
+/// (any [`ByteSource`](crate::formats::ByteSource); one file per model, or
+/// the shards of a split checkpoint) and each text encoder's tokenizer.json
+/// bytes.
 pub struct ModelFiles<S> {
-    pub transformer: Vec<S>,
-    pub autoencoder: Vec<S>,
-    pub clip: Vec<S>,
-    pub t5: Vec<S>,
-    pub clip_tokenizer: Vec<u8>,
-    pub t5_tokenizer: Vec<u8>,
+    pub family: Family,
+    pub weights: BTreeMap<Role, Vec<S>>,
+    pub tokenizers: BTreeMap<Role, Vec<u8>>,
 }
 
 impl<S> ModelFiles<S> {
     /// The files a manifest names: each weight file opened as a source with
     /// `open`, each tokenizer read whole with `read` (both may check the
     /// file against the manifest's size and SHA-256 as they go).
-    pub async fn of_manifest<E>(
-        files: &ManifestFiles,
+    pub async fn of_manifest<E: From<ManifestError>>(
+        manifest: &Manifest,
         mut open: impl AsyncFnMut(&ManifestFile) -> Result<S, E>,
         mut read: impl AsyncFnMut(&ManifestFile) -> Result<Vec<u8>, E>,
     ) -> Result<Self, E> {
+        let invalid = |detail: String| ManifestError::Invalid {
+            file: manifest.name.clone(),
+            detail,
+        };
+        let family = manifest.family().map_err(invalid)?;
+        let file = |key: &str| {
+            manifest
+                .files
+                .get(key)
+                .ok_or_else(|| invalid(format!("files has no {key}")))
+        };
+        let mut weights = BTreeMap::new();
+        for role in family.roles() {
+            weights.insert(role, vec![open(file(role.key())?).await?]);
+        }
+        let mut tokenizers = BTreeMap::new();
+        for stage in &family.text_encoders {
+            let bytes = read(file(&tokenizer_key(stage.role))?).await?;
+            tokenizers.insert(stage.role, bytes);
+        }
         Ok(Self {
-            transformer: vec![open(&files.transformer).await?],
-            autoencoder: vec![open(&files.autoencoder).await?],
-            clip: vec![open(&files.clip).await?],
-            t5: vec![open(&files.t5).await?],
-            clip_tokenizer: read(&files.clip_tokenizer).await?,
-            t5_tokenizer: read(&files.t5_tokenizer).await?,
+            family,
+            weights,
+            tokenizers,
         })
+    }
+
+    /// The weight files of `role`, taken out (a pipeline opens each once).
+    pub(crate) fn take_weights(&mut self, role: Role) -> Result<Vec<S>, PipelineError> {
+        self.weights
+            .remove(&role)
+            .ok_or_else(|| self.missing(role.name()))
+    }
+
+    /// The tokenizer.json of the text encoder `role`.
+    pub(crate) fn tokenizer(&self, role: Role) -> Result<&[u8], PipelineError> {
+        self.tokenizers
+            .get(&role)
+            .map(Vec::as_slice)
+            .ok_or_else(|| self.missing(&format!("{} tokenizer", role.name())))
+    }
+
+    fn missing(&self, what: &str) -> PipelineError {
+        PipelineError::Config(format!(
+            "a {} model needs its {what}, which was not given",
+            self.family.name
+        ))
     }
 }
 

@@ -1,13 +1,15 @@
 //! A model from loose files, as a user has them: FLUX weights (one file per
-//! model, or the shards of a split checkpoint) and the two tokenizer.json
-//! files, in any order and under any names. Each weight file's role is read
-//! from its header, each tokenizer's from its model type (CLIP's is BPE,
-//! T5's Unigram). The CLI's `--model` files and the page's import share this.
+//! model, or the shards of a split checkpoint) and the text encoders'
+//! tokenizer.json files, in any order and under any names. Each weight
+//! file's role is read from its header, each tokenizer's from its model type
+//! (CLIP's is BPE, T5's Unigram), and the family is the one on the roster
+//! they make up. The CLI's `--model` files and the page's import share this.
 
 use std::collections::BTreeMap;
 
 use super::{ModelDefaults, ModelFiles};
 use crate::checkpoint::{CheckpointError, ModelConfig, Role, detect};
+use crate::family::{Family, ModelConfigs, roster};
 use crate::formats::{ByteSource, FormatError};
 use crate::weights::FileWeights;
 
@@ -16,7 +18,8 @@ const MAX_TOKENIZER_BYTES: u64 = 64 << 20;
 
 /// The files of a model, sorted into roles.
 pub struct LooseModel<S> {
-    /// The released FLUX.1 defaults for the transformer found (dev or schnell).
+    /// The family's defaults for the models found (FLUX.1's released
+    /// defaults for dev or schnell).
     pub defaults: ModelDefaults,
     pub files: ModelFiles<S>,
     /// What was found, in pipeline order, for a page or a log to show.
@@ -43,7 +46,9 @@ pub enum LooseFilesError {
     #[error("no files were given")]
     NoFiles,
     #[error("no {0} among the files")]
-    Missing(&'static str),
+    Missing(String),
+    #[error("the files make up a {family} model, which has no {what}")]
+    Unused { what: String, family: &'static str },
     #[error("{first} and {second} are both a {role}; give one")]
     Twice {
         role: String,
@@ -83,16 +88,16 @@ pub fn is_weights_name(name: &str) -> bool {
         .any(|extension| name.ends_with(extension))
 }
 
-/// Sorts `sources` into the four models and two tokenizers, reading only the
-/// weight files' headers (and the tokenizers whole). Files that are neither
-/// (by name) are left out and listed.
+/// Sorts `sources` into the models and tokenizers of a family on the
+/// roster, reading only the weight files' headers (and the tokenizers
+/// whole). Files that are neither (by name) are left out and listed.
 pub async fn sort_loose_files<S: ByteSource>(
     sources: Vec<S>,
 ) -> Result<LooseModel<S>, LooseFilesError> {
     if sources.is_empty() {
         return Err(LooseFilesError::NoFiles);
     }
-    let mut tokenizers: [Option<(String, Vec<u8>)>; 2] = [None, None];
+    let mut tokenizers: BTreeMap<Role, (String, Vec<u8>)> = BTreeMap::new();
     let mut sets: BTreeMap<(String, usize), Vec<S>> = BTreeMap::new();
     let mut ignored = Vec::new();
     for mut source in sources {
@@ -111,27 +116,26 @@ pub async fn sort_loose_files<S: ByteSource>(
             file: source.name().into(),
             why,
         })?;
-        let slot = match kind.as_str() {
-            "BPE" => 0,
-            "Unigram" => 1,
-            _ => {
-                return Err(LooseFilesError::UnknownTokenizer {
-                    file: source.name().into(),
-                    kind,
-                });
-            }
+        let Some(role) = Role::ALL
+            .into_iter()
+            .find(|role| role.tokenizer_model() == Some(kind.as_str()))
+        else {
+            return Err(LooseFilesError::UnknownTokenizer {
+                file: source.name().into(),
+                kind,
+            });
         };
-        if let Some((first, _)) = &tokenizers[slot] {
+        if let Some((first, _)) = tokenizers.get(&role) {
             return Err(LooseFilesError::Twice {
                 role: format!("{kind} tokenizer"),
                 first: first.clone(),
                 second: source.name().into(),
             });
         }
-        tokenizers[slot] = Some((source.name().into(), bytes));
+        tokenizers.insert(role, (source.name().into(), bytes));
     }
 
-    let mut weights: [Option<(Vec<S>, ModelConfig, FoundPart)>; 4] = [None, None, None, None];
+    let mut weights: BTreeMap<Role, (Vec<S>, ModelConfig, FoundPart)> = BTreeMap::new();
     for ((prefix, total), mut shards) in sets {
         shards.sort_by(|a, b| a.name().cmp(b.name()));
         if shards.len() != total {
@@ -146,8 +150,7 @@ pub async fn sort_loose_files<S: ByteSource>(
         let file = FileWeights::open_shards(shards).await?;
         let checkpoint = detect(file.name(), file.index())?;
         let role = checkpoint.role();
-        let slot = role_slot(role);
-        if let Some((_, _, first)) = &weights[slot] {
+        if let Some((_, _, first)) = weights.get(&role) {
             return Err(LooseFilesError::Twice {
                 role: role.to_string(),
                 first: first.files[0].clone(),
@@ -160,59 +163,101 @@ pub async fn sort_loose_files<S: ByteSource>(
             bytes,
             detail: checkpoint.variant(),
         };
-        weights[slot] = Some((file.into_sources(), checkpoint.config, part));
+        weights.insert(role, (file.into_sources(), checkpoint.config, part));
     }
 
-    let [transformer, autoencoder, clip, t5] = weights;
-    let need = |slot: Option<(Vec<S>, ModelConfig, FoundPart)>, role: Role| {
-        slot.ok_or(LooseFilesError::Missing(role.name()))
-    };
-    let transformer = need(transformer, Role::Transformer)?;
-    let autoencoder = need(autoencoder, Role::Autoencoder)?;
-    let clip = need(clip, Role::Clip)?;
-    let t5 = need(t5, Role::T5)?;
-    let [clip_tokenizer, t5_tokenizer] = tokenizers;
-    let clip_tokenizer = clip_tokenizer.ok_or(LooseFilesError::Missing("CLIP tokenizer.json"))?;
-    let t5_tokenizer = t5_tokenizer.ok_or(LooseFilesError::Missing("T5 tokenizer.json"))?;
-
-    let ModelConfig::Transformer(flux) = &transformer.1 else {
-        unreachable!("sorted by role")
-    };
-    let name = file_stem(&transformer.2.files[0]);
-    let tokenizer_part = |(file, bytes): &(String, Vec<u8>), what: &str, detail: &str| FoundPart {
-        what: what.into(),
-        files: vec![file.clone()],
-        bytes: bytes.len() as u64,
-        detail: detail.into(),
-    };
-    let mut parts: Vec<FoundPart> = [&transformer, &autoencoder, &clip, &t5]
-        .into_iter()
-        .map(|(_, _, part)| part.clone())
+    let family = family_of(&weights, &tokenizers)?;
+    let name = file_stem(&weights[&Role::Transformer].2.files[0]);
+    let mut parts: Vec<FoundPart> = family
+        .roles()
+        .iter()
+        .map(|role| weights[role].2.clone())
         .collect();
-    parts.push(tokenizer_part(&clip_tokenizer, "CLIP tokenizer", "BPE"));
-    parts.push(tokenizer_part(&t5_tokenizer, "T5 tokenizer", "Unigram"));
+    for stage in &family.text_encoders {
+        let (file, bytes) = &tokenizers[&stage.role];
+        let model = stage.role.tokenizer_model().expect("a text encoder");
+        parts.push(FoundPart {
+            what: tokenizer_name(stage.role),
+            files: vec![file.clone()],
+            bytes: bytes.len() as u64,
+            detail: model.into(),
+        });
+    }
+    let configs = ModelConfigs::new(weights.values().map(|(_, config, _)| config.clone()));
     Ok(LooseModel {
-        defaults: ModelDefaults::flux(&name, flux.guidance_embed),
+        defaults: (family.imported_defaults)(&name, &configs),
         files: ModelFiles {
-            transformer: transformer.0,
-            autoencoder: autoencoder.0,
-            clip: clip.0,
-            t5: t5.0,
-            clip_tokenizer: clip_tokenizer.1,
-            t5_tokenizer: t5_tokenizer.1,
+            weights: weights
+                .into_iter()
+                .map(|(role, (sources, _, _))| (role, sources))
+                .collect(),
+            tokenizers: tokenizers
+                .into_iter()
+                .map(|(role, (_, bytes))| (role, bytes))
+                .collect(),
+            family,
         },
         parts,
         ignored,
     })
 }
 
-fn role_slot(role: Role) -> usize {
-    match role {
-        Role::Transformer => 0,
-        Role::Autoencoder => 1,
-        Role::Clip => 2,
-        Role::T5 => 3,
+/// The family on the roster made of exactly the models and tokenizers
+/// found; else what the closest family lacks, in its pipeline order.
+fn family_of<W, T>(
+    weights: &BTreeMap<Role, W>,
+    tokenizers: &BTreeMap<Role, T>,
+) -> Result<Family, LooseFilesError> {
+    let lacks = |family: &Family| -> Vec<String> {
+        let models = family
+            .roles()
+            .into_iter()
+            .filter(|role| !weights.contains_key(role));
+        let texts = family
+            .text_encoders
+            .iter()
+            .filter(|stage| !tokenizers.contains_key(&stage.role));
+        models
+            .map(|role| role.name().to_string())
+            .chain(texts.map(|stage| format!("{}.json", tokenizer_name(stage.role))))
+            .collect()
+    };
+    let unused = |family: &Family| -> Option<String> {
+        let roles = family.roles();
+        let model = weights.keys().find(|role| !roles.contains(role));
+        let text = tokenizers.keys().find(|role| !roles.contains(role));
+        model
+            .map(|role| role.name().to_string())
+            .or_else(|| text.map(|role| tokenizer_name(*role)))
+    };
+    let roster = roster();
+    if let Some(family) = roster
+        .iter()
+        .find(|family| lacks(family).is_empty() && unused(family).is_none())
+    {
+        return Ok(family.clone());
     }
+    let closest = roster
+        .iter()
+        .min_by_key(|family| lacks(family).len())
+        .expect("the roster is not empty");
+    match lacks(closest).into_iter().next() {
+        Some(missing) => Err(LooseFilesError::Missing(missing)),
+        None => Err(LooseFilesError::Unused {
+            what: unused(closest).expect("neither lacking nor unused is a match"),
+            family: closest.name,
+        }),
+    }
+}
+
+/// "CLIP tokenizer", "T5 tokenizer".
+fn tokenizer_name(role: Role) -> String {
+    let encoder = match role {
+        Role::Clip => "CLIP",
+        Role::T5 => "T5",
+        Role::Transformer | Role::Autoencoder => role.name(),
+    };
+    format!("{encoder} tokenizer")
 }
 
 async fn read_whole<S: ByteSource>(source: &mut S) -> Result<Vec<u8>, LooseFilesError> {

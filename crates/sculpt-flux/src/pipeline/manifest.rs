@@ -4,13 +4,12 @@
 //! code. Field names are the Rust field names; unknown fields are refused,
 //! so a misspelled field is an error rather than a silent default.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::clip::ClipTextConfig;
-use crate::flux::FluxConfig;
-use crate::flux::autoencoder::AutoEncoderConfig;
+use crate::family::{Family, ModelConfigs, ModelDefaults};
 use crate::schedule::ScheduleShift;
-use crate::t5::T5Config;
 
 /// The manifest version this code reads.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -20,6 +19,10 @@ pub const MANIFEST_VERSION: u32 = 1;
 pub struct Manifest {
     pub name: String,
     pub version: u32,
+    /// The [`Family`] the models make up ([`crate::family::roster`]'s
+    /// `id`); FLUX.1 when absent.
+    #[serde(default = "flux1_id", skip_serializing_if = "is_flux1_id")]
+    pub family: String,
     /// The default image size, [width, height].
     pub resolution: [usize; 2],
     pub default_steps: usize,
@@ -32,7 +35,15 @@ pub struct Manifest {
     /// Tokens the T5 tokenizer pads the prompt to.
     pub t5_length: usize,
     pub files: ManifestFiles,
-    pub config: ManifestConfig,
+    pub config: ModelConfigs,
+}
+
+fn flux1_id() -> String {
+    crate::family::flux1().id.into()
+}
+
+fn is_flux1_id(id: &String) -> bool {
+    *id == flux1_id()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,85 +72,10 @@ pub struct ManifestFile {
     pub sha256: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ManifestFiles {
-    pub transformer: ManifestFile,
-    pub autoencoder: ManifestFile,
-    pub clip: ManifestFile,
-    pub t5: ManifestFile,
-    pub clip_tokenizer: ManifestFile,
-    pub t5_tokenizer: ManifestFile,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ManifestConfig {
-    pub transformer: FluxConfig,
-    pub autoencoder: AutoEncoderConfig,
-    pub clip: ClipTextConfig,
-    pub t5: T5Config,
-}
-
-impl ManifestConfig {
-    /// Checks that each model can run and that they fit together: the
-    /// transformer takes CLIP's width as its vector, T5's as its text
-    /// tokens, and 2×2 patches of the autoencoder's latent as image tokens.
-    pub fn check(&self) -> Result<(), String> {
-        let named = |model: &str, result: Result<(), String>| {
-            result.map_err(|problem| format!("config.{model}: {problem}"))
-        };
-        named(
-            "transformer",
-            self.transformer.validate().map_err(|e| e.to_string()),
-        )?;
-        named(
-            "autoencoder",
-            self.autoencoder.validate().map_err(|e| e.to_string()),
-        )?;
-        named("clip", self.clip.validate().map_err(|e| e.to_string()))?;
-        named("t5", self.t5.validate().map_err(|e| e.to_string()))?;
-        let pairs = [
-            (
-                "vec_in_dim",
-                self.transformer.vec_in_dim,
-                "clip.hidden_size",
-                self.clip.hidden_size,
-            ),
-            (
-                "context_in_dim",
-                self.transformer.context_in_dim,
-                "t5.d_model",
-                self.t5.d_model,
-            ),
-            (
-                "in_channels",
-                self.transformer.in_channels,
-                "4 × autoencoder.z_channels",
-                4 * self.autoencoder.z_channels,
-            ),
-        ];
-        let scale = self.autoencoder.pixels_per_latent();
-        // Image sizes are multiples of 16 (FLUX's 8× latent in 2×2 patches);
-        // a latent at most 8× smaller still splits into whole patches.
-        if scale > 8 {
-            return Err(format!(
-                "config.autoencoder has {} levels, so its latent is {scale}x smaller than the \
-                 image; the pipeline takes at most FLUX's 8x (4 levels), so that images \
-                 whose sides are multiples of 16 split into 2x2 latent patches",
-                self.autoencoder.ch_mult.len()
-            ));
-        }
-        for (field, value, other, expected) in pairs {
-            if value != expected {
-                return Err(format!(
-                    "config.transformer.{field} is {value}, but {other} is {expected}: the models do not fit together"
-                ));
-            }
-        }
-        Ok(())
-    }
-}
+/// The files by key: each model's under its role's key (`transformer`,
+/// `clip`…), each text encoder's tokenizer.json under `<role>_tokenizer`;
+/// exactly the keys its family's [`Family::file_keys`] lists.
+pub type ManifestFiles = BTreeMap<String, ManifestFile>;
 
 /// Why a manifest cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +86,19 @@ pub enum ManifestError {
     Version { file: String, found: u32 },
     #[error("{file}: {detail}")]
     Invalid { file: String, detail: String },
+}
+
+impl ModelDefaults {
+    pub fn of_manifest(manifest: &Manifest) -> Self {
+        Self {
+            name: manifest.name.clone(),
+            resolution: manifest.resolution,
+            steps: manifest.default_steps,
+            schedule_shift: manifest.schedule_shift.map(Into::into),
+            cfg_scale: manifest.cfg_scale,
+            t5_length: manifest.t5_length,
+        }
+    }
 }
 
 impl Manifest {
@@ -186,8 +135,29 @@ impl Manifest {
         {
             return Err(invalid(format!("cfg_scale {scale} is not a finite number")));
         }
-        manifest.config.check().map_err(invalid)?;
+        let family = manifest.family().map_err(invalid)?;
+        let keys = family.file_keys();
+        if let Some(missing) = keys.iter().find(|key| !manifest.files.contains_key(*key)) {
+            return Err(invalid(format!(
+                "files has no {missing} (a {} model's files are {})",
+                family.name,
+                keys.join(", ")
+            )));
+        }
+        if let Some(extra) = manifest.files.keys().find(|key| !keys.contains(key)) {
+            return Err(invalid(format!(
+                "files.{extra}: a {} model has no such file (its files are {})",
+                family.name,
+                keys.join(", ")
+            )));
+        }
+        family.check(&manifest.config).map_err(invalid)?;
         Ok(manifest)
+    }
+
+    /// The family the manifest names.
+    pub fn family(&self) -> Result<Family, String> {
+        crate::family::by_id(&self.family)
     }
 
     pub fn to_json(&self) -> String {
@@ -198,6 +168,11 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkpoint::ModelConfig;
+    use crate::clip::ClipTextConfig;
+    use crate::flux::FluxConfig;
+    use crate::flux::autoencoder::AutoEncoderConfig;
+    use crate::t5::T5Config;
 
     fn file(path: &str) -> ManifestFile {
         ManifestFile {
@@ -219,20 +194,24 @@ mod tests {
             }),
             cfg_scale: None,
             t5_length: 512,
-            files: ManifestFiles {
-                transformer: file("flux1-dev-Q4_0.gguf"),
-                autoencoder: file("ae.safetensors"),
-                clip: file("clip_l.safetensors"),
-                t5: file("t5xxl.safetensors"),
-                clip_tokenizer: file("tokenizer/tokenizer.json"),
-                t5_tokenizer: file("tokenizer_2/tokenizer.json"),
-            },
-            config: ManifestConfig {
-                transformer: FluxConfig::dev(),
-                autoencoder: AutoEncoderConfig::flux(),
-                clip: ClipTextConfig::vit_l_14(),
-                t5: T5Config::v1_1_xxl(),
-            },
+            family: "flux1".into(),
+            files: [
+                ("transformer", "flux1-dev-Q4_0.gguf"),
+                ("autoencoder", "ae.safetensors"),
+                ("clip", "clip_l.safetensors"),
+                ("t5", "t5xxl.safetensors"),
+                ("clip_tokenizer", "tokenizer/tokenizer.json"),
+                ("t5_tokenizer", "tokenizer_2/tokenizer.json"),
+            ]
+            .into_iter()
+            .map(|(key, path)| (key.to_string(), file(path)))
+            .collect(),
+            config: ModelConfigs::new([
+                ModelConfig::Transformer(FluxConfig::dev()),
+                ModelConfig::Autoencoder(AutoEncoderConfig::flux()),
+                ModelConfig::Clip(ClipTextConfig::vit_l_14()),
+                ModelConfig::T5(T5Config::v1_1_xxl()),
+            ]),
         }
     }
 
@@ -269,7 +248,10 @@ mod tests {
         assert!(error.to_string().contains("1000x768"), "{error}");
 
         let mut manifest = dev();
-        manifest.config.t5.d_model = 2048;
+        manifest.config.insert(ModelConfig::T5(T5Config {
+            d_model: 2048,
+            ..T5Config::v1_1_xxl()
+        }));
         let error = Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap_err();
         assert!(
             error
@@ -280,14 +262,20 @@ mod tests {
 
         // A latent 4× smaller than the image is taken; 16× is not.
         let mut manifest = dev();
-        manifest.config.autoencoder.ch_mult = vec![1, 2, 4];
+        let levels = |ch_mult: Vec<usize>| {
+            ModelConfig::Autoencoder(AutoEncoderConfig {
+                ch_mult,
+                ..AutoEncoderConfig::flux()
+            })
+        };
+        manifest.config.insert(levels(vec![1, 2, 4]));
         Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap();
-        manifest.config.autoencoder.ch_mult = vec![1, 2, 4, 4, 4];
+        manifest.config.insert(levels(vec![1, 2, 4, 4, 4]));
         let error = Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap_err();
         assert!(error.to_string().contains("16x smaller"), "{error}");
 
         let mut manifest = dev();
-        manifest.config.autoencoder.ch_mult = vec![];
+        manifest.config.insert(levels(vec![]));
         let error = Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap_err();
         assert!(error.to_string().contains("config.autoencoder"), "{error}");
 
@@ -300,5 +288,46 @@ mod tests {
             "{error}"
         );
         assert!(error.to_string().contains("t5_lenght"), "{error}");
+    }
+
+    #[test]
+    fn the_family_decides_the_files_and_configs() {
+        // Written without `family`, read as FLUX.1 (every manifest so far).
+        let json = dev().to_json();
+        assert!(!json.contains("\"family\""), "{json}");
+
+        let mut manifest = dev();
+        manifest.family = "flux3".into();
+        let error = Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap_err();
+        assert!(
+            error.to_string().contains("family 'flux3' is not one"),
+            "{error}"
+        );
+
+        let mut manifest = dev();
+        manifest.files.remove("t5_tokenizer");
+        let error = Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap_err();
+        assert!(
+            error.to_string().contains("files has no t5_tokenizer"),
+            "{error}"
+        );
+
+        let mut manifest = dev();
+        let extra = manifest.files["clip"].clone();
+        manifest.files.insert("clip_2".into(), extra);
+        let error = Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap_err();
+        assert!(error.to_string().contains("files.clip_2"), "{error}");
+
+        let mut manifest = dev();
+        manifest.config.remove(crate::checkpoint::Role::Clip);
+        let error = Manifest::from_json("m.json", manifest.to_json().as_bytes()).unwrap_err();
+        assert!(error.to_string().contains("config has no clip"), "{error}");
+
+        let json = dev().to_json().replace("\"t5\": {", "\"t6\": {");
+        let error = Manifest::from_json("m.json", json.as_bytes()).unwrap_err();
+        assert!(
+            error.to_string().contains("no model is called 't6'"),
+            "{error}"
+        );
     }
 }

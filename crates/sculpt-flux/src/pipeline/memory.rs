@@ -16,11 +16,11 @@ use std::fmt;
 
 use sculpt_gpu::{Gpu, format_bytes};
 
-use crate::checkpoint::Role;
-use crate::clip::ClipTextConfig;
-use crate::flux::FluxConfig;
+use std::collections::BTreeMap;
+
+use crate::checkpoint::{ModelConfig, Role};
+use crate::family::{Family, ModelConfigs};
 use crate::flux::autoencoder::{AutoEncoderConfig, channel_slice_count};
-use crate::t5::T5Config;
 
 const F32: u64 = 4;
 
@@ -81,12 +81,13 @@ impl MemoryPlan {
     }
 }
 
-/// The models of a generation, each with its weights' GPU bytes.
+/// The models of a generation and their weights' GPU bytes.
 pub struct PlanModels<'a> {
-    pub transformer: (&'a FluxConfig, u64),
-    pub autoencoder: (&'a AutoEncoderConfig, u64),
-    pub clip: (&'a ClipTextConfig, u64),
-    pub t5: (&'a T5Config, u64),
+    pub family: &'a Family,
+    /// Checked against `family`.
+    pub configs: &'a ModelConfigs,
+    /// Each model's weights on the GPU (a model not listed counts none).
+    pub weight_bytes: &'a BTreeMap<Role, u64>,
     /// Tokens the T5 tokenizer pads the prompt to.
     pub t5_tokens: usize,
     /// Whether the autoencoder's encoder runs (image-to-image).
@@ -101,45 +102,22 @@ pub fn plan_memory(
     limits: DeviceLimits,
 ) -> MemoryPlan {
     let (w, h) = (width as u64, height as u64);
-    let clip = {
-        let (config, weights) = models.clip;
-        let (tokens, d, mlp) = (
-            config.max_positions as u64,
-            config.hidden_size as u64,
-            config.intermediate_size as u64,
-        );
-        // Residual, normed, q, k, v, attention out; MLP hidden before and
-        // after its activation.
-        StagePlan {
-            role: Role::Clip,
-            weight_bytes: weights,
-            activation_bytes: tokens * (6 * d + 2 * mlp) * F32,
-            largest_activation: tokens * mlp.max(d) * F32,
-        }
-    };
-    let t5 = {
-        let (config, weights) = models.t5;
-        let tokens = models.t5_tokens as u64;
-        let (d, inner, ff) = (
-            config.d_model as u64,
-            config.inner_dim() as u64,
-            config.d_ff as u64,
-        );
-        let bias = config.num_heads as u64 * (2 * tokens).saturating_sub(1);
-        // Residual, normed, output; q, k, v, attention; gate, up, product.
-        StagePlan {
-            role: Role::T5,
-            weight_bytes: weights,
-            activation_bytes: (tokens * (3 * d + 4 * inner + 3 * ff) + bias) * F32,
-            largest_activation: tokens * ff.max(inner).max(d) * F32,
-        }
-    };
+    let weights = |role: Role| models.weight_bytes.get(&role).copied().unwrap_or(0);
+    let text_stages: Vec<StagePlan> = models
+        .family
+        .text_encoders
+        .iter()
+        .filter_map(|stage| models.configs.get(stage.role))
+        .map(|config| text_stage(config, weights(config.role()), models.t5_tokens))
+        .collect();
     let binding = limits.max_storage_binding.min(limits.max_buffer_size);
+    let autoencoder_config = models.configs.autoencoder();
     let transformer = {
-        let (config, weights) = models.transformer;
-        // One token per 2×2 patch of latent pixels.
-        let patch = 2 * models.autoencoder.0.pixels_per_latent() as u64;
-        let tokens = (w / patch) * (h / patch) + models.t5_tokens as u64;
+        let config = models.configs.transformer();
+        // One token per 2×2 patch of latent pixels, then the text's.
+        let patch = 2 * autoencoder_config.pixels_per_latent() as u64;
+        let text_tokens = models.family.text_tokens(models.t5_tokens) as u64;
+        let tokens = (w / patch) * (h / patch) + text_tokens;
         let (hidden, mlp) = (config.hidden_size as u64, config.mlp_hidden() as u64);
         // The MLPs run in token chunks that fit a binding (see
         // `flux::token_chunks`); everything else is [tokens, hidden].
@@ -150,13 +128,13 @@ pub fn plan_memory(
         // output and the block's; the MLP's chunk before and after GELU.
         StagePlan {
             role: Role::Transformer,
-            weight_bytes: weights,
+            weight_bytes: weights(Role::Transformer),
             activation_bytes: tokens * 9 * hidden * F32 + 2 * mlp_chunk,
             largest_activation: (tokens * hidden * F32).max(mlp_chunk),
         }
     };
     let autoencoder = {
-        let (config, weights) = models.autoencoder;
+        let config = autoencoder_config;
         let activations = autoencoder_activations(config, w, h, models.encodes_image);
         let whole = |&(channels, pixels): &(u64, u64)| channels * pixels * F32;
         let largest = activations.iter().map(whole).max().unwrap_or(0);
@@ -180,20 +158,26 @@ pub fn plan_memory(
         // input, the first convolution's output and the shortcut.
         StagePlan {
             role: Role::Autoencoder,
-            weight_bytes: weights,
+            weight_bytes: weights(Role::Autoencoder),
             activation_bytes: 4 * largest,
             largest_activation: largest_slice.max(attention_qkv),
         }
     };
-    let text_phase =
-        clip.weight_bytes + t5.weight_bytes + clip.activation_bytes.max(t5.activation_bytes);
+    // Text encoders' weights are all counted, as if loaded together.
+    let text_phase = text_stages.iter().map(|s| s.weight_bytes).sum::<u64>()
+        + text_stages
+            .iter()
+            .map(|s| s.activation_bytes)
+            .max()
+            .unwrap_or(0);
     let image_phase = transformer.weight_bytes
         + autoencoder.weight_bytes
         + transformer
             .activation_bytes
             .max(autoencoder.activation_bytes);
     let peak_bytes = text_phase.max(image_phase);
-    let stages = vec![clip, t5, transformer, autoencoder];
+    let mut stages = text_stages;
+    stages.extend([transformer, autoencoder]);
 
     let mut problems = Vec::new();
     for stage in &stages {
@@ -223,6 +207,46 @@ pub fn plan_memory(
         limits,
         peak_bytes,
         problems,
+    }
+}
+
+/// A text encoder's stage: the CLIP-L or T5 run on one prompt's tokens.
+fn text_stage(config: &ModelConfig, weight_bytes: u64, t5_tokens: usize) -> StagePlan {
+    match config {
+        ModelConfig::Clip(config) => {
+            let (tokens, d, mlp) = (
+                config.max_positions as u64,
+                config.hidden_size as u64,
+                config.intermediate_size as u64,
+            );
+            // Residual, normed, q, k, v, attention out; MLP hidden before
+            // and after its activation.
+            StagePlan {
+                role: Role::Clip,
+                weight_bytes,
+                activation_bytes: tokens * (6 * d + 2 * mlp) * F32,
+                largest_activation: tokens * mlp.max(d) * F32,
+            }
+        }
+        ModelConfig::T5(config) => {
+            let tokens = t5_tokens as u64;
+            let (d, inner, ff) = (
+                config.d_model as u64,
+                config.inner_dim() as u64,
+                config.d_ff as u64,
+            );
+            let bias = config.num_heads as u64 * (2 * tokens).saturating_sub(1);
+            // Residual, normed, output; q, k, v, attention; gate, up, product.
+            StagePlan {
+                role: Role::T5,
+                weight_bytes,
+                activation_bytes: (tokens * (3 * d + 4 * inner + 3 * ff) + bias) * F32,
+                largest_activation: tokens * ff.max(inner).max(d) * F32,
+            }
+        }
+        ModelConfig::Transformer(_) | ModelConfig::Autoencoder(_) => {
+            unreachable!("families validate that text encoders are text models")
+        }
     }
 }
 
@@ -292,28 +316,32 @@ impl fmt::Display for MemoryPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn flux_models<'a>(
-        transformer: &'a FluxConfig,
-        autoencoder: &'a AutoEncoderConfig,
-        clip: &'a ClipTextConfig,
-        t5: &'a T5Config,
-    ) -> PlanModels<'a> {
-        PlanModels {
-            transformer: (transformer, 1 << 30),
-            autoencoder: (autoencoder, 1 << 20),
-            clip: (clip, 1 << 20),
-            t5: (t5, 1 << 20),
-            t5_tokens: 256,
-            encodes_image: false,
-        }
-    }
+    use crate::clip::ClipTextConfig;
+    use crate::flux::FluxConfig;
+    use crate::t5::T5Config;
 
     #[test]
     fn schnell_at_1024_by_hand() {
-        let (transformer, autoencoder) = (FluxConfig::schnell(), AutoEncoderConfig::flux());
-        let (clip, t5) = (ClipTextConfig::vit_l_14(), T5Config::v1_1_xxl());
-        let models = flux_models(&transformer, &autoencoder, &clip, &t5);
+        let family = crate::family::flux1();
+        let configs = ModelConfigs::new([
+            ModelConfig::Transformer(FluxConfig::schnell()),
+            ModelConfig::Autoencoder(AutoEncoderConfig::flux()),
+            ModelConfig::Clip(ClipTextConfig::vit_l_14()),
+            ModelConfig::T5(T5Config::v1_1_xxl()),
+        ]);
+        let weight_bytes = BTreeMap::from([
+            (Role::Transformer, 1 << 30),
+            (Role::Autoencoder, 1 << 20),
+            (Role::Clip, 1 << 20),
+            (Role::T5, 1 << 20),
+        ]);
+        let models = PlanModels {
+            family: &family,
+            configs: &configs,
+            weight_bytes: &weight_bytes,
+            t5_tokens: 256,
+            encodes_image: false,
+        };
         let limits = DeviceLimits {
             max_buffer_size: 4 << 30,
             max_storage_binding: 2 << 30,

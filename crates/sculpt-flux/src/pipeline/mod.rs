@@ -9,7 +9,6 @@
 //! ([`GenerateRequest::validate`]) and the [`MemoryPlan`] for its size is
 //! checked against the device.
 
-mod defaults;
 mod error;
 mod files;
 mod loose_files;
@@ -17,7 +16,7 @@ mod manifest;
 mod memory;
 mod request;
 
-pub use defaults::ModelDefaults;
+pub use crate::family::ModelDefaults;
 pub use error::PipelineError;
 pub use files::ModelFiles;
 pub(crate) use files::checked;
@@ -26,8 +25,7 @@ pub use loose_files::{
     sort_loose_files,
 };
 pub use manifest::{
-    MANIFEST_VERSION, Manifest, ManifestConfig, ManifestError, ManifestFile, ManifestFiles,
-    ManifestShift,
+    MANIFEST_VERSION, Manifest, ManifestError, ManifestFile, ManifestFiles, ManifestShift,
 };
 pub use memory::{DeviceLimits, MemoryPlan, PlanModels, StagePlan, plan_memory};
 pub use request::{DEFAULT_GUIDANCE, GenerateRequest, ImageStart, InitImage, RequestError};

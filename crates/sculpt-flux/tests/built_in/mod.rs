@@ -21,9 +21,11 @@ pub fn manifest() -> Manifest {
 }
 
 pub fn files(manifest: &Manifest) -> ModelFiles<Source> {
-    let read = |path: &str| std::fs::read(model_dir().join(path));
+    let read = |path: &str| -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        Ok(std::fs::read(model_dir().join(path))?)
+    };
     pollster::block_on(ModelFiles::of_manifest(
-        &manifest.files,
+        &manifest,
         async |file| read(&file.path).map(|bytes| MemorySource::new(&file.path, bytes)),
         async |file| read(&file.path),
     ))

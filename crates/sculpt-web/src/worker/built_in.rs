@@ -53,17 +53,18 @@ async fn fetch_model() -> Result<(Manifest, ModelFiles<WebSource>), String> {
     let manifest = Manifest::from_json(&manifest_path, &fetch(&manifest_path).await?)
         .map_err(|e| e.to_string())?;
     let files = ModelFiles::of_manifest(
-        &manifest.files,
+        &manifest,
         async |file| {
             let bytes = fetch_checked(&folder, file).await?;
-            Ok::<_, String>(WebSource::Fetched(MemorySource::new(
+            Ok::<_, Box<dyn std::error::Error>>(WebSource::Fetched(MemorySource::new(
                 file.path.clone(),
                 bytes,
             )))
         },
-        async |file| fetch_checked(&folder, file).await,
+        async |file| Ok(fetch_checked(&folder, file).await?),
     )
-    .await?;
+    .await
+    .map_err(|e| e.to_string())?;
     Ok((manifest, files))
 }
 

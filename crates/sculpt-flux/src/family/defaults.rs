@@ -1,7 +1,6 @@
 //! What a model runs with where its weights do not say: its name, size,
 //! steps, schedule and guidance.
 
-use super::Manifest;
 use crate::schedule::ScheduleShift;
 
 /// What a model runs with by default, where its weights do not say.
@@ -17,17 +16,6 @@ pub struct ModelDefaults {
 }
 
 impl ModelDefaults {
-    pub fn of_manifest(manifest: &Manifest) -> Self {
-        Self {
-            name: manifest.name.clone(),
-            resolution: manifest.resolution,
-            steps: manifest.default_steps,
-            schedule_shift: manifest.schedule_shift.map(Into::into),
-            cfg_scale: manifest.cfg_scale,
-            t5_length: manifest.t5_length,
-        }
-    }
-
     /// The released FLUX.1 defaults for an imported transformer: dev (with
     /// a guidance input) 28 shifted steps and 512 T5 tokens, schnell 4 even
     /// steps and 256 tokens; 1024² either way.
