@@ -9,13 +9,13 @@ use anyhow::{Context, anyhow, bail};
 use sculpt_flux::checkpoint::{
     Checkpoint, ModelConfig, Naming, Role, check_layout, detect, naming_of,
 };
-use sculpt_flux::clip::{ClipTextConfig, ClipTextModel};
-use sculpt_flux::flux::autoencoder::{AutoEncoderConfig, Decoder, DiffusersVaeNames, Encoder};
-use sculpt_flux::flux::{DiffusersNames, FluxConfig, FluxInputs, FluxTransformer};
 use sculpt_flux::formats::{
     Dtype, Encoding, FileSource, read_safetensors, read_tensor_bytes, write_f32_safetensors,
 };
-use sculpt_flux::t5::{T5Config, T5Encoder};
+use sculpt_flux::models::autoencoder::{AutoEncoderConfig, Decoder, DiffusersVaeNames, Encoder};
+use sculpt_flux::models::clip::{ClipTextConfig, ClipTextModel};
+use sculpt_flux::models::flux1::{DiffusersNames, FluxConfig, FluxInputs, FluxTransformer};
+use sculpt_flux::models::t5::{T5Config, T5Encoder};
 use sculpt_flux::weights::FileWeights;
 use sculpt_gpu::{Gpu, Tensor};
 

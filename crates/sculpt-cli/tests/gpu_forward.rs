@@ -16,12 +16,12 @@ use candle_transformers::models::{clip::text_model as clip_ref, flux};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sculpt_flux::checkpoint::{clip_layout, flux_layout};
-use sculpt_flux::clip::ClipTextConfig;
-use sculpt_flux::flux::{FluxConfig, image_ids, text_ids};
 use sculpt_flux::formats::{
     Dtype, Encoding, MemorySource, TensorToWrite, read_safetensors, read_tensor_bytes,
     safetensors_bytes,
 };
+use sculpt_flux::models::clip::ClipTextConfig;
+use sculpt_flux::models::flux1::{FluxConfig, image_ids, text_ids};
 
 use common::{TempDir, random_weights, var_builder, write_safetensors};
 

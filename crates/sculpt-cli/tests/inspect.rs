@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use sculpt_flux::checkpoint::flux_layout;
-use sculpt_flux::flux::FluxConfig;
 use sculpt_flux::formats::{Dtype, Encoding, TensorToWrite, safetensors_bytes};
+use sculpt_flux::models::flux1::FluxConfig;
 
 struct TempDir(PathBuf);
 
@@ -109,7 +109,7 @@ fn inspect_reports_role_variant_counts_and_refuses_unknown_files() {
 #[test]
 fn the_shards_of_one_checkpoint_are_inspected_as_one() {
     use sculpt_flux::checkpoint::t5_layout;
-    use sculpt_flux::t5::T5Config;
+    use sculpt_flux::models::t5::T5Config;
     let dir = TempDir::new("inspect-shards");
     let layout: Vec<(String, Vec<u64>)> = t5_layout(&T5Config::tiny())
         .into_iter()

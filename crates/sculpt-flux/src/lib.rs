@@ -19,10 +19,13 @@
 //! sources and the one loader every model uploads through ([`weights`]:
 //! async, so that the browser can read IndexedDB), what a file holds
 //! ([`checkpoint`]: role, naming, variant and configuration from tensor
-//! names and shapes), tokenizers ([`text`]), the text encoders ([`clip`],
-//! [`t5`]), the FLUX transformer and autoencoder ([`flux`],
-//! [`flux::autoencoder`]); what to run ([`pipeline`]: manifests, imported
-//! files sorted into roles, requests, the memory plan) and the times a run
+//! names and shapes), tokenizers ([`text`]), the models, one folder each
+//! ([`models`]: the text encoders [`models::clip`] and [`models::t5`], the
+//! FLUX.1 transformer [`models::flux1`], the autoencoder
+//! [`models::autoencoder`]), the families they make up ([`family`]: which
+//! text encoders feed the transformer what; FLUX.1 today); what to run
+//! ([`pipeline`]: manifests, imported files sorted into a family's roles,
+//! requests, the memory plan) and the times a run
 //! visits ([`schedule`]); then [`generation`], written once for every
 //! backend: the [`generation::Pipeline`] trait, the step-level
 //! [`generation::Generation`] driver (Euler steps, true CFG, image-to-image,
@@ -57,14 +60,14 @@
 //!   or missing tensor is the error. Not in the weights, so assumed: FLUX's
 //!   rotary split and θ, CLIP's 64-wide heads, T5's 128 max distance,
 //!   FLUX's latent scale and shift.
-//! - **Models**: the FLUX transformer ([`flux`]: double and single blocks,
+//! - **Models** ([`models`]): the FLUX transformer ([`models::flux1`]: double and single blocks,
 //!   modulation, QK-RMSNorm, RoPE over `[txt, img]` ids, dev's guidance
 //!   embedding; by BFL's tensor names or diffusers' through
-//!   [`flux::DiffusersNames`]); the autoencoder ([`flux::autoencoder`]:
+//!   [`models::flux1::DiffusersNames`]); the autoencoder ([`models::autoencoder`]:
 //!   `decode` and `encode` with the latent scale and shift; diffusers' names
-//!   through [`flux::autoencoder::DiffusersVaeNames`]); CLIP-L's text model
-//!   ([`clip`]: causal, QuickGELU, pooled at the first EOS) and the T5 v1.1
-//!   encoder ([`t5`]: relative position buckets, gated GELU). Each equals
+//!   through [`models::autoencoder::DiffusersVaeNames`]); CLIP-L's text model
+//!   ([`models::clip`]: causal, QuickGELU, pooled at the first EOS) and the T5 v1.1
+//!   encoder ([`models::t5`]: relative position buckets, gated GELU). Each equals
 //!   candle-transformers' on the CPU (`tests/gpu_flux.rs`,
 //!   `gpu_autoencoder.rs`, `gpu_clip.rs`, `gpu_t5.rs`), from f32 or packed
 //!   (f16/bf16/GGUF) weights.
@@ -113,30 +116,38 @@
 //! GPU test binaries are named `tests/gpu_*.rs`; `cargo xtask test` counts
 //! them apart from the unit tests.
 //!
+//! - **Families** ([`family`]): a [`family::Family`] lists its text
+//!   encoders, in the order they run, and what the transformer takes from
+//!   each (a pooled vector, or per-token states); the manifest's files and
+//!   configs ([`family::ModelConfigs`], keyed by role), the memory plan, the
+//!   loose-file sorter and both pipelines read it, so none of them names
+//!   FLUX.1's four models. [`family::roster`] holds the families a manifest
+//!   or loose files may make up; a test can build one of its own
+//!   (`tests/gpu_cpu_parity.rs` runs FLUX.1 without CLIP).
+//!
 //! **Where things go.** A new GPU kernel goes in `sculpt-gpu` (one `.wgsl`
-//! family per file); a new layer or model of FLUX.1's in its folder here
-//! (`flux/`, `clip/`, `t5/`), checked against candle in `tests/gpu_*.rs`; a
-//! new sampling feature (a schedule, a guidance rule, a step view) in
-//! [`generation`] or [`schedule`], once, so that both backends and every
-//! surface get it; a new backend is a [`generation::Backend`] and a
-//! [`generation::Pipeline`] that opens models on it. A new model family
-//! (FLUX.2, say) is not yet a folder alone: today the four FLUX.1
-//! stages (CLIP, T5, transformer, autoencoder) are named in
-//! [`checkpoint::Role`], the manifest's files and configs, the memory plan,
-//! the loose-file sorter and both pipelines, and an open model roster, where
-//! a family describes its stages in one place, is being built (issue 19).
+//! family per file); a new layer of a model in its folder under `models/`,
+//! checked against candle in `tests/gpu_*.rs`; a new sampling feature (a
+//! schedule, a guidance rule, a step view) in [`generation`] or
+//! [`schedule`], once, so that both backends and every surface get it; a
+//! new backend is a [`generation::Backend`] and a [`generation::Pipeline`]
+//! that opens models on it. A new model family made of models Sculpt
+//! already runs is one entry in [`family::roster`] (its own file beside
+//! `family/flux1.rs`). A new kind of model (a Qwen3 text encoder, say) is a
+//! folder under `models/` plus one arm at each point that knows the kinds,
+//! all listed on [`checkpoint::Role`]; a new denoiser (FLUX.2's transformer)
+//! is one more such kind, and the pipelines' transformer and autoencoder
+//! fields become per-kind too.
 
 pub mod checkpoint;
-pub mod clip;
 #[cfg(feature = "cpu")]
 pub mod cpu;
 pub mod family;
-pub mod flux;
 pub mod formats;
 pub mod generation;
 pub mod gpu;
+pub mod models;
 pub mod pipeline;
 pub mod schedule;
-pub mod t5;
 pub mod text;
 pub mod weights;

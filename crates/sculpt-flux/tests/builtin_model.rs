@@ -23,14 +23,14 @@ use std::path::PathBuf;
 
 use candle_core::{DType, Device};
 use sculpt_flux::{
-    clip::{ClipTextConfig, ClipTextModel},
-    flux::{
-        FluxConfig, FluxInputs, FluxTransformer, SourceError, SourceTensor, TensorData,
-        autoencoder::{AutoEncoderConfig, Decoder, Encoder},
-        image_ids, text_ids,
-    },
     formats::{Dtype, Encoding, FileSource, read_gguf, read_tensor_bytes},
-    t5::{T5Config, T5Encoder},
+    models::autoencoder::{AutoEncoderConfig, Decoder, Encoder},
+    models::clip::{ClipTextConfig, ClipTextModel},
+    models::flux1::{
+        FluxConfig, FluxInputs, FluxTransformer, SourceError, SourceTensor, TensorData, image_ids,
+        text_ids,
+    },
+    models::t5::{T5Config, T5Encoder},
     text::{CLIP_CONTEXT_LENGTH, ClipTokenizer, T5Tokenizer},
 };
 use sculpt_gpu::{Tensor, weights::repack};

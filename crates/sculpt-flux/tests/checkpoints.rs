@@ -14,13 +14,13 @@ use sculpt_flux::checkpoint::{
     CheckpointProblem, ExpectedTensor, ModelConfig, Naming, Role, autoencoder_layout, clip_layout,
     detect, diffusers_autoencoder_layout, diffusers_flux_layout, flux_layout, inspect, t5_layout,
 };
-use sculpt_flux::clip::ClipTextConfig;
-use sculpt_flux::flux::FluxConfig;
-use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
 use sculpt_flux::formats::{
     ByteSource, FileSource, MemorySource, f32_safetensors_bytes, read_safetensors,
 };
-use sculpt_flux::t5::T5Config;
+use sculpt_flux::models::autoencoder::AutoEncoderConfig;
+use sculpt_flux::models::clip::ClipTextConfig;
+use sculpt_flux::models::flux1::FluxConfig;
+use sculpt_flux::models::t5::T5Config;
 
 /// A safetensors file of zeros in F32 with these tensors.
 fn zeros_file(name: &str, tensors: &[(String, Vec<usize>)]) -> MemorySource<Vec<u8>> {

@@ -35,10 +35,8 @@ use candle_core::{DType, Device, Module};
 use candle_transformers::models::flux::autoencoder as reference;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use sculpt_flux::flux::{
-    FluxError,
-    autoencoder::{AutoEncoderConfig, Decoder, Encoder},
-};
+use sculpt_flux::models::autoencoder::{AutoEncoderConfig, Decoder, Encoder};
+use sculpt_flux::models::flux1::FluxError;
 use sculpt_gpu::{Gpu, GpuOptions, Tensor};
 
 type Weights = HashMap<String, (Vec<usize>, Vec<f32>)>;
@@ -611,7 +609,7 @@ fn to_diffusers(weights: &Weights, levels: usize) -> Weights {
 
 #[test]
 fn diffusers_names_give_candles_decoder_and_encoder() {
-    use sculpt_flux::flux::autoencoder::DiffusersVaeNames;
+    use sculpt_flux::models::autoencoder::DiffusersVaeNames;
     let config = AutoEncoderConfig::tiny();
     let weights = random_weights(&config, 41);
     let vb = var_builder(&weights);

@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 
 use sculpt_flux::{
-    flux::{FluxConfig, FluxInputs, FluxTransformer, image_ids, text_ids},
     formats::{Dtype, Encoding, MemorySource, read_safetensors, read_tensor_bytes},
+    models::flux1::{FluxConfig, FluxInputs, FluxTransformer, image_ids, text_ids},
 };
 use sculpt_gpu::{Gpu, Tensor};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};

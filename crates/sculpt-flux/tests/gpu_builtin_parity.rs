@@ -22,13 +22,10 @@ use common::{assert_close, gpu, read};
 use std::collections::HashMap;
 
 use candle_core::{DType, Device};
-use sculpt_flux::{
+use sculpt_flux::models::{
+    autoencoder::{AutoEncoderConfig, Decoder, Encoder},
     clip::{ClipTextConfig, ClipTextModel},
-    flux::{
-        FluxConfig, FluxInputs, FluxTransformer,
-        autoencoder::{AutoEncoderConfig, Decoder, Encoder},
-        image_ids, text_ids,
-    },
+    flux1::{FluxConfig, FluxInputs, FluxTransformer, image_ids, text_ids},
     t5::{T5Config, T5Encoder},
 };
 use sculpt_gpu::Tensor;

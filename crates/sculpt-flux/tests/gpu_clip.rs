@@ -30,9 +30,9 @@ use candle_nn::Module;
 use candle_transformers::models::clip::text_model as reference;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sculpt_flux::{
+use sculpt_flux::models::{
     clip::{ClipError, ClipTextConfig, ClipTextModel},
-    flux::{SourceError, SourceTensor, TensorData},
+    flux1::{SourceError, SourceTensor, TensorData},
 };
 use sculpt_gpu::{
     Gpu,

@@ -28,10 +28,10 @@ mod common;
 use sculpt_flux::checkpoint::{ModelConfig, Role, autoencoder_layout};
 use sculpt_flux::cpu::CpuPipeline;
 use sculpt_flux::family::{Family, TextOutput, TextStage};
-use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
 use sculpt_flux::formats::f32_safetensors_bytes;
 use sculpt_flux::generation::{Frame, Pipeline, Show};
 use sculpt_flux::gpu::GpuPipeline;
+use sculpt_flux::models::autoencoder::AutoEncoderConfig;
 use sculpt_flux::pipeline::{
     DeviceLimits, GenerateRequest, ImageStart, InitImage, Manifest, ModelDefaults, ModelFiles,
 };

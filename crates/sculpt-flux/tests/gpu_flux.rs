@@ -28,13 +28,13 @@ use candle_core::{DType, Device};
 use candle_transformers::models::flux::{WithForward, model as reference};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use sculpt_flux::flux::{
-    DiffusersNames, FluxConfig, FluxError, FluxInputs, FluxTransformer, SourceError, SourceTensor,
-    TIME_EMBEDDING_DIM, TensorData, image_ids, text_ids,
-};
 use sculpt_flux::formats::{
     Dtype, Encoding, MemorySource, TensorToWrite, f32_safetensors_bytes, gguf_bytes,
     safetensors_bytes,
+};
+use sculpt_flux::models::flux1::{
+    DiffusersNames, FluxConfig, FluxError, FluxInputs, FluxTransformer, SourceError, SourceTensor,
+    TIME_EMBEDDING_DIM, TensorData, image_ids, text_ids,
 };
 use sculpt_flux::weights::{FileWeights, LoadError};
 use sculpt_gpu::{

@@ -18,17 +18,17 @@ use std::rc::Rc;
 use sculpt_flux::checkpoint::{
     CheckpointProblem, ModelConfig, Role, autoencoder_layout, clip_layout, flux_layout, t5_layout,
 };
-use sculpt_flux::clip::ClipTextConfig;
 use sculpt_flux::family::{ModelConfigs, flux1};
-use sculpt_flux::flux::FluxConfig;
-use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
 use sculpt_flux::formats::MemorySource;
 use sculpt_flux::generation::{Pipeline, Show};
 use sculpt_flux::gpu::GpuPipeline;
+use sculpt_flux::models::autoencoder::AutoEncoderConfig;
+use sculpt_flux::models::clip::ClipTextConfig;
+use sculpt_flux::models::flux1::FluxConfig;
+use sculpt_flux::models::t5::T5Config;
 use sculpt_flux::pipeline::{
     GenerateRequest, ImageStart, InitImage, ModelDefaults, ModelFiles, PipelineError, RequestError,
 };
-use sculpt_flux::t5::T5Config;
 use sculpt_gpu::Gpu;
 
 type Source = MemorySource<Vec<u8>>;

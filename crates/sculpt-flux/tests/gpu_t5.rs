@@ -30,7 +30,9 @@ use candle_core::{DType, Device};
 use candle_transformers::models::t5 as reference;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sculpt_flux::t5::{SourceError, SourceTensor, T5Config, T5Encoder, T5Error, TensorData};
+use sculpt_flux::models::t5::{
+    SourceError, SourceTensor, T5Config, T5Encoder, T5Error, TensorData,
+};
 use sculpt_gpu::{
     Gpu,
     weights::{WeightFormat, repack},

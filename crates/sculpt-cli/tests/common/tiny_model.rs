@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use sculpt_flux::checkpoint::ModelConfig;
 use sculpt_flux::checkpoint::{autoencoder_layout, clip_layout, flux_layout, t5_layout};
-use sculpt_flux::clip::ClipTextConfig;
 use sculpt_flux::family::ModelConfigs;
-use sculpt_flux::flux::FluxConfig;
-use sculpt_flux::flux::autoencoder::AutoEncoderConfig;
+use sculpt_flux::models::autoencoder::AutoEncoderConfig;
+use sculpt_flux::models::clip::ClipTextConfig;
+use sculpt_flux::models::flux1::FluxConfig;
+use sculpt_flux::models::t5::T5Config;
 use sculpt_flux::pipeline::{Manifest, ManifestFile, ManifestShift};
-use sculpt_flux::t5::T5Config;
 use sha2::{Digest, Sha256};
 
 use super::{TempDir, Weights, random_weights, write_safetensors};

@@ -10,13 +10,22 @@ use super::layout::{
     ExpectedTensor, autoencoder_layout, clip_layout, diffusers_autoencoder_layout,
     diffusers_flux_layout, flux_layout, t5_layout,
 };
-use crate::clip::ClipTextConfig;
-use crate::flux::FluxConfig;
-use crate::flux::autoencoder::AutoEncoderConfig;
 use crate::formats::TensorIndex;
-use crate::t5::T5Config;
+use crate::models::autoencoder::AutoEncoderConfig;
+use crate::models::clip::ClipTextConfig;
+use crate::models::flux1::FluxConfig;
+use crate::models::t5::T5Config;
 
-/// What a checkpoint is for in the pipeline.
+/// What a checkpoint is for in the pipeline: the kind of model it holds.
+///
+/// A new kind adds a variant here and an arm at each point that knows the
+/// kinds (the compiler lists most of them): its [`ModelConfig`] (validation,
+/// tensor layout, variant in words) and its detection in [`detect`]; how its
+/// weights reach the GPU ([`super::is_linear_weight`]); its manifest JSON
+/// (`family::ModelConfigs`'s serde); for a text encoder, its outputs and
+/// width (`family/mod.rs`), its tokenizer (`family::PromptTokenizer`), its
+/// stage in the memory plan (`pipeline/memory.rs`) and the model on each
+/// backend (`gpu/text_encoder.rs`, `cpu/models.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
     Transformer,

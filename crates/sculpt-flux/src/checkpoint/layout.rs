@@ -1,10 +1,10 @@
 //! The tensors each model's checkpoint holds, by name and shape, for a
 //! configuration: what a file is checked against once its role is known.
 
-use crate::clip::ClipTextConfig;
-use crate::flux::autoencoder::{AutoEncoderConfig, diffusers_vae_name, is_attention_projection};
-use crate::flux::{DiffusersRecipe, FluxConfig, TIME_EMBEDDING_DIM, diffusers_recipe};
-use crate::t5::T5Config;
+use crate::models::autoencoder::{AutoEncoderConfig, diffusers_vae_name, is_attention_projection};
+use crate::models::clip::ClipTextConfig;
+use crate::models::flux1::{DiffusersRecipe, FluxConfig, TIME_EMBEDDING_DIM, diffusers_recipe};
+use crate::models::t5::T5Config;
 
 /// One tensor a checkpoint holds.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,11 +7,11 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::{clip::text_model as clip, flux, t5};
 
 use crate::checkpoint::ModelConfig;
-use crate::clip::ClipTextConfig;
 use crate::family::TextOutput;
-use crate::flux::FluxConfig;
-use crate::flux::autoencoder::AutoEncoderConfig;
-use crate::t5::T5Config;
+use crate::models::autoencoder::AutoEncoderConfig;
+use crate::models::clip::ClipTextConfig;
+use crate::models::flux1::FluxConfig;
+use crate::models::t5::T5Config;
 
 pub(super) fn flux_config(c: &FluxConfig) -> flux::model::Config {
     flux::model::Config {

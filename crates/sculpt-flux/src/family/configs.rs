@@ -8,10 +8,10 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::checkpoint::{ModelConfig, Role};
-use crate::clip::ClipTextConfig;
-use crate::flux::FluxConfig;
-use crate::flux::autoencoder::AutoEncoderConfig;
-use crate::t5::T5Config;
+use crate::models::autoencoder::AutoEncoderConfig;
+use crate::models::clip::ClipTextConfig;
+use crate::models::flux1::FluxConfig;
+use crate::models::t5::T5Config;
 
 /// A model's configurations by role. Checked against its family by
 /// [`super::Family::check`] before any pipeline takes it.

@@ -3,7 +3,7 @@
 //! start from it, so a request means the same on every backend.
 
 use crate::family::ModelConfigs;
-use crate::flux::autoencoder::AutoEncoderConfig;
+use crate::models::autoencoder::AutoEncoderConfig;
 use crate::pipeline::{
     DEFAULT_GUIDANCE, GenerateRequest, ImageStart, ModelDefaults, PipelineError,
 };

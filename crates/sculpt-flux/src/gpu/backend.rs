@@ -15,9 +15,9 @@ use sculpt_gpu::{
     },
 };
 
-use crate::flux::autoencoder::Decoder;
-use crate::flux::{FluxInputs, FluxTransformer, Positions};
 use crate::generation::{Backend, Frame, LatentShape};
+use crate::models::autoencoder::Decoder;
+use crate::models::flux1::{FluxInputs, FluxTransformer, Positions};
 use crate::pipeline::PipelineError;
 
 /// The models kept loaded between generations, shared by the pipeline

@@ -2,9 +2,9 @@
 //! whichever layout the file uses.
 
 use crate::checkpoint::{Checkpoint, ModelConfig, Naming};
-use crate::flux::DiffusersNames;
-use crate::flux::autoencoder::DiffusersVaeNames;
 use crate::formats::ByteSource;
+use crate::models::autoencoder::DiffusersVaeNames;
+use crate::models::flux1::DiffusersNames;
 use crate::weights::{FileWeights, TakeFuture, TensorUse, WeightSource};
 
 /// A file's weights under the names the models ask for (BFL's).

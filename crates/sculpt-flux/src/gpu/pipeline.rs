@@ -13,10 +13,10 @@ use super::named_weights::NamedWeights;
 use super::text_encoder::GpuTextEncoder;
 use crate::checkpoint::{Role, gpu_weight_bytes};
 use crate::family::{Family, ModelConfigs, PromptTokenizer, TextOutput, TextStage};
-use crate::flux::autoencoder::{Decoder, Encoder};
-use crate::flux::{FluxTransformer, image_ids, text_ids};
 use crate::formats::ByteSource;
 use crate::generation::{Conditioning, Generation, Pipeline, RunPlan};
+use crate::models::autoencoder::{Decoder, Encoder};
+use crate::models::flux1::{FluxTransformer, image_ids, text_ids};
 use crate::pipeline::{
     DeviceLimits, GenerateRequest, InitImage, MemoryPlan, ModelDefaults, ModelFiles, PipelineError,
     PlanModels, checked, plan_memory,

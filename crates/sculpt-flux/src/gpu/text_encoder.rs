@@ -4,11 +4,11 @@
 use sculpt_gpu::{Gpu, Tensor};
 
 use crate::checkpoint::ModelConfig;
-use crate::clip::ClipTextModel;
 use crate::family::TextOutput;
 use crate::formats::ByteSource;
+use crate::models::clip::ClipTextModel;
+use crate::models::t5::T5Encoder;
 use crate::pipeline::PipelineError;
-use crate::t5::T5Encoder;
 use crate::weights::FileWeights;
 
 pub(super) enum GpuTextEncoder {

@@ -4,10 +4,10 @@ use sculpt_gpu::GpuError;
 
 use super::{MemoryPlan, RequestError};
 use crate::checkpoint::CheckpointError;
-use crate::clip::ClipError;
-use crate::flux::FluxError;
 use crate::formats::FormatError;
-use crate::t5::T5Error;
+use crate::models::clip::ClipError;
+use crate::models::flux1::FluxError;
+use crate::models::t5::T5Error;
 use crate::text::TextError;
 
 #[derive(Debug, thiserror::Error)]

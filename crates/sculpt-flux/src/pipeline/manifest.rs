@@ -169,10 +169,10 @@ impl Manifest {
 mod tests {
     use super::*;
     use crate::checkpoint::ModelConfig;
-    use crate::clip::ClipTextConfig;
-    use crate::flux::FluxConfig;
-    use crate::flux::autoencoder::AutoEncoderConfig;
-    use crate::t5::T5Config;
+    use crate::models::autoencoder::AutoEncoderConfig;
+    use crate::models::clip::ClipTextConfig;
+    use crate::models::flux1::FluxConfig;
+    use crate::models::t5::T5Config;
 
     fn file(path: &str) -> ManifestFile {
         ManifestFile {

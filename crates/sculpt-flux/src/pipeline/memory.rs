@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use crate::checkpoint::{ModelConfig, Role};
 use crate::family::{Family, ModelConfigs};
-use crate::flux::autoencoder::{AutoEncoderConfig, channel_slice_count};
+use crate::models::autoencoder::{AutoEncoderConfig, channel_slice_count};
 
 const F32: u64 = 4;
 
@@ -120,7 +120,7 @@ pub fn plan_memory(
         let tokens = (w / patch) * (h / patch) + text_tokens;
         let (hidden, mlp) = (config.hidden_size as u64, config.mlp_hidden() as u64);
         // The MLPs run in token chunks that fit a binding (see
-        // `flux::token_chunks`); everything else is [tokens, hidden].
+        // `models::flux1::token_chunks`); everything else is [tokens, hidden].
         let chunk_tokens = tokens.min((binding / (mlp * F32)).max(1));
         let mlp_chunk = chunk_tokens * mlp * F32;
         // The widest point is a single block: its input and normed input,
@@ -316,9 +316,9 @@ impl fmt::Display for MemoryPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clip::ClipTextConfig;
-    use crate::flux::FluxConfig;
-    use crate::t5::T5Config;
+    use crate::models::clip::ClipTextConfig;
+    use crate::models::flux1::FluxConfig;
+    use crate::models::t5::T5Config;
 
     #[test]
     fn schnell_at_1024_by_hand() {

@@ -25,7 +25,7 @@ pub fn files(manifest: &Manifest) -> ModelFiles<Source> {
         Ok(std::fs::read(model_dir().join(path))?)
     };
     pollster::block_on(ModelFiles::of_manifest(
-        &manifest,
+        manifest,
         async |file| read(&file.path).map(|bytes| MemorySource::new(&file.path, bytes)),
         async |file| read(&file.path),
     ))

@@ -18,8 +18,8 @@ use sculpt_gpu::{
 
 use crate::weights::{Linear, Loader};
 
-use super::super::FluxError;
 use super::{GROUP_NORM_EPS, GROUP_NORM_GROUPS, slices::ChannelSlices};
+use crate::models::flux1::FluxError;
 
 /// A 2-D convolution with bias: `{name}.weight` [out, in, k, k] and
 /// `{name}.bias` [out].

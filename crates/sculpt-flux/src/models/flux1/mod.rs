@@ -12,7 +12,6 @@
 //! Q8_0 GGUF files, under BFL names and under diffusers names
 //! ([`DiffusersNames`]). `load` is async: see [`crate::weights`].
 
-pub mod autoencoder;
 mod config;
 mod diffusers;
 mod double_block;

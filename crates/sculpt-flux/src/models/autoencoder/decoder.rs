@@ -7,13 +7,14 @@ use sculpt_gpu::{
     kernels::elementwise::{Unary, unary},
 };
 
-use super::super::{FluxError, WeightSource};
 use super::{
     AutoEncoderConfig,
     blocks::{Conv, MidBlock, OutputHead, ResnetBlock, Upsample},
     slices::ChannelSlices,
 };
+use crate::models::flux1::FluxError;
 use crate::weights::Loader;
+use crate::weights::WeightSource;
 
 /// One level of the decoder, stored as `decoder.up.{level}`.
 struct UpLevel {

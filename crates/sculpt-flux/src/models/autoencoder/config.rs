@@ -2,7 +2,7 @@
 //! and the affine map between the autoencoder's latent and the
 //! transformer's.
 
-use super::super::FluxError;
+use crate::models::flux1::FluxError;
 
 /// Every GroupNorm of the autoencoder splits its channels into 32 groups.
 pub const GROUP_NORM_GROUPS: usize = 32;

@@ -15,8 +15,8 @@
 
 use sculpt_gpu::{Gpu, GpuError, Tensor, kernels::layout::concat};
 
-use super::super::FluxError;
 use super::GROUP_NORM_GROUPS;
+use crate::models::flux1::FluxError;
 
 /// One image's activation [channels, height, width], as channel slices.
 #[derive(Clone)]

@@ -9,13 +9,14 @@ use sculpt_gpu::{
     kernels::elementwise::{Unary, unary},
 };
 
-use super::super::{FluxError, WeightSource};
 use super::{
     AutoEncoderConfig,
     blocks::{Conv, MidBlock, OutputHead, ResnetBlock, downsample},
     slices::ChannelSlices,
 };
+use crate::models::flux1::FluxError;
 use crate::weights::Loader;
+use crate::weights::WeightSource;
 
 /// One level of the encoder, stored as `encoder.down.{level}`.
 struct DownLevel {
