@@ -241,3 +241,114 @@ fn text_width(config: &ModelConfig) -> (&'static str, usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::autoencoder::AutoEncoderConfig;
+    use crate::models::clip::ClipTextConfig;
+    use crate::models::flux1::FluxConfig;
+    use crate::models::t5::T5Config;
+
+    fn schnell() -> ModelConfigs {
+        ModelConfigs::new([
+            ModelConfig::Transformer(FluxConfig::schnell()),
+            ModelConfig::Autoencoder(AutoEncoderConfig::flux()),
+            ModelConfig::Clip(ClipTextConfig::vit_l_14()),
+            ModelConfig::T5(T5Config::v1_1_xxl()),
+        ])
+    }
+
+    fn with_stages(text_encoders: Vec<TextStage>) -> Family {
+        Family {
+            id: "test",
+            name: "Test",
+            text_encoders,
+            ..flux1()
+        }
+    }
+
+    #[test]
+    fn flux1_is_clip_pooled_and_t5_states() {
+        let family = flux1();
+        family.check(&schnell()).unwrap();
+        assert_eq!(
+            family.roles(),
+            [Role::Transformer, Role::Autoencoder, Role::Clip, Role::T5]
+        );
+        assert_eq!(
+            family.file_keys(),
+            [
+                "transformer",
+                "autoencoder",
+                "clip",
+                "t5",
+                "clip_tokenizer",
+                "t5_tokenizer"
+            ]
+        );
+        assert_eq!(family.encoder_of(TextOutput::Pooled), Some(Role::Clip));
+        assert_eq!(family.text_tokens(256), 256);
+        assert_eq!(by_id("flux1").unwrap().name, "FLUX.1");
+        assert!(by_id("flux2").unwrap_err().contains("runs flux1"));
+    }
+
+    #[test]
+    fn a_family_must_be_one_the_pipeline_runs() {
+        let states = |role| TextStage {
+            role,
+            output: TextOutput::States,
+        };
+        let pooled = |role| TextStage {
+            role,
+            output: TextOutput::Pooled,
+        };
+        let problem = |family: Family| family.validate().unwrap_err();
+        assert!(problem(with_stages(vec![pooled(Role::T5)])).contains("does not give it"));
+        assert!(
+            problem(with_stages(vec![pooled(Role::Clip)]))
+                .contains("no text encoder giving states")
+        );
+        assert!(
+            problem(with_stages(vec![states(Role::Clip), states(Role::T5)])).contains("2 encoders")
+        );
+        assert!(problem(with_stages(vec![states(Role::T5), pooled(Role::T5)])).contains("twice"));
+        assert!(problem(with_stages(vec![states(Role::Transformer)])).contains("does not give it"));
+        // CLIP's states as the text tokens: 77 of them.
+        let clip_only = with_stages(vec![states(Role::Clip)]);
+        clip_only.validate().unwrap();
+        assert_eq!(clip_only.text_tokens(256), 77);
+    }
+
+    #[test]
+    fn configs_are_checked_against_the_family() {
+        let t5_only = with_stages(vec![TextStage {
+            role: Role::T5,
+            output: TextOutput::States,
+        }]);
+        // FLUX.1's configs hold a CLIP this family has no place for.
+        let error = t5_only.check(&schnell()).unwrap_err();
+        assert!(
+            error.contains("config.clip: Test has no CLIP text model"),
+            "{error}"
+        );
+        let mut configs = schnell();
+        configs.remove(Role::Clip);
+        // Without a pooled encoder nothing is checked against vec_in_dim.
+        t5_only.check(&configs).unwrap();
+        let error = flux1().check(&configs).unwrap_err();
+        assert!(error.contains("config has no clip"), "{error}");
+        // With one, its width must be the transformer's vector input.
+        let mut configs = schnell();
+        configs.insert(ModelConfig::Clip(ClipTextConfig {
+            hidden_size: 1024,
+            num_heads: 16,
+            ..ClipTextConfig::vit_l_14()
+        }));
+        let error = flux1().check(&configs).unwrap_err();
+        assert!(
+            error.contains("vec_in_dim is 768, but clip.hidden_size is 1024"),
+            "{error}"
+        );
+    }
+}
