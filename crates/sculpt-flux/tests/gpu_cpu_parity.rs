@@ -255,6 +255,24 @@ fn a_family_defined_in_a_test_generates_through_both_pipelines() {
         files.tokenizers.remove(&Role::Clip);
         files
     };
+    // FLUX.1's CLIP among the files is refused: the family has no place
+    // for it.
+    let mut with_clip = files(&manifest);
+    with_clip.family = flux1_without_clip();
+    let error = pollster::block_on(GpuPipeline::open(
+        Rc::clone(&gpu),
+        defaults(&manifest),
+        Some(configs.clone()),
+        with_clip,
+    ))
+    .err()
+    .expect("a CLIP the family does not run");
+    assert!(
+        error
+            .to_string()
+            .contains("FLUX.1 without CLIP model has no CLIP text model"),
+        "{error}"
+    );
     let mut toy_gpu = pollster::block_on(GpuPipeline::open(
         Rc::clone(&gpu),
         defaults(&manifest),

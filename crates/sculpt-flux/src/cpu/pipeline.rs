@@ -42,16 +42,9 @@ impl CpuPipeline {
             |problem: String| PipelineError::Config(format!("{}: {problem}", defaults.name));
         family.check(&configs).map_err(config_error)?;
         let mut opened = BTreeMap::new();
-        for role in family.roles() {
+        for (role, sources) in files.take_weights()? {
             let config = configs.get(role).expect("checked above").clone();
-            let file = CheckedFile::open(files.take_weights(role)?, config).await?;
-            opened.insert(role, file);
-        }
-        if let Some(role) = files.weights.keys().next() {
-            return Err(config_error(format!(
-                "a {} model has no {}, but its files hold one",
-                family.name, role
-            )));
+            opened.insert(role, CheckedFile::open(sources, config).await?);
         }
         let bytes = opened.values().map(|file| file.f32_bytes()).sum::<u64>();
         if bytes > MAX_CPU_WEIGHT_BYTES {

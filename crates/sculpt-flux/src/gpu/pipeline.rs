@@ -65,17 +65,11 @@ impl<S: ByteSource> GpuPipeline<S> {
             family.check(configs).map_err(config_error)?;
         }
         let mut opened = BTreeMap::new();
-        for role in family.roles() {
-            let file = FileWeights::open_shards(files.take_weights(role)?).await?;
+        for (role, sources) in files.take_weights()? {
+            let file = FileWeights::open_shards(sources).await?;
             let given = configs.as_ref().and_then(|configs| configs.get(role));
             let checkpoint = checked(file.name(), file.index(), role, given)?;
             opened.insert(role, (file, checkpoint));
-        }
-        if let Some(role) = files.weights.keys().next() {
-            return Err(config_error(format!(
-                "a {} model has no {}, but its files hold one",
-                family.name, role
-            )));
         }
         let found = ModelConfigs::new(opened.values().map(|(_, found)| found.config.clone()));
         // Given or inferred, the models must fit together.

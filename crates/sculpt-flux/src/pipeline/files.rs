@@ -53,11 +53,21 @@ impl<S> ModelFiles<S> {
         })
     }
 
-    /// The weight files of `role`, taken out (a pipeline opens each once).
-    pub(crate) fn take_weights(&mut self, role: Role) -> Result<Vec<S>, PipelineError> {
-        self.weights
-            .remove(&role)
-            .ok_or_else(|| self.missing(role.name()))
+    /// Each of the family's weight files, taken out in the family's order
+    /// (a pipeline opens each once); files of a role the family lacks are
+    /// refused.
+    pub(crate) fn take_weights(&mut self) -> Result<Vec<(Role, Vec<S>)>, PipelineError> {
+        let mut taken = Vec::new();
+        for role in self.family.roles() {
+            match self.weights.remove(&role) {
+                Some(sources) => taken.push((role, sources)),
+                None => return Err(self.problem(format!("needs its {role}, which was not given"))),
+            }
+        }
+        if let Some(role) = self.weights.keys().next() {
+            return Err(self.problem(format!("has no {role}, but its files hold one")));
+        }
+        Ok(taken)
     }
 
     /// The tokenizer.json of the text encoder `role`.
@@ -65,14 +75,13 @@ impl<S> ModelFiles<S> {
         self.tokenizers
             .get(&role)
             .map(Vec::as_slice)
-            .ok_or_else(|| self.missing(&format!("{} tokenizer", role.name())))
+            .ok_or_else(|| {
+                self.problem(format!("needs its {role}'s tokenizer, which was not given"))
+            })
     }
 
-    fn missing(&self, what: &str) -> PipelineError {
-        PipelineError::Config(format!(
-            "a {} model needs its {what}, which was not given",
-            self.family.name
-        ))
+    fn problem(&self, problem: String) -> PipelineError {
+        PipelineError::Config(format!("a {} model {problem}", self.family.name))
     }
 }
 
