@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use sculpt_flux::checkpoint::flux_layout;
+use sculpt_flux::checkpoint::{flux_layout, t5_layout};
 use sculpt_flux::formats::{Dtype, Encoding, TensorToWrite, safetensors_bytes};
 use sculpt_flux::models::flux1::FluxConfig;
+use sculpt_flux::models::t5::T5Config;
 
 struct TempDir(PathBuf);
 
@@ -141,4 +142,62 @@ fn the_shards_of_one_checkpoint_are_inspected_as_one() {
     );
     assert!(stdout.contains("role:       T5 encoder"), "{stdout}");
     assert_eq!(stdout.matches("role:").count(), 1, "{stdout}");
+}
+
+/// A valid file always gets its summary: a transformer whose 16-wide heads
+/// leave its rotary split to be given, and a T5 whose 8-wide heads the
+/// attention kernel does not take yet, are described (exit 0) with what is
+/// missing and how to give it.
+#[test]
+fn files_sculpt_cannot_run_are_described() {
+    let dir = TempDir::new("inspect-narrow");
+    let shapes = |layout: Vec<sculpt_flux::checkpoint::ExpectedTensor>| -> Vec<(String, Vec<u64>)> {
+        layout
+            .into_iter()
+            .filter(|t| !t.optional || t.name == "shared.weight")
+            .map(|t| (t.name, t.shape.iter().map(|&d| d as u64).collect()))
+            .collect()
+    };
+    let dit = dir.0.join("dit-16.safetensors");
+    let sixteen = FluxConfig {
+        hidden_size: 64,
+        num_heads: 4,
+        ..FluxConfig::tiny(false)
+    };
+    write_zeros(&dit, &shapes(flux_layout(&sixteen)), Dtype::F32);
+    let t5 = dir.0.join("t5-8.safetensors");
+    let narrow = T5Config {
+        d_kv: 8,
+        num_heads: 2,
+        ..T5Config::tiny()
+    };
+    write_zeros(&t5, &shapes(t5_layout(&narrow)), Dtype::F32);
+
+    let output = Command::new(env!("CARGO_BIN_EXE_sculpt"))
+        .arg("inspect")
+        .arg(&dit)
+        .arg(&t5)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("role:       FLUX transformer"), "{stdout}");
+    assert!(
+        stdout.contains("variant:    unknown: its heads are 16 wide"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("sculpt forward --config"), "{stdout}");
+    assert!(stdout.contains("role:       T5 encoder"), "{stdout}");
+    assert!(
+        stdout.contains("variant:    d_model 64, 2 layers, 2 heads"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("runs:       not on Sculpt's kernels yet: T5 configuration: 2 heads of 8"),
+        "{stdout}"
+    );
 }

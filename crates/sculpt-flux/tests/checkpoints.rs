@@ -11,8 +11,9 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use sculpt_flux::checkpoint::{
-    CheckpointProblem, ExpectedTensor, ModelConfig, Naming, Role, autoencoder_layout, clip_layout,
-    detect, diffusers_autoencoder_layout, diffusers_flux_layout, flux_layout, inspect, t5_layout,
+    CheckpointProblem, ExpectedTensor, ModelConfig, Naming, Recognition, Role, autoencoder_layout,
+    clip_layout, detect, diffusers_autoencoder_layout, diffusers_flux_layout, flux_layout, inspect,
+    recognize, t5_layout,
 };
 use sculpt_flux::formats::{
     ByteSource, FileSource, MemorySource, f32_safetensors_bytes, read_safetensors,
@@ -268,13 +269,19 @@ fn the_full_schnell_q4_0_header_is_recognized_from_its_header_alone() {
         furthest: 0,
     };
     let summary = pollster::block_on(inspect(&mut source)).unwrap();
-    assert_eq!(summary.checkpoint.role(), Role::Transformer);
-    assert_eq!(summary.checkpoint.naming, Naming::Bfl);
+    assert_eq!(summary.role(), Role::Transformer);
+    assert_eq!(summary.checkpoint().unwrap().naming, Naming::Bfl);
     assert_eq!(
-        summary.checkpoint.config,
+        summary.checkpoint().unwrap().config,
         ModelConfig::Transformer(FluxConfig::schnell())
     );
-    assert!(summary.checkpoint.variant().starts_with("schnell"));
+    assert!(
+        summary
+            .checkpoint()
+            .unwrap()
+            .variant()
+            .starts_with("schnell")
+    );
     assert_eq!(summary.tensors, 776);
     assert_eq!(summary.parameters, 11_891_178_560);
     // Worked out apart from the code (Python, from the same rule): 6.41 GiB.
@@ -298,4 +305,64 @@ fn the_full_schnell_q4_0_header_is_recognized_from_its_header_alone() {
     // from the code (Python): 7,624,192,256 bytes.
     assert_eq!(summary.gpu_bytes, 7_624_192_256);
     assert!(text.contains("on the GPU: 7,624,192,256"), "{text}");
+}
+
+/// What the shapes tell, short of a configuration Sculpt runs: a T5 with
+/// 8-wide heads (the attention kernel's limit, not the file's) is
+/// recognized and checked, a transformer with 16-wide heads is recognized
+/// but its rotary split cannot be inferred; `detect`, which the pipelines
+/// use, refuses both, and a mis-shaped tensor is an error either way.
+#[test]
+fn files_sculpt_cannot_run_are_still_recognized() {
+    let read = |name: &str, tensors: &[(String, Vec<usize>)]| {
+        let mut source = zeros_file(name, tensors);
+        pollster::block_on(read_safetensors(&mut source))
+            .unwrap()
+            .index
+    };
+    let narrow = T5Config {
+        d_kv: 8,
+        num_heads: 2,
+        ..T5Config::tiny()
+    };
+    let mut t5 = required(t5_layout(&narrow));
+    t5.push(("shared.weight".into(), vec![narrow.vocab_size, narrow.d_model]));
+    let index = read("t5.safetensors", &t5);
+    let Recognition::CannotRun { checkpoint, why } = recognize("t5.safetensors", &index).unwrap()
+    else {
+        panic!("not recognized as a T5 the kernels cannot run");
+    };
+    assert_eq!(checkpoint.config, ModelConfig::T5(narrow));
+    assert!(why.contains("multiple of 32"), "{why}");
+    let error = detect("t5.safetensors", &index).unwrap_err();
+    assert!(error.to_string().contains("multiple of 32"), "{error}");
+    let mut bent = t5.clone();
+    let norm = bent
+        .iter_mut()
+        .find(|(name, _)| name == "encoder.final_layer_norm.weight")
+        .unwrap();
+    norm.1[0] += 1;
+    let error = recognize("t5.safetensors", &read("t5.safetensors", &bent)).unwrap_err();
+    assert!(
+        matches!(error.problem, CheckpointProblem::Shape { .. }),
+        "{error}"
+    );
+
+    let sixteen = FluxConfig {
+        hidden_size: 64,
+        num_heads: 4,
+        ..FluxConfig::tiny(false)
+    };
+    let index = read("dit.safetensors", &required(flux_layout(&sixteen)));
+    assert_eq!(
+        recognize("dit.safetensors", &index).unwrap(),
+        Recognition::NotInferred {
+            role: Role::Transformer,
+            naming: Naming::Bfl,
+            why: "its heads are 16 wide, which FLUX's rotary split (1/8, 7/16, 7/16 of a head, \
+                  in pairs) does not divide; give its configuration instead"
+                .into(),
+        }
+    );
+    assert!(detect("dit.safetensors", &index).is_err());
 }

@@ -272,8 +272,41 @@ pub fn naming_of(index: &TensorIndex) -> Naming {
 }
 
 /// Recognizes the checkpoint in `index` (the tensors of file `file`) and
-/// checks every tensor against the configuration its shapes imply.
+/// checks every tensor against the configuration its shapes imply; a
+/// configuration Sculpt cannot run, or cannot infer, is the error.
 pub fn detect(file: &str, index: &TensorIndex) -> Result<Checkpoint, CheckpointError> {
+    let inconsistent = |role, detail| CheckpointError {
+        file: file.into(),
+        problem: CheckpointProblem::Inconsistent { role, detail },
+    };
+    match recognize(file, index)? {
+        Recognition::Checked(checkpoint) => Ok(checkpoint),
+        Recognition::CannotRun { checkpoint, why } => Err(inconsistent(checkpoint.role(), why)),
+        Recognition::NotInferred { role, why, .. } => Err(inconsistent(role, why)),
+    }
+}
+
+/// What a file holds, as far as its names and shapes tell.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Recognition {
+    /// Role, naming and configuration known; every tensor checked.
+    Checked(Checkpoint),
+    /// Every tensor matches the configuration its shapes imply, but
+    /// Sculpt's kernels cannot run that configuration (yet).
+    CannotRun { checkpoint: Checkpoint, why: String },
+    /// Role and naming known; the configuration cannot be inferred from the
+    /// shapes (it must be given), so the tensors are not checked.
+    NotInferred {
+        role: Role,
+        naming: Naming,
+        why: String,
+    },
+}
+
+/// Recognizes the checkpoint in `index` (the tensors of file `file`) as far
+/// as it can: a file that is not a model, or whose tensors do not match the
+/// configuration they imply, is the error.
+pub fn recognize(file: &str, index: &TensorIndex) -> Result<Recognition, CheckpointError> {
     let error = |problem| CheckpointError {
         file: file.into(),
         problem,
@@ -303,10 +336,17 @@ pub fn detect(file: &str, index: &TensorIndex) -> Result<Checkpoint, CheckpointE
             first: first.name.clone(),
         }));
     };
-    let config = config.map_err(error)?;
+    let (config, cannot_run) = match config.map_err(error)? {
+        Inferred::Runs(config) => (config, None),
+        Inferred::CannotRun(config, why) => (config, Some(why)),
+        Inferred::Not { role, why } => return Ok(Recognition::NotInferred { role, naming, why }),
+    };
     let checkpoint = Checkpoint { naming, config };
-    check_layout(index, &checkpoint).map_err(error)?;
-    Ok(checkpoint)
+    check_tensors(index, &checkpoint).map_err(error)?;
+    Ok(match cannot_run {
+        None => Recognition::Checked(checkpoint),
+        Some(why) => Recognition::CannotRun { checkpoint, why },
+    })
 }
 
 /// Checks that `index` holds exactly `checkpoint`'s tensors: the first
@@ -318,6 +358,13 @@ pub fn check_layout(index: &TensorIndex, checkpoint: &Checkpoint) -> Result<(), 
         .config
         .validate()
         .map_err(|detail| CheckpointProblem::BadConfig { role, detail })?;
+    check_tensors(index, checkpoint)
+}
+
+/// The tensor check of [`check_layout`], for a configuration the kernels
+/// need not run.
+fn check_tensors(index: &TensorIndex, checkpoint: &Checkpoint) -> Result<(), CheckpointProblem> {
+    let role = checkpoint.role();
     let layout = checkpoint.config.layout(checkpoint.naming);
     let expected: HashMap<&str, &ExpectedTensor> = layout
         .iter()
@@ -399,7 +446,7 @@ impl Shapes<'_> {
         self.index.get(name).is_some()
     }
 
-    fn flux_bfl(&self) -> Result<ModelConfig, CheckpointProblem> {
+    fn flux_bfl(&self) -> Result<Inferred, CheckpointProblem> {
         let role = Role::Transformer;
         let hidden = self.dim(role, "img_in.weight", 0)?;
         flux_config(
@@ -416,7 +463,7 @@ impl Shapes<'_> {
         )
     }
 
-    fn flux_diffusers(&self) -> Result<ModelConfig, CheckpointProblem> {
+    fn flux_diffusers(&self) -> Result<Inferred, CheckpointProblem> {
         let role = Role::Transformer;
         let hidden = self.dim(role, "x_embedder.weight", 0)?;
         flux_config(
@@ -433,7 +480,7 @@ impl Shapes<'_> {
         )
     }
 
-    fn autoencoder(&self, naming: Naming) -> Result<ModelConfig, CheckpointProblem> {
+    fn autoencoder(&self, naming: Naming) -> Result<Inferred, CheckpointProblem> {
         let role = Role::Autoencoder;
         let (levels_prefix, blocks_prefix) = match naming {
             Naming::Bfl => ("encoder.down.", "encoder.down.0.block."),
@@ -469,16 +516,10 @@ impl Shapes<'_> {
             scale_factor: flux.scale_factor,
             shift_factor: flux.shift_factor,
         };
-        config
-            .validate()
-            .map_err(|e| CheckpointProblem::Inconsistent {
-                role,
-                detail: e.to_string(),
-            })?;
-        Ok(ModelConfig::Autoencoder(config))
+        Ok(Inferred::checked(ModelConfig::Autoencoder(config)))
     }
 
-    fn clip(&self) -> Result<ModelConfig, CheckpointProblem> {
+    fn clip(&self) -> Result<Inferred, CheckpointProblem> {
         let role = Role::Clip;
         let embedding = "text_model.embeddings.token_embedding.weight";
         let hidden_size = self.dim(role, embedding, 1)?;
@@ -491,16 +532,10 @@ impl Shapes<'_> {
             num_layers: self.count("text_model.encoder.layers."),
             max_positions: self.dim(role, "text_model.embeddings.position_embedding.weight", 0)?,
         };
-        config
-            .validate()
-            .map_err(|e| CheckpointProblem::Inconsistent {
-                role,
-                detail: e.to_string(),
-            })?;
-        Ok(ModelConfig::Clip(config))
+        Ok(Inferred::checked(ModelConfig::Clip(config)))
     }
 
-    fn t5(&self) -> Result<ModelConfig, CheckpointProblem> {
+    fn t5(&self) -> Result<Inferred, CheckpointProblem> {
         let role = Role::T5;
         let embedding = if self.has("shared.weight") {
             "shared.weight"
@@ -525,13 +560,7 @@ impl Shapes<'_> {
             // Not in the weights: T5's default.
             relative_attention_max_distance: 128,
         };
-        config
-            .validate()
-            .map_err(|e| CheckpointProblem::Inconsistent {
-                role,
-                detail: e.to_string(),
-            })?;
-        Ok(ModelConfig::T5(config))
+        Ok(Inferred::checked(ModelConfig::T5(config)))
     }
 }
 
@@ -551,7 +580,7 @@ fn flux_config(
     single_blocks: usize,
     qkv_bias: bool,
     guidance_embed: bool,
-) -> Result<ModelConfig, CheckpointProblem> {
+) -> Result<Inferred, CheckpointProblem> {
     let role = Role::Transformer;
     let inconsistent = |detail: String| CheckpointProblem::Inconsistent { role, detail };
     if head_dim == 0 || !hidden_size.is_multiple_of(head_dim) {
@@ -560,10 +589,13 @@ fn flux_config(
         )));
     }
     if !head_dim.is_multiple_of(32) {
-        return Err(inconsistent(format!(
-            "its heads are {head_dim} wide, which FLUX's rotary split (1/8, 7/16, 7/16 of a \
-             head, in pairs) does not divide; give its configuration instead"
-        )));
+        return Ok(Inferred::Not {
+            role,
+            why: format!(
+                "its heads are {head_dim} wide, which FLUX's rotary split (1/8, 7/16, 7/16 of \
+                 a head, in pairs) does not divide; give its configuration instead"
+            ),
+        });
     }
     let config = FluxConfig {
         in_channels,
@@ -584,6 +616,24 @@ fn flux_config(
             "its MLP width {mlp_hidden} is not a ratio of its hidden width {hidden_size}"
         )));
     }
-    config.validate().map_err(|e| inconsistent(e.to_string()))?;
-    Ok(ModelConfig::Transformer(config))
+    Ok(Inferred::checked(ModelConfig::Transformer(config)))
+}
+
+/// What a file's shapes say of its configuration.
+enum Inferred {
+    /// A configuration Sculpt's kernels run.
+    Runs(ModelConfig),
+    /// A configuration they cannot run (yet), and why.
+    CannotRun(ModelConfig, String),
+    /// Not inferable from the shapes alone, and why.
+    Not { role: Role, why: String },
+}
+
+impl Inferred {
+    fn checked(config: ModelConfig) -> Self {
+        match config.validate() {
+            Ok(()) => Self::Runs(config),
+            Err(why) => Self::CannotRun(config, why),
+        }
+    }
 }

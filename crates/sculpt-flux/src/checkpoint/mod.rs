@@ -8,8 +8,8 @@ mod layout;
 mod summary;
 
 pub use detect::{
-    Checkpoint, CheckpointError, CheckpointProblem, ModelConfig, Naming, Role, check_layout,
-    detect, naming_of,
+    Checkpoint, CheckpointError, CheckpointProblem, ModelConfig, Naming, Recognition, Role,
+    check_layout, detect, naming_of, recognize,
 };
 pub use gpu_footprint::{gpu_weight_bytes, is_linear_weight};
 pub use layout::{

@@ -5,7 +5,7 @@ use std::fmt;
 
 use sculpt_gpu::format_bytes;
 
-use super::detect::{Checkpoint, CheckpointError, detect};
+use super::detect::{Checkpoint, CheckpointError, Recognition, Role, recognize};
 use super::gpu_footprint::gpu_weight_bytes;
 use crate::formats::{ByteSource, FormatError, TensorIndex, read_weight_file};
 
@@ -14,7 +14,9 @@ use crate::formats::{ByteSource, FormatError, TensorIndex, read_weight_file};
 pub struct Summary {
     pub file: String,
     pub file_bytes: u64,
-    pub checkpoint: Checkpoint,
+    /// What the file holds: its checkpoint, or as much of it as its shapes
+    /// tell (a summary is given either way).
+    pub recognition: Recognition,
     pub tensors: usize,
     pub parameters: u64,
     /// The bytes of the tensors' data (the file less its header and padding).
@@ -42,14 +44,37 @@ pub enum InspectError {
     Checkpoint(#[from] CheckpointError),
 }
 
-/// Recognizes the checkpoint of file `file` from its tensor index.
+impl Summary {
+    pub fn role(&self) -> Role {
+        match &self.recognition {
+            Recognition::Checked(checkpoint) | Recognition::CannotRun { checkpoint, .. } => {
+                checkpoint.role()
+            }
+            Recognition::NotInferred { role, .. } => *role,
+        }
+    }
+
+    /// The checkpoint, when its configuration was inferred and every tensor
+    /// checked against it.
+    pub fn checkpoint(&self) -> Option<&Checkpoint> {
+        match &self.recognition {
+            Recognition::Checked(checkpoint) | Recognition::CannotRun { checkpoint, .. } => {
+                Some(checkpoint)
+            }
+            Recognition::NotInferred { .. } => None,
+        }
+    }
+}
+
+/// Recognizes the checkpoint of file `file` from its tensor index, as far
+/// as its shapes tell; only a file that is not a model, or is not
+/// consistent with itself, is an error.
 pub fn summarize(
     file: &str,
     file_bytes: u64,
     index: &TensorIndex,
 ) -> Result<Summary, CheckpointError> {
-    let checkpoint = detect(file, index)?;
-    let gpu_bytes = gpu_weight_bytes(checkpoint.role(), index.tensors());
+    let recognition = recognize(file, index)?;
     let mut encodings: BTreeMap<String, EncodingShare> = BTreeMap::new();
     for info in index.tensors() {
         let share = encodings
@@ -59,16 +84,18 @@ pub fn summarize(
         share.parameters += info.element_count();
         share.bytes += info.byte_len();
     }
-    Ok(Summary {
+    let mut summary = Summary {
         file: file.into(),
         file_bytes,
-        checkpoint,
+        recognition,
         tensors: index.len(),
         parameters: encodings.values().map(|share| share.parameters).sum(),
         tensor_bytes: encodings.values().map(|share| share.bytes).sum(),
-        gpu_bytes,
+        gpu_bytes: 0,
         encodings,
-    })
+    };
+    summary.gpu_bytes = gpu_weight_bytes(summary.role(), index.tensors());
+    Ok(summary)
 }
 
 /// Reads the header of the file in `source` (and nothing else) and
@@ -94,8 +121,24 @@ pub fn thousands(value: u64) -> String {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.file)?;
-        writeln!(f, "  role:       {}", self.checkpoint.role())?;
-        writeln!(f, "  variant:    {}", self.checkpoint.variant())?;
+        writeln!(f, "  role:       {}", self.role())?;
+        match &self.recognition {
+            Recognition::Checked(checkpoint) => {
+                writeln!(f, "  variant:    {}", checkpoint.variant())?;
+            }
+            Recognition::CannotRun { checkpoint, why } => {
+                writeln!(f, "  variant:    {}", checkpoint.variant())?;
+                writeln!(f, "  runs:       not on Sculpt's kernels yet: {why}")?;
+            }
+            Recognition::NotInferred { why, .. } => {
+                writeln!(f, "  variant:    unknown: {why}")?;
+                writeln!(
+                    f,
+                    "              `sculpt forward --config <config.json>` takes it (Sculpt's \
+                     own or the public config.json) and checks the tensors against it"
+                )?;
+            }
+        }
         writeln!(f, "  tensors:    {}", self.tensors)?;
         writeln!(f, "  parameters: {}", thousands(self.parameters))?;
         writeln!(
