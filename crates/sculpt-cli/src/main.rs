@@ -21,7 +21,9 @@
 //!   one) instead of the GPU, through the same generation driver.
 //! - `sculpt inspect FILE…` prints each file's role, variant, tensor and
 //!   parameter counts, dtype mix, and bytes in the file and on the GPU; it
-//!   reads headers only.
+//!   reads headers only. A valid file always gets its summary: what its
+//!   shapes do not tell (FLUX's rotary split for heads it does not divide),
+//!   or a configuration the kernels cannot run yet, is said in it.
 //! - `sculpt forward --stage dit|ae-decode|ae-encode|clip|t5 --weights FILE
 //!   [--config config.json] --inputs in.safetensors --out out.safetensors`
 //!   runs one stage, to compare Sculpt with PyTorch or candle; `--help`

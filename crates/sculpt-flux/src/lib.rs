@@ -59,7 +59,11 @@
 //!   against that configuration's layout, and the first unknown, mis-shaped
 //!   or missing tensor is the error. Not in the weights, so assumed: FLUX's
 //!   rotary split and θ, CLIP's 64-wide heads, T5's 128 max distance,
-//!   FLUX's latent scale and shift.
+//!   FLUX's latent scale and shift. [`checkpoint::detect`] (what the
+//!   pipelines use) also refuses a configuration the kernels cannot run;
+//!   [`checkpoint::recognize`] (what `sculpt inspect` reports) says what it
+//!   can of such a file, and of one whose configuration its shapes do not
+//!   tell.
 //! - **Models** ([`models`]): the FLUX transformer ([`models::flux1`]: double and single blocks,
 //!   modulation, QK-RMSNorm, RoPE over `[txt, img]` ids, dev's guidance
 //!   embedding; by BFL's tensor names or diffusers' through

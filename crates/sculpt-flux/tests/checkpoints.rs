@@ -326,7 +326,10 @@ fn files_sculpt_cannot_run_are_still_recognized() {
         ..T5Config::tiny()
     };
     let mut t5 = required(t5_layout(&narrow));
-    t5.push(("shared.weight".into(), vec![narrow.vocab_size, narrow.d_model]));
+    t5.push((
+        "shared.weight".into(),
+        vec![narrow.vocab_size, narrow.d_model],
+    ));
     let index = read("t5.safetensors", &t5);
     let Recognition::CannotRun { checkpoint, why } = recognize("t5.safetensors", &index).unwrap()
     else {
