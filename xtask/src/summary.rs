@@ -1,6 +1,6 @@
 //! Counting tests from what the runners print, and the final summary line.
 
-use std::fmt;
+use std::{fmt, time::Duration};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -24,6 +24,20 @@ impl fmt::Display for Counts {
             write!(f, ", {} skipped", self.skipped)?;
         }
         Ok(())
+    }
+}
+
+/// A summary row's time column: `412 s (build 301 s)`, or `(above)` for a
+/// row whose command's time is on the row before.
+pub fn seconds(time: Option<(Duration, Option<Duration>)>) -> String {
+    match time {
+        None => "(above)".into(),
+        Some((total, None)) => format!("{:>5.0} s", total.as_secs_f64()),
+        Some((total, Some(build))) => format!(
+            "{:>5.0} s (build {:.0} s)",
+            total.as_secs_f64(),
+            build.as_secs_f64()
+        ),
     }
 }
 
@@ -211,6 +225,17 @@ error: could not compile `sculpt-gpu` (lib) due to 1 previous error
             Some("thread 'main' panicked at src/lib.rs:3:5:")
         );
         assert_eq!(first_error("all fine\n"), None);
+    }
+
+    #[test]
+    fn time_column() {
+        let secs = Duration::from_secs_f64;
+        assert_eq!(seconds(Some((secs(412.4), None))), "  412 s");
+        assert_eq!(
+            seconds(Some((secs(412.6), Some(secs(300.9))))),
+            "  413 s (build 301 s)"
+        );
+        assert_eq!(seconds(None), "(above)");
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! `cargo xtask test`: every check and test the project has, one summary.
 
-use std::{path::Path, process::Command};
+use std::{
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
 
 use crate::{
     prereqs::{self, Needs},
@@ -60,12 +64,17 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
     } else {
         only
     };
+    let start = Instant::now();
     let mut rows: Vec<Row> = Vec::new();
-    if let Err(e) = prereqs::ensure(root, &needs(steps)) {
+    let prereqs = prereqs::ensure(root, &needs(steps));
+    // Installing is part of what a run costs (it is most of a first one).
+    let prereqs_time = Timing::of(start.elapsed());
+    if let Err(e) = prereqs {
         println!("\nxtask: cannot run the tests: {e:#}");
-        rows.push(Row::failed("prerequisites", format!("{e:#}")));
-        return Ok(finish(root, &rows));
+        rows.push(Row::failed("prerequisites", format!("{e:#}")).timed(prereqs_time));
+        return Ok(finish(root, &rows, start));
     }
+    rows.push(Row::new("prerequisites", Counts::default(), None).timed(prereqs_time));
     let runtime_dir = xdg_runtime_dir(root)?;
     for step in steps {
         match step {
@@ -94,7 +103,8 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                 let output = run_captured(tests)?;
                 let (unit, gpu) = summary::libtest(&output.text);
                 let cause = unexplained_failure(&output, unit.failed + gpu.failed);
-                rows.push(Row::new("native unit tests", unit, cause));
+                // One command ran both: its time goes on the first row.
+                rows.push(Row::new("native unit tests", unit, cause).timed(Timing::from(&output)));
                 rows.push(Row::new("native GPU tests (Vulkan/Metal/DX12)", gpu, None));
                 let mut info = cargo([
                     "run",
@@ -123,7 +133,10 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                 let (other, mut gpu) = summary::libtest(&output.text);
                 gpu.add(other);
                 let cause = unexplained_failure(&output, gpu.failed);
-                rows.push(Row::new("wasm GPU tests in headless Chromium", gpu, cause));
+                rows.push(
+                    Row::new("wasm GPU tests in headless Chromium", gpu, cause)
+                        .timed(Timing::from(&output)),
+                );
 
                 // The weight store on the browser's real IndexedDB.
                 let mut tests = cargo([
@@ -139,11 +152,10 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                 let (mut store, gpu_binary) = summary::libtest(&output.text);
                 store.add(gpu_binary);
                 let cause = unexplained_failure(&output, store.failed);
-                rows.push(Row::new(
-                    "wasm weight store on IndexedDB (Chromium)",
-                    store,
-                    cause,
-                ));
+                rows.push(
+                    Row::new("wasm weight store on IndexedDB (Chromium)", store, cause)
+                        .timed(Timing::from(&output)),
+                );
 
                 // The model layer's wasm build: its text tests in Node, the
                 // transformer's parity with PyTorch in headless Chromium.
@@ -161,16 +173,19 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                 let (mut flux, gpu_binary) = summary::libtest(&output.text);
                 flux.add(gpu_binary);
                 let cause = unexplained_failure(&output, flux.failed);
-                rows.push(Row::new(
-                    "wasm sculpt-flux tests (Node; transformer in Chromium)",
-                    flux,
-                    cause,
-                ));
+                rows.push(
+                    Row::new(
+                        "wasm sculpt-flux tests (Node; transformer in Chromium)",
+                        flux,
+                        cause,
+                    )
+                    .timed(Timing::from(&output)),
+                );
             }
             Step::E2e => rows.push(e2e(root)?),
         }
     }
-    Ok(finish(root, &rows))
+    Ok(finish(root, &rows, start))
 }
 
 fn e2e(root: &Path) -> anyhow::Result<Row> {
@@ -178,8 +193,9 @@ fn e2e(root: &Path) -> anyhow::Result<Row> {
     let mut build = Command::new("trunk");
     build.args(["build", "--release", "--offline", "--dist", E2E_DIST]);
     let output = run_captured(build)?;
+    let build_time = output.elapsed;
     if let Some(cause) = unexplained_failure(&output, 0) {
-        return Ok(Row::failed(NAME, format!("trunk build: {cause}")));
+        return Ok(Row::failed(NAME, format!("trunk build: {cause}")).timed(Timing::of(build_time)));
     }
     let mut files: Vec<String> = std::fs::read_dir(root.join("tests/e2e"))?
         .filter_map(|entry| entry.ok())
@@ -196,7 +212,10 @@ fn e2e(root: &Path) -> anyhow::Result<Row> {
     let output = run_captured(tests)?;
     let counts = summary::node_test(&output.text);
     let cause = unexplained_failure(&output, counts.failed);
-    Ok(Row::new(NAME, counts, cause))
+    Ok(Row::new(NAME, counts, cause).timed(Timing {
+        total: build_time + output.elapsed,
+        build: Some(build_time),
+    }))
 }
 
 fn cargo<const N: usize>(args: [&str; N]) -> Command {
@@ -212,6 +231,29 @@ struct Row {
     name: String,
     counts: Counts,
     cause: Option<String>,
+    /// None for a row whose command's time is on the row above.
+    time: Option<Timing>,
+}
+
+/// How long a step took, its build included, and how much of it was the
+/// build (when the step's output tells): what to look at when CI slows down.
+#[derive(Clone, Copy)]
+struct Timing {
+    total: Duration,
+    build: Option<Duration>,
+}
+
+impl Timing {
+    fn of(total: Duration) -> Self {
+        Timing { total, build: None }
+    }
+
+    fn from(output: &Output) -> Self {
+        Timing {
+            total: output.elapsed,
+            build: output.build,
+        }
+    }
 }
 
 impl Row {
@@ -225,6 +267,14 @@ impl Row {
             name: name.into(),
             counts,
             cause,
+            time: None,
+        }
+    }
+
+    fn timed(self, time: Timing) -> Self {
+        Row {
+            time: Some(time),
+            ..self
         }
     }
 
@@ -240,7 +290,7 @@ fn check(name: &str, command: Command) -> anyhow::Result<Row> {
         passed: u32::from(output.success),
         ..Counts::default()
     };
-    Ok(Row::new(name, passed, unexplained_failure(&output, 0)))
+    Ok(Row::new(name, passed, unexplained_failure(&output, 0)).timed(Timing::from(&output)))
 }
 
 /// A command that failed though none of its tests did (a build error, a
@@ -283,16 +333,35 @@ fn xdg_runtime_dir(root: &Path) -> anyhow::Result<std::path::PathBuf> {
 
 /// Prints each step's counts, the summary line, and why the steps that
 /// failed without a failing test did; returns the exit code.
-fn finish(root: &Path, rows: &[Row]) -> i32 {
+fn finish(root: &Path, rows: &[Row], start: Instant) -> i32 {
     let mut total = Counts::default();
     println!("\n== cargo xtask test ==");
     let width = rows.iter().map(|row| row.name.len()).max().unwrap_or(0);
-    for Row { name, counts, .. } in rows {
-        let mark = if counts.failed > 0 { "FAIL" } else { "ok  " };
-        println!("{mark} {name:<width$}  {counts}");
-        total.add(*counts);
+    let lines: Vec<_> = rows
+        .iter()
+        .map(|row| {
+            let mark = if row.counts.failed > 0 {
+                "FAIL"
+            } else {
+                "ok  "
+            };
+            (
+                format!("{mark} {:<width$}  {}", row.name, row.counts),
+                row.time,
+            )
+        })
+        .collect();
+    let width = lines.iter().map(|(line, _)| line.len()).max().unwrap_or(0);
+    for (line, time) in lines {
+        println!(
+            "{line:<width$}  {}",
+            summary::seconds(time.map(|t| (t.total, t.build)))
+        );
     }
-    println!("{total}");
+    for row in rows {
+        total.add(row.counts);
+    }
+    println!("{total} in {:.0} s", start.elapsed().as_secs_f64());
     let causes: Vec<_> = rows
         .iter()
         .filter_map(|row| Some((&row.name, row.cause.as_ref()?)))
