@@ -28,8 +28,15 @@
 //! | `fmt` | `cargo fmt --all --check` |
 //! | `clippy` | clippy with warnings denied, natively and for wasm32 |
 //! | `native` | the workspace's tests: unit tests, and GPU tests on the native adapter (lavapipe when there is no GPU); then `sculpt info` |
-//! | `wasm` | `sculpt-gpu`'s GPU tests compiled to wasm in headless Chromium with WebGPU; `sculpt-web`'s weight store on Chromium's IndexedDB; `sculpt-flux`'s wasm tests (text in Node, the transformer in Chromium) |
-//! | `e2e` | the page built by `trunk build --release` into `target/e2e-dist`, driven by `tests/e2e` (Node's test runner, playwright-core, Debian's Chromium) |
+//! | `wasm` | one wasm32 build of `sculpt-gpu`, `sculpt-flux` and `sculpt-web`; `sculpt-gpu`'s GPU tests in headless Chromium with WebGPU; `sculpt-web`'s weight store on Chromium's IndexedDB; `sculpt-flux`'s wasm tests (text in Node, the transformer in Chromium) |
+//! | `e2e` | the page built by `trunk build --release --cargo-profile e2e` into `target/e2e-dist`, driven by `tests/e2e` (Node's test runner, playwright-core, Debian's Chromium) |
+//!
+//! When `native` and `wasm` run, clippy lints their test builds instead of
+//! checking everything again (the workspace's crates are compiled by
+//! clippy-driver, in rustc's place): its rows fail on any warning there.
+//! The `e2e` profile is the release profile without its single codegen unit
+//! and LTO, which cost minutes; `serve` builds the real release. Each row of
+//! the summary shows its seconds, its build's share, and the run's total.
 //!
 //! GPU test binaries are the ones named `tests/gpu/` or `tests/gpu_*.rs` in
 //! their crate; the summary counts them apart. The native GPU tests must

@@ -3,20 +3,27 @@
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail};
 
 /// What a finished command printed (stdout and stderr interleaved as they
-/// came) and whether it succeeded.
+/// came), whether it succeeded, and how long it took.
 pub struct Output {
     pub success: bool,
     pub text: String,
+    /// Wall-clock time from start to exit.
+    pub elapsed: Duration,
+    /// When the first test binary started (cargo's `Running …` line): the
+    /// time before it is the build's. None when no binary ran.
+    pub build: Option<Duration>,
 }
 
 /// Runs `command`, echoing its output line by line, and returns all of it.
 pub fn run_captured(mut command: Command) -> anyhow::Result<Output> {
     echo(&command);
+    let start = Instant::now();
     let (reader, writer) = std::io::pipe().context("creating a pipe")?;
     command
         .stdin(Stdio::null())
@@ -28,9 +35,13 @@ pub fn run_captured(mut command: Command) -> anyhow::Result<Output> {
     // `command` holds the pipe's write ends: drop them, or reading never ends.
     drop(command);
     let mut text = String::new();
+    let mut build = None;
     for line in BufReader::new(reader).lines() {
         let line = line.unwrap_or_else(|e| format!("<unreadable output: {e}>"));
         println!("{line}");
+        if build.is_none() && line.trim_start().starts_with("Running ") {
+            build = Some(start.elapsed());
+        }
         text.push_str(&line);
         text.push('\n');
     }
@@ -38,6 +49,8 @@ pub fn run_captured(mut command: Command) -> anyhow::Result<Output> {
     Ok(Output {
         success: status.success(),
         text,
+        elapsed: start.elapsed(),
+        build,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Counting tests from what the runners print, and the final summary line.
 
-use std::fmt;
+use std::{fmt, time::Duration};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -24,6 +24,20 @@ impl fmt::Display for Counts {
             write!(f, ", {} skipped", self.skipped)?;
         }
         Ok(())
+    }
+}
+
+/// A summary row's time column: `412 s (build 301 s)`, or `(above)` for a
+/// row whose command's time is on the row before.
+pub fn seconds(time: Option<(Duration, Option<Duration>)>) -> String {
+    match time {
+        None => "(above)".into(),
+        Some((total, None)) => format!("{:>5.0} s", total.as_secs_f64()),
+        Some((total, Some(build))) => format!(
+            "{:>5.0} s (build {:.0} s)",
+            total.as_secs_f64(),
+            build.as_secs_f64()
+        ),
     }
 }
 
@@ -59,6 +73,38 @@ pub fn libtest(output: &str) -> (Counts, Counts) {
         }
     }
     (other, gpu)
+}
+
+/// libtest's `test result:` lines, one per test binary, with the binary's
+/// name (its file name less cargo's hash: `gpu`, `sculpt_flux`).
+pub fn libtest_per_binary(output: &str) -> Vec<(String, Counts)> {
+    let mut binaries: Vec<(String, Counts)> = Vec::new();
+    let mut current = String::new();
+    for line in output.lines() {
+        let line = line.trim();
+        if let Some(rest) = line
+            .strip_prefix("Running ")
+            .and_then(|rest| rest.strip_suffix(')'))
+            && let Some((_, binary)) = rest.rsplit_once(" (")
+        {
+            let file = binary.rsplit(['/', '\\']).next().unwrap_or(binary);
+            let stem = file.split('.').next().unwrap_or(file);
+            current = stem
+                .rsplit_once('-')
+                .map_or(stem, |(name, _)| name)
+                .to_string();
+        } else if let Some(result) = line.strip_prefix("test result: ") {
+            binaries.push((
+                current.clone(),
+                Counts {
+                    passed: count_before(result, "passed"),
+                    failed: count_before(result, "failed"),
+                    skipped: count_before(result, "ignored"),
+                },
+            ));
+        }
+    }
+    binaries
 }
 
 /// Counts from node's test runner (`ℹ pass 3` with the spec reporter,
@@ -104,6 +150,30 @@ pub fn first_error(output: &str) -> Option<String> {
         .find(|line| MACHINE_TROUBLE.iter().any(|needle| line.contains(needle)))
         .or_else(|| lines().find(|line| line.starts_with("error")))
         .or_else(|| lines().find(|line| line.contains("panicked at")))
+        .map(str::to_string)
+}
+
+/// What clippy says of a build run through clippy-driver: None when no
+/// workspace crate had a warning and none failed to compile; otherwise the
+/// first warning or error. Only the build's part of the output counts (up to
+/// the first test binary's `Running` line): tests may print anything.
+pub fn build_warnings(output: &str) -> Option<String> {
+    let build: Vec<&str> = output
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("Running "))
+        .collect();
+    // Cargo's tally per crate, e.g. "warning: `sculpt-gpu` (lib test) generated 2 warnings".
+    let tally = |line: &str| line.starts_with("warning: `") && line.contains(") generated ");
+    let failed = |line: &str| line.starts_with("error");
+    if !build.iter().any(|line| tally(line) || failed(line)) {
+        return None;
+    }
+    // The first error, else the first lint's own line, else a tally.
+    let first = |wanted: &dyn Fn(&str) -> bool| build.iter().copied().find(|line| wanted(line));
+    first(&failed)
+        .or_else(|| first(&|line| line.starts_with("warning") && !tally(line)))
+        .or_else(|| first(&tally))
         .map(str::to_string)
 }
 
@@ -166,6 +236,23 @@ test result: ok. 4 passed; 0 failed; 0 ignored; 0 filtered out; finished in 1.52
     }
 
     #[test]
+    fn libtest_results_per_binary() {
+        let output = "\
+     Running tests/gpu/main.rs (target/wasm32-unknown-unknown/debug/deps/gpu-3a.wasm)
+Running headless tests in Chrome on `http://127.0.0.1:39703/`
+test result: ok. 4 passed; 0 failed; 0 ignored; 0 filtered out; finished in 1.52s
+     Running tests/gpu_browser_flux.rs (target/wasm32-unknown-unknown/debug/deps/gpu_browser_flux-9b.wasm)
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 filtered out; finished in 9.1s
+";
+        let binaries = libtest_per_binary(output);
+        assert_eq!(binaries.len(), 2);
+        assert_eq!(binaries[0].0, "gpu");
+        assert_eq!(binaries[0].1.passed, 4);
+        assert_eq!(binaries[1].0, "gpu_browser_flux");
+        assert_eq!(binaries[1].1.failed, 1);
+    }
+
+    #[test]
     fn node_spec_and_tap_reporters() {
         let spec =
             "ℹ tests 5\nℹ suites 0\nℹ pass 4\nℹ fail 1\nℹ cancelled 0\nℹ skipped 2\nℹ todo 0\n";
@@ -211,6 +298,49 @@ error: could not compile `sculpt-gpu` (lib) due to 1 previous error
             Some("thread 'main' panicked at src/lib.rs:3:5:")
         );
         assert_eq!(first_error("all fine\n"), None);
+    }
+
+    #[test]
+    fn build_warnings_count_only_the_build() {
+        let clean = "\
+   Compiling sculpt-gpu v0.1.0
+    Finished `test` profile [unoptimized + debuginfo] target(s) in 3.2s
+     Running unittests src/lib.rs (target/debug/deps/sculpt_gpu-1)
+warning: a test printed this
+";
+        assert_eq!(build_warnings(clean), None);
+        let linted = "\
+   Compiling sculpt-gpu v0.1.0
+warning: this `if` has identical blocks
+  --> crates/sculpt-gpu/src/lib.rs:3:5
+warning: `sculpt-gpu` (lib test) generated 1 warning
+    Finished `test` profile [unoptimized + debuginfo] target(s) in 3.2s
+     Running unittests src/lib.rs (target/debug/deps/sculpt_gpu-1)
+";
+        assert_eq!(
+            build_warnings(linted).as_deref(),
+            Some("warning: this `if` has identical blocks")
+        );
+        let denied = "\
+error: this comparison involving the minimum or maximum element for this type contains a case that is always true or always false
+error: could not compile `sculpt-gpu` (lib) due to 1 previous error
+";
+        assert!(
+            build_warnings(denied)
+                .unwrap()
+                .starts_with("error: this comparison")
+        );
+    }
+
+    #[test]
+    fn time_column() {
+        let secs = Duration::from_secs_f64;
+        assert_eq!(seconds(Some((secs(412.4), None))), "  412 s");
+        assert_eq!(
+            seconds(Some((secs(412.6), Some(secs(300.9))))),
+            "  413 s (build 301 s)"
+        );
+        assert_eq!(seconds(None), "(above)");
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! `cargo xtask test`: every check and test the project has, one summary.
 
-use std::{path::Path, process::Command};
+use std::{
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
 
 use crate::{
     prereqs::{self, Needs},
@@ -36,7 +40,11 @@ fn needs(steps: &[Step]) -> Needs {
                 needs.lint = true;
                 needs.wasm = true;
             }
-            Step::Native => needs.vulkan = true,
+            Step::Native => {
+                needs.vulkan = true;
+                // The tests are built through clippy-driver (see `lint_while_building`).
+                needs.lint = true;
+            }
             Step::Wasm => {
                 needs.wasm = true;
                 needs.browser = true;
@@ -60,42 +68,66 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
     } else {
         only
     };
+    let start = Instant::now();
     let mut rows: Vec<Row> = Vec::new();
-    if let Err(e) = prereqs::ensure(root, &needs(steps)) {
+    let prereqs = prereqs::ensure(root, &needs(steps));
+    // Installing is part of what a run costs (it is most of a first one).
+    let prereqs_time = Timing::of(start.elapsed());
+    if let Err(e) = prereqs {
         println!("\nxtask: cannot run the tests: {e:#}");
-        rows.push(Row::failed("prerequisites", format!("{e:#}")));
-        return Ok(finish(root, &rows));
+        rows.push(Row::failed("prerequisites", format!("{e:#}")).timed(prereqs_time));
+        return Ok(finish(root, &rows, start));
     }
+    rows.push(Row::new("prerequisites", Counts::default(), None).timed(prereqs_time));
     let runtime_dir = xdg_runtime_dir(root)?;
     for step in steps {
         match step {
             Step::Fmt => rows.push(check("rustfmt", cargo(["fmt", "--all", "--check"]))?),
             Step::Clippy => {
                 let lints = ["--", "-D", "warnings"];
-                let mut native = cargo(["clippy", "--workspace", "--all-targets", "--locked"]);
-                native.args(lints);
-                rows.push(check("clippy (native)", native)?);
-                let mut wasm = cargo([
-                    "clippy",
-                    "--package=sculpt-gpu",
-                    "--package=sculpt-flux",
-                    "--package=sculpt-web",
-                    "--all-targets",
-                    "--locked",
-                    "--target=wasm32-unknown-unknown",
-                ]);
-                wasm.args(lints);
-                rows.push(check("clippy (wasm32)", wasm)?);
+                if steps.contains(&Step::Native) {
+                    // The native test build lints the workspace (see
+                    // `lint_while_building`), all but xtask's binary outside
+                    // test mode, which no test builds.
+                    let mut xtask = cargo(["clippy", "--package=xtask", "--bins", "--locked"]);
+                    xtask.args(lints);
+                    rows.push(check("clippy (xtask's binary)", xtask)?);
+                } else {
+                    let mut native = cargo(["clippy", "--workspace", "--all-targets", "--locked"]);
+                    native.args(lints);
+                    rows.push(check("clippy (native)", native)?);
+                }
+                // Likewise the wasm step's build lints the wasm crates.
+                if !steps.contains(&Step::Wasm) {
+                    let mut wasm = cargo(["clippy", "--all-targets", "--locked", WASM_TARGET]);
+                    wasm.args(WASM_PACKAGES.map(|package| format!("--package={package}")));
+                    wasm.args(lints);
+                    rows.push(check("clippy (wasm32)", wasm)?);
+                }
             }
             Step::Native => {
                 let mut tests = cargo(["test", "--workspace", "--locked", "--no-fail-fast"]);
                 tests.env("XDG_RUNTIME_DIR", &runtime_dir);
                 require_subgroups(&mut tests);
+                lint_while_building(&mut tests);
                 let output = run_captured(tests)?;
                 let (unit, gpu) = summary::libtest(&output.text);
                 let cause = unexplained_failure(&output, unit.failed + gpu.failed);
-                rows.push(Row::new("native unit tests", unit, cause));
+                // One command ran both: its time goes on the first row.
+                rows.push(Row::new("native unit tests", unit, cause).timed(Timing::from(&output)));
                 rows.push(Row::new("native GPU tests (Vulkan/Metal/DX12)", gpu, None));
+                if steps.contains(&Step::Clippy) {
+                    let cause = summary::build_warnings(&output.text);
+                    let passed = Counts {
+                        passed: u32::from(cause.is_none()),
+                        ..Counts::default()
+                    };
+                    rows.push(Row::new(
+                        "clippy (native, in the test build)",
+                        passed,
+                        cause,
+                    ));
+                }
                 let mut info = cargo([
                     "run",
                     "--quiet",
@@ -105,81 +137,158 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                     "info",
                 ]);
                 info.env("XDG_RUNTIME_DIR", &runtime_dir);
+                // As the tests were built, or it would build the CLI's crates again.
+                lint_while_building(&mut info);
                 rows.push(check("`sculpt info` finds an adapter", info)?);
             }
             Step::Wasm => {
-                let mut tests = cargo([
-                    "test",
-                    "--package=sculpt-gpu",
-                    "--test=gpu",
-                    "--locked",
-                    "--no-fail-fast",
-                    "--target=wasm32-unknown-unknown",
-                ]);
-                tests
-                    .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-                    .env("WASM_BINDGEN_TEST_TIMEOUT", "600");
-                let output = run_captured(tests)?;
-                let (other, mut gpu) = summary::libtest(&output.text);
-                gpu.add(other);
-                let cause = unexplained_failure(&output, gpu.failed);
-                rows.push(Row::new("wasm GPU tests in headless Chromium", gpu, cause));
-
-                // The weight store on the browser's real IndexedDB.
-                let mut tests = cargo([
-                    "test",
-                    "--package=sculpt-web",
-                    "--test=indexed_db",
-                    "--locked",
-                    "--no-fail-fast",
-                    "--target=wasm32-unknown-unknown",
-                ]);
-                tests.env("CHROMEDRIVER", "/usr/bin/chromedriver");
-                let output = run_captured(tests)?;
-                let (mut store, gpu_binary) = summary::libtest(&output.text);
-                store.add(gpu_binary);
-                let cause = unexplained_failure(&output, store.failed);
-                rows.push(Row::new(
-                    "wasm weight store on IndexedDB (Chromium)",
-                    store,
-                    cause,
-                ));
-
-                // The model layer's wasm build: its text tests in Node, the
-                // transformer's parity with PyTorch in headless Chromium.
-                let mut tests = cargo([
-                    "test",
-                    "--package=sculpt-flux",
-                    "--locked",
-                    "--no-fail-fast",
-                    "--target=wasm32-unknown-unknown",
-                ]);
-                tests
-                    .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-                    .env("WASM_BINDGEN_TEST_TIMEOUT", "600");
-                let output = run_captured(tests)?;
-                let (mut flux, gpu_binary) = summary::libtest(&output.text);
-                flux.add(gpu_binary);
-                let cause = unexplained_failure(&output, flux.failed);
-                rows.push(Row::new(
-                    "wasm sculpt-flux tests (Node; transformer in Chromium)",
-                    flux,
-                    cause,
-                ));
+                let lint = steps.contains(&Step::Clippy);
+                rows.extend(wasm(root, lint)?);
             }
             Step::E2e => rows.push(e2e(root)?),
         }
     }
-    Ok(finish(root, &rows))
+    Ok(finish(root, &rows, start))
+}
+
+const WASM_TARGET: &str = "--target=wasm32-unknown-unknown";
+
+/// The crates built and tested for wasm32, with their summary rows' names.
+const WASM_PACKAGES: [&str; 3] = ["sculpt-gpu", "sculpt-flux", "sculpt-web"];
+
+fn wasm_row_name(package: &str) -> &'static str {
+    match package {
+        "sculpt-gpu" => "wasm GPU tests in headless Chromium",
+        "sculpt-web" => "wasm weight store on IndexedDB (Chromium)",
+        _ => "wasm sculpt-flux tests (Node; transformer in Chromium)",
+    }
+}
+
+/// The wasm tests: sculpt-gpu's GPU tests in headless Chromium with WebGPU,
+/// sculpt-web's weight store on Chromium's IndexedDB, sculpt-flux's text
+/// tests in Node and its transformer in Chromium.
+///
+/// One build for the three crates: built one crate at a time, each build
+/// unified other features (sculpt-web's web-sys features, sculpt-flux's CPU
+/// fallback) and built wgpu, candle and the crates above them again. The
+/// build is every target `clippy --all-targets` checks, through clippy-driver
+/// (see [`lint_while_building`]); with `lint`, its warnings are a row.
+fn wasm(root: &Path, lint: bool) -> anyhow::Result<Vec<Row>> {
+    let packages = WASM_PACKAGES.map(|package| format!("--package={package}"));
+    let mut build = cargo(["test", "--no-run", "--all-targets", "--locked", WASM_TARGET]);
+    build.args(&packages);
+    lint_while_building(&mut build);
+    let built = run_captured(build)?;
+    let lint_row = lint.then(|| {
+        let cause = summary::build_warnings(&built.text);
+        let passed = Counts {
+            passed: u32::from(cause.is_none()),
+            ..Counts::default()
+        };
+        Row::new("clippy (wasm32, in the test build)", passed, cause)
+    });
+    if !built.success {
+        let cause = summary::first_error(&built.text).unwrap_or_else(|| "see above".into());
+        let mut rows = vec![
+            Row::failed("wasm tests", format!("build: {cause}")).timed(Timing::of(built.elapsed)),
+        ];
+        rows.extend(lint_row);
+        return Ok(rows);
+    }
+
+    // The libraries' unit tests and the integration tests that are not
+    // native-only (most of sculpt-flux's are); each binary is known by its
+    // name, to count its tests in its crate's row.
+    let mut owner = Vec::new();
+    let mut tests = cargo(["test", "--locked", "--no-fail-fast", "--lib", WASM_TARGET]);
+    tests.args(&packages);
+    for package in WASM_PACKAGES {
+        owner.push((package.replace('-', "_"), package));
+        for target in wasm_test_targets(&root.join("crates").join(package))? {
+            tests.arg(format!("--test={target}"));
+            owner.push((target, package));
+        }
+    }
+    tests
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "600");
+    lint_while_building(&mut tests);
+    let output = run_captured(tests)?;
+
+    let mut counts = WASM_PACKAGES.map(|_| Counts::default());
+    for (binary, binary_counts) in summary::libtest_per_binary(&output.text) {
+        // Every binary that runs is in `owner`; were one not, its counts
+        // would still count, in the first row.
+        let index = owner
+            .iter()
+            .find(|(name, _)| *name == binary)
+            .and_then(|(_, package)| WASM_PACKAGES.iter().position(|p| p == package))
+            .unwrap_or(0);
+        counts[index].add(binary_counts);
+    }
+    let failed = counts.iter().map(|c| c.failed).sum();
+    let mut cause = unexplained_failure(&output, failed);
+    let mut rows = Vec::new();
+    for (package, package_counts) in WASM_PACKAGES.into_iter().zip(counts) {
+        let mut row = Row::new(wasm_row_name(package), package_counts, cause.take());
+        if rows.is_empty() {
+            // One build and one run for all three rows.
+            row = row.timed(Timing {
+                total: built.elapsed + output.elapsed,
+                build: Some(built.elapsed + output.build.unwrap_or_default()),
+            });
+        }
+        rows.push(row);
+    }
+    rows.extend(lint_row);
+    Ok(rows)
+}
+
+/// The integration test targets of the crate at `dir` (`tests/*.rs`,
+/// `tests/*/main.rs`), less those that declare themselves native-only with
+/// `#![cfg(not(target_arch = "wasm32"))]`: built for wasm they hold nothing.
+/// A new test file is included until it says so.
+fn wasm_test_targets(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut targets = Vec::new();
+    for entry in std::fs::read_dir(dir.join("tests"))? {
+        let path = entry?.path();
+        let (name, source) = if path.is_dir() {
+            (path.file_name(), path.join("main.rs"))
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            (path.file_stem(), path.clone())
+        } else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(&source) else {
+            continue; // a folder of fixtures or shared modules
+        };
+        let native_only = text
+            .lines()
+            .any(|line| line.trim() == r#"#![cfg(not(target_arch = "wasm32"))]"#);
+        if !native_only && let Some(name) = name {
+            targets.push(name.to_string_lossy().into_owned());
+        }
+    }
+    targets.sort();
+    Ok(targets)
 }
 
 fn e2e(root: &Path) -> anyhow::Result<Row> {
     const NAME: &str = "end-to-end page tests";
     let mut build = Command::new("trunk");
-    build.args(["build", "--release", "--offline", "--dist", E2E_DIST]);
+    // The e2e profile: release code, built faster than the shipped page (see Cargo.toml).
+    build.args([
+        "build",
+        "--release",
+        "--cargo-profile=e2e",
+        "--offline",
+        "--dist",
+        E2E_DIST,
+    ]);
     let output = run_captured(build)?;
+    let build_time = output.elapsed;
     if let Some(cause) = unexplained_failure(&output, 0) {
-        return Ok(Row::failed(NAME, format!("trunk build: {cause}")));
+        return Ok(Row::failed(NAME, format!("trunk build: {cause}")).timed(Timing::of(build_time)));
     }
     let mut files: Vec<String> = std::fs::read_dir(root.join("tests/e2e"))?
         .filter_map(|entry| entry.ok())
@@ -196,7 +305,10 @@ fn e2e(root: &Path) -> anyhow::Result<Row> {
     let output = run_captured(tests)?;
     let counts = summary::node_test(&output.text);
     let cause = unexplained_failure(&output, counts.failed);
-    Ok(Row::new(NAME, counts, cause))
+    Ok(Row::new(NAME, counts, cause).timed(Timing {
+        total: build_time + output.elapsed,
+        build: Some(build_time),
+    }))
 }
 
 fn cargo<const N: usize>(args: [&str; N]) -> Command {
@@ -212,6 +324,29 @@ struct Row {
     name: String,
     counts: Counts,
     cause: Option<String>,
+    /// None for a row whose command's time is on the row above.
+    time: Option<Timing>,
+}
+
+/// How long a step took, its build included, and how much of it was the
+/// build (when the step's output tells): what to look at when CI slows down.
+#[derive(Clone, Copy)]
+struct Timing {
+    total: Duration,
+    build: Option<Duration>,
+}
+
+impl Timing {
+    fn of(total: Duration) -> Self {
+        Timing { total, build: None }
+    }
+
+    fn from(output: &Output) -> Self {
+        Timing {
+            total: output.elapsed,
+            build: output.build,
+        }
+    }
 }
 
 impl Row {
@@ -225,6 +360,14 @@ impl Row {
             name: name.into(),
             counts,
             cause,
+            time: None,
+        }
+    }
+
+    fn timed(self, time: Timing) -> Self {
+        Row {
+            time: Some(time),
+            ..self
         }
     }
 
@@ -240,7 +383,7 @@ fn check(name: &str, command: Command) -> anyhow::Result<Row> {
         passed: u32::from(output.success),
         ..Counts::default()
     };
-    Ok(Row::new(name, passed, unexplained_failure(&output, 0)))
+    Ok(Row::new(name, passed, unexplained_failure(&output, 0)).timed(Timing::from(&output)))
 }
 
 /// A command that failed though none of its tests did (a build error, a
@@ -250,6 +393,30 @@ fn unexplained_failure(output: &Output, tests_failed: u32) -> Option<String> {
         summary::first_error(&output.text)
             .unwrap_or_else(|| "no error line in its output (see above)".into())
     })
+}
+
+/// Builds the workspace's crates with clippy-driver in rustc's place (what
+/// `cargo clippy` does, for a check): it compiles as rustc does and adds
+/// clippy's lints. The native tests' build thus lints the workspace (every
+/// target `clippy --all-targets` checks, built in or out of test mode),
+/// instead of a separate `cargo clippy` checking every dependency again,
+/// which took a sixth of CI's time. Lints stay warnings here, so the tests
+/// still run; the clippy row fails on any warning
+/// ([`summary::build_warnings`]). Dependencies are built by rustc, as always.
+fn lint_while_building(command: &mut Command) {
+    command.env("RUSTC_WORKSPACE_WRAPPER", clippy_driver());
+}
+
+/// The toolchain's clippy-driver, beside its cargo (where `cargo clippy`
+/// finds it); otherwise whichever is on PATH.
+fn clippy_driver() -> std::path::PathBuf {
+    let beside_cargo = std::env::var_os("CARGO").map(|cargo| {
+        Path::new(&cargo).with_file_name(format!("clippy-driver{}", std::env::consts::EXE_SUFFIX))
+    });
+    match beside_cargo {
+        Some(driver) if driver.exists() => driver,
+        _ => "clippy-driver".into(),
+    }
 }
 
 /// lavapipe offers subgroups, so the native GPU tests must find them:
@@ -283,16 +450,35 @@ fn xdg_runtime_dir(root: &Path) -> anyhow::Result<std::path::PathBuf> {
 
 /// Prints each step's counts, the summary line, and why the steps that
 /// failed without a failing test did; returns the exit code.
-fn finish(root: &Path, rows: &[Row]) -> i32 {
+fn finish(root: &Path, rows: &[Row], start: Instant) -> i32 {
     let mut total = Counts::default();
     println!("\n== cargo xtask test ==");
     let width = rows.iter().map(|row| row.name.len()).max().unwrap_or(0);
-    for Row { name, counts, .. } in rows {
-        let mark = if counts.failed > 0 { "FAIL" } else { "ok  " };
-        println!("{mark} {name:<width$}  {counts}");
-        total.add(*counts);
+    let lines: Vec<_> = rows
+        .iter()
+        .map(|row| {
+            let mark = if row.counts.failed > 0 {
+                "FAIL"
+            } else {
+                "ok  "
+            };
+            (
+                format!("{mark} {:<width$}  {}", row.name, row.counts),
+                row.time,
+            )
+        })
+        .collect();
+    let width = lines.iter().map(|(line, _)| line.len()).max().unwrap_or(0);
+    for (line, time) in lines {
+        println!(
+            "{line:<width$}  {}",
+            summary::seconds(time.map(|t| (t.total, t.build)))
+        );
     }
-    println!("{total}");
+    for row in rows {
+        total.add(row.counts);
+    }
+    println!("{total} in {:.0} s", start.elapsed().as_secs_f64());
     let causes: Vec<_> = rows
         .iter()
         .filter_map(|row| Some((&row.name, row.cause.as_ref()?)))
