@@ -48,6 +48,22 @@ fn write_zeros(path: &PathBuf, tensors: &[(String, Vec<u64>)], dtype: Dtype) {
     .unwrap();
 }
 
+/// What `sculpt inspect` prints for `files`, which it must not refuse.
+fn inspected(files: &[&PathBuf]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_sculpt"))
+        .arg("inspect")
+        .args(files)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn inspect_reports_role_variant_counts_and_refuses_unknown_files() {
     let dir = TempDir::new("inspect");
@@ -65,17 +81,7 @@ fn inspect_reports_role_variant_counts_and_refuses_unknown_files() {
         Dtype::F32,
     );
 
-    let output = Command::new(env!("CARGO_BIN_EXE_sculpt"))
-        .arg("inspect")
-        .arg(&tiny)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = inspected(&[&tiny]);
     assert!(stdout.contains("role:       FLUX transformer"), "{stdout}");
     assert!(stdout.contains("variant:    dev"), "{stdout}");
     assert!(
@@ -173,18 +179,7 @@ fn files_sculpt_cannot_run_are_described() {
     };
     write_zeros(&t5, &shapes(t5_layout(&narrow)), Dtype::F32);
 
-    let output = Command::new(env!("CARGO_BIN_EXE_sculpt"))
-        .arg("inspect")
-        .arg(&dit)
-        .arg(&t5)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = inspected(&[&dit, &t5]);
     assert!(stdout.contains("role:       FLUX transformer"), "{stdout}");
     assert!(
         stdout.contains("variant:    unknown: its heads are 16 wide"),
