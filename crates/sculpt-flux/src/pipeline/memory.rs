@@ -2,8 +2,8 @@
 //! weights take on the GPU and how large its activations get at the
 //! requested image size, checked against the device's buffer limits.
 //!
-//! Stages run one after another: the text encoders run and are dropped,
-//! then the transformer denoises with the autoencoder beside it (it draws
+//! Stages run one after another: the text encoders, each loaded, run and
+//! dropped before the next, then the transformer denoises with the autoencoder beside it (it draws
 //! the step previews and, for image-to-image, encodes the start image).
 //! So the peak is the larger of the two phases.
 //!
@@ -163,13 +163,12 @@ pub fn plan_memory(
             largest_activation: largest_slice.max(attention_qkv),
         }
     };
-    // Text encoders' weights are all counted, as if loaded together.
-    let text_phase = text_stages.iter().map(|s| s.weight_bytes).sum::<u64>()
-        + text_stages
-            .iter()
-            .map(|s| s.activation_bytes)
-            .max()
-            .unwrap_or(0);
+    // Each text encoder is loaded, run and dropped before the next.
+    let text_phase = text_stages
+        .iter()
+        .map(|s| s.weight_bytes + s.activation_bytes)
+        .max()
+        .unwrap_or(0);
     let image_phase = transformer.weight_bytes
         + autoencoder.weight_bytes
         + transformer
@@ -405,5 +404,44 @@ mod tests {
         };
         let plan = plan_memory(&models, 512, 512, budget);
         assert!(plan.problems.iter().any(|p| p.contains("budget")), "{plan}");
+    }
+
+    #[test]
+    fn the_text_encoders_are_held_one_at_a_time() {
+        let family = crate::family::flux1();
+        let configs = ModelConfigs::new([
+            ModelConfig::Transformer(FluxConfig::schnell()),
+            ModelConfig::Autoencoder(AutoEncoderConfig::flux()),
+            ModelConfig::Clip(ClipTextConfig::vit_l_14()),
+            ModelConfig::T5(T5Config::v1_1_xxl()),
+        ]);
+        // A T5 far larger than everything else: the peak is T5 alone.
+        let weight_bytes = BTreeMap::from([
+            (Role::Transformer, 1 << 20),
+            (Role::Autoencoder, 1 << 20),
+            (Role::Clip, 1 << 30),
+            (Role::T5, 8 << 30),
+        ]);
+        let models = PlanModels {
+            family: &family,
+            configs: &configs,
+            weight_bytes: &weight_bytes,
+            t5_tokens: 256,
+            encodes_image: false,
+        };
+        let limits = DeviceLimits {
+            max_buffer_size: 4 << 30,
+            max_storage_binding: 2 << 30,
+            memory_budget: None,
+        };
+        let plan = plan_memory(&models, 256, 256, limits);
+        // T5 XXL over 256 tokens: 3·4096 + 4·4096 + 3·10240 f32 per token
+        // and 64 heads' position bias over 511 distances.
+        let t5_activations = (256 * (3 * 4096 + 4 * 4096 + 3 * 10240) + 64 * 511) * 4;
+        assert_eq!(
+            plan.stage(Role::T5).unwrap().activation_bytes,
+            t5_activations
+        );
+        assert_eq!(plan.peak_bytes, (8 << 30) + t5_activations);
     }
 }
