@@ -319,34 +319,38 @@ mod tests {
     use crate::models::flux1::FluxConfig;
     use crate::models::t5::T5Config;
 
-    #[test]
-    fn schnell_at_1024_by_hand() {
-        let family = crate::family::flux1();
+    const LIMITS: DeviceLimits = DeviceLimits {
+        max_buffer_size: 4 << 30,
+        max_storage_binding: 2 << 30,
+        memory_budget: None,
+    };
+
+    /// FLUX.1 schnell's plan for `size`², its models' GPU weight bytes
+    /// given in pipeline order (transformer, autoencoder, CLIP, T5).
+    fn schnell_plan(weights: [u64; 4], size: usize, limits: DeviceLimits) -> MemoryPlan {
         let configs = ModelConfigs::new([
             ModelConfig::Transformer(FluxConfig::schnell()),
             ModelConfig::Autoencoder(AutoEncoderConfig::flux()),
             ModelConfig::Clip(ClipTextConfig::vit_l_14()),
             ModelConfig::T5(T5Config::v1_1_xxl()),
         ]);
-        let weight_bytes = BTreeMap::from([
-            (Role::Transformer, 1 << 30),
-            (Role::Autoencoder, 1 << 20),
-            (Role::Clip, 1 << 20),
-            (Role::T5, 1 << 20),
-        ]);
+        let weight_bytes = Role::ALL.into_iter().zip(weights).collect();
         let models = PlanModels {
-            family: &family,
+            family: &crate::family::flux1(),
             configs: &configs,
             weight_bytes: &weight_bytes,
             t5_tokens: 256,
             encodes_image: false,
         };
-        let limits = DeviceLimits {
-            max_buffer_size: 4 << 30,
-            max_storage_binding: 2 << 30,
-            memory_budget: None,
-        };
-        let plan = plan_memory(&models, 1024, 1024, limits);
+        plan_memory(&models, size, size, limits)
+    }
+
+    #[test]
+    fn schnell_at_1024_by_hand() {
+        let weights = [1 << 30, 1 << 20, 1 << 20, 1 << 20];
+        let plan_at = |size, limits| schnell_plan(weights, size, limits);
+        let limits = LIMITS;
+        let plan = plan_at(1024, limits);
         // 4096 image + 256 text tokens; the MLP's 12288 features are the
         // widest, all tokens at once in a 2 GiB binding.
         let dit = plan.stage(Role::Transformer).unwrap();
@@ -369,7 +373,7 @@ mod tests {
             max_storage_binding: 128 << 20,
             ..limits
         };
-        let plan = plan_memory(&models, 1024, 1024, small);
+        let plan = plan_at(1024, small);
         assert!(plan.fits(), "{plan}");
         let ae = plan.stage(Role::Autoencoder).unwrap();
         assert_eq!(ae.largest_activation, 32 * 1024 * 1024 * 4);
@@ -378,7 +382,7 @@ mod tests {
 
         // At 512² the autoencoder's 256 MiB tensor takes 2 slices of 128
         // channels, exactly 128 MiB each.
-        let plan = plan_memory(&models, 512, 512, small);
+        let plan = plan_at(512, small);
         assert!(plan.fits(), "{plan}");
         let ae = plan.stage(Role::Autoencoder).unwrap();
         assert_eq!(ae.largest_activation, 128 * 512 * 512 * 4);
@@ -390,7 +394,7 @@ mod tests {
             max_storage_binding: 16 << 20,
             ..limits
         };
-        let plan = plan_memory(&models, 1024, 1024, tiny);
+        let plan = plan_at(1024, tiny);
         let ae = plan.stage(Role::Autoencoder).unwrap();
         assert_eq!(ae.largest_activation, 128 * 128 * 3 * 512 * 4);
         assert!(
@@ -402,39 +406,14 @@ mod tests {
             memory_budget: Some(1 << 30),
             ..limits
         };
-        let plan = plan_memory(&models, 512, 512, budget);
+        let plan = plan_at(512, budget);
         assert!(plan.problems.iter().any(|p| p.contains("budget")), "{plan}");
     }
 
     #[test]
     fn the_text_encoders_are_held_one_at_a_time() {
-        let family = crate::family::flux1();
-        let configs = ModelConfigs::new([
-            ModelConfig::Transformer(FluxConfig::schnell()),
-            ModelConfig::Autoencoder(AutoEncoderConfig::flux()),
-            ModelConfig::Clip(ClipTextConfig::vit_l_14()),
-            ModelConfig::T5(T5Config::v1_1_xxl()),
-        ]);
         // A T5 far larger than everything else: the peak is T5 alone.
-        let weight_bytes = BTreeMap::from([
-            (Role::Transformer, 1 << 20),
-            (Role::Autoencoder, 1 << 20),
-            (Role::Clip, 1 << 30),
-            (Role::T5, 8 << 30),
-        ]);
-        let models = PlanModels {
-            family: &family,
-            configs: &configs,
-            weight_bytes: &weight_bytes,
-            t5_tokens: 256,
-            encodes_image: false,
-        };
-        let limits = DeviceLimits {
-            max_buffer_size: 4 << 30,
-            max_storage_binding: 2 << 30,
-            memory_budget: None,
-        };
-        let plan = plan_memory(&models, 256, 256, limits);
+        let plan = schnell_plan([1 << 20, 1 << 20, 1 << 30, 8 << 30], 256, LIMITS);
         // T5 XXL over 256 tokens: 3·4096 + 4·4096 + 3·10240 f32 per token
         // and 64 heads' position bias over 511 distances.
         let t5_activations = (256 * (3 * 4096 + 4 * 4096 + 3 * 10240) + 64 * 511) * 4;
