@@ -37,9 +37,14 @@ function sameBytes(data, want) {
 
 /** The canvas shows exactly the self-test frame for `phase`. */
 async function assertFrame(page, phase) {
-  const frame = await page.$eval('#frame', (canvas) => ({ width: canvas.width, height: canvas.height }));
-  const want = expectedPixels(frame.width, frame.height, phase);
-  const { width, height, data } = await settledCanvasPixels(page, '#frame', ({ data }) => sameBytes(data, want));
+  // The expected frame is worked out at the size the canvas has when read:
+  // the canvas takes the frame's size as the frame is drawn, so a size read
+  // before then would be the empty canvas's.
+  const expected = ({ width, height }) => expectedPixels(width, height, phase);
+  const { width, height, data } = await settledCanvasPixels(page, '#frame', (pixels) =>
+    sameBytes(pixels.data, expected(pixels)),
+  );
+  const want = expected({ width, height });
   assert.equal(data.length, want.length);
   for (let i = 0; i < want.length; i++) {
     if (data[i] !== want[i]) {
