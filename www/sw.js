@@ -9,12 +9,14 @@
 // refreshes the copy. Offline, the copy answers.
 //
 // On install it fetches index.html and copies everything that page loads:
-// the files index.html names, the engine worker's files, and the built-in
-// model's files as its manifest lists them (none until a model ships).
+// the files index.html names, the engine worker's files, the built-in
+// model's files as its manifest lists them, and the visualizer's sample
+// images as samples/samples.json lists them.
 
 const CACHE = 'sculpt-app-v1';
 const WORKER_FILES = ['sculpt-worker_loader.js', 'sculpt-worker.js', 'sculpt-worker_bg.wasm'];
 const BUILT_IN_MODEL = 'models/sculpt-tiny/';
+const SAMPLES = 'samples/';
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
@@ -26,6 +28,7 @@ self.addEventListener('install', (event) => {
       await cache.put('./', shell);
       const urls = new Set([...namedIn(html), ...WORKER_FILES]);
       for (const url of await builtInModelFiles()) urls.add(url);
+      for (const url of await sampleFiles()) urls.add(url);
       await cache.addAll([...urls]);
       await self.skipWaiting();
     })(),
@@ -91,4 +94,18 @@ async function builtInModelFiles() {
     return [];
   }
   return [manifest, ...Object.values(files).map((file) => `${BUILT_IN_MODEL}${file.path}`)];
+}
+
+/** The visualizer's sample list and the images it names ({ samples: [{ file }] }). */
+async function sampleFiles() {
+  const list = `${SAMPLES}samples.json`;
+  let samples;
+  try {
+    const response = await fetch(list, { cache: 'no-cache' });
+    if (!response.ok) return [];
+    samples = (await response.json()).samples ?? [];
+  } catch {
+    return [];
+  }
+  return [list, ...samples.map((sample) => `${SAMPLES}${sample.file}`)];
 }

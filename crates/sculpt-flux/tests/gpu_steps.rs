@@ -216,12 +216,54 @@ fn noise_and_restore<P: Pipeline>(pipeline: &mut P, image: &Frame) -> (Frame, Fr
     (noised, restored)
 }
 
+/// The forward process is the straight line x_t = (1 − t)·x₀ + t·ε between
+/// its ends, worked out here element by element; its noisy end is the
+/// seed's noise, the latent a run from pure noise starts at.
+fn assert_forward_by_hand<P: Pipeline>(
+    pipeline: &mut P,
+    image: &Frame,
+    values: impl Fn(&<P::Backend as Backend>::Latent) -> Vec<f32>,
+) {
+    let from_image = GenerateRequest {
+        init_image: Some(InitImage {
+            width: image.width,
+            height: image.height,
+            rgba: image.rgba.clone(),
+            start: ImageStart::Time(0.6),
+        }),
+        ..request()
+    };
+    let generation = block_on(pipeline.start(&from_image)).unwrap();
+    let clean = values(&generation.forward(0.0).unwrap());
+    let noise = values(&generation.forward(1.0).unwrap());
+    let from_noise = block_on(pipeline.start(&request())).unwrap();
+    assert_eq!(
+        noise,
+        values(from_noise.latent(Show::Current)),
+        "t = 1 is the seed's noise"
+    );
+    assert!(max_difference(&clean, &noise) > 0.5);
+    for t in [0.3_f32, 0.6, 0.9] {
+        let want: Vec<f32> = clean
+            .iter()
+            .zip(&noise)
+            .map(|(x, e)| (1.0 - t) * x + t * e)
+            .collect();
+        let got = values(&generation.forward(f64::from(t)).unwrap());
+        let error = max_difference(&got, &want);
+        assert!(error < 1e-5, "t = {t}: {error}");
+    }
+    assert!(generation.forward(1.5).is_err(), "t beyond 1 is refused");
+}
+
 #[test]
 fn noising_to_t_and_restoring_agree_on_both_backends() {
     let gpu = gpu();
     let mut on_gpu = gpu_pipeline(&gpu);
     let mut on_cpu = cpu_pipeline();
     let image = block_on(on_gpu.generate(&request(), |_, _| Ok(()))).unwrap();
+    assert_forward_by_hand(&mut on_gpu, &image, gpu_values(&gpu));
+    assert_forward_by_hand(&mut on_cpu, &image, cpu_values);
     let (gpu_noised, gpu_restored) = noise_and_restore(&mut on_gpu, &image);
     let (cpu_noised, cpu_restored) = noise_and_restore(&mut on_cpu, &image);
     for (what, a, b) in [

@@ -12,6 +12,7 @@ mod models_panel;
 mod nav;
 mod seed;
 mod session;
+mod visualizer;
 
 use std::rc::Rc;
 
@@ -25,6 +26,7 @@ use device_panel::DevicePanel;
 use generator::Generator;
 use models_panel::ModelsPanel;
 use session::{Busy, Session};
+use visualizer::Visualizer;
 
 /// Entry point: runs once when the wasm module loads.
 pub fn start() {
@@ -74,6 +76,7 @@ fn fail(message: &str) {
 struct Shell {
     session: Rc<Session>,
     generator: Generator,
+    visualizer: Visualizer,
     models: ModelsPanel,
     device: DevicePanel,
 }
@@ -85,6 +88,7 @@ fn run() -> Result<(), String> {
     let session = Rc::new(Session::new());
     let shell = Shell {
         generator: Generator::wire(&session, canvas.clone())?,
+        visualizer: Visualizer::wire(&session)?,
         models: ModelsPanel::wire(&session)?,
         device: DevicePanel::wire(&session, canvas.clone())?,
         session: Rc::clone(&session),
@@ -111,12 +115,16 @@ impl Shell {
                 dom::set_status("Ready: type a prompt and press Generate.");
                 session.send(ToEngine::ListModels);
             }
-            // The engine client answers this one itself; the generator
-            // starts no step-level runs (the visualizer and widget do).
-            FromEngine::Loaded
-            | FromEngine::RunStarted { .. }
-            | FromEngine::RunDrawn { .. }
-            | FromEngine::RunEnded => {}
+            // The engine client answers this one itself; the visualizer
+            // never ends its run (a generation replaces it).
+            FromEngine::Loaded | FromEngine::RunEnded => {}
+            FromEngine::RunStarted {
+                schedule,
+                warnings,
+                frames,
+                ..
+            } => self.visualizer.on_run_started(schedule, &frames, &warnings),
+            FromEngine::RunDrawn { t, frames, .. } => self.visualizer.on_run_drawn(t, &frames),
             FromEngine::Unavailable { message } => {
                 session.set_busy(Busy::Unavailable);
                 fail(&message);
@@ -126,6 +134,9 @@ impl Shell {
                 self.device.show_self_test(phase, ms);
             }
             FromEngine::Failed { message } => {
+                if session.busy() == Busy::Visualizing {
+                    self.visualizer.on_failed();
+                }
                 if session.busy() == Busy::Importing {
                     models_panel::hide_import_progress();
                     // The store's record changed (an unfinished import).
@@ -136,12 +147,24 @@ impl Shell {
                 dom::set_state("error");
                 dom::show_error(&message);
             }
+            FromEngine::Progress { message } if session.busy() == Busy::Visualizing => {
+                self.visualizer.on_progress(&message)
+            }
             FromEngine::Progress { message } => dom::set_progress(&message),
+            FromEngine::Step {
+                index,
+                count,
+                frames,
+                ..
+            } if session.busy() == Busy::Visualizing => {
+                self.visualizer.on_step(index, count, &frames)
+            }
             FromEngine::Step {
                 index,
                 count,
                 t,
                 ms,
+                ..
             } => self.generator.show_step(index, count, t, ms),
             FromEngine::Generated {
                 png,

@@ -1,7 +1,8 @@
 //! Navigation between the page's surfaces. Each surface is a `<section
-//! data-surface id="…">` in index.html with a link to it (`href="#<its id>"`)
-//! in `<nav id="surfaces">`; adding one (the visualizer, the widget's demo)
-//! is that section and that link. One surface shows at a time, chosen by the
+//! data-surface id="…">` in index.html with a link to it (`href="#<its id>"`,
+//! or `href="#/<its id>"` for one that keeps its state in the address after
+//! a `?`, as the visualizer does) in `<nav id="surfaces">`; adding one is
+//! that section and that link. One surface shows at a time, chosen by the
 //! address's fragment, so the browser's Back and bookmarks work; without
 //! this module the links still scroll to each section.
 
@@ -22,12 +23,29 @@ pub fn wire() -> Result<(), String> {
     Ok(())
 }
 
+/// The surface a fragment names: `#generator`, `#/visualize?seed=7` →
+/// `generator`, `visualize`.
+pub fn surface_of(fragment: &str) -> &str {
+    let path = fragment.trim_start_matches('#').trim_start_matches('/');
+    path.split('?').next().unwrap_or_default()
+}
+
+/// The fragment of the page's address (with its `#`).
+pub fn fragment() -> String {
+    web_sys::window()
+        .and_then(|window| window.location().hash().ok())
+        .unwrap_or_default()
+}
+
+/// Whether surface `id` is the one shown.
+pub fn shows(id: &str) -> bool {
+    dom::element::<HtmlElement>(id).is_ok_and(|surface| !surface.hidden())
+}
+
 /// Shows the surface the address names (the first one when it names none).
 fn show_current() {
-    let fragment = web_sys::window()
-        .and_then(|window| window.location().hash().ok())
-        .unwrap_or_default();
-    let wanted = fragment.trim_start_matches('#');
+    let fragment = fragment();
+    let wanted = surface_of(&fragment);
     let surfaces = all("[data-surface]");
     let Some(first) = surfaces.first() else {
         return;
@@ -43,7 +61,10 @@ fn show_current() {
         }
     }
     for link in all("#surfaces a") {
-        let _ = if link.get_attribute("href").as_deref() == Some(&format!("#{shown}")) {
+        let names_shown = link
+            .get_attribute("href")
+            .is_some_and(|href| surface_of(&href) == shown);
+        let _ = if names_shown {
             link.set_attribute("aria-current", "page")
         } else {
             link.remove_attribute("aria-current")

@@ -23,6 +23,8 @@ pub enum Busy {
     Importing,
     /// Checking or deleting an imported model.
     Managing,
+    /// Running the visualizer's requests (noising, restoring).
+    Visualizing,
 }
 
 /// Told of every change of what the engine is busy with.
@@ -86,6 +88,15 @@ impl Session {
         dom::clear_error();
         self.set_busy(busy);
         Ok(())
+    }
+
+    /// Sends the next request of a sequence a surface started with
+    /// [`Self::request`] (a run's next step): the engine stays busy.
+    pub fn follow(&self, request: ToEngine) {
+        if let Err(message) = self.post(&PageMessage::Request(request)) {
+            self.set_busy(Busy::Idle);
+            dom::show_error(&message);
+        }
     }
 
     /// Sends a request that does not occupy the engine (cancel, what to

@@ -15,7 +15,7 @@ mod run;
 
 #[cfg(target_arch = "wasm32")]
 pub use page_message::PageMessage;
-pub use run::{RUN_HISTORY_LIMIT, RunImage, RunSettings};
+pub use run::{RUN_HISTORY_LIMIT, RunFrame, RunImage, RunSettings};
 
 use serde::{Deserialize, Serialize};
 
@@ -144,6 +144,10 @@ pub enum FromEngine {
         count: usize,
         t: f64,
         ms: f64,
+        /// A run's step sent as pixels (see [`RunSettings::frames`]);
+        /// otherwise empty and left out.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        frames: Vec<RunFrame>,
     },
     /// The generation finished: the final image as a PNG (prompt, seed,
     /// steps and model in its text chunks), and what it was made with.
@@ -185,6 +189,8 @@ pub enum FromEngine {
         schedule: Vec<f64>,
         history: usize,
         warnings: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        frames: Vec<RunFrame>,
     },
     /// A run's latent is on the canvas: step `step`'s (`None`: before the
     /// first step, or the forward process), at time `t`.
@@ -192,6 +198,8 @@ pub enum FromEngine {
         step: Option<usize>,
         show: ShowLatent,
         t: f64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        frames: Vec<RunFrame>,
     },
     /// The run has ended.
     RunEnded,
@@ -285,6 +293,17 @@ mod tests {
         assert_eq!(settings.generate.prompt, "a red circle");
         assert_eq!(settings.t, Some(0.6));
         assert_eq!(settings.image.unwrap().rgba, [1, 2, 3, 255]);
+        assert!(settings.frames.is_empty(), "drawn on the canvas by default");
+        // A page that draws the pictures itself names the latents it wants.
+        let start: ToEngine = serde_json::from_str(
+            r#"{"type":"start_run","model":"m","prompt":"p","width":16,"height":16,"steps":1,
+                "seed":0,"history":1,"show":"current","frames":["current","velocity"]}"#,
+        )
+        .unwrap();
+        let ToEngine::StartRun(settings) = start else {
+            panic!("not a start_run: {start:?}");
+        };
+        assert_eq!(settings.frames, [ShowLatent::Current, ShowLatent::Velocity]);
         // From pure noise, image and t are left out.
         let start: ToEngine = serde_json::from_str(
             r#"{"type":"start_run","model":"m","prompt":"p","width":16,"height":16,"steps":1,
@@ -335,17 +354,32 @@ mod tests {
             schedule: vec![0.6, 0.5, 0.0],
             history: 8,
             warnings: Vec::new(),
+            frames: Vec::new(),
         })
         .unwrap();
         assert_eq!(started["type"], "run_started");
         assert_eq!(started["schedule"][1], 0.5);
+        assert!(started.get("frames").is_none(), "no frames, no field");
         let drawn = serde_json::to_value(FromEngine::RunDrawn {
             step: None,
             show: ShowLatent::Current,
             t: 0.25,
+            frames: vec![RunFrame {
+                show: ShowLatent::Current,
+                width: 1,
+                height: 1,
+                rgba: vec![9, 8, 7, 255],
+            }],
         })
         .unwrap();
         assert_eq!(drawn["type"], "run_drawn");
         assert!(drawn["step"].is_null());
+        assert_eq!(drawn["frames"][0]["show"], "current");
+        assert_eq!(drawn["frames"][0]["rgba"][2], 7);
+        let step: FromEngine = serde_json::from_value(serde_json::json!({
+            "type": "step", "index": 0, "count": 2, "t": 1.0, "ms": 3.0
+        }))
+        .unwrap();
+        assert!(matches!(step, FromEngine::Step { frames, .. } if frames.is_empty()));
     }
 }

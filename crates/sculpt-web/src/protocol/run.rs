@@ -4,9 +4,14 @@
 //! history, noised to any t without the model, or restarted at any t, until
 //! another run, a generation or `end_run` replaces it.
 //!
+//! A run draws on the engine's canvas, or, when its `frames` names latents,
+//! sends them back as pixels instead ([`RunFrame`]s in the reply's `frames`):
+//! the visualizer keeps every step's pictures and scrubs through them with
+//! no work for the engine.
+//!
 //! On the wire (plain objects, like every message):
 //! - `{ type: "start_run", model, prompt, width, height, steps, seed, history,
-//!   show, image?: { width, height, rgba: Uint8Array }, t? }` →
+//!   show, image?: { width, height, rgba: Uint8Array }, t?, frames? }` →
 //!   [`super::FromEngine::RunStarted`] (the start latent is on the canvas);
 //! - `{ type: "step_run" }` → [`super::FromEngine::Step`] (drawn as `show`
 //!   says), or `failed` once every step has run;
@@ -22,7 +27,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::GenerateSettings;
+use super::{GenerateSettings, ShowLatent};
 
 /// The most steps a run keeps for `draw_run`: the generation driver's
 /// history bound.
@@ -46,6 +51,23 @@ pub struct RunSettings {
     /// (1 is pure noise).
     #[serde(default)]
     pub t: Option<f64>,
+    /// The latents every reply that draws sends back as pixels instead of
+    /// drawing on the engine's canvas: with a step, each of these; before
+    /// the first step and for the forward process, the noisy latent x_t
+    /// alone (nothing is predicted yet). Empty: drawn on the canvas.
+    #[serde(default)]
+    pub frames: Vec<ShowLatent>,
+}
+
+/// A latent of a run decoded to pixels, for a page that draws it itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunFrame {
+    pub show: ShowLatent,
+    pub width: usize,
+    pub height: usize,
+    /// RGBA8, row by row.
+    #[serde(with = "serde_bytes")]
+    pub rgba: Vec<u8>,
 }
 
 /// An RGBA8 image, row by row.

@@ -72,12 +72,13 @@ pub struct Engine {
 /// Calls a run operation generic over the backend with the engine's run
 /// and the screen of its device.
 macro_rules! on_run {
-    ($engine:expr, |$generation:ident, $screen:ident, $show:ident| $body:expr) => {
+    ($engine:expr, |$generation:ident, $screen:ident, $show:ident, $frames:ident| $body:expr) => {
         match (&mut $engine.run, &$engine.device) {
             (
                 Some(ActiveRun {
                     run: Run::Gpu($generation),
                     show: $show,
+                    frames: $frames,
                 }),
                 Device::Gpu { gpu, canvas },
             ) => {
@@ -88,6 +89,7 @@ macro_rules! on_run {
                 Some(ActiveRun {
                     run: Run::Cpu($generation),
                     show: $show,
+                    frames: $frames,
                 }),
                 Device::Cpu { canvas, .. },
             ) => {
@@ -226,22 +228,24 @@ impl Engine {
                 self.library.delete(&name).await
             }
             ToEngine::StartRun(settings) => self.start_run(settings, update).await,
-            ToEngine::StepRun => on_run!(self, |generation, screen, show| run::step(
-                generation, screen, *show
-            )),
+            ToEngine::StepRun => {
+                on_run!(self, |generation, screen, show, frames| run::step(
+                    generation, screen, *show, frames
+                ))
+            }
             ToEngine::DrawRun { step, show } => {
-                on_run!(self, |generation, screen, _show| run::draw(
-                    generation, screen, step, show
+                on_run!(self, |generation, screen, _show, frames| run::draw(
+                    generation, screen, step, show, frames
                 ))
             }
             ToEngine::NoiseRun { t } => {
-                on_run!(self, |generation, screen, _show| run::noise(
-                    generation, screen, t
+                on_run!(self, |generation, screen, _show, frames| run::noise(
+                    generation, screen, t, frames
                 ))
             }
             ToEngine::RestartRun { t } => {
-                on_run!(self, |generation, screen, _show| run::restart(
-                    generation, screen, t
+                on_run!(self, |generation, screen, _show, frames| run::restart(
+                    generation, screen, t, frames
                 ))
             }
             ToEngine::EndRun => {
@@ -288,9 +292,10 @@ impl Engine {
         self.run = Some(ActiveRun {
             run: started,
             show: settings.generate.show,
+            frames: settings.frames,
         });
-        on_run!(self, |generation, screen, _show| run::started(
-            generation, screen
+        on_run!(self, |generation, screen, _show, frames| run::started(
+            generation, screen, frames
         ))
     }
 

@@ -153,6 +153,7 @@ pub async fn run<P: Pipeline, S: Screen<P::Backend>>(
             count: step.count,
             t: step.t,
             ms,
+            frames: Vec::new(),
         });
     }
 

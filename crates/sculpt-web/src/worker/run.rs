@@ -1,7 +1,9 @@
 //! A step-level run kept between messages (see [`crate::protocol`]'s
 //! `start_run` and the messages after it): the visualizer and the widget
 //! step it, scrub its history, noise its image and restart it, on either
-//! backend, with the same generic code.
+//! backend, with the same generic code. What a run shows goes to the
+//! engine's canvas, or back to the page as pixels when the run was started
+//! with `frames` ([`RunSettings::frames`]).
 
 use sculpt_flux::{
     cpu::CpuBackend,
@@ -11,7 +13,7 @@ use sculpt_flux::{
 };
 
 use super::generation::{Screen, now_ms, show_of};
-use crate::protocol::{FromEngine, RUN_HISTORY_LIMIT, RunSettings, ShowLatent};
+use crate::protocol::{FromEngine, RUN_HISTORY_LIMIT, RunFrame, RunSettings, ShowLatent};
 
 /// A run on the engine's device.
 pub enum Run {
@@ -20,10 +22,12 @@ pub enum Run {
     Cpu(Box<Generation<CpuBackend>>),
 }
 
-/// The run a page started, and which latent its steps show.
+/// The run a page started, which latent its steps show on the canvas, and
+/// which it sends back as pixels instead (none: it draws on the canvas).
 pub struct ActiveRun {
     pub run: Run,
     pub show: ShowLatent,
+    pub frames: Vec<ShowLatent>,
 }
 
 /// The request a run's settings make: from pure noise, or from the image
@@ -59,12 +63,15 @@ pub fn request(settings: &RunSettings) -> Result<GenerateRequest, String> {
 pub async fn started<B: Backend>(
     generation: &Generation<B>,
     screen: &impl Screen<B>,
+    frames: &[ShowLatent],
 ) -> Result<FromEngine, String> {
     let [width, height] = generation.shape().image_size();
-    screen.prepare(width, height)?;
-    screen
-        .draw(generation, generation.latent(show_of(ShowLatent::Current)))
-        .await?;
+    let start = generation.latent(show_of(ShowLatent::Current));
+    let frames = show_noisy(generation, frames, start).await?;
+    if frames.is_empty() {
+        screen.prepare(width, height)?;
+        screen.draw(generation, start).await?;
+    }
     Ok(FromEngine::RunStarted {
         schedule: generation.schedule().to_vec(),
         history: generation.history().capacity(),
@@ -73,14 +80,17 @@ pub async fn started<B: Backend>(
             .iter()
             .map(ToString::to_string)
             .collect(),
+        frames,
     })
 }
 
-/// Runs the next step and draws the latent `show` names.
+/// Runs the next step and draws the latent `show` names (or sends back
+/// the latents `frames` names).
 pub async fn step<B: Backend>(
     generation: &mut Generation<B>,
     screen: &impl Screen<B>,
     show: ShowLatent,
+    frames: &[ShowLatent],
 ) -> Result<FromEngine, String> {
     let started = now_ms();
     let Some(step) = generation.step().map_err(|e| e.to_string())? else {
@@ -89,26 +99,36 @@ pub async fn step<B: Backend>(
             generation.step_count()
         ));
     };
-    screen
-        .draw(generation, generation.latent(show_of(show)))
-        .await?;
+    let frames = present(generation, screen, show, frames, |show| {
+        generation.latent(show_of(show))
+    })
+    .await?;
     Ok(FromEngine::Step {
         index: step.index,
         count: step.count,
         t: step.t,
         ms: now_ms() - started,
+        frames,
     })
 }
 
-/// Draws step `step` of the history (`None`: the run's latest state).
+/// Draws step `step` of the history (`None`: the run's latest state), or
+/// sends back the latents `frames` names there.
 pub async fn draw<B: Backend>(
     generation: &Generation<B>,
     screen: &impl Screen<B>,
     step: Option<usize>,
     show: ShowLatent,
+    frames: &[ShowLatent],
 ) -> Result<FromEngine, String> {
-    let (latent, t) = match step {
-        None => (generation.latent(show_of(show)), generation.t()),
+    let (frames, t) = match step {
+        None => (
+            present(generation, screen, show, frames, |show| {
+                generation.latent(show_of(show))
+            })
+            .await?,
+            generation.t(),
+        ),
         Some(index) => {
             let history = generation.history();
             let record = history.get(index).ok_or_else(|| {
@@ -123,11 +143,19 @@ pub async fn draw<B: Backend>(
                     )
                 }
             })?;
-            (record.latent(show_of(show)), record.t)
+            let frames = present(generation, screen, show, frames, |show| {
+                record.latent(show_of(show))
+            })
+            .await?;
+            (frames, record.t)
         }
     };
-    screen.draw(generation, latent).await?;
-    Ok(FromEngine::RunDrawn { step, show, t })
+    Ok(FromEngine::RunDrawn {
+        step,
+        show,
+        t,
+        frames,
+    })
 }
 
 /// Draws the run's clean image noised to `t` (no model runs).
@@ -135,13 +163,18 @@ pub async fn noise<B: Backend>(
     generation: &Generation<B>,
     screen: &impl Screen<B>,
     t: f64,
+    frames: &[ShowLatent],
 ) -> Result<FromEngine, String> {
     let noised = generation.forward(t).map_err(|e| e.to_string())?;
-    screen.draw(generation, &noised).await?;
+    let frames = show_noisy(generation, frames, &noised).await?;
+    if frames.is_empty() {
+        screen.draw(generation, &noised).await?;
+    }
     Ok(FromEngine::RunDrawn {
         step: None,
         show: ShowLatent::Current,
         t,
+        frames,
     })
 }
 
@@ -150,7 +183,59 @@ pub async fn restart<B: Backend>(
     generation: &mut Generation<B>,
     screen: &impl Screen<B>,
     t: f64,
+    frames: &[ShowLatent],
 ) -> Result<FromEngine, String> {
     generation.restart_at(t).map_err(|e| e.to_string())?;
-    started(generation, screen).await
+    started(generation, screen, frames).await
+}
+
+/// Draws the latent `show` names on the canvas, or, when the run sends
+/// pixels back, decodes each latent `frames` names (`latent` finds them).
+async fn present<'a, B: Backend>(
+    generation: &'a Generation<B>,
+    screen: &impl Screen<B>,
+    show: ShowLatent,
+    frames: &[ShowLatent],
+    latent: impl Fn(ShowLatent) -> &'a B::Latent,
+) -> Result<Vec<RunFrame>, String> {
+    if frames.is_empty() {
+        screen.draw(generation, latent(show)).await?;
+        return Ok(Vec::new());
+    }
+    let mut read = Vec::with_capacity(frames.len());
+    for &show in frames {
+        read.push(pixels(generation, show, latent(show)).await?);
+    }
+    Ok(read)
+}
+
+/// A noisy latent with nothing predicted for it (a start, the forward
+/// process): its pixels when the run sends any back, else nothing (the
+/// caller draws it).
+async fn show_noisy<B: Backend>(
+    generation: &Generation<B>,
+    frames: &[ShowLatent],
+    latent: &B::Latent,
+) -> Result<Vec<RunFrame>, String> {
+    if frames.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![pixels(generation, ShowLatent::Current, latent).await?])
+}
+
+async fn pixels<B: Backend>(
+    generation: &Generation<B>,
+    show: ShowLatent,
+    latent: &B::Latent,
+) -> Result<RunFrame, String> {
+    let frame = generation
+        .frame_of(latent)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(RunFrame {
+        show,
+        width: frame.width,
+        height: frame.height,
+        rgba: frame.rgba,
+    })
 }

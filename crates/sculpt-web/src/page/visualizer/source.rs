@@ -1,0 +1,150 @@
+//! The image a visualizer run starts from: one of the samples the built-in
+//! model made (`samples/samples.json`, served with the page and kept
+//! offline), or one the reader chooses, as RGBA pixels at the run's size.
+
+use serde::Deserialize;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, CanvasRenderingContext2d, HtmlCanvasElement, ImageBitmap, Response};
+
+use crate::page::dom;
+
+const SAMPLES: &str = "samples/";
+
+/// One of the sample images, as `samples.json` lists it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Sample {
+    pub id: String,
+    pub file: String,
+    /// The prompt the built-in model made it from.
+    pub caption: String,
+}
+
+#[derive(Deserialize)]
+struct SampleList {
+    samples: Vec<Sample>,
+}
+
+/// A start image, ready to send: `key` names it in the address (a
+/// sample's id; `None` for the reader's own, which a link cannot carry).
+#[derive(Clone, Debug)]
+pub struct SourceImage {
+    pub key: Option<String>,
+    pub caption: String,
+    pub width: usize,
+    pub height: usize,
+    pub rgba: Vec<u8>,
+}
+
+/// The samples served with the page.
+pub async fn samples() -> Result<Vec<Sample>, String> {
+    let response = fetch(&format!("{SAMPLES}samples.json")).await?;
+    let text = JsFuture::from(response.text().map_err(|_| "cannot read the sample list")?)
+        .await
+        .map_err(|_| "cannot read the sample list")?
+        .as_string()
+        .unwrap_or_default();
+    let list: SampleList = serde_json::from_str(&text)
+        .map_err(|e| format!("the sample list (samples/samples.json) is damaged: {e}"))?;
+    Ok(list.samples)
+}
+
+/// A sample's pixels at `width` × `height`.
+pub async fn sample(sample: &Sample, width: usize, height: usize) -> Result<SourceImage, String> {
+    let response = fetch(&format!("{SAMPLES}{}", sample.file)).await?;
+    let blob: Blob = JsFuture::from(response.blob().map_err(|_| "cannot read a sample image")?)
+        .await
+        .map_err(|_| "cannot read a sample image")?
+        .unchecked_into();
+    Ok(SourceImage {
+        key: Some(sample.id.clone()),
+        caption: sample.caption.clone(),
+        width,
+        height,
+        rgba: pixels(&blob, width, height)
+            .await
+            .map_err(|_| format!("the sample image {} cannot be read", sample.file))?,
+    })
+}
+
+/// The reader's own image (`name` is its file's), cropped to the run's
+/// shape and scaled to `width` × `height`.
+pub async fn own(
+    blob: &Blob,
+    name: &str,
+    width: usize,
+    height: usize,
+) -> Result<SourceImage, String> {
+    let rgba = pixels(blob, width, height).await.map_err(|_| {
+        format!("“{name}” is not an image this browser can read (PNG, JPEG, WebP or GIF)")
+    })?;
+    Ok(SourceImage {
+        key: None,
+        caption: String::new(),
+        width,
+        height,
+        rgba,
+    })
+}
+
+async fn fetch(path: &str) -> Result<Response, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response: Response = JsFuture::from(window.fetch_with_str(path))
+        .await
+        .map_err(|_| format!("cannot fetch {path} (offline before the first visit?)"))?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(format!(
+            "cannot fetch {path}: the server answered {}",
+            response.status()
+        ));
+    }
+    Ok(response)
+}
+
+/// Decodes `blob` and draws its centre, cropped to the target's shape, at
+/// `width` × `height`.
+async fn pixels(blob: &Blob, width: usize, height: usize) -> Result<Vec<u8>, ()> {
+    let window = web_sys::window().ok_or(())?;
+    let bitmap: ImageBitmap =
+        JsFuture::from(window.create_image_bitmap_with_blob(blob).map_err(|_| ())?)
+            .await
+            .map_err(|_| ())?
+            .unchecked_into();
+    let canvas: HtmlCanvasElement = dom::document()
+        .create_element("canvas")
+        .map_err(|_| ())?
+        .unchecked_into();
+    canvas.set_width(width as u32);
+    canvas.set_height(height as u32);
+    let context: CanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .ok_or(())?
+        .unchecked_into();
+    let (source_width, source_height) = (f64::from(bitmap.width()), f64::from(bitmap.height()));
+    if source_width == 0.0 || source_height == 0.0 {
+        return Err(());
+    }
+    let scale = (width as f64 / source_width).max(height as f64 / source_height);
+    let (crop_width, crop_height) = (width as f64 / scale, height as f64 / scale);
+    context
+        .draw_image_with_image_bitmap_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+            &bitmap,
+            (source_width - crop_width) / 2.0,
+            (source_height - crop_height) / 2.0,
+            crop_width,
+            crop_height,
+            0.0,
+            0.0,
+            width as f64,
+            height as f64,
+        )
+        .map_err(|_| ())?;
+    bitmap.close();
+    let data = context
+        .get_image_data(0.0, 0.0, width as f64, height as f64)
+        .map_err(|_| ())?;
+    Ok(data.data().0)
+}

@@ -1,0 +1,169 @@
+//! A computed run's pictures, kept in the page so that scrubbing back and
+//! forth draws them at once with no work for the engine: for the start and
+//! for each step, the noisy image x_t, the predicted clean image x̂₀ and the
+//! prediction (nothing is predicted at the start).
+//!
+//! What this holds is bounded by the run: (1 + 3 × steps) frames of the
+//! run's size, 16 KiB each at the built-in model's 64 × 64 (at most 2.4 MiB
+//! for 50 steps); a FLUX.1 run at 1024 × 1024 would hold 4 MiB a frame.
+
+use wasm_bindgen::JsCast;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+
+use crate::{
+    page::dom,
+    protocol::{RunFrame, ShowLatent},
+};
+
+/// The pictures of one point of the run.
+pub struct Pictures {
+    /// The time of the noisy image (after the step; the start's for 0).
+    pub t: f64,
+    pub noisy: ImageData,
+    pub clean: Option<ImageData>,
+    pub prediction: Option<ImageData>,
+}
+
+impl Pictures {
+    /// The pictures in an engine reply's frames; `t` is the noisy image's.
+    pub fn of(t: f64, frames: &[RunFrame]) -> Result<Self, String> {
+        let find = |show| {
+            frames
+                .iter()
+                .find(|frame| frame.show == show)
+                .map(image_data)
+                .transpose()
+        };
+        Ok(Self {
+            t,
+            noisy: find(ShowLatent::Current)?
+                .ok_or("the engine sent a step without its noisy image")?,
+            clean: find(ShowLatent::PredictedClean)?,
+            prediction: find(ShowLatent::Velocity)?,
+        })
+    }
+}
+
+/// The frame as an `ImageData` that owns a copy of its pixels (one made
+/// from a slice would look into the wasm memory, which is reused).
+pub fn image_data(frame: &RunFrame) -> Result<ImageData, String> {
+    let pixels = js_sys::Uint8ClampedArray::new_with_length(frame.rgba.len() as u32);
+    pixels.copy_from(&frame.rgba);
+    ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, frame.width as u32, frame.height as u32)
+        .map_err(|_| {
+            format!(
+                "the engine sent a {}×{} frame of {} bytes",
+                frame.width,
+                frame.height,
+                frame.rgba.len()
+            )
+        })
+}
+
+/// The three canvases a point of the run is drawn on.
+pub struct Canvases {
+    pub noisy: Canvas,
+    clean: Canvas,
+    prediction: Canvas,
+}
+
+impl Canvases {
+    pub fn find() -> Result<Self, String> {
+        Ok(Self {
+            noisy: Canvas::find("vis-noisy")?,
+            clean: Canvas::find("vis-clean")?,
+            prediction: Canvas::find("vis-prediction")?,
+        })
+    }
+
+    pub fn draw(&self, pictures: &Pictures) {
+        self.noisy.draw(Some(&pictures.noisy));
+        self.clean.draw(pictures.clean.as_ref());
+        self.prediction.draw(pictures.prediction.as_ref());
+    }
+
+    /// Only a noisy image (the forward process): nothing is predicted.
+    pub fn draw_noisy(&self, noisy: &ImageData) {
+        self.noisy.draw(Some(noisy));
+        self.clean.draw(None);
+        self.prediction.draw(None);
+    }
+}
+
+/// A 2d canvas of the page.
+pub struct Canvas {
+    pub element: HtmlCanvasElement,
+    context: CanvasRenderingContext2d,
+}
+
+impl Canvas {
+    pub fn find(id: &str) -> Result<Self, String> {
+        let element: HtmlCanvasElement = dom::element(id)?;
+        let context = element
+            .get_context("2d")
+            .ok()
+            .flatten()
+            .and_then(|context| context.dyn_into::<CanvasRenderingContext2d>().ok())
+            .ok_or_else(|| format!("cannot draw on #{id}"))?;
+        Ok(Self { element, context })
+    }
+
+    /// Puts `image` on the canvas, sized to it, exactly as it is; `None`
+    /// clears it.
+    pub fn draw(&self, image: Option<&ImageData>) {
+        let Some(image) = image else {
+            let (width, height) = (self.element.width(), self.element.height());
+            self.context
+                .clear_rect(0.0, 0.0, f64::from(width), f64::from(height));
+            let _ = self.element.set_attribute("data-empty", "");
+            return;
+        };
+        if (self.element.width(), self.element.height()) != (image.width(), image.height()) {
+            self.element.set_width(image.width());
+            self.element.set_height(image.height());
+        }
+        let _ = self.context.put_image_data(image, 0.0, 0.0);
+        let _ = self.element.remove_attribute("data-empty");
+    }
+}
+
+/// The computed run: its pictures from the start (0) to the last step
+/// computed, and which is shown.
+#[derive(Default)]
+pub struct Timeline {
+    points: Vec<Pictures>,
+    shown: usize,
+}
+
+impl Timeline {
+    pub fn clear(&mut self) {
+        self.points.clear();
+        self.shown = 0;
+    }
+
+    pub fn push(&mut self, pictures: Pictures) {
+        self.points.push(pictures);
+    }
+
+    /// How many points are computed (the start counts as one).
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    pub fn shown(&self) -> usize {
+        self.shown
+    }
+
+    /// Draws point `index` (clamped to what is computed); returns the point
+    /// shown, if any.
+    pub fn show(&mut self, index: usize, canvases: &Canvases) -> Option<usize> {
+        let last = self.points.len().checked_sub(1)?;
+        self.shown = index.min(last);
+        canvases.draw(&self.points[self.shown]);
+        Some(self.shown)
+    }
+
+    pub fn t(&self, index: usize) -> Option<f64> {
+        self.points.get(index).map(|point| point.t)
+    }
+}
