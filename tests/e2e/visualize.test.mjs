@@ -238,6 +238,44 @@ test('restoring: every step drawn, scrubbing redraws the same bytes with no engi
   }
 });
 
+test('compare: two runs from one seed with different steps start from the same noise and scrub together (CPU engine)', async () => {
+  const { page, problems, close } = await openVisualizer(
+    noWebgpuFlags,
+    'image=star&seed=11&t=1&steps=4&compare=steps&with=8',
+  );
+  try {
+    await noisyAt(page, '1.00');
+    assert.equal(await page.inputValue('#vis-compare'), 'steps', 'the address chose what to compare');
+    await restore(page);
+    assert.equal(await page.getAttribute('#visualize', 'data-steps-drawn'), '4');
+    assert.equal(await page.getAttribute('#visualize', 'data-b-steps-drawn'), '8');
+    assert.equal(await page.textContent('#vis-b-title'), 'Run B: 8 steps');
+    assert.ok(await page.isVisible('#vis-run-b'));
+    const slider = page.locator('#visualize').getByRole('slider', { name: 'Step' });
+    assert.equal(await slider.getAttribute('max'), '8', 'the slider counts the longer run');
+    // One seed: the same noise at the start of both.
+    await slider.fill('0');
+    const a0 = await pixels(page, 'vis-noisy');
+    const b0 = await pixels(page, 'vis-b-noisy');
+    assert.equal(differingBytes(a0, b0), 0, 'both runs start from identical noise');
+    // Matched by noise level: half way through B (t of its step 4), A has
+    // taken the steps its schedule had by then; at the end both are done.
+    await slider.fill('8');
+    const aEnd = await pixels(page, 'vis-noisy');
+    const bEnd = await pixels(page, 'vis-b-noisy');
+    assert.equal(await page.getAttribute('#vis-noisy', 'data-t'), '0.00');
+    assert.equal(await page.getAttribute('#vis-b-noisy', 'data-t'), '0.00');
+    assert.ok(differingBytes(aEnd, bEnd) > 0, '4 and 8 steps end on different images');
+    await slider.fill('4');
+    const tB = Number(await page.getAttribute('#vis-b-noisy', 'data-t'));
+    const tA = Number(await page.getAttribute('#vis-noisy', 'data-t'));
+    assert.ok(tA >= tB && tA < 1, `A is shown at the point it had reached by B's t: A ${tA}, B ${tB}`);
+    assert.deepEqual(problems, []);
+  } finally {
+    await close();
+  }
+});
+
 test('the visualizer on WebGPU: forward noise grows with t, and a short restore draws every step', async () => {
   const { page, problems, close } = await openVisualizer(webgpuFlags, 'image=star&seed=3&t=0.3&steps=4');
   try {

@@ -70,7 +70,7 @@ pub enum RequestError {
          (FLUX's latent is 8x smaller and packed in 2x2 patches)"
     )]
     SizeNotMultipleOf16 { width: usize, height: usize },
-    #[error("the prompt is empty")]
+    #[error("the prompt is empty (only a run from an image may have no prompt)")]
     EmptyPrompt,
     #[error("the number of steps is 0; at least one step is needed")]
     ZeroSteps,
@@ -100,7 +100,9 @@ impl GenerateRequest {
         if width == 0 || height == 0 || !width.is_multiple_of(16) || !height.is_multiple_of(16) {
             return Err(RequestError::SizeNotMultipleOf16 { width, height });
         }
-        if self.prompt.trim().is_empty() {
+        // From an image an empty prompt means "no hint" (the visualizer
+        // restores a picture with none); from pure noise it asks for nothing.
+        if self.prompt.trim().is_empty() && self.init_image.is_none() {
             return Err(RequestError::EmptyPrompt);
         }
         if self.steps == 0 {
@@ -160,6 +162,18 @@ mod tests {
     #[test]
     fn each_bad_request_has_its_own_error() {
         assert_eq!(request().validate(), Ok(()));
+        // From an image, no prompt is a request too ("no hint").
+        let unprompted = GenerateRequest {
+            prompt: String::new(),
+            init_image: Some(InitImage {
+                width: 64,
+                height: 48,
+                rgba: vec![0; 64 * 48 * 4],
+                start: ImageStart::Time(0.5),
+            }),
+            ..request()
+        };
+        assert_eq!(unprompted.validate(), Ok(()));
         let cases: Vec<(GenerateRequest, RequestError)> = vec![
             (
                 GenerateRequest {

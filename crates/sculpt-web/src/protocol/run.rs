@@ -11,7 +11,8 @@
 //!
 //! On the wire (plain objects, like every message):
 //! - `{ type: "start_run", model, prompt, width, height, steps, seed, history,
-//!   show, image?: { width, height, rgba: Uint8Array }, t?, frames? }` →
+//!   show, image?: { width, height, rgba: Uint8Array }, t?, frames?,
+//!   cfg_scale? }` →
 //!   [`super::FromEngine::RunStarted`] (the start latent is on the canvas);
 //! - `{ type: "step_run" }` → [`super::FromEngine::Step`] (drawn as `show`
 //!   says), or `failed` once every step has run;
@@ -57,6 +58,10 @@ pub struct RunSettings {
     /// alone (nothing is predicted yet). Empty: drawn on the canvas.
     #[serde(default)]
     pub frames: Vec<ShowLatent>,
+    /// The scale of true classifier-free guidance (how strongly the
+    /// prompt steers each step); `None`: the model's own.
+    #[serde(default)]
+    pub cfg_scale: Option<f32>,
 }
 
 /// A latent of a run decoded to pixels, for a page that draws it itself.

@@ -56,7 +56,9 @@ pub fn request(settings: &RunSettings) -> Result<GenerateRequest, String> {
             settings.history
         ));
     }
-    Ok(super::generation::request(&settings.generate, init_image))
+    let mut request = super::generation::request(&settings.generate, init_image);
+    request.cfg_scale = settings.cfg_scale;
+    Ok(request)
 }
 
 /// Draws a run's start latent and says what the run will visit.

@@ -1,5 +1,6 @@
 //! The visualizer's view in the page's address, so that a link opens the
-//! same view: `#/visualize?image=star&prompt=…&seed=7&t=0.6&steps=8&step=3`.
+//! same view: `#/visualize?image=star&prompt=…&seed=7&t=0.6&steps=8&step=3`,
+//! with `guidance=4` and, comparing two runs, `compare=steps&with=20`.
 //! Every field is optional; what a link leaves out keeps the page's
 //! default, and a value that does not parse is ignored rather than refused
 //! (a link is not a form).
@@ -18,6 +19,11 @@ pub struct View {
     /// The noise level, in [0, 1].
     pub t: Option<f64>,
     pub steps: Option<usize>,
+    pub guidance: Option<f32>,
+    /// The setting run B changes ("steps", "guidance", "prompt", "t"), and
+    /// its value there.
+    pub compare: Option<String>,
+    pub with: Option<String>,
     /// The step shown (0 is the start): the link's reader sees the restore
     /// computed up to there.
     pub step: Option<usize>,
@@ -45,6 +51,9 @@ impl View {
                 .and_then(|value| value.trim().parse::<f64>().ok())
                 .filter(|t| (0.0..=1.0).contains(t)),
             steps: count("steps"),
+            guidance: text("guidance").and_then(|value| value.parse().ok()),
+            compare: text("compare").filter(|what| !what.is_empty()),
+            with: params.get("with").filter(|with| !with.trim().is_empty()),
             step: count("step"),
         })
     }
@@ -68,6 +77,15 @@ impl View {
         }
         if let Some(steps) = self.steps {
             params.set("steps", &steps.to_string());
+        }
+        if let Some(guidance) = self.guidance {
+            params.set("guidance", &guidance.to_string());
+        }
+        if let Some(compare) = &self.compare {
+            params.set("compare", compare);
+        }
+        if let Some(with) = &self.with {
+            params.set("with", with);
         }
         if let Some(step) = self.step {
             params.set("step", &step.to_string());

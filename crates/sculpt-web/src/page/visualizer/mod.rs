@@ -5,8 +5,10 @@
 //! step at a time, and every step's noisy image x_t, predicted clean image
 //! x̂₀ and prediction come back as pixels, kept in the page ([`timeline`])
 //! so that the Step slider, Play and the schedule plot scrub through them
-//! with no work for the engine. The view lives in the address
-//! ([`address`]), so a link opens it again.
+//! with no work for the engine. Compare runs a second restore, B, with one
+//! setting changed (steps, guidance, prompt or noise level) from the same
+//! noise, and the one Step slider moves both, matched by noise level. The
+//! view lives in the address ([`address`]), so a link opens it again.
 //!
 //! It drives the engine's step-level run (`start_run`, `noise_run`,
 //! `restart_run`, `step_run`; see [`crate::protocol`]) one request at a
@@ -42,6 +44,7 @@ use timeline::{Canvas, Canvases, Pictures, Timeline};
 /// The built-in model's size: the size a visualizer run has.
 const SIZE: usize = 64;
 const MAX_STEPS: usize = 50;
+const MAX_GUIDANCE: f32 = 20.0;
 /// The time between two points while playing.
 const PLAY_MS: u32 = 400;
 /// What each step sends back: all three pictures.
@@ -58,7 +61,8 @@ pub struct Visualizer {
 
 struct Inner {
     session: Rc<Session>,
-    canvases: Canvases,
+    /// Run A's canvases, then run B's.
+    canvases: [Canvases; 2],
     original: Canvas,
     state: RefCell<State>,
 }
@@ -72,6 +76,14 @@ struct RunKey {
     prompt: String,
     seed: u32,
     steps: usize,
+    cfg_scale: Option<f32>,
+}
+
+/// One restore to compute: its run, and the noise level it starts from.
+#[derive(Clone, Debug, PartialEq)]
+struct RunSpec {
+    key: RunKey,
+    t: f64,
 }
 
 #[derive(Default)]
@@ -86,18 +98,42 @@ struct State {
     /// A noise level to show (the forward process) when the engine is free.
     noise: Option<f64>,
     restore: Option<Restore>,
-    timeline: Timeline,
-    schedule: Vec<f64>,
+    /// The computed runs: A, and B when comparing.
+    runs: Vec<Timeline>,
+    schedules: Vec<Vec<f64>>,
+    /// The Step slider's value: a point of the reference run (the one with
+    /// the most points).
+    position: usize,
     /// The step a link asked to show, once the restore reaches it.
     jump_to: Option<usize>,
     playing: Option<gloo::timers::callback::Interval>,
 }
 
-/// A restore in progress.
+/// A restore in progress: run A, then B when comparing.
 struct Restore {
-    /// The run has been (re)started at the noise level.
+    specs: Vec<RunSpec>,
+    /// Which of `specs` is computing.
+    current: usize,
+    /// It has been (re)started at its noise level.
     started: bool,
     cancel: bool,
+}
+
+impl State {
+    /// The run the Step slider counts the points of.
+    fn reference(&self) -> usize {
+        let mut reference = 0;
+        for (index, run) in self.runs.iter().enumerate() {
+            if run.len() > self.runs[reference].len() {
+                reference = index;
+            }
+        }
+        reference
+    }
+
+    fn computed(&self) -> usize {
+        self.runs.get(self.reference()).map_or(0, Timeline::len)
+    }
 }
 
 impl Visualizer {
@@ -105,7 +141,10 @@ impl Visualizer {
         let visualizer = Visualizer {
             inner: Rc::new(Inner {
                 session: Rc::clone(session),
-                canvases: Canvases::find()?,
+                canvases: [
+                    Canvases::find(["vis-noisy", "vis-clean", "vis-prediction"])?,
+                    Canvases::find(["vis-b-noisy", "vis-b-clean", "vis-b-prediction"])?,
+                ],
                 original: Canvas::find("vis-original")?,
                 state: RefCell::new(State::default()),
             }),
@@ -129,21 +168,24 @@ impl Visualizer {
         on("vis-seed", "change", |v, _| v.seed_changed())?;
         on("vis-prompt", "change", |v, _| v.write_address())?;
         on("vis-steps", "change", |v, _| v.write_address())?;
+        on("vis-guidance", "change", |v, _| v.write_address())?;
+        on("vis-compare", "change", |v, _| v.write_address())?;
+        on("vis-compare-value", "change", |v, _| v.write_address())?;
         on("vis-restore-form", "submit", |v, event| {
             event.prevent_default();
             v.restore_pressed();
         })?;
         on("vis-step", "input", |v, _| {
             v.stop_playing();
-            v.show_point(read_number("vis-step").unwrap_or(0));
+            v.show_position(read_number("vis-step").unwrap_or(0));
         })?;
         on("vis-previous", "click", |v, _| {
             v.stop_playing();
-            v.show_point(v.shown().saturating_sub(1));
+            v.show_position(v.position().saturating_sub(1));
         })?;
         on("vis-next", "click", |v, _| {
             v.stop_playing();
-            v.show_point(v.shown() + 1);
+            v.show_position(v.position() + 1);
         })?;
         on("vis-play", "click", |v, _| v.play_pressed())?;
         on("vis-schedule", "click", |v, event| {
@@ -154,7 +196,7 @@ impl Visualizer {
                 .and_then(|step| step.parse().ok());
             if let Some(step) = step {
                 v.stop_playing();
-                v.show_point(step);
+                v.show_position(step);
             }
         })?;
         let window = web_sys::window().ok_or("no window")?;
@@ -181,71 +223,106 @@ impl Visualizer {
             Ok(pictures) => pictures,
             Err(message) => return self.fail(&message),
         };
-        self.inner.canvases.draw_noisy(&pictures.noisy);
-        mark_noisy(t);
-        let continue_restore = {
+        let restoring = {
             let mut state = self.inner.state.borrow_mut();
             if let Some(key) = state.starting.take() {
                 state.run = Some(key);
             }
-            state.schedule = schedule;
             match state.restore.as_mut() {
                 Some(restore) => {
                     restore.started = true;
-                    state.timeline.clear();
-                    state.timeline.push(pictures);
-                    true
+                    let run = restore.current;
+                    state.runs[run] = Timeline::default();
+                    state.runs[run].push(pictures);
+                    state.schedules[run] = schedule.clone();
+                    Some(run)
                 }
-                None => false,
+                None => {
+                    // The forward process, shown on run A.
+                    self.inner.canvases[0].draw_noisy(&pictures.noisy, t);
+                    None
+                }
             }
         };
         if !warnings.is_empty() {
             set_status(&warnings.join(" "));
         }
-        if continue_restore {
-            self.show_point(0);
-            if self.inner.state.borrow().schedule.len() > 1 {
-                self.inner.session.follow(ToEngine::StepRun);
-            } else {
-                self.finish("Nothing to restore at noise level 0: the image is already clean.");
-            }
+        let Some(run) = restoring else {
+            return self.done_with_engine();
+        };
+        self.show_latest(run);
+        if schedule.len() > 1 {
+            self.inner.session.follow(ToEngine::StepRun);
         } else {
-            self.done_with_engine();
+            self.run_finished(
+                run,
+                "Nothing to restore at noise level 0: the image is already clean.",
+            );
         }
     }
 
     /// A step of the restore came back.
     pub fn on_step(&self, index: usize, count: usize, frames: &[RunFrame]) {
-        let t = self
-            .inner
-            .state
-            .borrow()
-            .schedule
-            .get(index + 1)
-            .copied()
-            .unwrap_or(0.0);
+        let (run, t, cancel) = {
+            let state = self.inner.state.borrow();
+            let Some(restore) = state.restore.as_ref() else {
+                return;
+            };
+            let run = restore.current;
+            let t = state.schedules[run].get(index + 1).copied().unwrap_or(0.0);
+            (run, t, restore.cancel)
+        };
         let pictures = match Pictures::of(t, frames) {
             Ok(pictures) => pictures,
             Err(message) => return self.fail(&message),
         };
-        let cancel = {
-            let mut state = self.inner.state.borrow_mut();
-            state.timeline.push(pictures);
-            state.restore.as_ref().is_none_or(|restore| restore.cancel)
+        self.inner.state.borrow_mut().runs[run].push(pictures);
+        let attribute = if run == 0 {
+            "data-steps-drawn"
+        } else {
+            "data-b-steps-drawn"
         };
         let _ = self
             .section()
-            .map(|section| section.set_attribute("data-steps-drawn", &(index + 1).to_string()));
-        self.show_point(index + 1);
+            .map(|section| section.set_attribute(attribute, &(index + 1).to_string()));
+        self.show_latest(run);
+        let name = run_name(run);
         if index + 1 >= count {
-            self.finish(&format!(
-                "Restored in {count} steps. Scrub through them with Step."
-            ));
+            self.run_finished(run, &format!("Restored{name} in {count} steps."));
         } else if cancel {
-            self.finish(&format!("Stopped after {} of {count} steps.", index + 1));
+            self.finish(&format!(
+                "Stopped{name} after {} of {count} steps.",
+                index + 1
+            ));
         } else {
-            set_status(&format!("Step {} of {count} (t = {t:.2})…", index + 1));
+            set_status(&format!(
+                "Step {} of {count}{name} (t = {t:.2})…",
+                index + 1
+            ));
             self.inner.session.follow(ToEngine::StepRun);
+        }
+    }
+
+    /// Run `run` of the restore has taken all its steps: the next run, or
+    /// the end.
+    fn run_finished(&self, run: usize, message: &str) {
+        let next = {
+            let mut state = self.inner.state.borrow_mut();
+            match state.restore.as_mut() {
+                Some(restore) if run + 1 < restore.specs.len() && !restore.cancel => {
+                    restore.current = run + 1;
+                    restore.started = false;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if next {
+            set_status(&format!("{message} Now run B…"));
+            // The engine is free: the next request starts run B.
+            self.inner.session.set_busy(Busy::Idle);
+        } else {
+            self.finish(&format!("{message} Scrub through the steps with Step."));
         }
     }
 
@@ -253,8 +330,7 @@ impl Visualizer {
     pub fn on_run_drawn(&self, t: f64, frames: &[RunFrame]) {
         match frames.first().map(timeline::image_data) {
             Some(Ok(noisy)) => {
-                self.inner.canvases.draw_noisy(&noisy);
-                mark_noisy(t);
+                self.inner.canvases[0].draw_noisy(&noisy, t);
                 self.done_with_engine();
             }
             Some(Err(message)) => self.fail(&message),
@@ -288,72 +364,58 @@ impl Visualizer {
         if session.busy() != Busy::Idle || !nav::shows("visualize") {
             return;
         }
-        let settings = match read_settings() {
-            Ok(settings) => settings,
-            Err(message) => {
-                if self.inner.state.borrow_mut().restore.take().is_some() {
-                    dom::show_error(&message);
-                    self.refresh_controls(Busy::Idle);
-                }
-                return;
-            }
-        };
-        let t = noise_level();
-        let (message, starting) = {
+        let (message, restoring) = {
             let mut state = self.inner.state.borrow_mut();
             let Some(image) = &state.image else {
                 return;
             };
-            let key = RunKey {
-                image: state.image_serial,
-                prompt: settings.prompt.clone(),
-                seed: settings.seed,
-                steps: settings.steps,
+            let spec = match state.restore.as_ref() {
+                Some(restore) => restore.specs[restore.current].clone(),
+                None if state.noise.is_some() => match read_spec(state.image_serial) {
+                    Ok(spec) => spec,
+                    // Shown when Restore is pressed.
+                    Err(_) => return,
+                },
+                None => return,
             };
-            let wanted = state.restore.is_some() || state.noise.is_some();
-            if state.run.as_ref() != Some(&key) {
-                if !wanted {
-                    return;
-                }
+            let message = if state.run.as_ref() != Some(&spec.key) {
                 let message = ToEngine::StartRun(RunSettings {
                     generate: GenerateSettings {
                         model: BUILT_IN_MODEL.into(),
-                        prompt: settings.prompt,
+                        prompt: spec.key.prompt.clone(),
                         width: image.width,
                         height: image.height,
-                        steps: settings.steps,
-                        seed: settings.seed,
+                        steps: spec.key.steps,
+                        seed: spec.key.seed,
                         show: ShowLatent::Current,
                     },
-                    history: settings.steps.min(RUN_HISTORY_LIMIT),
+                    history: spec.key.steps.min(RUN_HISTORY_LIMIT),
                     image: Some(RunImage {
                         width: image.width,
                         height: image.height,
                         rgba: image.rgba.clone(),
                     }),
-                    t: Some(t),
+                    t: Some(spec.t),
                     frames: FRAMES.to_vec(),
+                    cfg_scale: spec.key.cfg_scale,
                 });
+                state.starting = Some(spec.key);
                 state.noise = None;
-                state.starting = Some(key);
-                (message, true)
+                message
             } else if state
                 .restore
                 .as_ref()
                 .is_some_and(|restore| !restore.started)
             {
                 state.noise = None;
-                (ToEngine::RestartRun { t }, false)
+                ToEngine::RestartRun { t: spec.t }
             } else if let Some(t) = state.noise.take() {
-                (ToEngine::NoiseRun { t }, false)
+                ToEngine::NoiseRun { t }
             } else {
                 return;
-            }
+            };
+            (message, state.restore.is_some())
         };
-        if starting {
-            self.inner.timeline_cleared();
-        }
-        let restoring = self.inner.state.borrow().restore.is_some();
         set_run_state(if restoring { "restoring" } else { "noising" });
         if let Err(message) = session.request(Busy::Visualizing, &PageMessage::Request(message)) {
             self.on_failed();
@@ -371,16 +433,14 @@ impl Visualizer {
     }
 
     fn finish(&self, message: &str) {
-        let jump_to = {
+        let (jump_to, last) = {
             let mut state = self.inner.state.borrow_mut();
             state.restore = None;
-            state.jump_to.take()
+            (state.jump_to.take(), state.computed().saturating_sub(1))
         };
         set_status(message);
         set_run_state("done");
-        if let Some(step) = jump_to {
-            self.show_point(step);
-        }
+        self.show_position(jump_to.unwrap_or(last));
         self.write_address();
         self.inner.session.set_busy(Busy::Idle);
     }
@@ -409,7 +469,7 @@ impl Visualizer {
             return;
         };
         let restoring = state.restore.is_some();
-        let computed = state.timeline.len();
+        let computed = state.computed();
         drop(state);
         if let Ok(button) = dom::element::<HtmlButtonElement>("vis-restore") {
             button.set_text_content(Some(if restoring { "Cancel" } else { "Restore" }));
@@ -457,11 +517,28 @@ impl Visualizer {
                 dom::show_error("Choose an image first.");
                 return;
             }
+            let specs = match read_spec(state.image_serial).and_then(|a| {
+                let b = compared(&a)?;
+                Ok([Some(a), b].into_iter().flatten().collect::<Vec<_>>())
+            }) {
+                Ok(specs) => specs,
+                Err(message) => {
+                    drop(state);
+                    dom::show_error(&message);
+                    return;
+                }
+            };
+            state.runs = specs.iter().map(|_| Timeline::default()).collect();
+            state.schedules = vec![Vec::new(); specs.len()];
+            state.position = 0;
             state.restore = Some(Restore {
+                specs,
+                current: 0,
                 started: false,
                 cancel: false,
             });
         }
+        self.show_compared();
         self.stop_playing();
         dom::clear_error();
         set_status("Starting the restore…");
@@ -504,6 +581,11 @@ impl Visualizer {
         if let Some(steps) = view.steps {
             set_value("vis-steps", &steps.to_string());
         }
+        if let Some(guidance) = view.guidance {
+            set_value("vis-guidance", &guidance.to_string());
+        }
+        set_value("vis-compare", view.compare.as_deref().unwrap_or(""));
+        set_value("vis-compare-value", view.with.as_deref().unwrap_or(""));
         if let Some(image) = &view.image {
             set_value("vis-image", image);
         }
@@ -606,22 +688,66 @@ impl Visualizer {
 
     // ---- Scrubbing. ----
 
-    fn shown(&self) -> usize {
-        self.inner.state.borrow().timeline.shown()
+    fn position(&self) -> usize {
+        self.inner.state.borrow().position
     }
 
-    /// Draws point `index` of the computed run (0: the start) from what the
+    /// Draws run `run`'s newest point while it computes; run A's moves the
+    /// Step slider with it.
+    fn show_latest(&self, run: usize) {
+        if run == 0 {
+            let last = self.inner.state.borrow().runs[0].len().saturating_sub(1);
+            return self.show_position(last);
+        }
+        let state = self.inner.state.borrow();
+        if let Some(pictures) = state.runs[run].last() {
+            self.inner.canvases[run].draw(pictures);
+        }
+    }
+
+    /// Draws point `position` of the reference run (0: the start) and the
+    /// point every other run had reached by its noise level, from what the
     /// page keeps.
-    fn show_point(&self, index: usize) {
-        let (shown, computed, t, schedule) = {
+    fn show_position(&self, position: usize) {
+        let (shown, computed, t, schedule, other) = {
             let mut state = self.inner.state.borrow_mut();
-            let Some(shown) = state.timeline.show(index, &self.inner.canvases) else {
+            let reference = state.reference();
+            let Some(last) = state
+                .runs
+                .get(reference)
+                .and_then(|run| run.len().checked_sub(1))
+            else {
                 return;
             };
-            let t = state.timeline.t(shown).unwrap_or(0.0);
-            (shown, state.timeline.len(), t, state.schedule.clone())
+            let shown = position.min(last);
+            state.position = shown;
+            let t = state.runs[reference]
+                .get(shown)
+                .map_or(0.0, |point| point.t);
+            for (run, canvases) in state.runs.iter().zip(&self.inner.canvases) {
+                let index = if std::ptr::eq(run, &state.runs[reference]) {
+                    shown
+                } else {
+                    run.point_at(t)
+                };
+                if let Some(pictures) = run.get(index) {
+                    canvases.draw(pictures);
+                }
+            }
+            let other = state
+                .schedules
+                .iter()
+                .enumerate()
+                .find(|(index, _)| *index != reference)
+                .map(|(_, schedule)| schedule.clone());
+            (
+                shown,
+                last + 1,
+                t,
+                state.schedules[reference].clone(),
+                other,
+            )
         };
-        mark_noisy(t);
         if let Ok(slider) = dom::element::<HtmlInputElement>("vis-step") {
             slider.set_max(&(computed - 1).to_string());
             slider.set_value(&shown.to_string());
@@ -630,10 +756,40 @@ impl Visualizer {
         if let Ok(value) = dom::element::<HtmlElement>("vis-step-value") {
             value.set_text_content(Some(&step_text(shown, computed, t)));
         }
-        schedule_plot::draw(&schedule, computed, Some(shown));
+        schedule_plot::draw(&schedule, computed, Some(shown), other.as_deref());
         self.refresh_controls(self.inner.session.busy());
         if self.inner.state.borrow().restore.is_none() {
             self.write_address();
+        }
+    }
+
+    /// Shows run B's row, with both runs' titles, when comparing.
+    fn show_compared(&self) {
+        let titles = {
+            let state = self.inner.state.borrow();
+            state.restore.as_ref().and_then(|restore| {
+                let b = restore.specs.get(1)?;
+                let a = &restore.specs[0];
+                Some([
+                    format!("Run A: {}", describe(a, b)),
+                    format!("Run B: {}", describe(b, a)),
+                ])
+            })
+        };
+        let comparing = titles.is_some();
+        if let Ok(row) = dom::element::<HtmlElement>("vis-run-b") {
+            row.set_hidden(!comparing);
+        }
+        if let Ok(title) = dom::element::<HtmlElement>("vis-a-title") {
+            title.set_hidden(!comparing);
+        }
+        self.inner.canvases[1].clear();
+        if let Some([a, b]) = titles {
+            for (id, text) in [("vis-a-title", a), ("vis-b-title", b)] {
+                if let Ok(title) = dom::element::<HtmlElement>(id) {
+                    title.set_text_content(Some(&text));
+                }
+            }
         }
     }
 
@@ -643,25 +799,25 @@ impl Visualizer {
         }
         let (shown, computed) = {
             let state = self.inner.state.borrow();
-            (state.timeline.shown(), state.timeline.len())
+            (state.position, state.computed())
         };
         if computed < 2 {
             return;
         }
         // From the start again once at the end.
         if shown + 1 >= computed {
-            self.show_point(0);
+            self.show_position(0);
         }
         let visualizer = self.clone();
         let interval = gloo::timers::callback::Interval::new(PLAY_MS, move || {
             let (shown, computed) = {
                 let state = visualizer.inner.state.borrow();
-                (state.timeline.shown(), state.timeline.len())
+                (state.position, state.computed())
             };
             if shown + 1 >= computed {
                 visualizer.stop_playing();
             } else {
-                visualizer.show_point(shown + 1);
+                visualizer.show_position(shown + 1);
             }
         });
         self.inner.state.borrow_mut().playing = Some(interval);
@@ -687,7 +843,7 @@ impl Visualizer {
     fn view(&self) -> View {
         let state = self.inner.state.borrow();
         let image = state.image.as_ref().and_then(|image| image.key.clone());
-        let step = (state.timeline.len() > 1).then(|| state.timeline.shown());
+        let step = (state.computed() > 1).then_some(state.position);
         drop(state);
         let text = |id: &str| {
             dom::element::<HtmlInputElement>(id)
@@ -700,6 +856,9 @@ impl Visualizer {
             seed: text("vis-seed").trim().parse().ok(),
             t: Some(noise_level()),
             steps: text("vis-steps").trim().parse().ok(),
+            guidance: text("vis-guidance").trim().parse().ok(),
+            compare: Some(select_value("vis-compare")).filter(|what| !what.is_empty()),
+            with: Some(text("vis-compare-value")).filter(|with| !with.trim().is_empty()),
             step,
         }
     }
@@ -715,53 +874,117 @@ impl Visualizer {
     }
 }
 
-impl Inner {
-    /// A new run: the old one's pictures no longer belong to it.
-    fn timeline_cleared(&self) {
-        let mut state = self.state.borrow_mut();
-        if state.restore.is_none() {
-            state.timeline.clear();
-            state.schedule.clear();
-        }
-        drop(state);
-        if let Ok(slider) = dom::element::<HtmlInputElement>("vis-step") {
-            slider.set_max("0");
-            slider.set_value("0");
-        }
-        if let Ok(value) = dom::element::<HtmlElement>("vis-step-value") {
-            value.set_text_content(Some("no steps yet"));
-        }
-        schedule_plot::draw(&[], 0, None);
-    }
-}
-
-/// The Prompt, Seed and Steps fields, checked.
-struct Settings {
-    prompt: String,
-    seed: u32,
-    steps: usize,
-}
-
-fn read_settings() -> Result<Settings, String> {
-    let prompt = dom::element::<HtmlInputElement>("vis-prompt")?.value();
-    let seed_text = dom::element::<HtmlInputElement>("vis-seed")?.value();
+/// Run A as the form says: the Prompt, Seed, Steps and Guidance fields,
+/// checked, and the noise level.
+fn read_spec(image: u64) -> Result<RunSpec, String> {
+    let text = |id: &str| {
+        dom::element::<HtmlInputElement>(id)
+            .map(|input| input.value())
+            .unwrap_or_default()
+    };
+    let seed_text = text("vis-seed");
     let seed = seed_text.trim().parse::<u32>().map_err(|_| {
         format!("Seed must be a whole number from 0 to 4294967295, not \"{seed_text}\".")
     })?;
-    let steps_text = dom::element::<HtmlInputElement>("vis-steps")?.value();
-    let steps = steps_text
-        .trim()
+    let guidance_text = text("vis-guidance");
+    let cfg_scale = if guidance_text.trim().is_empty() {
+        None
+    } else {
+        Some(parse_guidance(&guidance_text)?)
+    };
+    Ok(RunSpec {
+        key: RunKey {
+            image,
+            prompt: text("vis-prompt"),
+            seed,
+            steps: parse_steps(&text("vis-steps"))?,
+            cfg_scale,
+        },
+        t: noise_level(),
+    })
+}
+
+/// Run B, when Compare names a setting: run A with that one changed.
+fn compared(a: &RunSpec) -> Result<Option<RunSpec>, String> {
+    let what = select_value("vis-compare");
+    let value = dom::element::<HtmlInputElement>("vis-compare-value")
+        .map(|input| input.value())
+        .unwrap_or_default();
+    let mut b = a.clone();
+    match what.as_str() {
+        "" => return Ok(None),
+        "steps" => b.key.steps = parse_steps(&value)?,
+        "guidance" => b.key.cfg_scale = Some(parse_guidance(&value)?),
+        "prompt" => b.key.prompt = value,
+        "t" => {
+            b.t = value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|t| (0.0..=1.0).contains(t))
+                .ok_or_else(|| {
+                    format!("Run B's noise level must be a number from 0 to 1, not \"{value}\".")
+                })?
+        }
+        other => return Err(format!("Compare cannot change \"{other}\".")),
+    }
+    if b == *a {
+        return Err("Run B would be run A again: give the compared setting another value.".into());
+    }
+    Ok(Some(b))
+}
+
+fn parse_steps(text: &str) -> Result<usize, String> {
+    text.trim()
         .parse::<usize>()
         .ok()
         .filter(|steps| (1..=MAX_STEPS).contains(steps))
         .ok_or_else(|| {
-            format!("Steps must be a whole number from 1 to {MAX_STEPS}, not \"{steps_text}\".")
-        })?;
-    Ok(Settings {
-        prompt,
-        seed,
-        steps,
-    })
+            format!("Steps must be a whole number from 1 to {MAX_STEPS}, not \"{text}\".")
+        })
+}
+
+fn parse_guidance(text: &str) -> Result<f32, String> {
+    text.trim()
+        .parse::<f32>()
+        .ok()
+        .filter(|scale| (1.0..=MAX_GUIDANCE).contains(scale))
+        .ok_or_else(|| {
+            format!("Guidance must be a number from 1 to {MAX_GUIDANCE}, not \"{text}\".")
+        })
+}
+
+/// A run's title when comparing: the compared setting's value in it.
+fn describe(run: &RunSpec, other: &RunSpec) -> String {
+    if run.key.steps != other.key.steps {
+        format!("{} steps", run.key.steps)
+    } else if run.key.cfg_scale != other.key.cfg_scale {
+        match run.key.cfg_scale {
+            Some(scale) => format!("guidance {scale}"),
+            None => "the model's guidance".into(),
+        }
+    } else if run.key.prompt != other.key.prompt {
+        if run.key.prompt.is_empty() {
+            "no prompt".into()
+        } else {
+            format!("“{}”", run.key.prompt)
+        }
+    } else {
+        format!("noise level {:.2}", run.t)
+    }
+}
+
+fn run_name(run: usize) -> &'static str {
+    match run {
+        0 => "",
+        _ => " (run B)",
+    }
+}
+
+fn select_value(id: &str) -> String {
+    dom::element::<HtmlSelectElement>(id)
+        .map(|select| select.value())
+        .unwrap_or_default()
 }
 
 fn noise_level() -> f64 {
@@ -799,13 +1022,6 @@ fn step_text(shown: usize, computed: usize, t: f64) -> String {
         format!("start of {} steps (t = {t:.2})", computed - 1)
     } else {
         format!("step {shown} of {} (t = {t:.2})", computed - 1)
-    }
-}
-
-/// Says which noise level the Noisy image shows (for tests and styles).
-fn mark_noisy(t: f64) {
-    if let Ok(canvas) = dom::element::<HtmlElement>("vis-noisy") {
-        let _ = canvas.set_attribute("data-t", &format!("{t:.2}"));
     }
 }
 

@@ -2,6 +2,8 @@
 //! of the run (FLUX's shifted schedule: more steps where there is much
 //! noise), and the signal-to-noise ratio there, ((1 − t) / t)² on a log
 //! scale. Each point is a target the reader clicks to go to that step.
+//! When two runs are compared, the other run's schedule is drawn too, on
+//! the same axes of t against the share of its steps.
 
 use web_sys::Element;
 
@@ -18,8 +20,9 @@ const BOTTOM: f64 = 22.0;
 const SNR_RANGE: (f64, f64) = (-3.0, 3.0);
 
 /// Draws `schedule` (its times from the start to 0) on the plot, with
-/// `computed` points computed so far and `current` marked.
-pub fn draw(schedule: &[f64], computed: usize, current: Option<usize>) {
+/// `computed` points computed so far and `current` marked; `other`, a
+/// compared run's schedule, as a line.
+pub fn draw(schedule: &[f64], computed: usize, current: Option<usize>, other: Option<&[f64]>) {
     let Ok(svg) = dom::element::<Element>("vis-schedule") else {
         return;
     };
@@ -28,10 +31,11 @@ pub fn draw(schedule: &[f64], computed: usize, current: Option<usize>) {
     if schedule.is_empty() {
         return;
     }
-    let x = |index: usize| {
+    let x_in = |schedule: &[f64], index: usize| {
         let span = (schedule.len() - 1).max(1) as f64;
         LEFT + (WIDTH - LEFT - RIGHT) * index as f64 / span
     };
+    let x = |index: usize| x_in(schedule, index);
     let y_of_t = |t: f64| TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - t);
     let y_of_snr = |t: f64| {
         let log_snr = (2.0 * ((1.0 - t) / t).log10()).clamp(SNR_RANGE.0, SNR_RANGE.1);
@@ -49,6 +53,14 @@ pub fn draw(schedule: &[f64], computed: usize, current: Option<usize>) {
             &[("points", &text.join(" ")), ("class", class)],
         );
     };
+    if let Some(other) = other.filter(|other| !other.is_empty()) {
+        line(
+            (0..other.len())
+                .map(|i| (x_in(other, i), y_of_t(other[i])))
+                .collect(),
+            "t-line other",
+        );
+    }
     line(
         (0..schedule.len())
             .map(|i| (x(i), y_of_t(schedule[i])))

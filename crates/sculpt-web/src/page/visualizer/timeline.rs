@@ -60,7 +60,7 @@ pub fn image_data(frame: &RunFrame) -> Result<ImageData, String> {
         })
 }
 
-/// The three canvases a point of the run is drawn on.
+/// The three canvases a point of a run is drawn on.
 pub struct Canvases {
     pub noisy: Canvas,
     clean: Canvas,
@@ -68,11 +68,13 @@ pub struct Canvases {
 }
 
 impl Canvases {
-    pub fn find() -> Result<Self, String> {
+    /// The canvases with these ids: the noisy image's, the predicted clean
+    /// image's and the prediction's.
+    pub fn find([noisy, clean, prediction]: [&str; 3]) -> Result<Self, String> {
         Ok(Self {
-            noisy: Canvas::find("vis-noisy")?,
-            clean: Canvas::find("vis-clean")?,
-            prediction: Canvas::find("vis-prediction")?,
+            noisy: Canvas::find(noisy)?,
+            clean: Canvas::find(clean)?,
+            prediction: Canvas::find(prediction)?,
         })
     }
 
@@ -80,13 +82,31 @@ impl Canvases {
         self.noisy.draw(Some(&pictures.noisy));
         self.clean.draw(pictures.clean.as_ref());
         self.prediction.draw(pictures.prediction.as_ref());
+        self.mark(pictures.t);
     }
 
     /// Only a noisy image (the forward process): nothing is predicted.
-    pub fn draw_noisy(&self, noisy: &ImageData) {
+    pub fn draw_noisy(&self, noisy: &ImageData, t: f64) {
         self.noisy.draw(Some(noisy));
         self.clean.draw(None);
         self.prediction.draw(None);
+        self.mark(t);
+    }
+
+    pub fn clear(&self) {
+        for canvas in [&self.noisy, &self.clean, &self.prediction] {
+            canvas.draw(None);
+        }
+        let _ = self.noisy.element.remove_attribute("data-t");
+    }
+
+    /// Says which noise level the noisy image shows (`data-t`, two
+    /// decimals), for tests and styles.
+    fn mark(&self, t: f64) {
+        let _ = self
+            .noisy
+            .element
+            .set_attribute("data-t", &format!("{t:.2}"));
     }
 }
 
@@ -127,20 +147,14 @@ impl Canvas {
     }
 }
 
-/// The computed run: its pictures from the start (0) to the last step
-/// computed, and which is shown.
+/// A computed run: its pictures from the start (0) to the last step
+/// computed.
 #[derive(Default)]
 pub struct Timeline {
     points: Vec<Pictures>,
-    shown: usize,
 }
 
 impl Timeline {
-    pub fn clear(&mut self) {
-        self.points.clear();
-        self.shown = 0;
-    }
-
     pub fn push(&mut self, pictures: Pictures) {
         self.points.push(pictures);
     }
@@ -150,20 +164,21 @@ impl Timeline {
         self.points.len()
     }
 
-    pub fn shown(&self) -> usize {
-        self.shown
+    pub fn get(&self, index: usize) -> Option<&Pictures> {
+        self.points.get(index)
     }
 
-    /// Draws point `index` (clamped to what is computed); returns the point
-    /// shown, if any.
-    pub fn show(&mut self, index: usize, canvases: &Canvases) -> Option<usize> {
-        let last = self.points.len().checked_sub(1)?;
-        self.shown = index.min(last);
-        canvases.draw(&self.points[self.shown]);
-        Some(self.shown)
+    pub fn last(&self) -> Option<&Pictures> {
+        self.points.last()
     }
 
-    pub fn t(&self, index: usize) -> Option<f64> {
-        self.points.get(index).map(|point| point.t)
+    /// The point this run had reached by noise level `t`: the last whose
+    /// time is `t` or more (the start where none is). How two runs with
+    /// different schedules are shown side by side.
+    pub fn point_at(&self, t: f64) -> usize {
+        self.points
+            .iter()
+            .rposition(|point| point.t >= t - 1e-9)
+            .unwrap_or(0)
     }
 }
