@@ -219,6 +219,21 @@ test('restoring: every step drawn, scrubbing redraws the same bytes with no engi
     await page.locator('#vis-schedule circle[data-step="6"]').click();
     assert.equal(await slider.inputValue(), '6');
     assert.equal(differingBytes(await pixels(page, 'vis-noisy'), fromNoise[6].data), 0, 'plot: step 6');
+    // Look inside: the latent's channels as tiles, and the path through
+    // every point of the run.
+    await section.getByText('Look inside').click();
+    await slider.fill('0');
+    assert.equal(await page.getAttribute('#vis-latent-noisy', 'data-empty'), null, 'the start has a latent');
+    assert.equal(await page.getAttribute('#vis-latent-clean', 'data-empty'), '', 'nothing is predicted at the start');
+    // 16 channels of 8 × 8 in a 4 × 4 grid with 1-pixel gaps.
+    assert.deepEqual(await page.$eval('#vis-latent-noisy', (c) => [c.width, c.height]), [35, 35]);
+    await slider.fill('3');
+    assert.equal(await page.getAttribute('#vis-latent-clean', 'data-empty'), null);
+    assert.equal(await page.locator('#vis-path circle').count(), 9, 'one point per point of the run');
+    assert.equal(await page.getAttribute('#vis-path circle.current', 'data-step'), '3');
+    const bend = Number(await page.getAttribute('#vis-path', 'data-bend'));
+    assert.ok(bend >= 1, `a path is never shorter than the line between its ends: ${bend}`);
+    assert.match(await page.textContent('#vis-path-note'), /longer than the straight line/);
     assert.equal(await page.evaluate(() => window.sculptPosted.length), posted, 'scrubbing sent the engine nothing');
 
     // The link: the same view, computed again, on the same step.

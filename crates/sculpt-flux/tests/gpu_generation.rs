@@ -90,6 +90,14 @@ impl Backend for StraightPaths<'_> {
         })
     }
 
+    async fn latent_values(
+        &self,
+        latent: &Tensor,
+        _shape: &LatentShape,
+    ) -> Result<Vec<f32>, PipelineError> {
+        Ok(latent.to_vec(self.gpu).await?)
+    }
+
     #[cfg(not(target_arch = "wasm32"))]
     fn finish(&self) -> Result<(), PipelineError> {
         Ok(self.gpu.finish()?)

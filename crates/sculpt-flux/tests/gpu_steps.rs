@@ -256,6 +256,37 @@ fn assert_forward_by_hand<P: Pipeline>(
     assert!(generation.forward(1.5).is_err(), "t beyond 1 is refused");
 }
 
+/// A run's latent as the page looks inside it, `[channels, height, width]`,
+/// is its image tokens unpacked from 2×2 patches as FLUX packs them (each
+/// token holds its patch channel by channel, rows then columns), worked
+/// out here by hand. Returns the start latent's values.
+fn assert_latent_unpacked_by_hand<P: Pipeline>(
+    pipeline: &mut P,
+    values: impl Fn(&<P::Backend as Backend>::Latent) -> Vec<f32>,
+) -> Vec<f32> {
+    let generation = block_on(pipeline.start(&request())).unwrap();
+    let tokens = values(generation.latent(Show::Current));
+    let unpacked = block_on(generation.latent_values(generation.latent(Show::Current))).unwrap();
+    let shape = *generation.shape();
+    let (channels, height, width) = (shape.channels, shape.height, shape.width);
+    assert_eq!(unpacked.len(), channels * height * width);
+    let features = channels * 4;
+    for c in 0..channels {
+        for y in 0..height {
+            for x in 0..width {
+                let token = (y / 2) * (width / 2) + x / 2;
+                let feature = c * 4 + (y % 2) * 2 + x % 2;
+                assert_eq!(
+                    unpacked[(c * height + y) * width + x],
+                    tokens[token * features + feature],
+                    "channel {c}, row {y}, column {x}"
+                );
+            }
+        }
+    }
+    unpacked
+}
+
 #[test]
 fn noising_to_t_and_restoring_agree_on_both_backends() {
     let gpu = gpu();
@@ -264,6 +295,10 @@ fn noising_to_t_and_restoring_agree_on_both_backends() {
     let image = block_on(on_gpu.generate(&request(), |_, _| Ok(()))).unwrap();
     assert_forward_by_hand(&mut on_gpu, &image, gpu_values(&gpu));
     assert_forward_by_hand(&mut on_cpu, &image, cpu_values);
+    let gpu_latent = assert_latent_unpacked_by_hand(&mut on_gpu, gpu_values(&gpu));
+    let cpu_latent = assert_latent_unpacked_by_hand(&mut on_cpu, cpu_values);
+    let error = max_difference(&gpu_latent, &cpu_latent);
+    assert!(error < 1e-5, "latent values differ by {error}");
     let (gpu_noised, gpu_restored) = noise_and_restore(&mut on_gpu, &image);
     let (cpu_noised, cpu_restored) = noise_and_restore(&mut on_cpu, &image);
     for (what, a, b) in [

@@ -101,6 +101,7 @@ pub mod protocol;
 #[cfg(target_arch = "wasm32")]
 pub mod sources;
 pub mod store;
+pub mod trajectory;
 #[cfg(target_arch = "wasm32")]
 pub mod worker;
 

@@ -96,6 +96,15 @@ impl Backend for CpuBackend {
         })
     }
 
+    async fn latent_values(
+        &self,
+        tokens: &Tensor,
+        shape: &LatentShape,
+    ) -> Result<Vec<f32>, PipelineError> {
+        let latent = flux::sampling::unpack(tokens, shape.height * 8, shape.width * 8)?;
+        Ok(latent.flatten_all()?.to_vec1()?)
+    }
+
     #[cfg(not(target_arch = "wasm32"))]
     fn finish(&self) -> Result<(), PipelineError> {
         // candle computes each operation as it is called.

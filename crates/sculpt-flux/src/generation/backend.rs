@@ -57,6 +57,14 @@ pub trait Backend {
     /// The image as RGBA8 bytes (read back from the GPU).
     async fn rgba(&self, image: &Self::Image) -> Result<Frame, PipelineError>;
 
+    /// The autoencoder's latent the tokens pack, `[channels, height,
+    /// width]` in `shape`, read back (for a page that looks inside a run).
+    async fn latent_values(
+        &self,
+        latent: &Self::Latent,
+        shape: &LatentShape,
+    ) -> Result<Vec<f32>, PipelineError>;
+
     /// Waits until all work recorded so far has run (for timings; the
     /// driver itself never waits). Native only: a page must never block.
     #[cfg(not(target_arch = "wasm32"))]

@@ -203,6 +203,12 @@ impl<B: Backend> Generation<B> {
         self.backend.rgba(&self.decode(latent)?).await
     }
 
+    /// `latent` as the autoencoder's latent, `[channels, height, width]`
+    /// of [`Self::shape`] (reads it back).
+    pub async fn latent_values(&self, latent: &B::Latent) -> Result<Vec<f32>, PipelineError> {
+        self.backend.latent_values(latent, &self.plan.shape).await
+    }
+
     /// Decodes the latent `show` names at the last step to an RGBA8 frame.
     pub async fn frame(&self, show: Show) -> Result<Frame, PipelineError> {
         self.frame_of(self.latent(show)).await

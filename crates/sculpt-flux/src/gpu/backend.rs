@@ -126,6 +126,15 @@ impl Backend for GpuBackend {
         })
     }
 
+    async fn latent_values(
+        &self,
+        tokens: &Tensor,
+        shape: &LatentShape,
+    ) -> Result<Vec<f32>, PipelineError> {
+        let latent = unpack_patches(&self.gpu, tokens, shape.height, shape.width)?;
+        Ok(latent.to_vec(&self.gpu).await?)
+    }
+
     #[cfg(not(target_arch = "wasm32"))]
     fn finish(&self) -> Result<(), PipelineError> {
         Ok(self.gpu.finish()?)

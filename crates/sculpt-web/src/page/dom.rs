@@ -73,3 +73,19 @@ pub fn listen(id: &str, event: &str, action: impl FnMut(Event) + 'static) -> Res
     listener.forget();
     Ok(())
 }
+
+/// Adds an SVG element `name` with these attributes to `parent`.
+pub fn add_svg(
+    parent: &web_sys::Element,
+    name: &str,
+    attributes: &[(&str, &str)],
+) -> Option<web_sys::Element> {
+    let element = document()
+        .create_element_ns(Some("http://www.w3.org/2000/svg"), name)
+        .ok()?;
+    for (attribute, value) in attributes {
+        element.set_attribute(attribute, value).ok()?;
+    }
+    parent.append_child(&element).ok()?;
+    Some(element)
+}

@@ -15,7 +15,7 @@ mod run;
 
 #[cfg(target_arch = "wasm32")]
 pub use page_message::PageMessage;
-pub use run::{RUN_HISTORY_LIMIT, RunFrame, RunImage, RunSettings};
+pub use run::{RUN_HISTORY_LIMIT, RunFrame, RunImage, RunLatent, RunSettings};
 
 use serde::{Deserialize, Serialize};
 
@@ -369,6 +369,7 @@ mod tests {
                 width: 1,
                 height: 1,
                 rgba: vec![9, 8, 7, 255],
+                latent: Some(RunLatent::new(2, 1, 1, &[1.5, -0.25])),
             }],
         })
         .unwrap();
@@ -376,6 +377,20 @@ mod tests {
         assert!(drawn["step"].is_null());
         assert_eq!(drawn["frames"][0]["show"], "current");
         assert_eq!(drawn["frames"][0]["rgba"][2], 7);
+        // Little-endian f32: 1.5 is 0x3FC00000.
+        assert_eq!(drawn["frames"][0]["latent"]["values"][3], 0x3F);
+        assert_eq!(drawn["frames"][0]["latent"]["values"][2], 0xC0);
+        let back: FromEngine = serde_json::from_value(drawn).unwrap();
+        let FromEngine::RunDrawn { frames, .. } = back else {
+            panic!("not run_drawn");
+        };
+        let latent = frames[0].latent.as_ref().unwrap();
+        assert_eq!(latent.floats(), Some(vec![1.5, -0.25]));
+        let short = RunLatent {
+            channels: 3,
+            ..latent.clone()
+        };
+        assert_eq!(short.floats(), None, "2 values are not 3 channels");
         let step: FromEngine = serde_json::from_value(serde_json::json!({
             "type": "step", "index": 0, "count": 2, "t": 1.0, "ms": 3.0
         }))

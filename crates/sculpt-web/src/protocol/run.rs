@@ -12,7 +12,7 @@
 //! On the wire (plain objects, like every message):
 //! - `{ type: "start_run", model, prompt, width, height, steps, seed, history,
 //!   show, image?: { width, height, rgba: Uint8Array }, t?, frames?,
-//!   cfg_scale? }` →
+//!   latents?, cfg_scale? }` →
 //!   [`super::FromEngine::RunStarted`] (the start latent is on the canvas);
 //! - `{ type: "step_run" }` → [`super::FromEngine::Step`] (drawn as `show`
 //!   says), or `failed` once every step has run;
@@ -58,6 +58,10 @@ pub struct RunSettings {
     /// alone (nothing is predicted yet). Empty: drawn on the canvas.
     #[serde(default)]
     pub frames: Vec<ShowLatent>,
+    /// With `frames`: each frame also carries its latent's values
+    /// ([`RunLatent`]), for a page that looks inside the run.
+    #[serde(default)]
+    pub latents: bool,
     /// The scale of true classifier-free guidance (how strongly the
     /// prompt steers each step); `None`: the model's own.
     #[serde(default)]
@@ -73,6 +77,51 @@ pub struct RunFrame {
     /// RGBA8, row by row.
     #[serde(with = "serde_bytes")]
     pub rgba: Vec<u8>,
+    /// The latent the frame decodes, when the run sends latents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent: Option<RunLatent>,
+}
+
+/// A run's latent as the autoencoder's decoder takes it: `channels` planes
+/// of `height` × `width` values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunLatent {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    /// The values, plane by plane and row by row, as little-endian f32
+    /// bytes (a `Uint8Array` a page reads with a `Float32Array` over its
+    /// buffer).
+    #[serde(with = "serde_bytes")]
+    pub values: Vec<u8>,
+}
+
+impl RunLatent {
+    pub fn new(channels: usize, height: usize, width: usize, values: &[f32]) -> Self {
+        Self {
+            channels,
+            height,
+            width,
+            values: values
+                .iter()
+                .flat_map(|value| value.to_le_bytes())
+                .collect(),
+        }
+    }
+
+    /// The values as numbers; `None` when the bytes do not hold `channels`
+    /// × `height` × `width` of them.
+    pub fn floats(&self) -> Option<Vec<f32>> {
+        if self.values.len() != self.channels * self.height * self.width * 4 {
+            return None;
+        }
+        Some(
+            self.values
+                .chunks_exact(4)
+                .map(|bytes| f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+                .collect(),
+        )
+    }
 }
 
 /// An RGBA8 image, row by row.

@@ -292,7 +292,7 @@ impl Engine {
         self.run = Some(ActiveRun {
             run: started,
             show: settings.generate.show,
-            frames: settings.frames,
+            frames: run::Readback::of(&settings),
         });
         on_run!(self, |generation, screen, _show, frames| run::started(
             generation, screen, frames

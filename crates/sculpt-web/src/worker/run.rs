@@ -13,7 +13,9 @@ use sculpt_flux::{
 };
 
 use super::generation::{Screen, now_ms, show_of};
-use crate::protocol::{FromEngine, RUN_HISTORY_LIMIT, RunFrame, RunSettings, ShowLatent};
+use crate::protocol::{
+    FromEngine, RUN_HISTORY_LIMIT, RunFrame, RunLatent, RunSettings, ShowLatent,
+};
 
 /// A run on the engine's device.
 pub enum Run {
@@ -27,7 +29,25 @@ pub enum Run {
 pub struct ActiveRun {
     pub run: Run,
     pub show: ShowLatent,
-    pub frames: Vec<ShowLatent>,
+    pub frames: Readback,
+}
+
+/// What a run sends back instead of drawing on the canvas.
+#[derive(Clone, Debug, Default)]
+pub struct Readback {
+    /// The latents decoded to pixels (none: drawn on the canvas).
+    pub shows: Vec<ShowLatent>,
+    /// Each frame carries its latent's values too.
+    pub latents: bool,
+}
+
+impl Readback {
+    pub fn of(settings: &RunSettings) -> Self {
+        Self {
+            shows: settings.frames.clone(),
+            latents: settings.latents,
+        }
+    }
 }
 
 /// The request a run's settings make: from pure noise, or from the image
@@ -65,7 +85,7 @@ pub fn request(settings: &RunSettings) -> Result<GenerateRequest, String> {
 pub async fn started<B: Backend>(
     generation: &Generation<B>,
     screen: &impl Screen<B>,
-    frames: &[ShowLatent],
+    frames: &Readback,
 ) -> Result<FromEngine, String> {
     let [width, height] = generation.shape().image_size();
     let start = generation.latent(show_of(ShowLatent::Current));
@@ -92,7 +112,7 @@ pub async fn step<B: Backend>(
     generation: &mut Generation<B>,
     screen: &impl Screen<B>,
     show: ShowLatent,
-    frames: &[ShowLatent],
+    frames: &Readback,
 ) -> Result<FromEngine, String> {
     let started = now_ms();
     let Some(step) = generation.step().map_err(|e| e.to_string())? else {
@@ -121,7 +141,7 @@ pub async fn draw<B: Backend>(
     screen: &impl Screen<B>,
     step: Option<usize>,
     show: ShowLatent,
-    frames: &[ShowLatent],
+    frames: &Readback,
 ) -> Result<FromEngine, String> {
     let (frames, t) = match step {
         None => (
@@ -165,7 +185,7 @@ pub async fn noise<B: Backend>(
     generation: &Generation<B>,
     screen: &impl Screen<B>,
     t: f64,
-    frames: &[ShowLatent],
+    frames: &Readback,
 ) -> Result<FromEngine, String> {
     let noised = generation.forward(t).map_err(|e| e.to_string())?;
     let frames = show_noisy(generation, frames, &noised).await?;
@@ -185,7 +205,7 @@ pub async fn restart<B: Backend>(
     generation: &mut Generation<B>,
     screen: &impl Screen<B>,
     t: f64,
-    frames: &[ShowLatent],
+    frames: &Readback,
 ) -> Result<FromEngine, String> {
     generation.restart_at(t).map_err(|e| e.to_string())?;
     started(generation, screen, frames).await
@@ -197,16 +217,16 @@ async fn present<'a, B: Backend>(
     generation: &'a Generation<B>,
     screen: &impl Screen<B>,
     show: ShowLatent,
-    frames: &[ShowLatent],
+    frames: &Readback,
     latent: impl Fn(ShowLatent) -> &'a B::Latent,
 ) -> Result<Vec<RunFrame>, String> {
-    if frames.is_empty() {
+    if frames.shows.is_empty() {
         screen.draw(generation, latent(show)).await?;
         return Ok(Vec::new());
     }
-    let mut read = Vec::with_capacity(frames.len());
-    for &show in frames {
-        read.push(pixels(generation, show, latent(show)).await?);
+    let mut read = Vec::with_capacity(frames.shows.len());
+    for &show in &frames.shows {
+        read.push(pixels(generation, show, latent(show), frames.latents).await?);
     }
     Ok(read)
 }
@@ -216,28 +236,48 @@ async fn present<'a, B: Backend>(
 /// caller draws it).
 async fn show_noisy<B: Backend>(
     generation: &Generation<B>,
-    frames: &[ShowLatent],
+    frames: &Readback,
     latent: &B::Latent,
 ) -> Result<Vec<RunFrame>, String> {
-    if frames.is_empty() {
+    if frames.shows.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(vec![pixels(generation, ShowLatent::Current, latent).await?])
+    Ok(vec![
+        pixels(generation, ShowLatent::Current, latent, frames.latents).await?,
+    ])
 }
 
+/// `latent` decoded to pixels, with its values when `with_latent`.
 async fn pixels<B: Backend>(
     generation: &Generation<B>,
     show: ShowLatent,
     latent: &B::Latent,
+    with_latent: bool,
 ) -> Result<RunFrame, String> {
     let frame = generation
         .frame_of(latent)
         .await
         .map_err(|e| e.to_string())?;
+    let latent = if with_latent {
+        let shape = generation.shape();
+        let values = generation
+            .latent_values(latent)
+            .await
+            .map_err(|e| e.to_string())?;
+        Some(RunLatent::new(
+            shape.channels,
+            shape.height,
+            shape.width,
+            &values,
+        ))
+    } else {
+        None
+    };
     Ok(RunFrame {
         show,
         width: frame.width,
         height: frame.height,
         rgba: frame.rgba,
+        latent,
     })
 }

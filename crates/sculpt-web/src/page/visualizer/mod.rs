@@ -16,6 +16,7 @@
 //! hands it the replies while it keeps the engine busy.
 
 mod address;
+mod inside;
 mod schedule_plot;
 mod source;
 mod timeline;
@@ -106,6 +107,8 @@ struct State {
     position: usize,
     /// The step a link asked to show, once the restore reaches it.
     jump_to: Option<usize>,
+    /// The runs' paths for "Look inside", projected once per point added.
+    paths: Option<inside::Paths>,
     playing: Option<gloo::timers::callback::Interval>,
 }
 
@@ -188,6 +191,7 @@ impl Visualizer {
             v.show_position(v.position() + 1);
         })?;
         on("vis-play", "click", |v, _| v.play_pressed())?;
+        on("vis-inside", "toggle", |v, _| v.show_position(v.position()))?;
         on("vis-schedule", "click", |v, event| {
             let step = event
                 .target()
@@ -397,6 +401,7 @@ impl Visualizer {
                     }),
                     t: Some(spec.t),
                     frames: FRAMES.to_vec(),
+                    latents: true,
                     cfg_scale: spec.key.cfg_scale,
                 });
                 state.starting = Some(spec.key);
@@ -529,6 +534,7 @@ impl Visualizer {
                 }
             };
             state.runs = specs.iter().map(|_| Timeline::default()).collect();
+            state.paths = None;
             state.schedules = vec![Vec::new(); specs.len()];
             state.position = 0;
             state.restore = Some(Restore {
@@ -673,6 +679,7 @@ impl Visualizer {
             width: image.width,
             height: image.height,
             rgba: image.rgba.clone(),
+            latent: None,
         }) {
             self.inner.original.draw(Some(&data));
         }
@@ -757,9 +764,35 @@ impl Visualizer {
             value.set_text_content(Some(&step_text(shown, computed, t)));
         }
         schedule_plot::draw(&schedule, computed, Some(shown), other.as_deref());
+        if inside::open() {
+            self.look_inside(t);
+        }
         self.refresh_controls(self.inner.session.busy());
         if self.inner.state.borrow().restore.is_none() {
             self.write_address();
+        }
+    }
+
+    /// Draws "Look inside" for run A's point at noise level `t`.
+    fn look_inside(&self, t: f64) {
+        let mut state = self.inner.state.borrow_mut();
+        let Some(run) = state.runs.first() else {
+            return;
+        };
+        let index = run.point_at(t);
+        if let Some(point) = run.get(index) {
+            inside::draw_latents(point.noisy_latent.as_ref(), point.clean_latent.as_ref());
+        }
+        let total: usize = state.runs.iter().map(Timeline::len).sum();
+        if state
+            .paths
+            .as_ref()
+            .is_none_or(|paths| paths.len() != total)
+        {
+            state.paths = inside::Paths::of(&state.runs);
+        }
+        if let Some(paths) = &state.paths {
+            paths.draw(0, index);
         }
     }
 

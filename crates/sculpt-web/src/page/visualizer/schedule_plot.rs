@@ -9,7 +9,6 @@ use web_sys::Element;
 
 use crate::page::dom;
 
-const SVG: &str = "http://www.w3.org/2000/svg";
 const WIDTH: f64 = 320.0;
 const HEIGHT: f64 = 120.0;
 const LEFT: f64 = 34.0;
@@ -47,7 +46,7 @@ pub fn draw(schedule: &[f64], computed: usize, current: Option<usize>, other: Op
             .iter()
             .map(|(x, y)| format!("{x:.1},{y:.1}"))
             .collect();
-        add(
+        dom::add_svg(
             &svg,
             "polyline",
             &[("points", &text.join(" ")), ("class", class)],
@@ -81,7 +80,7 @@ pub fn draw(schedule: &[f64], computed: usize, current: Option<usize>, other: Op
         if current == Some(index) {
             class.push_str(" current");
         }
-        let point = add(
+        let point = dom::add_svg(
             &svg,
             "circle",
             &[
@@ -93,7 +92,7 @@ pub fn draw(schedule: &[f64], computed: usize, current: Option<usize>, other: Op
             ],
         );
         if let Some(point) = point {
-            let title = add(&point, "title", &[]);
+            let title = dom::add_svg(&point, "title", &[]);
             if let Some(title) = title {
                 title.set_text_content(Some(&format!("step {index}: t = {t:.3}")));
             }
@@ -103,7 +102,7 @@ pub fn draw(schedule: &[f64], computed: usize, current: Option<usize>, other: Op
 
 fn axes(svg: &Element) {
     let bottom = HEIGHT - BOTTOM;
-    add(
+    dom::add_svg(
         svg,
         "path",
         &[
@@ -122,7 +121,7 @@ fn axes(svg: &Element) {
         ("start", LEFT, HEIGHT - 6.0, "start"),
         ("steps →", WIDTH - RIGHT, HEIGHT - 6.0, "end"),
     ] {
-        if let Some(label) = add(
+        if let Some(label) = dom::add_svg(
             svg,
             "text",
             &[
@@ -134,13 +133,4 @@ fn axes(svg: &Element) {
             label.set_text_content(Some(text));
         }
     }
-}
-
-fn add(parent: &Element, name: &str, attributes: &[(&str, &str)]) -> Option<Element> {
-    let element = dom::document().create_element_ns(Some(SVG), name).ok()?;
-    for (attribute, value) in attributes {
-        element.set_attribute(attribute, value).ok()?;
-    }
-    parent.append_child(&element).ok()?;
-    Some(element)
 }

@@ -4,8 +4,10 @@
 //! prediction (nothing is predicted at the start).
 //!
 //! What this holds is bounded by the run: (1 + 3 × steps) frames of the
-//! run's size, 16 KiB each at the built-in model's 64 × 64 (at most 2.4 MiB
-//! for 50 steps); a FLUX.1 run at 1024 × 1024 would hold 4 MiB a frame.
+//! run's size, 16 KiB each at the built-in model's 64 × 64, and (1 + 2 ×
+//! steps) latents, 4 KiB each there (16 channels of 8 × 8): at most 2.8 MiB
+//! a run for 50 steps. A FLUX.1 run at 1024 × 1024 would hold 4 MiB a frame
+//! and 1 MiB a latent.
 
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
@@ -22,6 +24,17 @@ pub struct Pictures {
     pub noisy: ImageData,
     pub clean: Option<ImageData>,
     pub prediction: Option<ImageData>,
+    /// The latents behind the noisy and the predicted clean image.
+    pub noisy_latent: Option<Latent>,
+    pub clean_latent: Option<Latent>,
+}
+
+/// A latent's values, `channels` planes of `height` × `width`.
+pub struct Latent {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub values: Vec<f32>,
 }
 
 impl Pictures {
@@ -34,12 +47,32 @@ impl Pictures {
                 .map(image_data)
                 .transpose()
         };
+        let latent = |show| -> Result<Option<Latent>, String> {
+            let Some(sent) = frames
+                .iter()
+                .find(|frame| frame.show == show)
+                .and_then(|frame| frame.latent.as_ref())
+            else {
+                return Ok(None);
+            };
+            let values = sent
+                .floats()
+                .ok_or("the engine sent a latent of the wrong size")?;
+            Ok(Some(Latent {
+                channels: sent.channels,
+                height: sent.height,
+                width: sent.width,
+                values,
+            }))
+        };
         Ok(Self {
             t,
             noisy: find(ShowLatent::Current)?
                 .ok_or("the engine sent a step without its noisy image")?,
             clean: find(ShowLatent::PredictedClean)?,
             prediction: find(ShowLatent::Velocity)?,
+            noisy_latent: latent(ShowLatent::Current)?,
+            clean_latent: latent(ShowLatent::PredictedClean)?,
         })
     }
 }
@@ -166,6 +199,10 @@ impl Timeline {
 
     pub fn get(&self, index: usize) -> Option<&Pictures> {
         self.points.get(index)
+    }
+
+    pub fn points(&self) -> &[Pictures] {
+        &self.points
     }
 
     pub fn last(&self) -> Option<&Pictures> {
