@@ -35,9 +35,10 @@ test('the first screen shows a plain status, an empty square canvas and no diagn
     assert.equal(await page.$eval('#about', (panel) => panel.open), false);
     assert.equal(await page.textContent('#selftest-result'), '');
 
-    // A labeled navigation, by keyboard: Generate is shown, Models a press away.
+    // A labeled navigation, by keyboard: Generate is shown, Visualize and
+    // Models a press away.
     const nav = page.getByRole('navigation', { name: 'Sculpt' });
-    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Generate', 'Models']);
+    assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Generate', 'Visualize', 'Models']);
     assert.equal(await nav.getByRole('link', { name: 'Generate' }).getAttribute('aria-current'), 'page');
     assert.equal(await page.isVisible('#generate-button'), true);
     assert.equal(await page.isVisible('#import-files'), false);
@@ -46,6 +47,15 @@ test('the first screen shows a plain status, an empty square canvas and no diagn
     await page.waitForSelector('#import-files');
     assert.equal(await page.isVisible('#generate-button'), false);
     assert.equal(await nav.getByRole('link', { name: 'Models' }).getAttribute('aria-current'), 'page');
+    // The visualizer keeps its view after "#/visualize?" and is still the
+    // Visualize link's surface.
+    await page.evaluate(() => document.querySelector('#surfaces a[href="#/visualize"]').focus());
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#vis-noise');
+    assert.equal(await nav.getByRole('link', { name: 'Visualize' }).getAttribute('aria-current'), 'page');
+    assert.equal(await page.isVisible('#import-files'), false);
+    await page.waitForFunction(() => /^#\/visualize\?.*image=/.test(location.hash));
+    assert.equal(await nav.getByRole('link', { name: 'Visualize' }).getAttribute('aria-current'), 'page');
     await showSurface(page, 'Generate');
     await page.waitForSelector('#generate-button');
     assert.deepEqual(problems, []);

@@ -182,7 +182,7 @@ export async function waitForEngine(page) {
   await assertNoError(page);
 }
 
-/** Shows a surface through the page's navigation ('Generate', 'Models'). */
+/** Shows a surface through the page's navigation ('Generate', 'Visualize', 'Models'). */
 export async function showSurface(page, name) {
   await page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
 }

@@ -10,7 +10,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  servePage, openBrowser, webgpuFlags, noWebgpuFlags, assertNoError, differingBytes,
+  servePage, openBrowser, webgpuFlags, noWebgpuFlags, assertNoError, differingBytes, waitForEngine,
+  pressGenerate,
 } from './harness.mjs';
 
 let server;
@@ -259,15 +260,20 @@ test('compare: two runs from one seed with different steps start from the same n
     'image=star&seed=11&t=1&steps=4&compare=steps&with=8',
   );
   try {
+    // A reader who asks for less motion: nothing plays by itself.
+    await page.emulateMedia({ reducedMotion: 'reduce' });
     await noisyAt(page, '1.00');
     assert.equal(await page.inputValue('#vis-compare'), 'steps', 'the address chose what to compare');
     await restore(page);
+    await page.waitForTimeout(1_000);
+    assert.equal(await page.getAttribute('#vis-play', 'aria-pressed'), 'false', 'no autoplay');
     assert.equal(await page.getAttribute('#visualize', 'data-steps-drawn'), '4');
     assert.equal(await page.getAttribute('#visualize', 'data-b-steps-drawn'), '8');
     assert.equal(await page.textContent('#vis-b-title'), 'Run B: 8 steps');
     assert.ok(await page.isVisible('#vis-run-b'));
     const slider = page.locator('#visualize').getByRole('slider', { name: 'Step' });
     assert.equal(await slider.getAttribute('max'), '8', 'the slider counts the longer run');
+    assert.equal(await slider.inputValue(), '8', 'the view rests on the end');
     // One seed: the same noise at the start of both.
     await slider.fill('0');
     const a0 = await pixels(page, 'vis-noisy');
@@ -285,6 +291,48 @@ test('compare: two runs from one seed with different steps start from the same n
     const tB = Number(await page.getAttribute('#vis-b-noisy', 'data-t'));
     const tA = Number(await page.getAttribute('#vis-noisy', 'data-t'));
     assert.ok(tA >= tB && tA < 1, `A is shown at the point it had reached by B's t: A ${tA}, B ${tB}`);
+    assert.deepEqual(problems, []);
+  } finally {
+    await close();
+  }
+});
+
+test('the generator starts from an image (strength is the noise level) and hands images to the visualizer (CPU engine)', async () => {
+  const { page, problems, close } = await openBrowser({ flags: noWebgpuFlags });
+  try {
+    await page.goto(server.url);
+    await waitForEngine(page);
+    const generateWith = async (seed, steps) => {
+      await page.fill('#prompt', 'a red circle in the centre on a blue background');
+      await page.fill('#steps', String(steps));
+      await page.fill('#seed', String(seed));
+      return pressGenerate(page);
+    };
+    const start = await generateWith(5, 3);
+    const fromNoise = await generateWith(9, 4);
+    // The first image of the history (the newest is first).
+    await page.locator('#history li').nth(1).getByRole('button', { name: 'Start from this' }).click();
+    await page.waitForFunction(() => !document.getElementById('start-preview').hidden);
+    await page.getByRole('slider', { name: 'Strength' }).fill('0.3');
+    const fromImage = await generateWith(9, 4);
+    const distance = (a, b) => a.data.reduce((sum, value, i) => sum + Math.abs(value - b.data[i]), 0);
+    assert.ok(distance(fromImage, start) < distance(fromNoise, start),
+      `strength 0.3 keeps the start image: ${distance(fromImage, start)} vs ${distance(fromNoise, start)} from noise`);
+    assert.ok(differingBytes(fromImage.data, start.data) > 0, 'and still repaints some of it');
+
+    // "See it in the visualizer": the same image, noise level and seed.
+    await page.getByRole('link', { name: 'See it in the visualizer' }).click();
+    await page.waitForFunction(() => location.hash.startsWith('#/visualize'));
+    await noisyAt(page, '0.30');
+    assert.equal(await page.inputValue('#vis-seed'), '9');
+    assert.equal(differingBytes(await pixels(page, 'vis-original'), start.data), 0, 'the start image itself');
+
+    // "Visualize" on an image of the history.
+    await page.getByRole('navigation').getByRole('link', { name: 'Generate', exact: true }).click();
+    await page.locator('#history li').first().getByRole('button', { name: 'Visualize' }).click();
+    await page.waitForFunction(() => location.hash.startsWith('#/visualize'));
+    await page.waitForFunction(() => document.getElementById('visualize').dataset.run === 'idle', null, { timeout: 60_000 });
+    assert.equal(differingBytes(await pixels(page, 'vis-original'), fromImage.data), 0, 'the newest image of the history');
     assert.deepEqual(problems, []);
   } finally {
     await close();

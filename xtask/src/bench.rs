@@ -45,7 +45,8 @@ pub fn run(root: &Path, quick: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the site (release) and times a generation in headless Chromium.
+/// Builds the site (release) and times a generation in headless Chromium,
+/// and scrubbing the visualizer.
 pub fn page(root: &Path) -> anyhow::Result<()> {
     prereqs::ensure(
         root,
@@ -73,6 +74,19 @@ pub fn page(root: &Path) -> anyhow::Result<()> {
         let output = run_captured(bench)?;
         if !output.success {
             bail!("the page benchmark ({backend}) failed");
+        }
+        text.push_str(&output.text);
+        text.push('\n');
+    }
+    // The visualizer: scrubbing a restored run, on both engines.
+    for (steps, backend) in [("4", "webgpu"), ("8", "cpu")] {
+        let mut bench = Command::new("node");
+        bench
+            .args(["tests/e2e/bench-visualizer.mjs", steps, "100", backend])
+            .env("SCULPT_DIST", root.join(DIST));
+        let output = run_captured(bench)?;
+        if !output.success {
+            bail!("the visualizer benchmark ({backend}) failed");
         }
         text.push_str(&output.text);
         text.push('\n');

@@ -57,7 +57,8 @@
 //! build and keeps its Markdown in `target/bench/kernels.md`; `--page` times
 //! the page in headless Chromium (load, engine ready, first step, ms per
 //! step with the built-in model; on WebGPU, then on the CPU fallback in a
-//! browser without WebGPU) into `target/bench/page.md`. Per-stage timings
+//! browser without WebGPU), and scrubbing a restored run in the visualizer
+//! (`tests/e2e/bench-visualizer.mjs`), into `target/bench/page.md`. Per-stage timings
 //! of a generation are `sculpt bench stages` (see `sculpt-cli`). Figures go
 //! to BENCHMARKS.md with the machine they came from.
 //!

@@ -1,6 +1,6 @@
 //! A surface's handle on the engine: starts the worker, hands it the
 //! canvas, sends [`PageMessage`]s and delivers [`FromEngine`] replies. Any
-//! surface (the generator page; later the visualizer and the widget) starts
+//! surface (the generator page and its visualizer; later the widget) starts
 //! its own; it knows nothing of the page that holds it.
 
 use std::{cell::RefCell, rc::Rc};

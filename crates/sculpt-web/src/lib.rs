@@ -12,11 +12,22 @@
 //! delivers its replies; the client knows nothing of any page.
 //!
 //! **The surfaces** use the engine and nothing else of each other. Today
-//! there is one, the generator page (`page`: its shell, the Generate and
-//! Models surfaces, "About this device"). Dependencies point one way: the
-//! shell starts the engine client and owns the panels; a panel sends
-//! requests through the page's `Session` and is shown the replies by the
-//! shell, never calling back into it.
+//! there is one page (`page`: its shell, the Generate, Visualize and Models
+//! surfaces, "About this device"). Dependencies point one way: the shell
+//! starts the engine client and owns the panels; a panel sends requests
+//! through the page's `Session` and is shown the replies by the shell,
+//! never calling back into it. One surface hands an image to another
+//! ("See it in the visualizer") with an event on the window
+//! (`page/handoff.rs`), not a call.
+//!
+//! **The visualizer** (`page/visualizer/`, at `#/visualize?…`): the Noise
+//! level slider shows the forward process (`noise_run`), Restore runs the
+//! reverse process a step at a time (`start_run`/`restart_run`, then
+//! `step_run`), and each step comes back as pixels (x_t, x̂₀ and the
+//! velocity) and latents, kept in the page: the Step slider, Play, the
+//! schedule plot and "Look inside" (latent channels, the path's PCA from
+//! [`trajectory`]) scrub them with no work for the engine. Compare runs a
+//! second restore with one setting changed from the same noise.
 //!
 //! **Where a new surface goes.** A view of the generator page (the
 //! visualizer) is a module under `page/`, one `<section data-surface>` with
@@ -40,6 +51,8 @@
 //!   `{ type: "generate", model, prompt, width, height, steps, seed, show }`
 //!   is answered by `progress` and one `step` per step, then `generated`
 //!   (the PNG bytes) or `cancelled`; `cancel` and `show` act at once.
+//!   A generation may start from an image (`image` and its noise level
+//!   `t`: image-to-image, the generator's Strength).
 //!   `check_files` (File objects and/or web addresses) answers
 //!   `files_checked` (each file's role, the memory plan on this device,
 //!   whether it can run here; nothing stored yet); `import` answers
@@ -49,7 +62,9 @@
 //!   noise, or from an image noised to t), `step_run`, `draw_run` (any kept
 //!   step's x_t, x̂₀ or velocity), `noise_run` (the forward process, no
 //!   model), `restart_run` and `end_run`, on either backend through one
-//!   generic `worker/run.rs`.
+//!   generic `worker/run.rs`. A run started with `frames` sends what it
+//!   draws back as pixels (and with `latents`, the latents' values) instead
+//!   of drawing on the canvas: the visualizer keeps and scrubs them.
 //! - **Frames without readback.** The engine draws each frame into the
 //!   transferred `OffscreenCanvas`'s texture with
 //!   `sculpt_gpu::present::draw_image`, so a frame goes from the GPU to the
@@ -88,10 +103,10 @@
 //! blank: every failure ends up as a message in `#error`.
 //!
 //! The [`store`] (model files in IndexedDB, chunked and hashed) builds
-//! everywhere so that its logic is tested natively; the rest of the app
-//! exists only for `wasm32-unknown-unknown`, and natively the crate is just
-//! the store and the protocol, so that the workspace builds and lints on the
-//! host.
+//! everywhere so that its logic is tested natively, as do the protocol and
+//! the visualizer's arithmetic ([`trajectory`]); the rest of the app exists
+//! only for `wasm32-unknown-unknown`, so that the workspace builds and lints
+//! on the host.
 
 #[cfg(target_arch = "wasm32")]
 pub mod engine_client;

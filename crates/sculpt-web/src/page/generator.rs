@@ -1,6 +1,7 @@
-//! The Generate surface: the settings form, Generate and Cancel, each step
-//! as the engine draws it into the canvas, and the finished image (offered
-//! for download and added to the history).
+//! The Generate surface: the settings form (with an optional start image,
+//! [`StartPicker`]), Generate and Cancel, each step as the engine draws it
+//! into the canvas, and the finished image (offered for download and added
+//! to the history).
 
 use std::rc::Rc;
 
@@ -14,6 +15,7 @@ use crate::{
     page::{
         dom, history, seed,
         session::{Busy, Session},
+        start_picker::StartPicker,
     },
     protocol::{GenerateSettings, PageMessage, ShowLatent, ToEngine},
     store::history::PastImage,
@@ -29,6 +31,7 @@ impl Generator {
     /// Wires the form: Generate asks `session` for an image, Cancel and the
     /// x_t / x0 choice act during a generation.
     pub fn wire(session: &Rc<Session>, canvas: HtmlCanvasElement) -> Result<Self, String> {
+        let start = StartPicker::wire()?;
         dom::listen("generate", "submit", {
             let session = Rc::clone(session);
             let canvas = canvas.clone();
@@ -40,6 +43,7 @@ impl Generator {
                 let sent = session
                     .ready()
                     .and_then(|()| read_settings())
+                    .and_then(|settings| with_start_image(settings, &start))
                     .and_then(|settings| {
                         session.request(
                             Busy::Generating,
@@ -134,6 +138,18 @@ impl Generator {
     }
 }
 
+/// `settings` starting from the chosen start image at their size, if any.
+fn with_start_image(
+    mut settings: GenerateSettings,
+    start: &StartPicker,
+) -> Result<GenerateSettings, String> {
+    if let Some((image, t)) = start.read(settings.width, settings.height)? {
+        settings.image = Some(image);
+        settings.t = Some(t);
+    }
+    Ok(settings)
+}
+
 /// The settings in the form, checked.
 fn read_settings() -> Result<GenerateSettings, String> {
     let prompt = dom::element::<HtmlTextAreaElement>("prompt")?.value();
@@ -163,6 +179,8 @@ fn read_settings() -> Result<GenerateSettings, String> {
         steps,
         seed,
         show: read_show(),
+        image: None,
+        t: None,
     })
 }
 

@@ -6,9 +6,35 @@ use wasm_bindgen::JsValue;
 use web_sys::{Blob, BlobPropertyBag, Element, HtmlElement, Url};
 
 use crate::{
-    page::dom,
+    page::{dom, handoff::Handoff},
     store::history::{self, HISTORY_LIMIT, PastImage},
 };
+
+/// "Visualize" on an image of the list hands it to the visualizer.
+pub fn wire() -> Result<(), String> {
+    dom::listen("history", "click", |event: web_sys::Event| {
+        let button = event
+            .target()
+            .and_then(|target| wasm_bindgen::JsCast::dyn_into::<Element>(target).ok())
+            .and_then(|target| target.closest("button.visualize-this").ok().flatten());
+        let Some(button) = button else {
+            return;
+        };
+        let Some(url) = button.get_attribute("data-url") else {
+            return;
+        };
+        Handoff {
+            url,
+            prompt: button.get_attribute("data-prompt").unwrap_or_default(),
+            seed: button
+                .get_attribute("data-seed")
+                .and_then(|seed| seed.parse().ok()),
+            t: None,
+            steps: None,
+        }
+        .send();
+    })
+}
 
 /// Shows the images kept from earlier visits.
 pub fn show_kept() {
@@ -73,6 +99,21 @@ fn show(image: &PastImage, url: &str) {
         figure.append_child(&picture)?;
         figure.append_child(&caption)?;
         item.append_child(&figure)?;
+        // What to do with it: the generator and the visualizer act on these
+        // (by the class), finding the image by its URL.
+        for (class, text) in [
+            ("start-from", "Start from this"),
+            ("visualize-this", "Visualize"),
+        ] {
+            let button = document.create_element("button")?;
+            button.set_attribute("type", "button")?;
+            button.set_attribute("class", class)?;
+            button.set_attribute("data-url", url)?;
+            button.set_attribute("data-prompt", &image.prompt)?;
+            button.set_attribute("data-seed", &image.seed.to_string())?;
+            button.set_text_content(Some(text));
+            item.append_child(&button)?;
+        }
         Ok(item)
     };
     if let Ok(item) = build() {

@@ -1,17 +1,21 @@
-//! The generator page's shell: starts the engine for its canvas, wires the
-//! navigation and the surfaces, and hands each of the engine's replies to
-//! the surface it concerns. The surfaces and panels never call back into
+//! The page's shell: starts the engine for its canvas, wires the
+//! navigation and the surfaces (Generate, Visualize, Models), and hands
+//! each of the engine's replies to the surface it concerns (a run's replies
+//! to the visualizer, while it keeps the engine busy). The surfaces and panels never call back into
 //! the shell: they send requests through the [`Session`] and the shell
 //! shows the answers through them.
 
 mod device_panel;
 mod dom;
 mod generator;
+mod handoff;
 mod history;
 mod models_panel;
 mod nav;
 mod seed;
 mod session;
+mod start_image;
+mod start_picker;
 mod visualizer;
 
 use std::rc::Rc;
@@ -96,6 +100,7 @@ fn run() -> Result<(), String> {
     // The engine's reply handler owns the shell: both live as long as the page.
     let engine = EngineClient::start(&canvas, move |reply| shell.on_reply(reply))?;
     session.set_engine(engine);
+    history::wire()?;
     history::show_kept();
     Ok(())
 }

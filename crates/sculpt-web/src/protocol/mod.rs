@@ -1,5 +1,5 @@
 //! The engine's messages: the one boundary between a page (the generator;
-//! later the visualizer and the blog widget) and the engine running in its
+//! its visualizer; later the blog widget) and the engine running in its
 //! Web Worker.
 //!
 //! Every message is a plain JavaScript object with a `type` field, so a page
@@ -85,6 +85,14 @@ pub struct GenerateSettings {
     /// Seeds are whole numbers below 2^32 (a JavaScript number holds them exactly).
     pub seed: u32,
     pub show: ShowLatent,
+    /// Start from this image (of the requested size) instead of pure
+    /// noise: image-to-image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<RunImage>,
+    /// With `image`: the noise level it is noised to before the first step
+    /// (image-to-image's strength: 1 is pure noise, the image ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t: Option<f64>,
 }
 
 /// The built-in model's name, as the page picks it.
@@ -291,8 +299,8 @@ mod tests {
         };
         assert_eq!(settings.generate.show, ShowLatent::Velocity);
         assert_eq!(settings.generate.prompt, "a red circle");
-        assert_eq!(settings.t, Some(0.6));
-        assert_eq!(settings.image.unwrap().rgba, [1, 2, 3, 255]);
+        assert_eq!(settings.generate.t, Some(0.6));
+        assert_eq!(settings.generate.image.unwrap().rgba, [1, 2, 3, 255]);
         assert!(settings.frames.is_empty(), "drawn on the canvas by default");
         // A page that draws the pictures itself names the latents it wants.
         let start: ToEngine = serde_json::from_str(
@@ -310,14 +318,25 @@ mod tests {
                 "seed":0,"history":0,"show":"current"}"#,
         )
         .unwrap();
-        assert!(matches!(
-            start,
-            ToEngine::StartRun(RunSettings {
-                image: None,
-                t: None,
-                ..
-            })
-        ));
+        let ToEngine::StartRun(settings) = start else {
+            panic!("not a start_run: {start:?}");
+        };
+        assert_eq!((settings.generate.image, settings.generate.t), (None, None));
+        // A generation starts from an image the same way.
+        let generate: ToEngine = serde_json::from_str(
+            r#"{"type":"generate","model":"m","prompt":"p","width":16,"height":16,"steps":4,
+                "seed":1,"show":"current","t":0.75,
+                "image":{"width":1,"height":1,"rgba":[5,6,7,255]}}"#,
+        )
+        .unwrap();
+        let ToEngine::Generate(settings) = generate else {
+            panic!("not a generate: {generate:?}");
+        };
+        assert_eq!(settings.t, Some(0.75));
+        assert_eq!(
+            settings.image.map(|image| image.rgba),
+            Some(vec![5, 6, 7, 255])
+        );
         for (json, want) in [
             (r#"{"type":"step_run"}"#, ToEngine::StepRun),
             (

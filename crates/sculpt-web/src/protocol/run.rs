@@ -39,19 +39,12 @@ pub const RUN_HISTORY_LIMIT: usize = sculpt_flux::generation::HISTORY_LIMIT;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSettings {
     /// The model's schedule is made for `steps` steps from t = 1; a run
-    /// from an image at t visits the times below t.
+    /// from an image at t (`image` and `t` there) visits the times below t.
     #[serde(flatten)]
     pub generate: GenerateSettings,
     /// How many steps to keep for `draw_run` (at most
     /// [`RUN_HISTORY_LIMIT`]).
     pub history: usize,
-    /// Start from this image (of the run's size) instead of pure noise.
-    #[serde(default)]
-    pub image: Option<RunImage>,
-    /// With `image`: the time it is noised to before the first step
-    /// (1 is pure noise).
-    #[serde(default)]
-    pub t: Option<f64>,
     /// The latents every reply that draws sends back as pixels instead of
     /// drawing on the engine's canvas: with a step, each of these; before
     /// the first step and for the forward process, the noisy latent x_t
@@ -124,7 +117,7 @@ impl RunLatent {
     }
 }
 
-/// An RGBA8 image, row by row.
+/// An RGBA8 image, row by row: where a run or a generation starts from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunImage {
     pub width: usize,

@@ -7,7 +7,7 @@ use sculpt_flux::{
     cpu::CpuBackend,
     generation::{Backend, Frame, Generation, Pipeline, Show},
     gpu::GpuBackend,
-    pipeline::{GenerateRequest, InitImage},
+    pipeline::{GenerateRequest, ImageStart, InitImage},
 };
 use sculpt_gpu::{Gpu, Tensor};
 use wasm_bindgen::JsCast;
@@ -117,7 +117,7 @@ pub async fn run<P: Pipeline, S: Screen<P::Backend>>(
     // Let the page show that before the encoders keep the worker busy.
     screen.settle().await;
     let mut generation = pipeline
-        .start(&request(&settings, None))
+        .start(&request(&settings)?)
         .await
         .map_err(|e| e.to_string())?;
     let warnings: Vec<String> = generation
@@ -164,9 +164,29 @@ pub async fn run<P: Pipeline, S: Screen<P::Backend>>(
     generated(&frame, settings, model, S::SOFTWARE, started, warnings)
 }
 
-/// What a surface's settings ask for, with the model's own guidance.
-pub fn request(settings: &GenerateSettings, init_image: Option<InitImage>) -> GenerateRequest {
-    GenerateRequest {
+/// What a surface's settings ask for, with the model's own guidance: from
+/// pure noise, or from the image noised to `t`.
+pub fn request(settings: &GenerateSettings) -> Result<GenerateRequest, String> {
+    let init_image = match (&settings.image, settings.t) {
+        (None, None) => None,
+        (Some(image), Some(t)) => Some(InitImage {
+            width: image.width,
+            height: image.height,
+            rgba: image.rgba.clone(),
+            start: ImageStart::Time(t),
+        }),
+        (Some(_), None) => {
+            return Err(
+                "a start image needs the noise level t to noise it to (1 is pure noise)".into(),
+            );
+        }
+        (None, Some(_)) => {
+            return Err(
+                "t is the noise level a start image is noised to, but no image was given".into(),
+            );
+        }
+    };
+    Ok(GenerateRequest {
         prompt: settings.prompt.clone(),
         width: settings.width,
         height: settings.height,
@@ -175,28 +195,32 @@ pub fn request(settings: &GenerateSettings, init_image: Option<InitImage>) -> Ge
         guidance: None,
         cfg_scale: None,
         init_image,
-    }
+    })
 }
 
 /// The reply for a finished generation: the final frame as a PNG with the
 /// prompt, seed, steps and model in its text chunks.
 fn generated(
     frame: &Frame,
-    settings: GenerateSettings,
+    mut settings: GenerateSettings,
     model: String,
     software: &str,
     started_ms: f64,
     warnings: Vec<String>,
 ) -> Result<FromEngine, String> {
-    let png = frame
-        .to_png(&[
-            ("prompt", settings.prompt.clone()),
-            ("seed", settings.seed.to_string()),
-            ("steps", settings.steps.to_string()),
-            ("model", model),
-            ("Software", software.into()),
-        ])
-        .map_err(|e| e.to_string())?;
+    let mut text = vec![
+        ("prompt", settings.prompt.clone()),
+        ("seed", settings.seed.to_string()),
+        ("steps", settings.steps.to_string()),
+        ("model", model),
+        ("Software", software.into()),
+    ];
+    if let Some(t) = settings.t {
+        text.push(("start noise level", format!("{t}")));
+    }
+    let png = frame.to_png(&text).map_err(|e| e.to_string())?;
+    // The page has the start image; the reply need not carry it back.
+    settings.image = None;
     Ok(FromEngine::Generated {
         png,
         settings,

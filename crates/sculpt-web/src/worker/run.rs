@@ -9,7 +9,7 @@ use sculpt_flux::{
     cpu::CpuBackend,
     generation::{Backend, Generation},
     gpu::GpuBackend,
-    pipeline::{GenerateRequest, ImageStart, InitImage},
+    pipeline::GenerateRequest,
 };
 
 use super::generation::{Screen, now_ms, show_of};
@@ -53,30 +53,13 @@ impl Readback {
 /// The request a run's settings make: from pure noise, or from the image
 /// noised to `t`.
 pub fn request(settings: &RunSettings) -> Result<GenerateRequest, String> {
-    let init_image = match (&settings.image, settings.t) {
-        (None, None) => None,
-        (Some(image), Some(t)) => Some(InitImage {
-            width: image.width,
-            height: image.height,
-            rgba: image.rgba.clone(),
-            start: ImageStart::Time(t),
-        }),
-        (Some(_), None) => {
-            return Err(
-                "a run from an image needs the time t to noise it to (1 is pure noise)".into(),
-            );
-        }
-        (None, Some(_)) => {
-            return Err("t is the time a start image is noised to, but no image was given".into());
-        }
-    };
     if settings.history > RUN_HISTORY_LIMIT {
         return Err(format!(
             "a run keeps at most {RUN_HISTORY_LIMIT} steps for scrubbing, not {}",
             settings.history
         ));
     }
-    let mut request = super::generation::request(&settings.generate, init_image);
+    let mut request = super::generation::request(&settings.generate)?;
     request.cfg_scale = settings.cfg_scale;
     Ok(request)
 }

@@ -18,7 +18,6 @@
 mod address;
 mod inside;
 mod schedule_plot;
-mod source;
 mod timeline;
 
 use std::{cell::RefCell, rc::Rc};
@@ -28,6 +27,10 @@ use web_sys::{
     Event, HtmlButtonElement, HtmlElement, HtmlInputElement, HtmlOptionElement, HtmlSelectElement,
 };
 
+use crate::page::{
+    handoff::Handoff,
+    start_image::{self as source, Sample, SourceImage},
+};
 use crate::{
     page::{
         dom, nav,
@@ -39,7 +42,6 @@ use crate::{
     },
 };
 use address::View;
-use source::{Sample, SourceImage};
 use timeline::{Canvas, Canvases, Pictures, Timeline};
 
 /// The built-in model's size: the size a visualizer run has.
@@ -155,6 +157,8 @@ impl Visualizer {
         visualizer.wire_controls()?;
         let watcher = visualizer.clone();
         session.watch(move |busy| watcher.on_busy(busy));
+        let receiver = visualizer.clone();
+        Handoff::listen(move |handoff| receiver.handed(handoff))?;
         let opened = visualizer.clone();
         wasm_bindgen_futures::spawn_local(async move { opened.load_samples().await });
         Ok(visualizer)
@@ -392,14 +396,14 @@ impl Visualizer {
                         steps: spec.key.steps,
                         seed: spec.key.seed,
                         show: ShowLatent::Current,
+                        image: Some(RunImage {
+                            width: image.width,
+                            height: image.height,
+                            rgba: image.rgba.clone(),
+                        }),
+                        t: Some(spec.t),
                     },
                     history: spec.key.steps.min(RUN_HISTORY_LIMIT),
-                    image: Some(RunImage {
-                        width: image.width,
-                        height: image.height,
-                        rgba: image.rgba.clone(),
-                    }),
-                    t: Some(spec.t),
                     frames: FRAMES.to_vec(),
                     latents: true,
                     cfg_scale: spec.key.cfg_scale,
@@ -651,6 +655,43 @@ impl Visualizer {
             }
             Err(message) => dom::show_error(&message),
         }
+    }
+
+    /// An image another surface handed over ("See it in the visualizer",
+    /// "Visualize" in the history): shown here with its settings.
+    fn handed(&self, handoff: Handoff) {
+        self.inner.state.borrow_mut().image = None;
+        set_value("vis-prompt", &handoff.prompt);
+        if let Some(seed) = handoff.seed {
+            set_value("vis-seed", &seed.to_string());
+        }
+        if let Some(t) = handoff.t {
+            set_value("vis-noise", &t.to_string());
+            show_noise_value(t);
+        }
+        if let Some(steps) = handoff
+            .steps
+            .filter(|steps| (1..=MAX_STEPS).contains(steps))
+        {
+            set_value("vis-steps", &steps.to_string());
+        }
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().set_hash("/visualize");
+        }
+        let visualizer = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let image = match source::blob_at(&handoff.url).await {
+                Ok(blob) => source::own(&blob, "the image handed over", SIZE, SIZE).await,
+                Err(message) => Err(message),
+            };
+            match image {
+                Ok(mut image) => {
+                    image.caption = handoff.prompt;
+                    visualizer.use_image(image);
+                }
+                Err(message) => dom::show_error(&message),
+            }
+        });
     }
 
     fn own_image_chosen(&self) {

@@ -1,6 +1,7 @@
-//! The image a visualizer run starts from: one of the samples the built-in
-//! model made (`samples/samples.json`, served with the page and kept
-//! offline), or one the reader chooses, as RGBA pixels at the run's size.
+//! The image a visualizer run or an image-to-image generation starts from:
+//! one of the samples the built-in model made (`samples/samples.json`,
+//! served with the page and kept offline), or one the reader chooses (a
+//! file, a drop, an image of the history), as RGBA pixels at the run's size.
 
 use serde::Deserialize;
 use wasm_bindgen::JsCast;
@@ -68,7 +69,7 @@ pub async fn sample(sample: &Sample, width: usize, height: usize) -> Result<Sour
 }
 
 /// The reader's own image (`name` is its file's), cropped to the run's
-/// shape and scaled to `width` × `height`.
+/// shape and scaled to `width` × `height`; its caption is empty.
 pub async fn own(
     blob: &Blob,
     name: &str,
@@ -105,12 +106,27 @@ async fn fetch(path: &str) -> Result<Response, String> {
 /// Decodes `blob` and draws its centre, cropped to the target's shape, at
 /// `width` × `height`.
 async fn pixels(blob: &Blob, width: usize, height: usize) -> Result<Vec<u8>, ()> {
-    let window = web_sys::window().ok_or(())?;
-    let bitmap: ImageBitmap =
-        JsFuture::from(window.create_image_bitmap_with_blob(blob).map_err(|_| ())?)
-            .await
-            .map_err(|_| ())?
-            .unchecked_into();
+    let bitmap = decode(blob).await.map_err(|_| ())?;
+    let rgba = pixels_of(&bitmap, width, height);
+    bitmap.close();
+    rgba
+}
+
+/// Decodes an image file's bytes.
+pub async fn decode(blob: &Blob) -> Result<ImageBitmap, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let decoding = window
+        .create_image_bitmap_with_blob(blob)
+        .map_err(|_| "this browser cannot decode images")?;
+    Ok(JsFuture::from(decoding)
+        .await
+        .map_err(|_| "not an image this browser can read (PNG, JPEG, WebP or GIF)")?
+        .unchecked_into())
+}
+
+/// A decoded image's centre, cropped to the target's shape, drawn at
+/// `width` × `height`.
+pub fn pixels_of(bitmap: &ImageBitmap, width: usize, height: usize) -> Result<Vec<u8>, ()> {
     let canvas: HtmlCanvasElement = dom::document()
         .create_element("canvas")
         .map_err(|_| ())?
@@ -131,7 +147,7 @@ async fn pixels(blob: &Blob, width: usize, height: usize) -> Result<Vec<u8>, ()>
     let (crop_width, crop_height) = (width as f64 / scale, height as f64 / scale);
     context
         .draw_image_with_image_bitmap_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
-            &bitmap,
+            bitmap,
             (source_width - crop_width) / 2.0,
             (source_height - crop_height) / 2.0,
             crop_width,
@@ -142,9 +158,20 @@ async fn pixels(blob: &Blob, width: usize, height: usize) -> Result<Vec<u8>, ()>
             height as f64,
         )
         .map_err(|_| ())?;
-    bitmap.close();
     let data = context
         .get_image_data(0.0, 0.0, width as f64, height as f64)
         .map_err(|_| ())?;
     Ok(data.data().0)
+}
+
+/// The bytes at `url` (an object URL of an image the page holds, or a file
+/// of the site).
+pub async fn blob_at(url: &str) -> Result<Blob, String> {
+    let response = fetch(url)
+        .await
+        .map_err(|_| "the image is no longer available".to_string())?;
+    let blob = JsFuture::from(response.blob().map_err(|_| "cannot read the image")?)
+        .await
+        .map_err(|_| "cannot read the image")?;
+    Ok(blob.unchecked_into())
 }
