@@ -146,6 +146,22 @@ test('files are checked and planned, imported, generated with, and still there o
     for (let i = 0; i < first.data.length; i += 4) colours.add(first.data.slice(i, i + 3).join(','));
     assert.ok(colours.size > 16, `only ${colours.size} colours`);
 
+    // The visualizer offers it too (a link may name it), and restores with it.
+    assert.deepEqual(await page.locator('#vis-model option').allTextContents(), options);
+    await page.evaluate((name) => {
+      location.hash = `#/visualize?model=${name}&steps=2&t=0.5`;
+    }, NAME);
+    await page.waitForFunction(() => document.getElementById('vis-noisy').dataset.t === '0.50'
+      && document.getElementById('visualize').dataset.run === 'idle', null, { timeout: 120_000 });
+    assert.equal(await page.inputValue('#vis-model'), NAME);
+    await page.click('#vis-restore');
+    await page.waitForFunction(() => document.getElementById('visualize').dataset.run === 'done', null, {
+      timeout: 240_000,
+    });
+    await assertNoError(page);
+    assert.match(page.url(), new RegExp(`model=${NAME}`));
+    assert.ok(Number(await page.getAttribute('#visualize', 'data-steps-drawn')) >= 1);
+
     // Offline, after a reload: the model is listed, verified, and generates
     // the same image from the same seed.
     await context.setOffline(true);

@@ -196,6 +196,7 @@ impl Shell {
                 if let Err(message) = models_panel::show_models(&models, stored_bytes) {
                     dom::show_error(&message);
                 }
+                self.visualizer.offer_models(&models);
             }
             FromEngine::FilesChecked(check) => {
                 session.set_busy(Busy::Idle);
@@ -223,6 +224,7 @@ impl Shell {
                 if let Err(message) = models_panel::show_models(&models, stored_bytes) {
                     dom::show_error(&message);
                 }
+                self.visualizer.offer_models(&models);
             }
         }
     }

@@ -26,15 +26,14 @@ struct SampleList {
     samples: Vec<Sample>,
 }
 
-/// A start image, ready to send: `key` names it in the address (a
-/// sample's id; `None` for the reader's own, which a link cannot carry).
+/// A start image, decoded (drawn at a run's size with [`pixels_of`]):
+/// `key` names it in the address (a sample's id; `None` for the reader's
+/// own, which a link cannot carry).
 #[derive(Clone, Debug)]
 pub struct SourceImage {
     pub key: Option<String>,
     pub caption: String,
-    pub width: usize,
-    pub height: usize,
-    pub rgba: Vec<u8>,
+    pub bitmap: ImageBitmap,
 }
 
 /// The samples served with the page.
@@ -50,41 +49,30 @@ pub async fn samples() -> Result<Vec<Sample>, String> {
     Ok(list.samples)
 }
 
-/// A sample's pixels at `width` × `height`.
-pub async fn sample(sample: &Sample, width: usize, height: usize) -> Result<SourceImage, String> {
-    let response = fetch(&format!("{SAMPLES}{}", sample.file)).await?;
-    let blob: Blob = JsFuture::from(response.blob().map_err(|_| "cannot read a sample image")?)
+/// A sample, decoded.
+pub async fn sample(sample: &Sample) -> Result<SourceImage, String> {
+    let blob = blob_at(&format!("{SAMPLES}{}", sample.file))
         .await
-        .map_err(|_| "cannot read a sample image")?
-        .unchecked_into();
+        .map_err(|_| format!("the sample image {} cannot be read", sample.file))?;
     Ok(SourceImage {
         key: Some(sample.id.clone()),
         caption: sample.caption.clone(),
-        width,
-        height,
-        rgba: pixels(&blob, width, height)
+        bitmap: decode(&blob)
             .await
             .map_err(|_| format!("the sample image {} cannot be read", sample.file))?,
     })
 }
 
-/// The reader's own image (`name` is its file's), cropped to the run's
-/// shape and scaled to `width` × `height`; its caption is empty.
-pub async fn own(
-    blob: &Blob,
-    name: &str,
-    width: usize,
-    height: usize,
-) -> Result<SourceImage, String> {
-    let rgba = pixels(blob, width, height).await.map_err(|_| {
-        format!("“{name}” is not an image this browser can read (PNG, JPEG, WebP or GIF)")
-    })?;
+/// The reader's own image (`name` is its file's, shown as text); its
+/// caption is empty.
+pub async fn own(blob: &Blob, name: &str) -> Result<SourceImage, String> {
+    let bitmap = decode(blob)
+        .await
+        .map_err(|message| format!("“{name}” is {message}"))?;
     Ok(SourceImage {
         key: None,
         caption: String::new(),
-        width,
-        height,
-        rgba,
+        bitmap,
     })
 }
 
@@ -101,15 +89,6 @@ async fn fetch(path: &str) -> Result<Response, String> {
         ));
     }
     Ok(response)
-}
-
-/// Decodes `blob` and draws its centre, cropped to the target's shape, at
-/// `width` × `height`.
-async fn pixels(blob: &Blob, width: usize, height: usize) -> Result<Vec<u8>, ()> {
-    let bitmap = decode(blob).await.map_err(|_| ())?;
-    let rgba = pixels_of(&bitmap, width, height);
-    bitmap.close();
-    rgba
 }
 
 /// Decodes an image file's bytes.

@@ -14,6 +14,9 @@ use crate::page::nav;
 pub struct View {
     /// A sample's id.
     pub image: Option<String>,
+    /// The model (the built-in one when absent) and the run's size.
+    pub model: Option<String>,
+    pub size: Option<usize>,
     pub prompt: Option<String>,
     pub seed: Option<u32>,
     /// The noise level, in [0, 1].
@@ -44,6 +47,8 @@ impl View {
         let count = |name: &str| text(name).and_then(|value| value.parse::<usize>().ok());
         Some(View {
             image: params.get("image").filter(|id| !id.is_empty()),
+            model: params.get("model").filter(|model| !model.is_empty()),
+            size: count("size"),
             prompt: params.get("prompt"),
             seed: text("seed").and_then(|value| value.parse().ok()),
             t: params
@@ -65,6 +70,12 @@ impl View {
         };
         if let Some(image) = &self.image {
             params.set("image", image);
+        }
+        if let Some(model) = &self.model {
+            params.set("model", model);
+        }
+        if let Some(size) = self.size {
+            params.set("size", &size.to_string());
         }
         if let Some(prompt) = &self.prompt {
             params.set("prompt", prompt);

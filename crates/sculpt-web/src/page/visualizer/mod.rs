@@ -38,14 +38,14 @@ use crate::{
     },
     protocol::{
         BUILT_IN_MODEL, GenerateSettings, PageMessage, RUN_HISTORY_LIMIT, RunFrame, RunImage,
-        RunSettings, ShowLatent, ToEngine,
+        RunSettings, ShowLatent, StoredModel, ToEngine,
     },
 };
 use address::View;
 use timeline::{Canvas, Canvases, Pictures, Timeline};
 
-/// The built-in model's size: the size a visualizer run has.
-const SIZE: usize = 64;
+/// The size the original image is shown at.
+const PREVIEW: usize = 64;
 const MAX_STEPS: usize = 50;
 const MAX_GUIDANCE: f32 = 20.0;
 /// The time between two points while playing.
@@ -76,6 +76,9 @@ struct Inner {
 struct RunKey {
     /// Counts the images chosen, so the same sample chosen again is new.
     image: u64,
+    model: String,
+    /// The run's width and height.
+    size: usize,
     prompt: String,
     seed: u32,
     steps: usize,
@@ -176,6 +179,8 @@ impl Visualizer {
         on("vis-prompt", "change", |v, _| v.write_address())?;
         on("vis-steps", "change", |v, _| v.write_address())?;
         on("vis-guidance", "change", |v, _| v.write_address())?;
+        on("vis-model", "change", |v, _| v.seed_changed())?;
+        on("vis-size", "change", |v, _| v.seed_changed())?;
         on("vis-compare", "change", |v, _| v.write_address())?;
         on("vis-compare-value", "change", |v, _| v.write_address())?;
         on("vis-restore-form", "submit", |v, event| {
@@ -334,6 +339,30 @@ impl Visualizer {
         }
     }
 
+    /// The imported models the engine can run: offered under Model, beside
+    /// the built-in one.
+    pub fn offer_models(&self, models: &[StoredModel]) {
+        let Ok(select) = dom::element::<HtmlSelectElement>("vis-model") else {
+            return;
+        };
+        let chosen = select.value();
+        while select.length() > 1 {
+            select.remove_with_index(1);
+        }
+        for model in models.iter().filter(|model| model.state == "verified") {
+            if let Ok(option) = HtmlOptionElement::new_with_text_and_value(
+                &format!("{} (imported)", model.name),
+                &model.name,
+            ) {
+                let _ = select.append_child(&option);
+            }
+        }
+        select.set_value(&chosen);
+        if select.selected_index() < 0 {
+            select.set_selected_index(0);
+        }
+    }
+
     /// The forward process's noisy image came back.
     pub fn on_run_drawn(&self, t: f64, frames: &[RunFrame]) {
         match frames.first().map(timeline::image_data) {
@@ -387,19 +416,24 @@ impl Visualizer {
                 None => return,
             };
             let message = if state.run.as_ref() != Some(&spec.key) {
+                let size = spec.key.size;
+                let Ok(rgba) = source::pixels_of(&image.bitmap, size, size) else {
+                    drop(state);
+                    return self.fail("the image cannot be drawn at the run's size");
+                };
                 let message = ToEngine::StartRun(RunSettings {
                     generate: GenerateSettings {
-                        model: BUILT_IN_MODEL.into(),
+                        model: spec.key.model.clone(),
                         prompt: spec.key.prompt.clone(),
-                        width: image.width,
-                        height: image.height,
+                        width: size,
+                        height: size,
                         steps: spec.key.steps,
                         seed: spec.key.seed,
                         show: ShowLatent::Current,
                         image: Some(RunImage {
-                            width: image.width,
-                            height: image.height,
-                            rgba: image.rgba.clone(),
+                            width: size,
+                            height: size,
+                            rgba,
                         }),
                         t: Some(spec.t),
                     },
@@ -581,6 +615,14 @@ impl Visualizer {
         if let Some(prompt) = &view.prompt {
             set_value("vis-prompt", prompt);
         }
+        if let Some(model) = &view.model {
+            // An imported model is offered once the engine lists it; until
+            // then the built-in one is chosen.
+            set_value("vis-model", model);
+        }
+        if let Some(size) = view.size {
+            set_value("vis-size", &size.to_string());
+        }
         if let Some(seed) = view.seed {
             set_value("vis-seed", &seed.to_string());
         }
@@ -646,7 +688,7 @@ impl Visualizer {
             return;
         };
         set_value("vis-image", &sample.id);
-        match source::sample(&sample, SIZE, SIZE).await {
+        match source::sample(&sample).await {
             Ok(image) => {
                 if caption_as_prompt {
                     set_value("vis-prompt", &image.caption);
@@ -681,7 +723,7 @@ impl Visualizer {
         let visualizer = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let image = match source::blob_at(&handoff.url).await {
-                Ok(blob) => source::own(&blob, "the image handed over", SIZE, SIZE).await,
+                Ok(blob) => source::own(&blob, "the image handed over").await,
                 Err(message) => Err(message),
             };
             match image {
@@ -704,7 +746,7 @@ impl Visualizer {
         };
         let visualizer = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            match source::own(&file, &file.name(), SIZE, SIZE).await {
+            match source::own(&file, &file.name()).await {
                 Ok(image) => {
                     set_value("vis-prompt", "");
                     visualizer.use_image(image);
@@ -715,15 +757,19 @@ impl Visualizer {
     }
 
     fn use_image(&self, image: SourceImage) {
-        if let Ok(data) = timeline::image_data(&RunFrame {
-            show: ShowLatent::Current,
-            width: image.width,
-            height: image.height,
-            rgba: image.rgba.clone(),
-            latent: None,
-        }) {
-            self.inner.original.draw(Some(&data));
-        }
+        let preview = source::pixels_of(&image.bitmap, PREVIEW, PREVIEW)
+            .ok()
+            .and_then(|rgba| {
+                timeline::image_data(&RunFrame {
+                    show: ShowLatent::Current,
+                    width: PREVIEW,
+                    height: PREVIEW,
+                    rgba,
+                    latent: None,
+                })
+                .ok()
+            });
+        self.inner.original.draw(preview.as_ref());
         {
             let mut state = self.inner.state.borrow_mut();
             state.image = Some(image);
@@ -924,8 +970,13 @@ impl Visualizer {
                 .map(|input| input.value())
                 .unwrap_or_default()
         };
+        let model = select_value("vis-model");
         View {
             image,
+            model: Some(model).filter(|model| model != BUILT_IN_MODEL && !model.is_empty()),
+            size: Some(select_value("vis-size"))
+                .and_then(|size| size.parse().ok())
+                .filter(|&size| size != PREVIEW),
             prompt: Some(text("vis-prompt")),
             seed: text("vis-seed").trim().parse().ok(),
             t: Some(noise_level()),
@@ -966,9 +1017,16 @@ fn read_spec(image: u64) -> Result<RunSpec, String> {
     } else {
         Some(parse_guidance(&guidance_text)?)
     };
+    let size = select_value("vis-size")
+        .parse()
+        .map_err(|_| "the size list has an entry that is not a number")?;
     Ok(RunSpec {
         key: RunKey {
             image,
+            model: Some(select_value("vis-model"))
+                .filter(|model| !model.is_empty())
+                .unwrap_or_else(|| BUILT_IN_MODEL.into()),
+            size,
             prompt: text("vis-prompt"),
             seed,
             steps: parse_steps(&text("vis-steps"))?,
