@@ -147,6 +147,23 @@ test('the forward process: more noise is further from the image, and the address
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.ok(differingBytes(otherSeed, noisy[0.6]) > 1000, 'seed 8 draws other noise');
+
+    // A drawing: a stroke across the pad becomes the image to noise.
+    await page.locator('#vis-draw summary').click();
+    const pad = await page.locator('#vis-sketch').boundingBox();
+    await page.mouse.move(pad.x + pad.width * 0.2, pad.y + pad.height * 0.5);
+    await page.mouse.down();
+    await page.mouse.move(pad.x + pad.width * 0.8, pad.y + pad.height * 0.5, { steps: 8 });
+    await page.mouse.up();
+    const drawing = await pixels(page, 'vis-sketch');
+    const inked = drawing.filter((value, i) => i % 4 === 2 && value < 100).length;
+    assert.ok(inked > 50, `the stroke is on the pad (${inked} yellow pixels)`);
+    await page.getByRole('button', { name: 'Use this drawing' }).click();
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+      if (differingBytes(await pixels(page, 'vis-original'), drawing) === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(differingBytes(await pixels(page, 'vis-original'), drawing), 0, 'the drawing is the image');
     assert.deepEqual(problems, []);
   } finally {
     await close();

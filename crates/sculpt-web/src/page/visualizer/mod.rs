@@ -18,6 +18,7 @@
 mod address;
 mod inside;
 mod schedule_plot;
+mod sketch;
 mod timeline;
 
 use std::{cell::RefCell, rc::Rc};
@@ -158,6 +159,25 @@ impl Visualizer {
             }),
         };
         visualizer.wire_controls()?;
+        let pad = sketch::Sketch::wire()?;
+        let drawn = visualizer.clone();
+        dom::listen("vis-sketch-use", "click", move |_: Event| {
+            let pad = Rc::clone(&pad);
+            let visualizer = drawn.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match pad.picture().await {
+                    Ok(bitmap) => {
+                        set_value("vis-prompt", "");
+                        visualizer.use_image(SourceImage {
+                            key: None,
+                            caption: String::new(),
+                            bitmap,
+                        });
+                    }
+                    Err(message) => dom::show_error(&message),
+                }
+            });
+        })?;
         let watcher = visualizer.clone();
         session.watch(move |busy| watcher.on_busy(busy));
         let receiver = visualizer.clone();
