@@ -83,29 +83,24 @@ function namedIn(html) {
 }
 
 /** The built-in model's manifest and the files it lists ({ files: { role: { path } } }). */
-async function builtInModelFiles() {
-  const manifest = `${BUILT_IN_MODEL}manifest.json`;
-  let files;
-  try {
-    const response = await fetch(manifest, { cache: 'no-cache' });
-    if (!response.ok) return [];
-    files = (await response.json()).files ?? {};
-  } catch {
-    return [];
-  }
-  return [manifest, ...Object.values(files).map((file) => `${BUILT_IN_MODEL}${file.path}`)];
+function builtInModelFiles() {
+  return listedFiles(`${BUILT_IN_MODEL}manifest.json`, BUILT_IN_MODEL, (list) => Object.values(list.files ?? {}).map((file) => file.path));
 }
 
 /** The visualizer's sample list and the images it names ({ samples: [{ file }] }). */
-async function sampleFiles() {
-  const list = `${SAMPLES}samples.json`;
-  let samples;
+function sampleFiles() {
+  return listedFiles(`${SAMPLES}samples.json`, SAMPLES, (list) => (list.samples ?? []).map((sample) => sample.file));
+}
+
+/** A JSON list and the files `names(list)` gives, under `folder`; none when the list cannot be read. */
+async function listedFiles(list, folder, names) {
+  let files;
   try {
     const response = await fetch(list, { cache: 'no-cache' });
     if (!response.ok) return [];
-    samples = (await response.json()).samples ?? [];
+    files = names(await response.json());
   } catch {
     return [];
   }
-  return [list, ...samples.map((sample) => `${SAMPLES}${sample.file}`)];
+  return [list, ...files.map((name) => `${folder}${name}`)];
 }

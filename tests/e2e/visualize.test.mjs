@@ -11,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   servePage, openBrowser, webgpuFlags, noWebgpuFlags, assertNoError, differingBytes, waitForEngine,
-  pressGenerate,
+  pressGenerate, settledCanvasPixels,
 } from './harness.mjs';
 
 let server;
@@ -140,12 +140,9 @@ test('the forward process: more noise is further from the image, and the address
     await page.locator('#visualize').getByRole('spinbutton', { name: 'Seed' }).fill('8');
     await page.locator('#vis-seed').dispatchEvent('change');
     await page.waitForFunction(() => /seed=8/.test(location.hash));
-    let otherSeed;
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
-      otherSeed = await pixels(page, 'vis-noisy');
-      if (differingBytes(otherSeed, noisy[0.6]) > 1000) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const { data: otherSeed } = await settledCanvasPixels(
+      page, '#vis-noisy', ({ data }) => differingBytes(data, noisy[0.6]) > 1000, 60_000,
+    );
     assert.ok(differingBytes(otherSeed, noisy[0.6]) > 1000, 'seed 8 draws other noise');
 
     // A drawing: a stroke across the pad becomes the image to noise.
@@ -159,11 +156,20 @@ test('the forward process: more noise is further from the image, and the address
     const inked = drawing.filter((value, i) => i % 4 === 2 && value < 100).length;
     assert.ok(inked > 50, `the stroke is on the pad (${inked} yellow pixels)`);
     await page.getByRole('button', { name: 'Use this drawing' }).click();
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
-      if (differingBytes(await pixels(page, 'vis-original'), drawing) === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.equal(differingBytes(await pixels(page, 'vis-original'), drawing), 0, 'the drawing is the image');
+    const { data: drawn } = await settledCanvasPixels(
+      page, '#vis-original', ({ data }) => differingBytes(data, drawing) === 0, 60_000,
+    );
+    assert.equal(differingBytes(drawn, drawing), 0, 'the drawing is the image');
+
+    // At a phone's width nothing sticks out sideways.
+    await page.setViewportSize({ width: 390, height: 800 });
+    const overflow = await page.evaluate(() => [
+      document.documentElement.scrollWidth,
+      ...[...document.querySelectorAll('#visualize *')]
+        .filter((element) => element.getBoundingClientRect().right > window.innerWidth + 1)
+        .map((element) => element.id || element.tagName),
+    ]);
+    assert.deepEqual(overflow, [390], 'the page is no wider than the phone');
     assert.deepEqual(problems, []);
   } finally {
     await close();

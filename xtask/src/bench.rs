@@ -64,29 +64,23 @@ pub fn page(root: &Path) -> anyhow::Result<()> {
     if !run_captured(build)?.success {
         bail!("trunk could not build the page");
     }
-    // WebGPU (SwiftShader), then the CPU fallback (a browser without WebGPU).
+    // A generation on WebGPU (SwiftShader), then on the CPU fallback (a
+    // browser without WebGPU); then scrubbing the visualizer on both.
     let mut text = String::new();
-    for (steps, backend) in [("20", "webgpu"), ("8", "cpu")] {
+    for (script, steps, repeats, backend) in [
+        ("bench-page.mjs", "20", "2", "webgpu"),
+        ("bench-page.mjs", "8", "2", "cpu"),
+        ("bench-visualizer.mjs", "4", "100", "webgpu"),
+        ("bench-visualizer.mjs", "8", "100", "cpu"),
+    ] {
         let mut bench = Command::new("node");
         bench
-            .args(["tests/e2e/bench-page.mjs", steps, "2", backend])
+            .arg(format!("tests/e2e/{script}"))
+            .args([steps, repeats, backend])
             .env("SCULPT_DIST", root.join(DIST));
         let output = run_captured(bench)?;
         if !output.success {
-            bail!("the page benchmark ({backend}) failed");
-        }
-        text.push_str(&output.text);
-        text.push('\n');
-    }
-    // The visualizer: scrubbing a restored run, on both engines.
-    for (steps, backend) in [("4", "webgpu"), ("8", "cpu")] {
-        let mut bench = Command::new("node");
-        bench
-            .args(["tests/e2e/bench-visualizer.mjs", steps, "100", backend])
-            .env("SCULPT_DIST", root.join(DIST));
-        let output = run_captured(bench)?;
-        if !output.success {
-            bail!("the visualizer benchmark ({backend}) failed");
+            bail!("tests/e2e/{script} ({backend}) failed");
         }
         text.push_str(&output.text);
         text.push('\n');

@@ -186,11 +186,9 @@ fn every_step_matches_the_cpu_reference_and_scrubs_back_exactly() {
     }
 }
 
-/// Noises `image` to t = 0.6 (the forward process alone: no step), and
-/// restores it; also through `restart_at` on a finished run. Returns the
-/// noised frame and the restored one.
-fn noise_and_restore<P: Pipeline>(pipeline: &mut P, image: &Frame) -> (Frame, Frame) {
-    let from_image = GenerateRequest {
+/// The test's request, starting from `image` noised to t = 0.6.
+fn from_image(image: &Frame) -> GenerateRequest {
+    GenerateRequest {
         init_image: Some(InitImage {
             width: image.width,
             height: image.height,
@@ -198,8 +196,14 @@ fn noise_and_restore<P: Pipeline>(pipeline: &mut P, image: &Frame) -> (Frame, Fr
             start: ImageStart::Time(0.6),
         }),
         ..request()
-    };
-    let mut generation: Generation<_> = block_on(pipeline.start(&from_image)).unwrap();
+    }
+}
+
+/// Noises `image` to t = 0.6 (the forward process alone: no step), and
+/// restores it; also through `restart_at` on a finished run. Returns the
+/// noised frame and the restored one.
+fn noise_and_restore<P: Pipeline>(pipeline: &mut P, image: &Frame) -> (Frame, Frame) {
+    let mut generation: Generation<_> = block_on(pipeline.start(&from_image(image))).unwrap();
     // 4 steps from 1: 1, 0.75, 0.5, …; from 0.6 the run visits 0.6, 0.5, 0.25, 0.
     assert_eq!(generation.schedule(), &[0.6, 0.5, 0.25, 0.0][..]);
     let noised = block_on(generation.frame(Show::Current)).unwrap();
@@ -224,16 +228,7 @@ fn assert_forward_by_hand<P: Pipeline>(
     image: &Frame,
     values: impl Fn(&<P::Backend as Backend>::Latent) -> Vec<f32>,
 ) {
-    let from_image = GenerateRequest {
-        init_image: Some(InitImage {
-            width: image.width,
-            height: image.height,
-            rgba: image.rgba.clone(),
-            start: ImageStart::Time(0.6),
-        }),
-        ..request()
-    };
-    let generation = block_on(pipeline.start(&from_image)).unwrap();
+    let generation = block_on(pipeline.start(&from_image(image))).unwrap();
     let clean = values(&generation.forward(0.0).unwrap());
     let noise = values(&generation.forward(1.0).unwrap());
     let from_noise = block_on(pipeline.start(&request())).unwrap();
