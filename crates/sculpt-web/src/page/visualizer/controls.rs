@@ -27,8 +27,9 @@ impl Visualizer {
         self.pump();
     }
 
-    pub(super) fn seed_changed(&self) {
-        // The seed chooses the noise: show the image with the new one.
+    /// The seed (which chooses the noise), the model (whose autoencoder
+    /// makes the latent) or the size changed: the noisy image is shown again.
+    pub(super) fn noise_source_changed(&self) {
         self.inner.state.borrow_mut().noise = Some(noise_level());
         self.write_address();
         self.pump();

@@ -202,12 +202,12 @@ impl Visualizer {
         on("vis-noise", "input", |v, _| v.noise_moved())?;
         on("vis-image", "change", |v, _| v.sample_chosen())?;
         on("vis-upload", "change", |v, _| v.own_image_chosen())?;
-        on("vis-seed", "change", |v, _| v.seed_changed())?;
+        on("vis-seed", "change", |v, _| v.noise_source_changed())?;
         on("vis-prompt", "change", |v, _| v.write_address())?;
         on("vis-steps", "change", |v, _| v.write_address())?;
         on("vis-guidance", "change", |v, _| v.write_address())?;
-        on("vis-model", "change", |v, _| v.seed_changed())?;
-        on("vis-size", "change", |v, _| v.seed_changed())?;
+        on("vis-model", "change", |v, _| v.noise_source_changed())?;
+        on("vis-size", "change", |v, _| v.noise_source_changed())?;
         on("vis-compare", "change", |v, _| v.write_address())?;
         on("vis-compare-value", "change", |v, _| v.write_address())?;
         on("vis-restore-form", "submit", |v, event| {
