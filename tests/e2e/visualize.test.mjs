@@ -277,10 +277,10 @@ test('restoring: every step drawn, scrubbing redraws the same bytes with no engi
   }
 });
 
-test('compare: two runs from one seed with different steps start from the same noise and scrub together (CPU engine)', async () => {
+test('compare: two runs from one seed with different steps start from the same noise and scrub together; the implied noise (CPU engine)', async () => {
   const { page, problems, close } = await openVisualizer(
     noWebgpuFlags,
-    'image=star&seed=11&t=1&steps=4&compare=steps&with=8',
+    'image=star&seed=11&t=1&steps=4&compare=steps&with=8&prediction=noise',
   );
   try {
     // A reader who asks for less motion: nothing plays by itself.
@@ -302,6 +302,13 @@ test('compare: two runs from one seed with different steps start from the same n
     const a0 = await pixels(page, 'vis-noisy');
     const b0 = await pixels(page, 'vis-b-noisy');
     assert.equal(differingBytes(a0, b0), 0, 'both runs start from identical noise');
+    // The Prediction shows the implied noise (the address chose it): at the
+    // first step from pure noise that is the start noise itself.
+    assert.equal(await page.inputValue('#vis-prediction-kind'), 'noise');
+    await slider.fill('1');
+    const implied = await pixels(page, 'vis-b-prediction');
+    const worst = implied.reduce((most, value, i) => Math.max(most, Math.abs(value - b0[i])), 0);
+    assert.ok(worst <= 2, `ε̂ at t = 1 draws the start noise (worst channel off by ${worst})`);
     // Matched by noise level: half way through B (t of its step 4), A has
     // taken the steps its schedule had by then; at the end both are done.
     await slider.fill('8');

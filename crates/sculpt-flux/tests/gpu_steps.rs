@@ -80,6 +80,8 @@ fn max_difference(a: &[f32], b: &[f32]) -> f32 {
 struct Run {
     start: Vec<f32>,
     steps: Vec<[Vec<f32>; 3]>,
+    /// Each step's implied noise ε̂.
+    implied: Vec<Vec<f32>>,
     frames: Vec<Vec<Frame>>,
     schedule: Vec<f64>,
 }
@@ -95,9 +97,17 @@ fn run_and_scrub<P: Pipeline>(
     let start = values(generation.latent(Show::Current));
     let schedule = generation.schedule().to_vec();
     let mut steps = Vec::new();
+    let mut implied = Vec::new();
     let mut frames = Vec::new();
     while generation.step().unwrap().is_some() {
         steps.push(SHOWS.map(|show| values(generation.latent(show))));
+        let noise = generation
+            .implied_noise(
+                generation.latent(Show::PredictedClean),
+                generation.latent(Show::Velocity),
+            )
+            .unwrap();
+        implied.push(values(&noise));
         frames.push(
             SHOWS
                 .iter()
@@ -123,16 +133,29 @@ fn run_and_scrub<P: Pipeline>(
     Run {
         start,
         steps,
+        implied,
         frames,
         schedule,
     }
 }
 
-/// x̂₀ = x_t − t·v and x_{t'} = x_t + (t' − t)·v, from the step before.
+/// x̂₀ = x_t − t·v and x_{t'} = x_t + (t' − t)·v, from the step before;
+/// the implied noise ε̂ = x_t + (1 − t)·v, which at the first step from
+/// pure noise (t = 1) is the start noise itself.
 fn assert_euler_by_hand(run: &Run) {
     let mut x_t = run.start.clone();
+    assert_eq!(run.schedule[0], 1.0, "the run starts from pure noise");
+    let error = max_difference(&run.implied[0], &run.start);
+    assert!(error < 1e-5, "ε̂ at t = 1 is the start noise: {error}");
     for (index, [after, clean, velocity]) in run.steps.iter().enumerate() {
         let (t, t_next) = (run.schedule[index] as f32, run.schedule[index + 1] as f32);
+        let want_noise: Vec<f32> = x_t
+            .iter()
+            .zip(velocity)
+            .map(|(x, v)| x + (1.0 - t) * v)
+            .collect();
+        let error = max_difference(&run.implied[index], &want_noise);
+        assert!(error < 1e-5, "step {index}: ε̂ differs by {error}");
         let want_clean: Vec<f32> = x_t.iter().zip(velocity).map(|(x, v)| x - t * v).collect();
         let want_after: Vec<f32> = x_t
             .iter()

@@ -181,6 +181,18 @@ impl<B: Backend> Generation<B> {
         }
     }
 
+    /// The noise ε̂ a step's prediction implies: since the velocity is
+    /// v = ε − x₀, it is ε̂ = x̂₀ + v (that is, x_t + (1 − t)·v), from the
+    /// step's predicted clean latent and velocity (this run's, or a kept
+    /// step's). At the first step from pure noise it is that noise again.
+    pub fn implied_noise(
+        &self,
+        predicted_clean: &B::Latent,
+        velocity: &B::Latent,
+    ) -> Result<B::Latent, PipelineError> {
+        self.backend.mix(predicted_clean, 1.0, velocity, 1.0)
+    }
+
     /// The steps kept for scrubbing (none unless asked with
     /// [`Self::with_history`]).
     pub fn history(&self) -> &History<B::Latent> {

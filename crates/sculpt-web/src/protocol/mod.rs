@@ -109,6 +109,9 @@ pub enum ShowLatent {
     /// The model's velocity at that step (noise minus image, decoded as if
     /// it were a latent).
     Velocity,
+    /// The noise the model's prediction implies at that step, ε̂ = x̂₀ + v
+    /// (decoded as if it were a latent).
+    PredictedNoise,
 }
 
 /// Where the engine computes.

@@ -3,6 +3,8 @@
 //! chooses), and between steps the worker returns to its event loop, which
 //! lets the page's cancel and show messages in.
 
+use std::borrow::Cow;
+
 use sculpt_flux::{
     cpu::CpuBackend,
     generation::{Backend, Frame, Generation, Pipeline, Show},
@@ -239,18 +241,33 @@ async fn draw_next_step<B: Backend>(
     let Some(step) = generation.step().map_err(|e| e.to_string())? else {
         return Ok(None);
     };
-    let show = show_of(controls.show.get());
-    screen.draw(generation, generation.latent(show)).await?;
+    let latent = chosen(generation, controls.show.get(), |show| {
+        generation.latent(show)
+    })?;
+    screen.draw(generation, &latent).await?;
     Ok(Some(step))
 }
 
-/// The latent a page's choice names.
-pub fn show_of(show: ShowLatent) -> Show {
-    match show {
+/// The latent a page's choice names, of the run's current step or a kept
+/// one (`stored` finds the latents a step keeps): the stored one itself,
+/// or the implied noise worked out from two of them.
+pub fn chosen<'a, B: Backend>(
+    generation: &Generation<B>,
+    show: ShowLatent,
+    stored: impl Fn(Show) -> &'a B::Latent,
+) -> Result<Cow<'a, B::Latent>, String> {
+    let show = match show {
         ShowLatent::Current => Show::Current,
         ShowLatent::PredictedClean => Show::PredictedClean,
         ShowLatent::Velocity => Show::Velocity,
-    }
+        ShowLatent::PredictedNoise => {
+            return generation
+                .implied_noise(stored(Show::PredictedClean), stored(Show::Velocity))
+                .map(Cow::Owned)
+                .map_err(|e| e.to_string());
+        }
+    };
+    Ok(Cow::Borrowed(stored(show)))
 }
 
 /// Resolves once the GPU has finished all work submitted so far. Awaiting

@@ -7,12 +7,12 @@
 
 use sculpt_flux::{
     cpu::CpuBackend,
-    generation::{Backend, Generation},
+    generation::{Backend, Generation, Show},
     gpu::GpuBackend,
     pipeline::GenerateRequest,
 };
 
-use super::generation::{Screen, now_ms, show_of};
+use super::generation::{Screen, chosen, now_ms};
 use crate::protocol::{
     FromEngine, RUN_HISTORY_LIMIT, RunFrame, RunLatent, RunSettings, ShowLatent,
 };
@@ -71,7 +71,7 @@ pub async fn started<B: Backend>(
     frames: &Readback,
 ) -> Result<FromEngine, String> {
     let [width, height] = generation.shape().image_size();
-    let start = generation.latent(show_of(ShowLatent::Current));
+    let start = generation.latent(Show::Current);
     let frames = show_noisy(generation, frames, start).await?;
     if frames.is_empty() {
         screen.prepare(width, height)?;
@@ -105,7 +105,7 @@ pub async fn step<B: Backend>(
         ));
     };
     let frames = present(generation, screen, show, frames, |show| {
-        generation.latent(show_of(show))
+        generation.latent(show)
     })
     .await?;
     Ok(FromEngine::Step {
@@ -129,7 +129,7 @@ pub async fn draw<B: Backend>(
     let (frames, t) = match step {
         None => (
             present(generation, screen, show, frames, |show| {
-                generation.latent(show_of(show))
+                generation.latent(show)
             })
             .await?,
             generation.t(),
@@ -148,10 +148,8 @@ pub async fn draw<B: Backend>(
                     )
                 }
             })?;
-            let frames = present(generation, screen, show, frames, |show| {
-                record.latent(show_of(show))
-            })
-            .await?;
+            let frames =
+                present(generation, screen, show, frames, |show| record.latent(show)).await?;
             (frames, record.t)
         }
     };
@@ -195,21 +193,24 @@ pub async fn restart<B: Backend>(
 }
 
 /// Draws the latent `show` names on the canvas, or, when the run sends
-/// pixels back, decodes each latent `frames` names (`latent` finds them).
+/// pixels back, decodes each latent `frames` names (`stored` finds the
+/// latents the step keeps).
 async fn present<'a, B: Backend>(
     generation: &'a Generation<B>,
     screen: &impl Screen<B>,
     show: ShowLatent,
     frames: &Readback,
-    latent: impl Fn(ShowLatent) -> &'a B::Latent,
+    stored: impl Fn(Show) -> &'a B::Latent,
 ) -> Result<Vec<RunFrame>, String> {
     if frames.shows.is_empty() {
-        screen.draw(generation, latent(show)).await?;
+        let latent = chosen(generation, show, &stored)?;
+        screen.draw(generation, &latent).await?;
         return Ok(Vec::new());
     }
     let mut read = Vec::with_capacity(frames.shows.len());
     for &show in &frames.shows {
-        read.push(pixels(generation, show, latent(show), frames.latents).await?);
+        let latent = chosen(generation, show, &stored)?;
+        read.push(pixels(generation, show, &latent, frames.latents).await?);
     }
     Ok(read)
 }

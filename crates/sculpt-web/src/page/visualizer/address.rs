@@ -1,6 +1,7 @@
 //! The visualizer's view in the page's address, so that a link opens the
 //! same view: `#/visualize?image=star&prompt=…&seed=7&t=0.6&steps=8&step=3`,
-//! with `guidance=4` and, comparing two runs, `compare=steps&with=20`.
+//! with `guidance=4`, `prediction=noise` and, comparing two runs,
+//! `compare=steps&with=20`.
 //! Every field is optional; what a link leaves out keeps the page's
 //! default, and a value that does not parse is ignored rather than refused
 //! (a link is not a form).
@@ -23,6 +24,8 @@ pub struct View {
     pub t: Option<f64>,
     pub steps: Option<usize>,
     pub guidance: Option<f32>,
+    /// "noise" when the Prediction picture shows the implied noise.
+    pub prediction: Option<String>,
     /// The setting run B changes ("steps", "guidance", "prompt", "t"), and
     /// its value there.
     pub compare: Option<String>,
@@ -57,6 +60,7 @@ impl View {
                 .filter(|t| (0.0..=1.0).contains(t)),
             steps: count("steps"),
             guidance: text("guidance").and_then(|value| value.parse().ok()),
+            prediction: text("prediction").filter(|kind| !kind.is_empty()),
             compare: text("compare").filter(|what| !what.is_empty()),
             with: params.get("with").filter(|with| !with.trim().is_empty()),
             step: count("step"),
@@ -91,6 +95,9 @@ impl View {
         }
         if let Some(guidance) = self.guidance {
             params.set("guidance", &guidance.to_string());
+        }
+        if let Some(prediction) = &self.prediction {
+            params.set("prediction", prediction);
         }
         if let Some(compare) = &self.compare {
             params.set("compare", compare);

@@ -125,6 +125,10 @@ impl Visualizer {
         if let Some(guidance) = view.guidance {
             set_value("vis-guidance", &guidance.to_string());
         }
+        set_value(
+            "vis-prediction-kind",
+            view.prediction.as_deref().unwrap_or("velocity"),
+        );
         set_value("vis-compare", view.compare.as_deref().unwrap_or(""));
         set_value("vis-compare-value", view.with.as_deref().unwrap_or(""));
         if let Some(image) = &view.image {

@@ -4,7 +4,10 @@
 use web_sys::{HtmlElement, HtmlInputElement, HtmlSelectElement};
 
 use super::{MAX_GUIDANCE, MAX_STEPS, RunKey, RunSpec};
-use crate::{page::dom, protocol::BUILT_IN_MODEL};
+use crate::{
+    page::dom,
+    protocol::{BUILT_IN_MODEL, ShowLatent},
+};
 
 /// Run A as the form says: the Prompt, Seed, Steps and Guidance fields,
 /// checked, and the noise level.
@@ -38,6 +41,10 @@ pub(super) fn read_spec(image: u64) -> Result<RunSpec, String> {
             seed,
             steps: parse_steps(&text("vis-steps"))?,
             cfg_scale,
+            prediction: match select_value("vis-prediction-kind").as_str() {
+                "noise" => ShowLatent::PredictedNoise,
+                _ => ShowLatent::Velocity,
+            },
         },
         t: noise_level(),
     })

@@ -58,12 +58,6 @@ const MAX_STEPS: usize = 50;
 const MAX_GUIDANCE: f32 = 20.0;
 /// The time between two points while playing.
 const PLAY_MS: u32 = 400;
-/// What each step sends back: all three pictures.
-const FRAMES: [ShowLatent; 3] = [
-    ShowLatent::Current,
-    ShowLatent::PredictedClean,
-    ShowLatent::Velocity,
-];
 
 #[derive(Clone)]
 pub struct Visualizer {
@@ -91,6 +85,8 @@ struct RunKey {
     seed: u32,
     steps: usize,
     cfg_scale: Option<f32>,
+    /// What the Prediction picture shows: the velocity or the implied noise.
+    prediction: ShowLatent,
 }
 
 /// One restore to compute: its run, and the noise level it starts from.
@@ -209,6 +205,7 @@ impl Visualizer {
         on("vis-model", "change", |v, _| v.noise_source_changed())?;
         on("vis-size", "change", |v, _| v.noise_source_changed())?;
         on("vis-compare", "change", |v, _| v.write_address())?;
+        on("vis-prediction-kind", "change", |v, _| v.write_address())?;
         on("vis-compare-value", "change", |v, _| v.write_address())?;
         on("vis-restore-form", "submit", |v, event| {
             event.prevent_default();
@@ -465,7 +462,12 @@ impl Visualizer {
                         t: Some(spec.t),
                     },
                     history: spec.key.steps.min(RUN_HISTORY_LIMIT),
-                    frames: FRAMES.to_vec(),
+                    // All three pictures of each step.
+                    frames: vec![
+                        ShowLatent::Current,
+                        ShowLatent::PredictedClean,
+                        spec.key.prediction,
+                    ],
                     latents: true,
                     cfg_scale: spec.key.cfg_scale,
                 });
@@ -578,6 +580,7 @@ impl Visualizer {
             t: Some(noise_level()),
             steps: text("vis-steps").trim().parse().ok(),
             guidance: text("vis-guidance").trim().parse().ok(),
+            prediction: Some(select_value("vis-prediction-kind")).filter(|kind| kind == "noise"),
             compare: Some(select_value("vis-compare")).filter(|what| !what.is_empty()),
             with: Some(text("vis-compare-value")).filter(|with| !with.trim().is_empty()),
             step,

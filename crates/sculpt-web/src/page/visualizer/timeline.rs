@@ -70,7 +70,10 @@ impl Pictures {
             noisy: find(ShowLatent::Current)?
                 .ok_or("the engine sent a step without its noisy image")?,
             clean: find(ShowLatent::PredictedClean)?,
-            prediction: find(ShowLatent::Velocity)?,
+            prediction: match find(ShowLatent::Velocity)? {
+                Some(velocity) => Some(velocity),
+                None => find(ShowLatent::PredictedNoise)?,
+            },
             noisy_latent: latent(ShowLatent::Current)?,
             clean_latent: latent(ShowLatent::PredictedClean)?,
         })
