@@ -1,7 +1,7 @@
 #!/bin/sh
 # Makes the visualizer's sample images with the built-in model, as
 # samples.json lists them (its caption is the prompt, with its seed).
-# Run from the repository root: sh www/samples/make.sh
+# Run from the repository root: sh www/make-samples.sh
 set -eu
 python3 - <<'PY' | while IFS='|' read -r file seed caption; do
 import json
