@@ -10,6 +10,7 @@ mod dom;
 mod generator;
 mod handoff;
 mod history;
+mod model_picker;
 mod models_panel;
 mod nav;
 mod seed;

@@ -14,12 +14,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     DragEvent, Element, Event, File, FileList, HtmlButtonElement, HtmlElement, HtmlInputElement,
-    HtmlProgressElement, HtmlSelectElement,
+    HtmlProgressElement,
 };
 
 use crate::{
     page::{
-        dom,
+        dom, model_picker,
         session::{Busy, Session},
     },
     protocol::{BUILT_IN_MODEL, ImportCheck, PageMessage, StoredModel, ToEngine},
@@ -379,41 +379,8 @@ pub fn show_models(models: &[StoredModel], stored_bytes: u64) -> Result<(), Stri
         item.set_text_content(Some("No imported models yet."));
         let _ = list.append_child(&item);
     }
-    offer_in_picker(models)?;
+    model_picker::offer("model", models)?;
     show_storage(stored_bytes);
-    Ok(())
-}
-
-/// The picker's imported entries are replaced by the verified models.
-fn offer_in_picker(models: &[StoredModel]) -> Result<(), String> {
-    let select: HtmlSelectElement = dom::element("model")?;
-    let chosen = select.value();
-    let stale = select
-        .query_selector_all("option[data-imported]")
-        .map_err(|_| "cannot read the model picker")?;
-    for index in 0..stale.length() {
-        if let Some(option) = stale
-            .item(index)
-            .and_then(|node| node.dyn_into::<Element>().ok())
-        {
-            option.remove();
-        }
-    }
-    let document = dom::document();
-    for model in models.iter().filter(|model| model.state == "verified") {
-        let option = document
-            .create_element("option")
-            .map_err(|_| "cannot create <option>")?;
-        let _ = option.set_attribute("value", &model.name);
-        let _ = option.set_attribute("data-imported", "");
-        option.set_text_content(Some(&format!("{} (imported)", model.name)));
-        let _ = select.append_child(&option);
-    }
-    // Keeps the choice if it is still there; otherwise the built-in model.
-    select.set_value(&chosen);
-    if select.selected_index() < 0 {
-        select.set_selected_index(0);
-    }
     Ok(())
 }
 

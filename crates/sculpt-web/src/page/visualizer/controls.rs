@@ -9,13 +9,10 @@ use super::{
     form::{compared, noise_level, read_spec, set_status, set_value, show_noise_value},
     timeline,
 };
-use crate::{
-    page::{
-        dom,
-        handoff::Handoff,
-        start_image::{self as source, SourceImage},
-    },
-    protocol::{RunFrame, ShowLatent},
+use crate::page::{
+    dom,
+    handoff::Handoff,
+    start_image::{self as source, SourceImage},
 };
 
 impl Visualizer {
@@ -251,17 +248,8 @@ impl Visualizer {
 
     pub(super) fn use_image(&self, image: SourceImage) {
         let preview = source::pixels_of(&image.bitmap, PREVIEW, PREVIEW)
-            .ok()
-            .and_then(|rgba| {
-                timeline::image_data(&RunFrame {
-                    show: ShowLatent::Current,
-                    width: PREVIEW,
-                    height: PREVIEW,
-                    rgba,
-                    latent: None,
-                })
-                .ok()
-            });
+            .and_then(|rgba| timeline::owned_image(&rgba, PREVIEW, PREVIEW))
+            .ok();
         self.inner.original.draw(preview.as_ref());
         {
             let mut state = self.inner.state.borrow_mut();

@@ -6,7 +6,7 @@
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, Element, HtmlCanvasElement, HtmlDetailsElement};
 
-use super::timeline::{Latent, Timeline};
+use super::timeline::{Latent, Timeline, owned_image};
 use crate::{page::dom, trajectory};
 
 const SIZE: f64 = 240.0;
@@ -82,13 +82,7 @@ fn draw_tiles(canvas: &HtmlCanvasElement, latent: Option<&Latent>) {
             }
         }
     }
-    let pixels = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
-    pixels.copy_from(&rgba);
-    if let Ok(image) = web_sys::ImageData::new_with_js_u8_clamped_array_and_sh(
-        &pixels,
-        width as u32,
-        height as u32,
-    ) {
+    if let Ok(image) = owned_image(&rgba, width, height) {
         let _ = context.put_image_data(&image, 0.0, 0.0);
         let _ = canvas.remove_attribute("data-empty");
     }

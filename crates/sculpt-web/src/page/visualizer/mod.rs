@@ -27,18 +27,15 @@ mod timeline;
 use std::{cell::RefCell, rc::Rc};
 
 use wasm_bindgen::JsCast;
-use web_sys::{
-    Event, HtmlButtonElement, HtmlElement, HtmlInputElement, HtmlOptionElement, HtmlSelectElement,
-};
+use web_sys::{Event, HtmlButtonElement, HtmlElement, HtmlInputElement};
 
-use crate::page::{
-    handoff::Handoff,
-    start_image::{self as source, Sample, SourceImage},
-};
 use crate::{
     page::{
-        dom, nav,
+        dom,
+        handoff::Handoff,
+        model_picker, nav,
         session::{Busy, Session},
+        start_image::{self as source, Sample, SourceImage},
     },
     protocol::{
         BUILT_IN_MODEL, GenerateSettings, PageMessage, RUN_HISTORY_LIMIT, RunFrame, RunImage,
@@ -54,6 +51,9 @@ use timeline::{Canvas, Canvases, Pictures, Timeline};
 
 /// The size the original image is shown at.
 const PREVIEW: usize = 64;
+/// The Size list's first entry: an address names the size only when it
+/// differs.
+const DEFAULT_SIZE: usize = 64;
 const MAX_STEPS: usize = 50;
 const MAX_GUIDANCE: f32 = 20.0;
 /// The time between two points while playing.
@@ -366,24 +366,8 @@ impl Visualizer {
     /// The imported models the engine can run: offered under Model, beside
     /// the built-in one.
     pub fn offer_models(&self, models: &[StoredModel]) {
-        let Ok(select) = dom::element::<HtmlSelectElement>("vis-model") else {
-            return;
-        };
-        let chosen = select.value();
-        while select.length() > 1 {
-            select.remove_with_index(1);
-        }
-        for model in models.iter().filter(|model| model.state == "verified") {
-            if let Ok(option) = HtmlOptionElement::new_with_text_and_value(
-                &format!("{} (imported)", model.name),
-                &model.name,
-            ) {
-                let _ = select.append_child(&option);
-            }
-        }
-        select.set_value(&chosen);
-        if select.selected_index() < 0 {
-            select.set_selected_index(0);
+        if let Err(message) = model_picker::offer("vis-model", models) {
+            dom::show_error(&message);
         }
     }
 
@@ -574,7 +558,7 @@ impl Visualizer {
             model: Some(model).filter(|model| model != BUILT_IN_MODEL && !model.is_empty()),
             size: Some(select_value("vis-size"))
                 .and_then(|size| size.parse().ok())
-                .filter(|&size| size != PREVIEW),
+                .filter(|&size| size != DEFAULT_SIZE),
             prompt: Some(text("vis-prompt")),
             seed: text("vis-seed").trim().parse().ok(),
             t: Some(noise_level()),

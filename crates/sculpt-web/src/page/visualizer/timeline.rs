@@ -96,6 +96,15 @@ pub fn image_data(frame: &RunFrame) -> Result<ImageData, String> {
         })
 }
 
+/// RGBA pixels as an `ImageData` that owns a copy of them (one made from a
+/// slice would look into the wasm memory, which is reused).
+pub fn owned_image(rgba: &[u8], width: usize, height: usize) -> Result<ImageData, ()> {
+    let pixels = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
+    pixels.copy_from(rgba);
+    ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, width as u32, height as u32)
+        .map_err(|_| ())
+}
+
 /// The three canvases a point of a run is drawn on.
 pub struct Canvases {
     pub noisy: Canvas,
