@@ -39,8 +39,11 @@ const types = {
   '.webmanifest': 'application/manifest+json',
 };
 
-/** Serves the built page; resolves to { url, close }. */
-export async function servePage(dist = process.env.SCULPT_DIST) {
+/**
+ * Serves the built page; resolves to { url, close }. `headers` go with every
+ * response; `rewrite(pathname, body)` may change a file's bytes as served.
+ */
+export async function servePage(dist = process.env.SCULPT_DIST, { headers: extra = {}, rewrite } = {}) {
   if (!dist) {
     throw new Error('SCULPT_DIST is not set: run these tests through `cargo xtask test --only e2e`');
   }
@@ -53,11 +56,13 @@ export async function servePage(dist = process.env.SCULPT_DIST) {
       return;
     }
     try {
-      const body = await readFile(file);
+      const read = await readFile(file);
+      const body = rewrite ? Buffer.from(rewrite(relative, read)) : read;
       const headers = {
         'content-type': types[path.extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-cache',
         'accept-ranges': 'bytes',
+        ...extra,
       };
       // Single byte ranges, as a file server answers them (imports by address read ranges).
       const range = /^bytes=(\d+)-(\d+)$/.exec(request.headers.range ?? '');
@@ -77,7 +82,7 @@ export async function servePage(dist = process.env.SCULPT_DIST) {
       response.writeHead(200, headers);
       response.end(request.method === 'HEAD' ? undefined : body);
     } catch {
-      response.writeHead(404).end('not found');
+      response.writeHead(404, extra).end('not found');
     }
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));

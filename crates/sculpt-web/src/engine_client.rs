@@ -50,7 +50,10 @@ impl EngineClient {
                 match reply {
                     FromEngine::Loaded => {
                         if let Some(canvas) = offscreen.borrow_mut().take()
-                            && let Err(message) = post(&worker, &PageMessage::Attach(canvas))
+                            && let Err(message) = post(
+                                &worker,
+                                &PageMessage::Attach { canvas, base: None },
+                            )
                         {
                             on_reply(FromEngine::Unavailable { message });
                         }

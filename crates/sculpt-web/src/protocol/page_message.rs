@@ -4,7 +4,7 @@
 //! `OffscreenCanvas` the engine draws into, the user's `File`s).
 //!
 //! On the wire those three are plain objects too: `{ type: "attach",
-//! canvas }`, `{ type: "check_files", files, urls }` and `{ type: "import",
+//! canvas, base? }`, `{ type: "check_files", files, urls }` and `{ type: "import",
 //! name, files, urls }`. Their object fields travel untouched
 //! (serde-wasm-bindgen's `preserve`) and are checked here, each with an
 //! error that names the field.
@@ -23,7 +23,15 @@ pub enum PageMessage {
     /// engine says [`super::FromEngine::Loaded`] (a message sent to a worker
     /// before its wasm module has loaded would be lost). The canvas must be
     /// transferred with the message ([`PageMessage::transfer`]).
-    Attach(OffscreenCanvas),
+    ///
+    /// `base` is the address the engine's own files (the built-in model)
+    /// are fetched relative to; absent, the worker's own address. A page
+    /// that starts the engine from a `blob:` worker (the widget, embedded
+    /// in another site) names where its files are.
+    Attach {
+        canvas: OffscreenCanvas,
+        base: Option<String>,
+    },
     /// Reads the files' headers, sorts them into the model's parts and plans
     /// the device's memory, answering [`super::FromEngine::FilesChecked`]
     /// (nothing is stored).
@@ -56,6 +64,9 @@ struct Carrier {
     #[serde(default, with = "serde_wasm_bindgen::preserve")]
     #[serde(skip_serializing_if = "JsValue::is_undefined")]
     urls: JsValue,
+    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    #[serde(skip_serializing_if = "JsValue::is_undefined")]
+    base: JsValue,
 }
 
 impl PageMessage {
@@ -66,9 +77,10 @@ impl PageMessage {
                 return serde_wasm_bindgen::to_value(request)
                     .map_err(|e| format!("cannot encode a request for the engine: {e}"));
             }
-            PageMessage::Attach(canvas) => Carrier {
+            PageMessage::Attach { canvas, base } => Carrier {
                 kind: "attach".into(),
                 canvas: canvas.clone().into(),
+                base: base.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str),
                 ..Carrier::default()
             },
             PageMessage::CheckFiles(files) => Carrier {
@@ -88,7 +100,7 @@ impl PageMessage {
     /// What `postMessage` must transfer rather than copy with this message.
     pub fn transfer(&self) -> Array {
         match self {
-            PageMessage::Attach(canvas) => Array::of1(canvas),
+            PageMessage::Attach { canvas, .. } => Array::of1(canvas),
             _ => Array::new(),
         }
     }
@@ -98,13 +110,18 @@ impl PageMessage {
     pub fn decode(message: JsValue) -> Result<Self, String> {
         let carrier = serde_wasm_bindgen::from_value::<Carrier>(message.clone()).ok();
         match carrier {
-            Some(carrier) if carrier.kind == "attach" => carrier
-                .canvas
-                .dyn_into::<OffscreenCanvas>()
-                .map(PageMessage::Attach)
-                .map_err(|_| {
-                    "an attach message needs an OffscreenCanvas in its canvas field".into()
-                }),
+            Some(carrier) if carrier.kind == "attach" => {
+                let base = match carrier.base {
+                    base if base.is_undefined() || base.is_null() => None,
+                    base => Some(base.as_string().ok_or(
+                        "the base field of an attach message must be an address (a string)",
+                    )?),
+                };
+                let canvas = carrier.canvas.dyn_into::<OffscreenCanvas>().map_err(|_| {
+                    "an attach message needs an OffscreenCanvas in its canvas field"
+                })?;
+                Ok(PageMessage::Attach { canvas, base })
+            }
             Some(carrier) if carrier.kind == "check_files" => {
                 Ok(PageMessage::CheckFiles(carrier.import_files()?))
             }

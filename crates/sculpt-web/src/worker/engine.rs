@@ -11,14 +11,16 @@ use sculpt_gpu::{
     Gpu, Tensor,
     kernels::frame::{test_pattern, to_rgba8_cpu},
 };
-use web_sys::OffscreenCanvas;
+use wasm_bindgen::JsCast;
+use web_sys::{OffscreenCanvas, WorkerGlobalScope};
 
 use super::{
-    Controls, built_in,
+    Controls,
     canvas::CanvasTarget,
     canvas_2d::Canvas2d,
     generation::{self, GpuScreen, now_ms},
     library::Library,
+    published,
     run::{self, ActiveRun, Run},
 };
 use crate::{
@@ -67,6 +69,9 @@ pub struct Engine {
     library: Library,
     /// The step-level run a page started, if any.
     run: Option<ActiveRun>,
+    /// The address the engine's own files (the built-in model) are
+    /// relative to.
+    base: String,
 }
 
 /// Calls a run operation generic over the backend with the engine's run
@@ -104,8 +109,16 @@ macro_rules! on_run {
 
 impl Engine {
     /// Starts on WebGPU where the browser offers an adapter and a device,
-    /// else on the CPU (the built-in model only).
-    pub async fn start(canvas: OffscreenCanvas) -> Result<Self, String> {
+    /// else on the CPU (published models only). The engine's own files are
+    /// fetched relative to `base`, else to the worker's address.
+    pub async fn start(canvas: OffscreenCanvas, base: Option<String>) -> Result<Self, String> {
+        let base = match base {
+            Some(base) => base,
+            None => js_sys::global()
+                .unchecked_into::<WorkerGlobalScope>()
+                .location()
+                .href(),
+        };
         let device = match on_gpu(canvas.clone()).await {
             Ok(device) => device,
             Err(reason) => Device::Cpu {
@@ -118,6 +131,7 @@ impl Engine {
             model: None,
             library: Library::default(),
             run: None,
+            base,
         })
     }
 
@@ -336,38 +350,44 @@ impl Engine {
         }
     }
 
-    /// Makes `model` the loaded one, unless it is already: the built-in
-    /// model from the site, an imported one from the store.
+    /// Makes `model` the loaded one, unless it is already: a published
+    /// model (the built-in one, or one at an address) fetched, an imported
+    /// one from the store.
     async fn load(&mut self, model: &str, update: &dyn Fn(FromEngine)) -> Result<(), String> {
         if self.model.as_ref().map(|(name, _)| name.as_str()) == Some(model) {
             return Ok(());
         }
+        let manifest = published::manifest_address(model, &self.base).transpose()?;
         // The old model's buffers go before the new one's come.
         self.run = None;
         self.model = None;
-        let opened = match &self.device {
-            Device::Gpu { gpu, .. } => Model::Gpu(Box::new(if model == BUILT_IN_MODEL {
-                update(FromEngine::Progress {
-                    message: "Loading the built-in model…".into(),
-                });
-                built_in::open(gpu).await?
-            } else {
+        let loading = if model == BUILT_IN_MODEL {
+            "Loading the built-in model…".to_string()
+        } else {
+            format!("Loading the model at {model}…")
+        };
+        let opened = match (&self.device, manifest) {
+            (Device::Gpu { gpu, .. }, Some(manifest)) => {
+                update(FromEngine::Progress { message: loading });
+                Model::Gpu(Box::new(published::open(gpu, &manifest).await?))
+            }
+            (Device::Gpu { gpu, .. }, None) => {
                 update(FromEngine::Progress {
                     message: format!("Opening {model} from this browser's storage…"),
                 });
-                self.library.open(gpu, model).await?
-            })),
-            Device::Cpu { .. } => {
-                if model != BUILT_IN_MODEL {
-                    return Err(format!(
-                        "\"{model}\" needs WebGPU, which this browser does not offer; without it \
-                         only the built-in model \"{BUILT_IN_MODEL}\" runs (on the CPU)"
-                    ));
-                }
+                Model::Gpu(Box::new(self.library.open(gpu, model).await?))
+            }
+            (Device::Cpu { .. }, Some(manifest)) => {
                 update(FromEngine::Progress {
-                    message: "Loading the built-in model (CPU)…".into(),
+                    message: format!("{loading} (CPU)"),
                 });
-                Model::Cpu(Box::new(built_in::open_cpu().await?))
+                Model::Cpu(Box::new(published::open_cpu(&manifest).await?))
+            }
+            (Device::Cpu { .. }, None) => {
+                return Err(format!(
+                    "\"{model}\" needs WebGPU, which this browser does not offer; without it \
+                     only the built-in model \"{BUILT_IN_MODEL}\" runs (on the CPU)"
+                ));
             }
         };
         self.model = Some((model.to_string(), opened));

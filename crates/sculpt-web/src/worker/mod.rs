@@ -9,12 +9,12 @@
 //! built-in model, frames put on the canvas with its 2d context) and says
 //! so in `ready`.
 
-mod built_in;
 mod canvas;
 mod canvas_2d;
 mod engine;
 mod generation;
 mod library;
+mod published;
 mod run;
 
 use std::{
@@ -83,7 +83,7 @@ async fn serve(
     while let Some(message) = inbox.next().await {
         let reply = match message.map(Incoming::from) {
             Err(message) => FromEngine::Failed { message },
-            Ok(Incoming::Attach(canvas)) => match Engine::start(canvas).await {
+            Ok(Incoming::Attach { canvas, base }) => match Engine::start(canvas, base).await {
                 Ok(started) => {
                     let reply = FromEngine::Ready {
                         device: started.device_rows(),
@@ -113,14 +113,17 @@ async fn serve(
 /// A page's message as the worker acts on it: the canvas that starts the
 /// engine, or a request for the engine that runs.
 enum Incoming {
-    Attach(OffscreenCanvas),
+    Attach {
+        canvas: OffscreenCanvas,
+        base: Option<String>,
+    },
     Request(Request),
 }
 
 impl From<PageMessage> for Incoming {
     fn from(message: PageMessage) -> Self {
         match message {
-            PageMessage::Attach(canvas) => Incoming::Attach(canvas),
+            PageMessage::Attach { canvas, base } => Incoming::Attach { canvas, base },
             PageMessage::CheckFiles(files) => Incoming::Request(Request::CheckFiles(files)),
             PageMessage::Import { name, files } => {
                 Incoming::Request(Request::Import { name, files })
