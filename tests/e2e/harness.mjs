@@ -41,9 +41,14 @@ const types = {
 
 /**
  * Serves the built page; resolves to { url, close }. `headers` go with every
- * response; `rewrite(pathname, body)` may change a file's bytes as served.
+ * response; `rewrite(pathname, body)` may change a file's bytes as served;
+ * `served(pathname, bytes)` hears of every body sent; `pages` maps more
+ * paths to HTML served as if it were in `dist`.
  */
-export async function servePage(dist = process.env.SCULPT_DIST, { headers: extra = {}, rewrite } = {}) {
+export async function servePage(
+  dist = process.env.SCULPT_DIST,
+  { headers: extra = {}, rewrite, served = () => {}, pages = {} } = {},
+) {
   if (!dist) {
     throw new Error('SCULPT_DIST is not set: run these tests through `cargo xtask test --only e2e`');
   }
@@ -56,7 +61,7 @@ export async function servePage(dist = process.env.SCULPT_DIST, { headers: extra
       return;
     }
     try {
-      const read = await readFile(file);
+      const read = relative in pages ? Buffer.from(pages[relative]) : await readFile(file);
       const body = rewrite ? Buffer.from(rewrite(relative, read)) : read;
       const headers = {
         'content-type': types[path.extname(file)] ?? 'application/octet-stream',
@@ -75,11 +80,14 @@ export async function servePage(dist = process.env.SCULPT_DIST, { headers: extra
         headers['content-range'] = `bytes ${start}-${end}/${body.length}`;
         headers['content-length'] = end - start + 1;
         response.writeHead(206, headers);
-        response.end(request.method === 'HEAD' ? undefined : body.subarray(start, end + 1));
+        const part = request.method === 'HEAD' ? undefined : body.subarray(start, end + 1);
+        served(pathname, part?.length ?? 0);
+        response.end(part);
         return;
       }
       headers['content-length'] = body.length;
       response.writeHead(200, headers);
+      served(pathname, request.method === 'HEAD' ? 0 : body.length);
       response.end(request.method === 'HEAD' ? undefined : body);
     } catch {
       response.writeHead(404, extra).end('not found');

@@ -240,6 +240,18 @@ test('without WebGPU: the CPU engine, click to start, a pause out of view, cance
   const { page, problems } = browser;
   try {
     await page.addInitScript(recordEvents);
+    // loading="click" on a fresh page: a button that says what the first run downloads, and no work before it.
+    await page.goto(`${widgetFiles.url}widget.html?loading=click&prompt=a+green+square&steps=2&seed=5`);
+    const start = page.locator('#image button[part=start]');
+    await page.waitForFunction(
+      () => /downloads/.test(document.getElementById('image').shadowRoot.querySelector('[part=start]').textContent),
+    );
+    assert.equal(await start.textContent(), `Generate (downloads ${(await firstRunBytes() / 1e6).toFixed(0)} MB)`);
+    assert.deepEqual(await eventsOf(page, 'image'), [], 'nothing runs before the click');
+    assert.equal(page.workers().length, 0, 'no engine before the click');
+    await start.click();
+    await waitForEvent(page, 'image', 'generated');
+
     await page.goto(`${post.url}widget-demo.html`);
     const star = await waitForEvent(page, 'star', 'generated');
     assert.equal(star[0].type, 'load');
@@ -248,17 +260,14 @@ test('without WebGPU: the CPU engine, click to start, a pause out of view, cance
     const widget = await widgetPixels(page, 'star');
     await waitForEvent(page, 'star-again', 'generated');
 
-    // loading="click": a button that says what the first run downloads, and no work before it.
+    // loading="click" once the model is loaded: nothing left to download.
     await addWidget(page, 'on-click', { loading: 'click', prompt: 'a green square', steps: '2', seed: '5' });
-    const start = page.locator('#on-click button[part=start]');
-    await start.waitFor();
-    await page.waitForFunction(
-      () => /downloads/.test(document.getElementById('on-click').shadowRoot.querySelector('[part=start]').textContent),
-    );
-    assert.equal(await start.textContent(), `Generate (downloads ${(await firstRunBytes() / 1e6).toFixed(0)} MB)`);
-    await page.waitForTimeout(500);
+    const startLoaded = page.locator('#on-click button[part=start]');
+    await startLoaded.waitFor();
+    assert.equal(await startLoaded.textContent(), 'Generate');
+    await page.waitForTimeout(300);
     assert.deepEqual(await eventsOf(page, 'on-click'), [], 'nothing runs before the click');
-    await start.click();
+    await startLoaded.click();
     await waitForEvent(page, 'on-click', 'generated');
 
     // Scrolled out of view, a lazy widget's generation pauses; back in view, it goes on.

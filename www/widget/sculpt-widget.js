@@ -462,6 +462,7 @@ class SculptImage extends HTMLElement {
         this.#setStatus(message);
         emit(this, 'progress', { message });
       };
+      engine.loadedModel = null;
       const begun = await engine.request({ type: 'start_run', ...settings }, onProgress);
       engine.loadedModel = settings.model;
       this.#draw(begun.frames[0]);

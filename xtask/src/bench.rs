@@ -72,6 +72,10 @@ pub fn page(root: &Path) -> anyhow::Result<()> {
         ("bench-page.mjs", "8", "2", "cpu"),
         ("bench-visualizer.mjs", "4", "100", "webgpu"),
         ("bench-visualizer.mjs", "8", "100", "cpu"),
+        ("bench-widget.mjs", "4", "1", "webgpu"),
+        ("bench-widget.mjs", "4", "3", "webgpu"),
+        ("bench-widget.mjs", "8", "1", "cpu"),
+        ("bench-widget.mjs", "8", "3", "cpu"),
     ] {
         let mut bench = Command::new("node");
         bench

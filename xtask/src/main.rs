@@ -16,6 +16,17 @@
 //! when a source changes. No wasm optimizer runs (`data-wasm-opt="0"` in
 //! `index.html`): Debian's binaryen is too old for what rustc emits.
 //!
+//! It also serves the blog widget (`/sculpt-widget.js`, its iframe page
+//! `/widget.html` and the sample post `/widget-demo.html`), every file with
+//! `Access-Control-Allow-Origin: *` (Trunk.toml) so that a page on another
+//! origin can include it.
+//!
+//! # `widget`
+//!
+//! `cargo xtask widget [--out target/sculpt-widget]` builds the site and
+//! copies the widget's files into one folder to copy to any static host or
+//! CDN (see [`widget`]).
+//!
 //! # `test`
 //!
 //! `cargo xtask test [--only fmt,clippy,native,wasm,e2e]` installs the test
@@ -58,7 +69,10 @@
 //! the page in headless Chromium (load, engine ready, first step, ms per
 //! step with the built-in model; on WebGPU, then on the CPU fallback in a
 //! browser without WebGPU), and scrubbing a restored run in the visualizer
-//! (`tests/e2e/bench-visualizer.mjs`), into `target/bench/page.md`. Per-stage timings
+//! (`tests/e2e/bench-visualizer.mjs`), and the blog widget with one and
+//! three widgets on a post of another origin (`tests/e2e/bench-widget.mjs`:
+//! bytes before a widget starts and on the first run, time to each
+//! widget's first step and image), into `target/bench/page.md`. Per-stage timings
 //! of a generation are `sculpt bench stages` (see `sculpt-cli`). Figures go
 //! to BENCHMARKS.md with the machine they came from.
 //!
@@ -83,6 +97,7 @@ mod serve;
 mod summary;
 mod test;
 mod train;
+mod widget;
 
 use std::path::PathBuf;
 
@@ -112,6 +127,13 @@ enum Command {
         /// slower page) and reload the page when a source changes.
         #[arg(long)]
         dev: bool,
+    },
+    /// Build the blog widget's folder (script, engine, built-in model, iframe page, sample post),
+    /// ready to copy to any static host or CDN.
+    Widget {
+        /// Where the folder goes (emptied first).
+        #[arg(long, default_value = "target/sculpt-widget")]
+        out: PathBuf,
     },
     /// Benchmark the GPU kernels (release build), or with --page the page in
     /// headless Chromium; Markdown for BENCHMARKS.md.
@@ -190,6 +212,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench { quick, page: false } => bench::run(&root, quick),
         Command::Bench { page: true, .. } => bench::page(&root),
         Command::Serve { port, dev } => serve::run_server(&root, port, dev),
+        Command::Widget { out } => widget::build_folder(&root, &out),
         Command::TrainTiny {
             out,
             scenes,

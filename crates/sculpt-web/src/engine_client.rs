@@ -1,6 +1,6 @@
 //! A surface's handle on the engine: starts the worker, hands it the
 //! canvas, sends [`PageMessage`]s and delivers [`FromEngine`] replies. Any
-//! surface (the generator page and its visualizer; later the widget) starts
+//! Rust surface (the generator page and its visualizer) starts
 //! its own; it knows nothing of the page that holds it.
 
 use std::{cell::RefCell, rc::Rc};
@@ -50,10 +50,8 @@ impl EngineClient {
                 match reply {
                     FromEngine::Loaded => {
                         if let Some(canvas) = offscreen.borrow_mut().take()
-                            && let Err(message) = post(
-                                &worker,
-                                &PageMessage::Attach { canvas, base: None },
-                            )
+                            && let Err(message) =
+                                post(&worker, &PageMessage::Attach { canvas, base: None })
                         {
                             on_reply(FromEngine::Unavailable { message });
                         }

@@ -11,9 +11,12 @@
 //! with [`engine_client::EngineClient`], which hands it a canvas and
 //! delivers its replies; the client knows nothing of any page.
 //!
-//! **The surfaces** use the engine and nothing else of each other. Today
-//! there is one page (`page`: its shell, the Generate, Visualize and Models
-//! surfaces, "About this device"). Dependencies point one way: the shell
+//! **The surfaces** use the engine and nothing else of each other: the page
+//! (`page`: its shell, the Generate, Visualize and Models surfaces, "About
+//! this device"), and the blog widget (`www/widget/sculpt-widget.js`, the
+//! `<sculpt-image>` element: JavaScript that speaks the same [`protocol`]
+//! to the same worker, so that a host page loads 22 KB until a widget
+//! starts; see `docs/widget.md`). Dependencies point one way: the shell
 //! starts the engine client and owns the panels; a panel sends requests
 //! through the page's `Session` and is shown the replies by the shell,
 //! never calling back into it. One surface hands an image to another
@@ -32,9 +35,8 @@
 //! **Where a new surface goes.** A view of the generator page (the
 //! visualizer) is a module under `page/`, one `<section data-surface>` with
 //! its link in index.html's `<nav id="surfaces">`, and its replies routed by
-//! the shell. A surface of its own (the embeddable widget) is a module
-//! beside `page/` with its own entry point, starting its own
-//! [`engine_client::EngineClient`].
+//! the shell. A surface that lives in other people's pages, as the widget,
+//! stays a small script beside it in `www/` speaking the protocol.
 //!
 //! # The engine, in more detail
 //!
@@ -45,7 +47,9 @@
 //!   engine returns to the worker's event loop, which is when it sees a
 //!   `cancel` or a change of what to show.
 //! - **The messages** ([`protocol`]): the worker says `loaded`; the page
-//!   transfers its canvas with `{ type: "attach", canvas }` and gets
+//!   transfers its canvas with `{ type: "attach", canvas, base? }` (`base`:
+//!   where the engine's own files are, for a worker started from a `blob:`
+//!   on another site, as the widget's) and gets
 //!   `{ type: "ready", device, backend }` (`backend` is `"webgpu"` or
 //!   `"cpu"`; `device` is label/value rows for "About this device"). Then
 //!   `{ type: "generate", model, prompt, width, height, steps, seed, show }`

@@ -1,5 +1,5 @@
 //! The engine's messages: the one boundary between a page (the generator;
-//! its visualizer; later the blog widget) and the engine running in its
+//! its visualizer; the blog widget, in JavaScript) and the engine running in its
 //! Web Worker.
 //!
 //! Every message is a plain JavaScript object with a `type` field, so a page

@@ -80,7 +80,9 @@ impl PageMessage {
             PageMessage::Attach { canvas, base } => Carrier {
                 kind: "attach".into(),
                 canvas: canvas.clone().into(),
-                base: base.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str),
+                base: base
+                    .as_deref()
+                    .map_or(JsValue::UNDEFINED, JsValue::from_str),
                 ..Carrier::default()
             },
             PageMessage::CheckFiles(files) => Carrier {
@@ -117,9 +119,9 @@ impl PageMessage {
                         "the base field of an attach message must be an address (a string)",
                     )?),
                 };
-                let canvas = carrier.canvas.dyn_into::<OffscreenCanvas>().map_err(|_| {
-                    "an attach message needs an OffscreenCanvas in its canvas field"
-                })?;
+                let canvas = carrier.canvas.dyn_into::<OffscreenCanvas>().map_err(
+                    |_| "an attach message needs an OffscreenCanvas in its canvas field",
+                )?;
                 Ok(PageMessage::Attach { canvas, base })
             }
             Some(carrier) if carrier.kind == "check_files" => {

@@ -32,13 +32,18 @@ use crate::{protocol::BUILT_IN_MODEL, store::sha256_hex};
 /// `manifest.json`) there. `None`: an imported model's name.
 pub fn manifest_address(model: &str, base: &str) -> Option<Result<String, String>> {
     if model == BUILT_IN_MODEL {
-        return Some(resolve(&format!("models/{BUILT_IN_MODEL}/manifest.json"), base));
+        return Some(resolve(
+            &format!("models/{BUILT_IN_MODEL}/manifest.json"),
+            base,
+        ));
     }
     if !model.contains("://") {
         return None;
     }
     let Ok(url) = Url::new(model) else {
-        return Some(Err(format!("the model address {model} is not a valid address")));
+        return Some(Err(format!(
+            "the model address {model} is not a valid address"
+        )));
     };
     if !matches!(url.protocol().as_str(), "http:" | "https:") {
         return Some(Err(format!(
