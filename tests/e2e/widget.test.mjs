@@ -260,6 +260,20 @@ test('without WebGPU: the CPU engine, click to start, a pause out of view, cance
     const widget = await widgetPixels(page, 'star');
     await waitForEvent(page, 'star-again', 'generated');
 
+    // Replay (controls="minimal", the default) makes the same image again, step by step.
+    const replay = page.locator('#star button.replay');
+    await page.waitForFunction(
+      () => document.getElementById('star').shadowRoot.querySelector('.replay').textContent === 'Replay',
+    );
+    await replay.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(
+      () => window.sculptEvents.filter((event) => event.id === 'star' && event.type === 'generated').length === 2,
+      null, { timeout: 60_000 },
+    );
+    assert.deepEqual(summarize(await eventsOf(page, 'star')).steps, [...starSteps, ...starSteps]);
+    assert.deepEqual((await widgetPixels(page, 'star')).data, widget.data, 'a replay draws the same image');
+
     // loading="click" once the model is loaded: nothing left to download.
     await addWidget(page, 'on-click', { loading: 'click', prompt: 'a green square', steps: '2', seed: '5' });
     const startLoaded = page.locator('#on-click button[part=start]');

@@ -252,7 +252,6 @@ figure { margin: 0; }
 .stage { position: relative; aspect-ratio: 1; overflow: hidden; border-radius: var(--sculpt-radius, 8px);
   background: var(--sculpt-background, #d9dce3); }
 canvas, .poster { position: absolute; inset: 0; display: block; width: 100%; height: 100%; }
-canvas { image-rendering: pixelated; }
 .poster { object-fit: cover; }
 .start { position: absolute; left: 50%; top: 50%; transform: translate(-50%, -50%); max-width: 90%; }
 figcaption { margin-top: 0.4em; overflow-wrap: anywhere; }
@@ -308,6 +307,7 @@ class SculptImage extends HTMLElement {
   #cancelled = false;
   #announcedLoad = false;
   #regenerate = false;
+  #running = false;
   inView = false;
 
   constructor() {
@@ -373,7 +373,7 @@ class SculptImage extends HTMLElement {
   set poster(value) { this.setAttribute('poster', value); }
 
   /** Whether its generation is in progress. */
-  get running() { return queue.running === this; }
+  get running() { return this.#running; }
 
   /** Whether it wants the engine: connected, asked to generate, not stopped. */
   get mayRun() {
@@ -429,7 +429,7 @@ class SculptImage extends HTMLElement {
       this.#fail(settings);
       return;
     }
-    this.#setStatus(queue.running && queue.running !== this ? 'Waiting for the engine…' : 'Starting…');
+    this.#setStatus(queue.running && !this.running ? 'Waiting for the engine…' : 'Starting…');
     queue.add(this);
   }
 
@@ -445,6 +445,7 @@ class SculptImage extends HTMLElement {
   async run() {
     const engine = Engine.shared();
     const started = performance.now();
+    this.#running = true;
     this.#render();
     try {
       this.#setStatus('Starting the engine…');
@@ -497,6 +498,7 @@ class SculptImage extends HTMLElement {
     } catch (error) {
       this.#fail(error.message);
     } finally {
+      this.#running = false;
       this.#render();
     }
   }
