@@ -55,8 +55,12 @@ self.addEventListener('fetch', (event) => {
   event.respondWith(
     (async () => {
       const cache = await caches.open(CACHE);
-      // Pages are kept under the site's root: any navigation is the app.
-      const key = request.mode === 'navigate' ? './' : request;
+      // The app is kept under the site's root: a navigation to it (the root,
+      // index.html, any #/view) is the app; the widget's own pages
+      // (widget.html, widget-demo.html) are kept as themselves.
+      const scope = new URL(self.registration.scope).pathname;
+      const app = url.pathname === scope || url.pathname === `${scope}index.html`;
+      const key = request.mode === 'navigate' && app ? './' : request;
       try {
         const response = await fetch(request);
         if (response.status === 200 && response.type === 'basic') await cache.put(key, response.clone());

@@ -16,6 +16,10 @@ const strictPolicy = (widgetOrigin) =>
 const STAR_STEPS = 3;
 const starSteps = Array.from({ length: STAR_STEPS }, (_, i) => i + 1);
 
+/** A post's careless CSS, which must not reach inside a widget. */
+const hostileStyles =
+  '<style>canvas, button, figure, figcaption { display: none !important; } img { width: 3px !important; }</style>';
+
 let widgetFiles;
 let post;
 /** The star's pixels on WebGPU, for the iframe page to match. */
@@ -34,6 +38,7 @@ before(async () => {
         ? body
           .toString()
           .replace('src="sculpt-widget.js"', `src="${widgetFiles.url}sculpt-widget.js"`)
+          .replace('</head>', `${hostileStyles}</head>`)
           .replaceAll('steps="8"', `steps="${STAR_STEPS}"`)
           .replace('steps="10"', 'steps="2"')
         : body,
@@ -130,6 +135,20 @@ test('a post on another origin, under a strict policy: two widgets generate, the
     assert.ok(distinctColours(first.data) > 20, 'the canvas shows an image, not a flat colour');
     assert.deepEqual(first.data, second.data, 'same attributes, same pixels');
     starOnWebgpu = first.data;
+    // The post's CSS hides every canvas, figure and button it has: not the widget's.
+    const shown = await page.evaluate(() => {
+      const root = document.getElementById('star').shadowRoot;
+      const box = (selector) => root.querySelector(selector).getBoundingClientRect();
+      return {
+        canvas: box('canvas').width,
+        replay: box('.replay').width,
+        adopted: document.adoptedStyleSheets.length,
+        styles: document.querySelectorAll('style').length,
+      };
+    });
+    assert.equal(shown.canvas, 256, 'the canvas is shown at the widget\'s size');
+    assert.ok(shown.replay > 0, 'the Replay button is shown');
+    assert.deepEqual([shown.adopted, shown.styles], [0, 1], 'the widget added no styles to the post');
 
     // The widget far below the fold has not asked the engine for anything.
     assert.deepEqual(await eventsOf(page, 'yours'), [], 'no work before it is in view');
@@ -152,15 +171,15 @@ test('a post on another origin, under a strict policy: two widgets generate, the
       document.querySelector('article').append(widget);
     });
     await waitForEvent(page, 'injection', 'generated');
-    const shown = await page.evaluate(() => {
+    const injected = await page.evaluate(() => {
       const root = document.getElementById('injection').shadowRoot;
       return {
         caption: root.querySelector('[part=caption] .prompt').textContent,
         images: root.querySelectorAll('img:not([part=poster])').length,
       };
     });
-    assert.equal(shown.caption, '<img src=x onerror=alert(1)>', 'the prompt is shown as text');
-    assert.equal(shown.images, 0, 'no element was made from the prompt');
+    assert.equal(injected.caption, '<img src=x onerror=alert(1)>', 'the prompt is shown as text');
+    assert.equal(injected.images, 0, 'no element was made from the prompt');
     assert.equal(await page.evaluate(() => document.getElementsByTagName('*').length), before + 1,
       'the host document gained the widget and nothing else');
     assert.equal(dialogs, 0, 'no script ran from the prompt');
@@ -172,6 +191,7 @@ test('a post on another origin, under a strict policy: two widgets generate, the
       widget.setAttribute('loading', 'eager');
       widget.setAttribute('model', `${url}models/no-such-model/manifest.json`);
       widget.setAttribute('prompt', 'a red circle');
+      widget.setAttribute('poster', `${url}samples/star.png`);
       document.querySelector('article').append(widget);
     }, widgetFiles.url);
     const bad = await waitForEvent(page, 'bad-model', 'error');
@@ -182,6 +202,11 @@ test('a post on another origin, under a strict policy: two widgets generate, the
       () => document.getElementById('bad-model').shadowRoot.querySelector('.status').textContent,
     );
     assert.equal(status, message, 'the widget shows the message');
+    const poster = await page.evaluate(() => {
+      const poster = document.getElementById('bad-model').shadowRoot.querySelector('[part=poster]');
+      return { hidden: poster.hidden, loaded: poster.complete && poster.naturalWidth };
+    });
+    assert.deepEqual(poster, { hidden: false, loaded: 64 }, 'where nothing can run, the poster shows');
 
     assert.deepEqual(await page.evaluate(() => window.policyViolations), [], 'nothing broke the policy');
     // The browser logs the missing model's 404; nothing else went wrong.
@@ -235,7 +260,7 @@ const statusOf = (page, id) =>
 
 const stepsOf = async (page, id) => (await eventsOf(page, id)).filter((event) => event.type === 'step').length;
 
-test('without WebGPU: the CPU engine, click to start, a pause out of view, cancel(), and the generator page\'s pixels', async () => {
+test('without WebGPU: the CPU engine, click to start, Replay, new attributes, pauses out of view and in a hidden tab, cancel(), and the generator page\'s pixels', async () => {
   const browser = await openBrowser({ flags: noWebgpuFlags });
   const { page, problems } = browser;
   try {
@@ -274,6 +299,23 @@ test('without WebGPU: the CPU engine, click to start, a pause out of view, cance
     assert.deepEqual(summarize(await eventsOf(page, 'star')).steps, [...starSteps, ...starSteps]);
     assert.deepEqual((await widgetPixels(page, 'star')).data, widget.data, 'a replay draws the same image');
 
+    // Attributes changed together make one new image.
+    await page.evaluate(() => {
+      const star = document.getElementById('star');
+      star.seed = 8;
+      star.prompt = 'a yellow star on a red background';
+    });
+    await page.waitForFunction(
+      () => window.sculptEvents.filter((event) => event.id === 'star' && event.type === 'generated').length === 3,
+      null, { timeout: 60_000 },
+    );
+    await page.waitForTimeout(300);
+    const changed = await eventsOf(page, 'star');
+    assert.equal(changed.at(-1).detail.seed, 8);
+    assert.equal(changed.filter((event) => event.type === 'generated').length, 3, 'one image for the two changes');
+    assert.equal(summarize(changed).steps.length, 3 * STAR_STEPS, 'and its steps alone');
+    assert.notDeepEqual((await widgetPixels(page, 'star')).data, widget.data, 'another seed, another image');
+
     // loading="click" once the model is loaded: nothing left to download.
     await addWidget(page, 'on-click', { loading: 'click', prompt: 'a green square', steps: '2', seed: '5' });
     const startLoaded = page.locator('#on-click button[part=start]');
@@ -300,6 +342,25 @@ test('without WebGPU: the CPU engine, click to start, a pause out of view, cance
     await page.evaluate(() => window.scrollTo(0, 0));
     const paused = await waitForEvent(page, 'paused', 'generated');
     assert.deepEqual(summarize(paused).steps, Array.from({ length: 40 }, (_, i) => i + 1));
+
+    // A hidden tab pauses every widget (headless tabs are never hidden: the page is told so).
+    await addWidget(page, 'hidden-tab', { loading: 'eager', prompt: 'a blue square', steps: '40', seed: '4' });
+    await page.waitForFunction(
+      () => window.sculptEvents.filter((event) => event.id === 'hidden-tab' && event.type === 'step').length >= 2,
+      null, { timeout: 60_000 },
+    );
+    const setHidden = (hidden) => page.evaluate((hidden) => {
+      if (hidden) Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      else delete document.hidden;
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+    await setHidden(true);
+    await page.waitForTimeout(1500);
+    const hiddenAt = await stepsOf(page, 'hidden-tab');
+    await page.waitForTimeout(1500);
+    assert.equal(await stepsOf(page, 'hidden-tab'), hiddenAt, 'no step ran while the tab was hidden');
+    await setHidden(false);
+    await waitForEvent(page, 'hidden-tab', 'generated');
 
     // cancel(): the step in progress ends, no other follows, and no image is finished.
     await addWidget(page, 'cancelled', { loading: 'eager', prompt: 'a red square', steps: '60' });
