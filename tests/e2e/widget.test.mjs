@@ -129,6 +129,12 @@ test('a post on another origin, under a strict policy: two widgets generate, the
       assert.deepEqual([generated.seed, generated.width, generated.height], [7, 64, 64]);
       assert.ok(generated.ms > 0);
     }
+    // The first widget heard the model's files arrive, one by one.
+    const progress = await page.evaluate(() => window.sculptEvents
+      .filter((event) => event.id === 'star' && event.type === 'progress')
+      .map((event) => event.detail.message));
+    assert.ok(progress.includes('Starting the engine…'), progress.join(' | '));
+    assert.ok(progress.some((message) => /^Fetching the model: file 6 of 6 \(\d+\.\d of 16\.5 MB\)…$/.test(message)), progress.join(' | '));
     const first = await widgetPixels(page, 'star');
     const second = await widgetPixels(page, 'star-again');
     assert.equal(first.width, 64);

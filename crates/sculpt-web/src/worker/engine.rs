@@ -369,7 +369,7 @@ impl Engine {
         let opened = match (&self.device, manifest) {
             (Device::Gpu { gpu, .. }, Some(manifest)) => {
                 update(FromEngine::Progress { message: loading });
-                Model::Gpu(Box::new(published::open(gpu, &manifest).await?))
+                Model::Gpu(Box::new(published::open(gpu, &manifest, update).await?))
             }
             (Device::Gpu { gpu, .. }, None) => {
                 update(FromEngine::Progress {
@@ -381,7 +381,7 @@ impl Engine {
                 update(FromEngine::Progress {
                     message: format!("{loading} (CPU)"),
                 });
-                Model::Cpu(Box::new(published::open_cpu(&manifest).await?))
+                Model::Cpu(Box::new(published::open_cpu(&manifest, update).await?))
             }
             (Device::Cpu { .. }, None) => {
                 return Err(format!(

@@ -9,7 +9,7 @@
 //! file is held in memory while the pipeline loads it; imported models
 //! stream from the weight store instead.
 
-use std::rc::Rc;
+use std::{cell::Cell, rc::Rc};
 
 use js_sys::Uint8Array;
 use sculpt_flux::{
@@ -24,7 +24,10 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Response, Url, WorkerGlobalScope};
 
 use crate::sources::WebSource;
-use crate::{protocol::BUILT_IN_MODEL, store::sha256_hex};
+use crate::{
+    protocol::{BUILT_IN_MODEL, FromEngine},
+    store::sha256_hex,
+};
 
 /// Where model `model`'s manifest is, for a published model: the built-in
 /// one's beside the engine's files at `base`; a model named by an
@@ -63,8 +66,13 @@ fn resolve(path: &str, base: &str) -> Result<String, String> {
         .map_err(|_| format!("cannot make an address of {path} relative to {base}"))
 }
 
-pub async fn open(gpu: &Rc<Gpu>, manifest_url: &str) -> Result<GpuPipeline<WebSource>, String> {
-    let (manifest, files) = fetch_model(manifest_url).await?;
+/// Opens the model on the GPU; `update` hears of each file fetched.
+pub async fn open(
+    gpu: &Rc<Gpu>,
+    manifest_url: &str,
+    update: &dyn Fn(FromEngine),
+) -> Result<GpuPipeline<WebSource>, String> {
+    let (manifest, files) = fetch_model(manifest_url, update).await?;
     GpuPipeline::open(
         Rc::clone(gpu),
         ModelDefaults::of_manifest(&manifest),
@@ -76,8 +84,11 @@ pub async fn open(gpu: &Rc<Gpu>, manifest_url: &str) -> Result<GpuPipeline<WebSo
 }
 
 /// A published model on the CPU (browsers without WebGPU).
-pub async fn open_cpu(manifest_url: &str) -> Result<CpuPipeline, String> {
-    let (manifest, files) = fetch_model(manifest_url).await?;
+pub async fn open_cpu(
+    manifest_url: &str,
+    update: &dyn Fn(FromEngine),
+) -> Result<CpuPipeline, String> {
+    let (manifest, files) = fetch_model(manifest_url, update).await?;
     CpuPipeline::open(
         ModelDefaults::of_manifest(&manifest),
         manifest.config.clone(),
@@ -87,19 +98,38 @@ pub async fn open_cpu(manifest_url: &str) -> Result<CpuPipeline, String> {
     .map_err(|e| e.to_string())
 }
 
-async fn fetch_model(manifest_url: &str) -> Result<(Manifest, ModelFiles<WebSource>), String> {
+async fn fetch_model(
+    manifest_url: &str,
+    update: &dyn Fn(FromEngine),
+) -> Result<(Manifest, ModelFiles<WebSource>), String> {
     let manifest = Manifest::from_json(manifest_url, &fetch(manifest_url).await?)
         .map_err(|e| e.to_string())?;
+    // What a first visit waits for: said before each file.
+    let count = manifest.files.len();
+    let total_mb = manifest.files.values().map(|file| file.bytes).sum::<u64>() as f64 / 1e6;
+    let fetched = Cell::new((0, 0.0));
+    let fetch_announced = async |file: &ManifestFile| {
+        let (files, mb) = fetched.get();
+        update(FromEngine::Progress {
+            message: format!(
+                "Fetching the model: file {} of {count} ({mb:.1} of {total_mb:.1} MB)…",
+                files + 1
+            ),
+        });
+        let bytes = fetch_checked(manifest_url, file).await?;
+        fetched.set((files + 1, mb + bytes.len() as f64 / 1e6));
+        Ok::<_, String>(bytes)
+    };
     let files = ModelFiles::of_manifest(
         &manifest,
         async |file| {
-            let bytes = fetch_checked(manifest_url, file).await?;
+            let bytes = fetch_announced(file).await?;
             Ok::<_, Box<dyn std::error::Error>>(WebSource::Fetched(MemorySource::new(
                 file.path.clone(),
                 bytes,
             )))
         },
-        async |file| Ok(fetch_checked(manifest_url, file).await?),
+        async |file| Ok(fetch_announced(file).await?),
     )
     .await
     .map_err(|e| e.to_string())?;
