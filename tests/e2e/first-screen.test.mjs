@@ -108,3 +108,37 @@ test('a typed seed is used: Generate twice without ticking anything gives the sa
     await browser.close();
   }
 });
+
+test('the page runs under its own strict Content-Security-Policy: no inline script runs', async () => {
+  const browser = await openBrowser();
+  try {
+    const { page, problems } = browser;
+    await page.addInitScript(() => {
+      window.policyViolations = [];
+      document.addEventListener('securitypolicyviolation', (event) => {
+        window.policyViolations.push(`${event.violatedDirective}: ${event.blockedURI}`);
+      });
+    });
+    await page.goto(server.url);
+    await waitForEngine(page);
+    assert.equal(
+      await page.getAttribute('meta[http-equiv=Content-Security-Policy]', 'content'),
+      "script-src 'self' 'wasm-unsafe-eval'",
+    );
+    assert.deepEqual(await page.evaluate(() => window.policyViolations), [], 'the page itself broke no rule');
+    // The policy is in force: a script written into the page does not run.
+    const ran = await page.evaluate(async () => {
+      const script = document.createElement('script');
+      script.textContent = 'window.injectedRan = true;';
+      document.body.append(script);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return window.injectedRan === true;
+    });
+    assert.equal(ran, false, 'an inline script ran');
+    assert.deepEqual(await page.evaluate(() => window.policyViolations), ['script-src-elem: inline']);
+    // The browser reports the refusal; nothing else went wrong.
+    assert.deepEqual(problems.filter((problem) => !/Content Security Policy/.test(problem)), []);
+  } finally {
+    await browser.close();
+  }
+});
