@@ -361,14 +361,20 @@ impl Engine {
         // The old model's buffers go before the new one's come.
         self.run = None;
         self.model = None;
-        let loading = if model == BUILT_IN_MODEL {
-            "Loading the built-in model…".to_string()
-        } else {
-            format!("Loading the model at {model}…")
+        // "Loading the built-in model…", "Loading the model at https://… (CPU)…"
+        let loading = |on: &str| {
+            let what = if model == BUILT_IN_MODEL {
+                "the built-in model".to_string()
+            } else {
+                format!("the model at {model}")
+            };
+            FromEngine::Progress {
+                message: format!("Loading {what}{on}…"),
+            }
         };
         let opened = match (&self.device, manifest) {
             (Device::Gpu { gpu, .. }, Some(manifest)) => {
-                update(FromEngine::Progress { message: loading });
+                update(loading(""));
                 Model::Gpu(Box::new(published::open(gpu, &manifest, update).await?))
             }
             (Device::Gpu { gpu, .. }, None) => {
@@ -378,9 +384,7 @@ impl Engine {
                 Model::Gpu(Box::new(self.library.open(gpu, model).await?))
             }
             (Device::Cpu { .. }, Some(manifest)) => {
-                update(FromEngine::Progress {
-                    message: format!("{loading} (CPU)"),
-                });
+                update(loading(" (CPU)"));
                 Model::Cpu(Box::new(published::open_cpu(&manifest, update).await?))
             }
             (Device::Cpu { .. }, None) => {
