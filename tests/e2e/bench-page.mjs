@@ -3,7 +3,10 @@
 // WebGPU, so the engine's CPU fallback) and time a generation with the
 // built-in model. Prints Markdown for BENCHMARKS.md.
 //
-//   SCULPT_DIST=target/bench-dist node tests/e2e/bench-page.mjs [steps] [runs] [webgpu|cpu]
+//   SCULPT_DIST=target/bench-dist node tests/e2e/bench-page.mjs [steps] [runs] [webgpu|cpu] [fast|full]
+//
+// The last says how the steps before the last are drawn: by the preview
+// decoder (fast, the page's default) or each decoded in full.
 
 import { servePage, openBrowser, noWebgpuFlags, webgpuFlags } from './harness.mjs';
 
@@ -11,6 +14,8 @@ const steps = Number(process.argv[2] ?? 20);
 const runs = Number(process.argv[3] ?? 2);
 const backend = process.argv[4] ?? 'webgpu';
 if (!['webgpu', 'cpu'].includes(backend)) throw new Error(`unknown backend ${backend}: webgpu or cpu`);
+const preview = process.argv[5] ?? 'fast';
+if (!['fast', 'full'].includes(preview)) throw new Error(`unknown preview ${preview}: fast or full`);
 
 const server = await servePage();
 const browser = await openBrowser({ flags: backend === 'cpu' ? noWebgpuFlags : webgpuFlags });
@@ -26,6 +31,7 @@ try {
     const ready = Date.now() - loadStarted;
     await page.fill('#steps', String(steps));
     await page.fill('#seed', '1');
+    await page.setChecked('#full-frames', preview === 'full');
     const clicked = Date.now();
     await page.click('#generate-button');
     const stepMs = [];
@@ -55,7 +61,8 @@ try {
   const engine = backend === 'cpu'
     ? 'without WebGPU: the CPU fallback (candle in wasm with SIMD, one thread)'
     : '(WebGPU on SwiftShader)';
-  console.log(`Built-in model, 64 × 64, ${steps} steps, headless Chromium ${engine}.`);
+  const frames = preview === 'full' ? 'every step decoded in full' : 'steps drawn by the preview decoder';
+  console.log(`Built-in model, 64 × 64, ${steps} steps, headless Chromium ${engine}; ${frames}.`);
   console.log('Run 1 starts with an empty browser cache; later runs reload the page in the same browser.\n');
   console.log('| run | page load → engine ready (ms) | page load → first step drawn (ms) | median ms per step | Generate → PNG (ms) |');
   console.log('|---|---|---|---|---|');

@@ -101,6 +101,30 @@ test('without WebGPU the built-in model runs on the CPU, says so, and is determi
   }
 });
 
+test('steps before the last are drawn by the preview decoder unless full quality is asked; the image is the same', async () => {
+  const browser = await openWithoutWebgpu();
+  try {
+    const { page, problems } = browser;
+    const settings = { prompt: 'a yellow star on a black background', seed: 5, steps: STEPS };
+    assert.equal(await page.isChecked('#full-frames'), false, 'fast previews are the default');
+    const fast = await generate(page, settings);
+    await page.check('#full-frames');
+    const full = await generate(page, settings);
+    assert.equal(fast.frames.length, STEPS);
+    assert.equal(full.frames.length, STEPS);
+    for (let i = 0; i < STEPS - 1; i++) {
+      assert.ok(differingBytes(fast.frames[i].data, full.frames[i].data) > 100,
+        `step ${i + 1} was drawn the same by the preview and the full decoder`);
+    }
+    // The last step, and the PNG, come from the full decoder either way.
+    assert.equal(differingBytes(fast.frames[STEPS - 1].data, full.frames[STEPS - 1].data), 0);
+    assert.equal(differingBytes(fast.png.data, full.png.data), 0);
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('on the CPU, cancel stops a generation after the current step', async () => {
   const browser = await openWithoutWebgpu();
   try {

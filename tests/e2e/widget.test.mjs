@@ -135,7 +135,7 @@ test('a post on another origin, under a strict policy: two widgets generate, the
       .filter((event) => event.id.startsWith('star') && event.type === 'progress')
       .map((event) => event.detail.message));
     assert.ok(progress.includes('Starting the engine…'), progress.join(' | '));
-    assert.ok(progress.some((message) => /^Fetching the model: file 6 of 6 \(\d+\.\d of 16\.5 MB\)…$/.test(message)), progress.join(' | '));
+    assert.ok(progress.some((message) => /^Fetching the model: file 7 of 7 \(\d+\.\d of 16\.6 MB\)…$/.test(message)), progress.join(' | '));
     const first = await widgetPixels(page, 'star');
     const second = await widgetPixels(page, 'star-again');
     assert.equal(first.width, 64);
@@ -214,6 +214,19 @@ test('a post on another origin, under a strict policy: two widgets generate, the
       return { hidden: poster.hidden, loaded: poster.complete && poster.naturalWidth };
     });
     assert.deepEqual(poster, { hidden: false, loaded: 64 }, 'where nothing can run, the poster shows');
+
+    // A value the widget does not know is refused in words, not guessed at.
+    await page.evaluate(() => {
+      const widget = document.createElement('sculpt-image');
+      widget.id = 'bad-preview';
+      widget.setAttribute('loading', 'eager');
+      widget.setAttribute('preview', 'sometimes');
+      widget.setAttribute('prompt', 'a red circle');
+      document.querySelector('article').append(widget);
+    });
+    const refused = await waitForEvent(page, 'bad-preview', 'error');
+    assert.match(refused.find((event) => event.type === 'error').detail.message,
+      /preview must be fast or full, not "sometimes"/);
 
     assert.deepEqual(await page.evaluate(() => window.policyViolations), [], 'nothing broke the policy');
     // The browser logs the missing model's 404; nothing else went wrong.

@@ -18,6 +18,8 @@ const folder = new URL('.', import.meta.url);
 const BUILT_IN_MODEL = 'sculpt-tiny';
 const SHOWS = { x_t: 'current', x0: 'predicted_clean' };
 const SIZES = [64, 128];
+/** How the steps before the last are drawn (the last is always decoded in full). */
+const PREVIEWS = ['fast', 'full'];
 const MAX_STEPS = 100;
 const MAX_SEED = 4294967295;
 
@@ -293,7 +295,7 @@ function make(tag, attributes = {}, ...children) {
   return element;
 }
 
-const GENERATING = ['prompt', 'seed', 'steps', 'show', 'model', 'size'];
+const GENERATING = ['prompt', 'seed', 'steps', 'show', 'model', 'size', 'preview'];
 
 class SculptImage extends HTMLElement {
   static observedAttributes = [...GENERATING, 'loading', 'controls', 'poster'];
@@ -359,6 +361,9 @@ class SculptImage extends HTMLElement {
   set model(value) { this.setAttribute('model', value); }
   get size() { return this.getAttribute('size') ?? ''; }
   set size(value) { this.setAttribute('size', value); }
+  /** How steps before the last are drawn: fast (the preview decoder) or full. */
+  get preview() { return this.getAttribute('preview') ?? ''; }
+  set preview(value) { this.setAttribute('preview', value); }
   get loading() {
     const value = this.getAttribute('loading');
     return value === 'eager' || value === 'click' ? value : 'lazy';
@@ -516,6 +521,10 @@ class SculptImage extends HTMLElement {
     try {
       const size = whole('size', this.size, 0, 4096, 64);
       if (!SIZES.includes(size)) throw new Error(`size must be ${SIZES.join(' or ')}, not ${size}`);
+      const preview = this.preview.trim() === '' ? 'fast' : this.preview.trim();
+      if (!PREVIEWS.includes(preview)) {
+        throw new Error(`preview must be ${PREVIEWS.join(' or ')}, not "${this.preview}"`);
+      }
       const model = this.model.trim() === '' || this.model.trim() === BUILT_IN_MODEL
         ? BUILT_IN_MODEL
         : new URL(this.model.trim(), document.baseURI).href;
@@ -527,6 +536,7 @@ class SculptImage extends HTMLElement {
         steps: whole('steps', this.steps, 1, MAX_STEPS, 20),
         seed: whole('seed', this.seed, 0, MAX_SEED, this.#seedUsed),
         show: SHOWS[this.show],
+        preview,
         history: 0,
         frames: [SHOWS[this.show]],
       };

@@ -65,22 +65,26 @@ pub fn page(root: &Path) -> anyhow::Result<()> {
         bail!("trunk could not build the page");
     }
     // A generation on WebGPU (SwiftShader), then on the CPU fallback (a
-    // browser without WebGPU); then scrubbing the visualizer on both.
+    // browser without WebGPU), each with steps drawn by the preview decoder
+    // and in full; then scrubbing the visualizer on both.
     let mut text = String::new();
-    for (script, steps, repeats, backend) in [
-        ("bench-page.mjs", "20", "2", "webgpu"),
-        ("bench-page.mjs", "8", "2", "cpu"),
-        ("bench-visualizer.mjs", "4", "100", "webgpu"),
-        ("bench-visualizer.mjs", "8", "100", "cpu"),
-        ("bench-widget.mjs", "4", "1", "webgpu"),
-        ("bench-widget.mjs", "4", "3", "webgpu"),
-        ("bench-widget.mjs", "8", "1", "cpu"),
-        ("bench-widget.mjs", "8", "3", "cpu"),
+    for (script, steps, repeats, backend, preview) in [
+        ("bench-page.mjs", "20", "2", "webgpu", "fast"),
+        ("bench-page.mjs", "20", "2", "webgpu", "full"),
+        ("bench-page.mjs", "8", "2", "cpu", "fast"),
+        ("bench-page.mjs", "8", "2", "cpu", "full"),
+        ("bench-visualizer.mjs", "4", "100", "webgpu", ""),
+        ("bench-visualizer.mjs", "8", "100", "cpu", ""),
+        ("bench-widget.mjs", "4", "1", "webgpu", ""),
+        ("bench-widget.mjs", "4", "3", "webgpu", ""),
+        ("bench-widget.mjs", "8", "1", "cpu", ""),
+        ("bench-widget.mjs", "8", "3", "cpu", ""),
     ] {
         let mut bench = Command::new("node");
         bench
             .arg(format!("tests/e2e/{script}"))
             .args([steps, repeats, backend])
+            .args((!preview.is_empty()).then_some(preview))
             .env("SCULPT_DIST", root.join(DIST));
         let output = run_captured(bench)?;
         if !output.success {

@@ -168,6 +168,14 @@ def manifest(train_dir, out_dir):
                       ("clip_tokenizer", "clip-tokenizer.json"), ("t5_tokenizer", "t5-tokenizer.json")]:
         data = open(os.path.join(out_dir, name), "rb").read()
         files[key] = {"path": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    # The preview decoder is fitted to the shipped autoencoder afterwards
+    # (`sculpt-eval --fit-preview models/sculpt-tiny/preview.safetensors`); refit it when the
+    # autoencoder changes.
+    preview = os.path.join(out_dir, "preview.safetensors")
+    if os.path.exists(preview):
+        data = open(preview, "rb").read()
+        files["preview"] = {"path": "preview.safetensors", "bytes": len(data),
+                            "sha256": hashlib.sha256(data).hexdigest()}
     m = {"name": "sculpt-tiny", "version": 1, "resolution": [64, 64], "default_steps": 20, "schedule_shift": None,
          "cfg_scale": cfg["cfg_scale"], "t5_length": cfg["t5_length"], "files": files,
          "config": {k: cfg[k] for k in ("transformer", "autoencoder", "clip", "t5")}}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use sculpt_flux::generation::{Frame, Pipeline, Show};
+use sculpt_flux::generation::{Frame, Pipeline, Preview, Show};
 use sculpt_flux::pipeline::{GenerateRequest, ImageStart, InitImage, ModelDefaults};
 use sculpt_gpu::GpuOptions;
 
@@ -38,6 +38,11 @@ pub struct GenerateArgs {
     /// Also write every step's predicted clean image here (step-01.png, …).
     #[arg(long)]
     save_steps: Option<PathBuf>,
+    /// How the saved steps before the last are decoded: full (the
+    /// autoencoder, as the image would be) or fast (the model's preview
+    /// decoder, a fraction of the cost). The final image is the same.
+    #[arg(long, default_value = "full", requires = "save_steps")]
+    preview: Preview,
     /// Image-to-image: start from this PNG (of the requested size).
     #[arg(long)]
     init_image: Option<PathBuf>,
@@ -146,7 +151,9 @@ fn denoise(
     progress.set_message(if args.cpu { "CPU" } else { "denoising" });
     while let Some(step) = generation.step()? {
         if let Some(dir) = &args.save_steps {
-            let frame = pollster::block_on(generation.frame(Show::PredictedClean))?;
+            let decode = args.preview.decode_for_step(generation.finished());
+            let latent = generation.latent(Show::PredictedClean);
+            let frame = pollster::block_on(generation.frame_by(latent, decode))?;
             let path = dir.join(format!("step-{:02}.png", step.index + 1));
             write_png(
                 &path,

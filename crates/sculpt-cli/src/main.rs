@@ -110,6 +110,10 @@ enum BenchTarget {
         /// Time the CPU fallback (candle) instead of the GPU.
         #[arg(long)]
         cpu: bool,
+        /// Print one JSON object (medians in ms: step_ms, frame_preview_ms,
+        /// frame_full_ms, …) instead of the table.
+        #[arg(long)]
+        json: bool,
         /// Let linear layers multiply in f16 where the GPU has shader-f16
         /// (opt-in: see `GpuOptions::f16_linear`).
         #[arg(long, conflicts_with = "cpu")]
@@ -129,12 +133,14 @@ fn main() -> anyhow::Result<()> {
                     model,
                     steps,
                     cpu,
+                    json,
                     f16_linear,
                 },
         } => stages::run(
             &model,
             steps,
             cpu,
+            json,
             GpuOptions {
                 f16_linear,
                 ..GpuOptions::default()

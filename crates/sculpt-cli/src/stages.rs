@@ -4,7 +4,10 @@
 //! prompt, dropping them, loading the transformer and the autoencoder), a
 //! later start (the text encoders alone, the rest stays loaded), one
 //! denoising step, and decoding the latent to pixels, read back or drawn
-//! into a texture as the page draws it. Markdown on stdout.
+//! into a texture as the page draws it; and drawing a step by the preview
+//! decoder against the full one. Markdown on stdout, or with `--json` one
+//! JSON object (medians in ms: `step_ms`, `frame_preview_ms`,
+//! `frame_full_ms`, …) for scripts that check ratios.
 //! With `--cpu`, the same for the CPU fallback (which loads every model
 //! when it opens, and keeps them).
 
@@ -14,7 +17,7 @@ use std::{
 };
 
 use pollster::block_on;
-use sculpt_flux::generation::{Backend, Generation, Pipeline, Show};
+use sculpt_flux::generation::{Backend, Decode, Generation, Pipeline, Show};
 use sculpt_flux::gpu::GpuBackend;
 use sculpt_flux::pipeline::{GenerateRequest, ModelDefaults};
 use sculpt_gpu::GpuOptions;
@@ -23,10 +26,15 @@ use crate::model::{self, Device, Opened};
 
 const PROMPT: &str = "a red circle on a blue background";
 
+/// Frames timed with each decoder (after one untimed, which compiles a
+/// GPU's pipelines).
+const FRAMES: usize = 5;
+
 pub fn run(
     model_paths: &[PathBuf],
     steps: usize,
     cpu: bool,
+    json: bool,
     options: GpuOptions,
 ) -> anyhow::Result<()> {
     let choice = model::resolve(model_paths)?;
@@ -42,13 +50,29 @@ pub fn run(
                 gpu.report.adapter_name, gpu.report.backend, gpu.report.device_type
             );
             let timings = time_stages(&mut *pipeline, steps, open, time_presents)?;
-            print_table(&*pipeline, steps, &device, &GPU_STAGES, timings);
+            report(
+                &*pipeline,
+                steps,
+                &device,
+                "gpu",
+                json,
+                &GPU_STAGES,
+                timings,
+            );
         }
         Opened::Cpu(mut pipeline) => {
             let threads = std::thread::available_parallelism().map_or(1, usize::from);
             let device = format!("the CPU with candle ({threads} threads)");
             let timings = time_stages(&mut *pipeline, steps, open, |_| Ok(Vec::new()))?;
-            print_table(&*pipeline, steps, &device, &CPU_STAGES, timings);
+            report(
+                &*pipeline,
+                steps,
+                &device,
+                "cpu",
+                json,
+                &CPU_STAGES,
+                timings,
+            );
         }
     }
     Ok(())
@@ -82,18 +106,25 @@ fn time_stages<P: Pipeline>(
         generation.backend().finish()?;
         step_times.push(started.elapsed());
     }
-    let mut decodes = Vec::new();
-    for _ in 0..2 {
-        let started = Instant::now();
-        block_on(generation.frame(Show::Current))?;
-        decodes.push(started.elapsed());
-    }
+    let latent = generation.latent(Show::Current);
+    let frames = |decode| -> anyhow::Result<Vec<Duration>> {
+        let mut times = Vec::new();
+        for _ in 0..=FRAMES {
+            let started = Instant::now();
+            block_on(generation.frame_by(latent, decode))?;
+            times.push(started.elapsed());
+        }
+        Ok(times)
+    };
+    let decodes = frames(Decode::Full)?;
+    let previews = frames(Decode::Preview)?;
     Ok(Timings {
         open,
         first_start,
         later_start,
         steps: step_times,
         decodes,
+        previews,
         presents: presents(&generation)?,
     })
 }
@@ -164,32 +195,62 @@ struct Timings {
     first_start: Duration,
     later_start: Duration,
     steps: Vec<Duration>,
+    /// Full decodes to RGBA8: the first compiles, then [`FRAMES`] more.
     decodes: Vec<Duration>,
+    /// The same by the preview decoder.
+    previews: Vec<Duration>,
     /// Decode and draw into a texture, without readback (GPU only).
     presents: Vec<Duration>,
 }
 
-fn print_table(
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// The median of `times` in ms (of those after `skip`).
+fn median_ms(times: &[Duration], skip: usize) -> f64 {
+    let mut sorted: Vec<f64> = times.iter().skip(skip).copied().map(ms).collect();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn report(
     pipeline: &impl Pipeline,
     steps: usize,
     device: &str,
+    engine: &str,
+    json: bool,
     labels: &[&str; 5],
     t: Timings,
 ) {
     let defaults = pipeline.defaults();
     let request = request(defaults, steps);
-    let Timings {
-        open,
-        first_start,
-        later_start,
-        steps: step_times,
-        decodes,
-        presents,
-    } = t;
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let mut sorted: Vec<f64> = step_times.iter().copied().map(ms).collect();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    let step_ms = median_ms(&t.steps, 0);
+    let frame_full_ms = median_ms(&t.decodes, 1);
+    let frame_preview_ms = median_ms(&t.previews, 1);
+    if json {
+        let object = serde_json::json!({
+            "model": defaults.name,
+            "engine": engine,
+            "device": device,
+            "width": request.width,
+            "height": request.height,
+            "steps": steps,
+            "cfg_scale": defaults.cfg_scale,
+            "open_ms": ms(t.open),
+            "first_start_ms": ms(t.first_start),
+            "later_start_ms": ms(t.later_start),
+            "step_ms": step_ms,
+            "first_step_ms": t.steps.first().copied().map_or(0.0, ms),
+            "frame_full_ms": frame_full_ms,
+            "frame_preview_ms": frame_preview_ms,
+            "drawn_step_full_ms": step_ms + frame_full_ms,
+            "drawn_step_preview_ms": step_ms + frame_preview_ms,
+            "present_full_ms": t.presents.get(1).copied().map(ms),
+        });
+        println!("{object}");
+        return;
+    }
     println!("# Stage benchmark\n");
     println!(
         "Model {} at {}×{}, {steps} steps{}, on {device}.\n",
@@ -202,22 +263,31 @@ fn print_table(
     );
     println!("| stage | ms |");
     println!("|---|---|");
-    println!("| {} | {:.1} |", labels[0], ms(open));
-    println!("| {} | {:.1} |", labels[1], ms(first_start));
-    println!("| {} | {:.1} |", labels[2], ms(later_start));
+    println!("| {} | {:.1} |", labels[0], ms(t.open));
+    println!("| {} | {:.1} |", labels[1], ms(t.first_start));
+    println!("| {} | {:.1} |", labels[2], ms(t.later_start));
     println!(
-        "| {} (median of {}; first {:.1}) | {median:.1} |",
+        "| {} (median of {}; first {:.1}) | {step_ms:.1} |",
         labels[3],
-        sorted.len(),
-        step_times.first().copied().map_or(0.0, ms)
+        t.steps.len(),
+        t.steps.first().copied().map_or(0.0, ms)
     );
     println!(
-        "| {}; first {:.1}) | {:.1} |",
+        "| {}; median of {FRAMES}, first {:.1}) | {frame_full_ms:.1} |",
         labels[4],
-        ms(decodes[0]),
-        ms(decodes[1])
+        ms(t.decodes[0]),
     );
-    if let [first, second] = presents[..] {
+    println!(
+        "| the same by the preview decoder (median of {FRAMES}, first {:.1}) | {frame_preview_ms:.1} |",
+        ms(t.previews[0]),
+    );
+    println!(
+        "| a drawn step, full decode → preview (×{:.1} faster) | {:.1} → {:.1} |",
+        (step_ms + frame_full_ms) / (step_ms + frame_preview_ms).max(1e-9),
+        step_ms + frame_full_ms,
+        step_ms + frame_preview_ms,
+    );
+    if let [first, second] = t.presents[..] {
         println!(
             "| decode the latent and draw it into a texture (the page's path: no readback; first {:.1}) | {:.1} |",
             ms(first),

@@ -158,6 +158,11 @@ impl<P: Pipeline> Generator for PipelineGenerator<P> {
 }
 
 impl<P: Pipeline> PipelineGenerator<P> {
+    /// The pipeline itself, to drive generations a step at a time.
+    pub fn pipeline_mut(&mut self) -> &mut P {
+        &mut self.pipeline
+    }
+
     fn run(&mut self, request: &GenerateRequest) -> anyhow::Result<RgbImage> {
         let frame = pollster::block_on(self.pipeline.generate(request, |_, _| Ok(())))?;
         Ok(RgbImage::from_rgba(frame.width, frame.height, &frame.rgba))

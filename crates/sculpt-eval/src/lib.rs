@@ -30,6 +30,7 @@ pub mod diversity;
 pub mod generator;
 pub mod grid;
 pub mod image;
+pub mod preview;
 pub mod prompts;
 pub mod reference;
 pub mod regression;

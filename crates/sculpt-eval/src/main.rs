@@ -13,7 +13,7 @@ use sculpt_eval::generator::{Generator, PipelineGenerator, builtin_manifest};
 use sculpt_eval::image::RgbImage;
 use sculpt_eval::report::{self, AdherenceRun};
 use sculpt_eval::vocab::{Colour, Position, Shape, Size};
-use sculpt_eval::{grid, prompts, reference, regression};
+use sculpt_eval::{grid, preview, prompts, reference, regression};
 
 #[derive(Parser)]
 #[command(name = "sculpt-eval", about = "Measure the built-in model's quality")]
@@ -52,6 +52,10 @@ struct Args {
     /// same pixels within 1/255.
     #[arg(long)]
     gpu: bool,
+    /// Fit the model's preview decoder to its autoencoder, write it to this file and report how
+    /// close its frames come to the full decoder's (no quality report).
+    #[arg(long)]
+    fit_preview: Option<PathBuf>,
     /// Where the report, the sample sheet and every image go.
     #[arg(long, default_value = "target/eval")]
     out: PathBuf,
@@ -78,6 +82,10 @@ fn main() -> anyhow::Result<()> {
             println!("{}: {analysis:?}", path.display());
         }
         return Ok(());
+    }
+    if let Some(out) = &args.fit_preview {
+        let manifest = args.model.clone().unwrap_or_else(builtin_manifest);
+        return fit_preview(&manifest, out);
     }
     if args.quick {
         args.prompts = regression::PROMPTS;
@@ -294,6 +302,91 @@ fn main() -> anyhow::Result<()> {
         eprintln!("sculpt-eval: the regression subset failed: {why}");
         std::process::exit(1);
     }
+    Ok(())
+}
+
+/// Prompts the preview is fitted on: training-like scenes drawn from another seed than the
+/// eval's, and emoji names.
+const FIT_PROMPT_SEED: u64 = 1000;
+const FIT_EMOJI: [&str; 12] = [
+    "cat face",
+    "red apple",
+    "fire",
+    "dragon",
+    "rainbow",
+    "sunflower",
+    "octopus",
+    "rocket",
+    "snowman",
+    "watermelon",
+    "frog face",
+    "an emoji of a pine decoration",
+];
+
+fn fit_preview(manifest: &Path, out: &Path) -> anyhow::Result<()> {
+    let mut generator = PipelineGenerator::open_cpu(manifest)?;
+    let steps = generator.default_steps();
+    let started = Instant::now();
+    let mut fit_prompts: Vec<String> = prompts::procedural(60, FIT_PROMPT_SEED)
+        .into_iter()
+        .map(|p| p.text)
+        .collect();
+    fit_prompts.extend(FIT_EMOJI.iter().map(|name| name.to_string()));
+    // The later half of each run: what a preview must draw well.
+    let (size, fit_pairs) = preview::collect(
+        generator.pipeline_mut(),
+        &fit_prompts,
+        7,
+        steps,
+        steps / 2,
+        true,
+    )?;
+    eprintln!(
+        "fit pairs: {} ({:.0} s)",
+        fit_pairs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    // Held out: the eval's own prompts, the last quarter of the steps.
+    let eval_prompts: Vec<String> = prompts::procedural(20, 0)
+        .into_iter()
+        .map(|p| p.text)
+        .collect();
+    let from = steps - steps / 4;
+    let (_, eval_pairs) = preview::collect(
+        generator.pipeline_mut(),
+        &eval_prompts,
+        0,
+        steps,
+        from,
+        false,
+    )?;
+    let mut chosen = None;
+    for kernel in [1, 3] {
+        let fitted = preview::fit(&fit_pairs, size, kernel, 8, 1e-4)?;
+        let on_fit = preview::measure(&fitted, size, &fit_pairs);
+        let held_out = preview::measure(&fitted, size, &eval_pairs);
+        println!(
+            "kernel {kernel}: {} weights, {} multiply-adds per frame; PSNR against the full decode: \
+             fit set {:.2} dB mean; eval prompts, last quarter of the steps ({} frames): {:.2} dB \
+             mean, {:.2} dB lowest",
+            fitted.weight.len() + fitted.bias.len(),
+            fitted.multiply_adds(size.height, size.width),
+            on_fit.mean_psnr,
+            held_out.frames,
+            held_out.mean_psnr,
+            held_out.min_psnr,
+        );
+        chosen = Some(fitted);
+    }
+    let chosen = chosen.expect("kernels were fitted");
+    std::fs::write(out, chosen.to_safetensors())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!(
+        "sculpt-eval: wrote the kernel-{} preview to {} ({:.0} s)",
+        chosen.kernel,
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use common::{gpu, read};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sculpt_flux::generation::{
-    Backend, Conditioning, Frame, Generation, HISTORY_LIMIT, LatentShape, RunPlan, Show,
+    Backend, Conditioning, Decode, Frame, Generation, HISTORY_LIMIT, LatentShape, RunPlan, Show,
 };
 use sculpt_flux::pipeline::PipelineError;
 use sculpt_flux::schedule::{ScheduleShift, from_time, image_to_image_start, timesteps};
@@ -79,6 +79,15 @@ impl Backend for StraightPaths<'_> {
     /// The tokens themselves: this model has no autoencoder.
     fn decode(&self, latent: &Tensor, _shape: &LatentShape) -> Result<Tensor, PipelineError> {
         Ok(latent.clone())
+    }
+
+    /// No preview decoder: every frame is decoded in full.
+    fn preview(
+        &self,
+        _latent: &Tensor,
+        _shape: &LatentShape,
+    ) -> Result<Option<Tensor>, PipelineError> {
+        Ok(None)
     }
 
     async fn rgba(&self, image: &Tensor) -> Result<Frame, PipelineError> {
@@ -333,6 +342,12 @@ fn the_history_gives_back_each_step_as_it_was_computed() {
         for (&show, frame) in show.iter().zip(frames) {
             let again = pollster::block_on(generation.frame_of(record.latent(show))).unwrap();
             assert!(&again == frame, "step {index}, {show:?}");
+            // Without a preview decoder, a preview is the full frame.
+            let preview = generation.frame_by(record.latent(show), Decode::Preview);
+            assert!(
+                &pollster::block_on(preview).unwrap() == frame,
+                "step {index}, {show:?}"
+            );
         }
     }
 

@@ -106,6 +106,7 @@ fn files(configs: &ModelConfigs) -> ModelFiles<Source> {
             ),
             (Role::T5, test_data("t5-synthetic.tokenizer.json")),
         ]),
+        preview: None,
     }
 }
 

@@ -342,3 +342,59 @@ fn noising_to_t_and_restoring_agree_on_both_backends() {
         distance(&gpu_noised)
     );
 }
+
+/// The preview decoder on both backends against its plain reference
+/// ([`PreviewDecoder::decode`] on the latent's values), and the full
+/// decoder still drawing the last step: what a page draws with
+/// `preview: "fast"`.
+#[test]
+fn preview_frames_match_the_reference_on_both_backends() {
+    use sculpt_flux::generation::Decode;
+    use sculpt_flux::models::preview::PreviewDecoder;
+    use sculpt_gpu::kernels::frame::to_rgba8_cpu;
+
+    let preview_bytes = std::fs::read(built_in::model_dir().join("preview.safetensors")).unwrap();
+    let reference = block_on(PreviewDecoder::from_safetensors(
+        "preview.safetensors",
+        &preview_bytes,
+    ))
+    .unwrap();
+    assert_eq!((reference.kernel, reference.factor), (3, 8));
+    let gpu = gpu();
+    let mut on_gpu = gpu_pipeline(&gpu);
+    let mut on_cpu = cpu_pipeline();
+    let request = request();
+    let mut gpu_run = block_on(on_gpu.start(&request)).unwrap();
+    let mut cpu_run = block_on(on_cpu.start(&request)).unwrap();
+    fn check<B: Backend>(run: &Generation<B>, reference: &PreviewDecoder, what: &str) {
+        for show in SHOWS {
+            let latent = run.latent(show);
+            let values = block_on(run.latent_values(latent)).unwrap();
+            let shape = run.shape();
+            let want = to_rgba8_cpu(
+                &reference.decode(&values, shape.height, shape.width),
+                64,
+                64,
+            );
+            let preview = block_on(run.frame_by(latent, Decode::Preview)).unwrap();
+            assert_eq!((preview.width, preview.height), (64, 64));
+            let (worst, _) = difference(&preview.rgba, &want);
+            assert!(
+                worst <= 1,
+                "{what} {show:?}: preview off its reference by {worst}/255"
+            );
+            let full = block_on(run.frame_by(latent, Decode::Full)).unwrap();
+            assert_eq!(full, block_on(run.frame_of(latent)).unwrap());
+            assert_ne!(
+                full.rgba, preview.rgba,
+                "{what} {show:?}: the preview is its own decoder"
+            );
+        }
+    }
+    for _ in 0..2 {
+        gpu_run.step().unwrap();
+        cpu_run.step().unwrap();
+        check(&gpu_run, &reference, "GPU");
+        check(&cpu_run, &reference, "CPU");
+    }
+}

@@ -10,6 +10,7 @@ use sculpt_gpu::kernels::frame::to_rgba8_cpu;
 
 use super::autoencoder::Decoder;
 use crate::generation::{Backend, Frame, LatentShape};
+use crate::models::preview::PreviewDecoder;
 use crate::pipeline::PipelineError;
 
 /// The models a run uses, loaded once by the pipeline and shared.
@@ -17,6 +18,30 @@ pub(super) struct Resident {
     pub transformer: flux::model::Flux,
     pub decoder: Decoder,
     pub autoencoder: flux::autoencoder::Config,
+    pub preview: Option<CpuPreview>,
+}
+
+/// A [`PreviewDecoder`] as candle tensors.
+pub(super) struct CpuPreview {
+    /// [3·f², channels, k, k].
+    weight: Tensor,
+    /// [1, 3·f², 1, 1].
+    bias: Tensor,
+    kernel: usize,
+    factor: usize,
+}
+
+impl CpuPreview {
+    pub fn new(preview: &PreviewDecoder) -> candle_core::Result<Self> {
+        let cpu = &Device::Cpu;
+        let (outputs, k) = (preview.outputs(), preview.kernel);
+        Ok(Self {
+            weight: Tensor::from_slice(&preview.weight, (outputs, preview.channels, k, k), cpu)?,
+            bias: Tensor::from_slice(&preview.bias, (1, outputs, 1, 1), cpu)?,
+            kernel: k,
+            factor: preview.factor,
+        })
+    }
 }
 
 /// A prompt's T5 states [1, tokens, d] and CLIP vector [1, hidden].
@@ -84,6 +109,22 @@ impl Backend for CpuBackend {
         let latent = flux::sampling::unpack(tokens, shape.height * 8, shape.width * 8)?;
         let latent = ((latent / a.scale_factor)? + a.shift_factor)?;
         Ok(self.resident.decoder.forward(&latent)?.squeeze(0)?)
+    }
+
+    fn preview(
+        &self,
+        tokens: &Tensor,
+        shape: &LatentShape,
+    ) -> Result<Option<Tensor>, PipelineError> {
+        let Some(preview) = &self.resident.preview else {
+            return Ok(None);
+        };
+        let latent = flux::sampling::unpack(tokens, shape.height * 8, shape.width * 8)?;
+        let values = latent
+            .conv2d(&preview.weight, preview.kernel / 2, 1, 1, 1)?
+            .broadcast_add(&preview.bias)?;
+        let image = candle_nn::ops::pixel_shuffle(&values, preview.factor)?;
+        Ok(Some(image.squeeze(0)?))
     }
 
     async fn rgba(&self, image: &Tensor) -> Result<Frame, PipelineError> {

@@ -8,7 +8,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_transformers::models::flux;
 
 use super::autoencoder::{Decoder, Encoder};
-use super::backend::{CpuBackend, CpuText, Resident};
+use super::backend::{CpuBackend, CpuPreview, CpuText, Resident};
 use super::models::{CpuTextEncoder, autoencoder_config, flux_config};
 use super::weights::{CheckedFile, MAX_CPU_WEIGHT_BYTES};
 use crate::checkpoint::Role;
@@ -65,6 +65,11 @@ impl CpuPipeline {
         let ae = take(Role::Autoencoder).into_var_builder().await?;
         let decoder = Decoder::new(&ae_config, ae.pp("decoder"))?;
         let encoder = Encoder::new(&ae_config, ae.pp("encoder"))?;
+        let preview = files
+            .preview_decoder(configs.autoencoder())
+            .await?
+            .map(|preview| CpuPreview::new(&preview))
+            .transpose()?;
         let mut text_encoders = Vec::new();
         for stage in &family.text_encoders {
             let config = configs.get(stage.role).expect("checked above");
@@ -82,6 +87,7 @@ impl CpuPipeline {
                 transformer,
                 decoder,
                 autoencoder: ae_config,
+                preview,
             }),
             defaults,
             family,

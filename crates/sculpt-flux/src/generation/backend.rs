@@ -54,6 +54,15 @@ pub trait Backend {
         shape: &LatentShape,
     ) -> Result<Self::Image, PipelineError>;
 
+    /// Image tokens → an image by the model's preview decoder
+    /// ([`crate::models::preview`]): the same size as [`Self::decode`]'s for
+    /// a fraction of its cost. `None` when the model has none.
+    fn preview(
+        &self,
+        latent: &Self::Latent,
+        shape: &LatentShape,
+    ) -> Result<Option<Self::Image>, PipelineError>;
+
     /// The image as RGBA8 bytes (read back from the GPU).
     async fn rgba(&self, image: &Self::Image) -> Result<Frame, PipelineError>;
 

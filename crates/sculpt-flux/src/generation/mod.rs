@@ -15,6 +15,7 @@ mod history;
 mod pipeline;
 mod plan;
 mod png;
+mod preview;
 mod run;
 
 pub use backend::Backend;
@@ -23,4 +24,5 @@ pub use history::{HISTORY_LIMIT, History, StepRecord};
 pub use pipeline::Pipeline;
 pub use plan::{LatentShape, RunPlan};
 pub use png::PngError;
+pub use preview::{Decode, Preview};
 pub use run::{Conditioning, Generation, Show, StepInfo};

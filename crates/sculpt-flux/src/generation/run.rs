@@ -6,7 +6,7 @@
 //! `x_{t'} = x_t + (t' − t)·v`, and the clean latent the model sees is
 //! `x̂₀ = x_t − t·v`. With true CFG the velocity is `v_u + s·(v_c − v_u)`.
 
-use super::{Backend, Frame, History, LatentShape, RunPlan, StepRecord};
+use super::{Backend, Decode, Frame, History, LatentShape, RunPlan, StepRecord};
 use crate::pipeline::PipelineError;
 use crate::text::Truncation;
 
@@ -205,6 +205,23 @@ impl<B: Backend> Generation<B> {
         self.backend.decode(latent, &self.plan.shape)
     }
 
+    /// `latent` as an image by the decoder `decode` names (the full one
+    /// where the model has no preview decoder), left where the backend
+    /// computes.
+    pub fn render(&self, latent: &B::Latent, decode: Decode) -> Result<B::Image, PipelineError> {
+        if decode == Decode::Preview
+            && let Some(image) = self.backend.preview(latent, &self.plan.shape)?
+        {
+            return Ok(image);
+        }
+        self.decode(latent)
+    }
+
+    /// Whether the last step has run: its frame is the image.
+    pub fn finished(&self) -> bool {
+        self.at + 1 == self.plan.schedule.len()
+    }
+
     /// Decodes the latent `show` names at the last step.
     pub fn image(&self, show: Show) -> Result<B::Image, PipelineError> {
         self.decode(self.latent(show))
@@ -212,7 +229,17 @@ impl<B: Backend> Generation<B> {
 
     /// Decodes `latent` to an RGBA8 frame (reads it back).
     pub async fn frame_of(&self, latent: &B::Latent) -> Result<Frame, PipelineError> {
-        self.backend.rgba(&self.decode(latent)?).await
+        self.frame_by(latent, Decode::Full).await
+    }
+
+    /// `latent` as an RGBA8 frame by the decoder `decode` names (reads it
+    /// back).
+    pub async fn frame_by(
+        &self,
+        latent: &B::Latent,
+        decode: Decode,
+    ) -> Result<Frame, PipelineError> {
+        self.backend.rgba(&self.render(latent, decode)?).await
     }
 
     /// `latent` as the autoencoder's latent, `[channels, height, width]`

@@ -8,16 +8,19 @@ use std::rc::Rc;
 use sculpt_gpu::{
     Gpu, Tensor,
     kernels::{
+        conv::{Conv2dConfig, Padding, conv2d},
         elementwise::{Binary, Unary, binary, unary},
         frame::to_rgba8,
         layout::{pack_patches, unpack_patches},
         noise::NoiseKernel,
+        resample::pixel_shuffle,
     },
 };
 
 use crate::generation::{Backend, Frame, LatentShape};
 use crate::models::autoencoder::Decoder;
 use crate::models::flux1::{FluxInputs, FluxTransformer, Positions};
+use crate::models::preview::PreviewDecoder;
 use crate::pipeline::PipelineError;
 
 /// The models kept loaded between generations, shared by the pipeline
@@ -25,6 +28,29 @@ use crate::pipeline::PipelineError;
 pub(super) struct Resident {
     pub transformer: FluxTransformer,
     pub decoder: Decoder,
+    pub preview: Option<GpuPreview>,
+}
+
+/// A [`PreviewDecoder`] on the GPU: a convolution and a depth to space.
+pub(super) struct GpuPreview {
+    /// [3·f², channels, k, k].
+    weight: Tensor,
+    /// [3·f²].
+    bias: Tensor,
+    kernel: usize,
+    factor: usize,
+}
+
+impl GpuPreview {
+    pub fn new(gpu: &Gpu, preview: &PreviewDecoder) -> Result<Self, PipelineError> {
+        let (outputs, k) = (preview.outputs(), preview.kernel);
+        Ok(Self {
+            weight: Tensor::from_slice(gpu, &preview.weight, &[outputs, preview.channels, k, k])?,
+            bias: Tensor::from_slice(gpu, &preview.bias, &[outputs])?,
+            kernel: k,
+            factor: preview.factor,
+        })
+    }
 }
 
 /// A prompt's T5 states and pooled CLIP vector.
@@ -113,6 +139,24 @@ impl Backend for GpuBackend {
     fn decode(&self, tokens: &Tensor, shape: &LatentShape) -> Result<Tensor, PipelineError> {
         let latent = unpack_patches(&self.gpu, tokens, shape.height, shape.width)?;
         Ok(self.resident.decoder.decode(&self.gpu, &latent)?)
+    }
+
+    fn preview(
+        &self,
+        tokens: &Tensor,
+        shape: &LatentShape,
+    ) -> Result<Option<Tensor>, PipelineError> {
+        let Some(preview) = &self.resident.preview else {
+            return Ok(None);
+        };
+        let gpu = &*self.gpu;
+        let latent = unpack_patches(gpu, tokens, shape.height, shape.width)?;
+        let config = Conv2dConfig {
+            stride: 1,
+            padding: Padding::uniform(preview.kernel / 2),
+        };
+        let values = conv2d(gpu, &latent, &preview.weight, Some(&preview.bias), config)?;
+        Ok(Some(pixel_shuffle(gpu, &values, preview.factor)?))
     }
 
     async fn rgba(&self, image: &Tensor) -> Result<Frame, PipelineError> {

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use sculpt_gpu::{Gpu, Tensor, kernels::layout::pack_patches, kernels::noise::NoiseKernel};
 
-use super::backend::{GpuBackend, GpuText, Resident};
+use super::backend::{GpuBackend, GpuPreview, GpuText, Resident};
 use super::named_weights::NamedWeights;
 use super::text_encoder::GpuTextEncoder;
 use crate::checkpoint::{Role, gpu_weight_bytes};
@@ -17,6 +17,7 @@ use crate::formats::ByteSource;
 use crate::generation::{Conditioning, Generation, Pipeline, RunPlan};
 use crate::models::autoencoder::{Decoder, Encoder};
 use crate::models::flux1::{FluxTransformer, image_ids, text_ids};
+use crate::models::preview::PreviewDecoder;
 use crate::pipeline::{
     DeviceLimits, GenerateRequest, InitImage, MemoryPlan, ModelDefaults, ModelFiles, PipelineError,
     PlanModels, checked, plan_memory,
@@ -36,6 +37,8 @@ pub struct GpuPipeline<S> {
     weight_bytes: BTreeMap<Role, u64>,
     noise: Rc<NoiseKernel>,
     resident: Option<Rc<Resident>>,
+    /// The preview decoder steps are drawn with, uploaded with the decoder.
+    preview: Option<PreviewDecoder>,
     /// Loaded with the first start image; only `start` uses it.
     encoder: Option<Encoder>,
 }
@@ -95,6 +98,7 @@ impl<S: ByteSource> GpuPipeline<S> {
                 tokenizer: PromptTokenizer::of_role(stage.role, files.tokenizer(stage.role)?)?,
             });
         }
+        let preview = files.preview_decoder(found.autoencoder()).await?;
         let noise = Rc::new(NoiseKernel::new(&gpu));
         Ok(Self {
             gpu,
@@ -107,6 +111,7 @@ impl<S: ByteSource> GpuPipeline<S> {
             weight_bytes,
             noise,
             resident: None,
+            preview,
             encoder: None,
         })
     }
@@ -150,9 +155,15 @@ impl<S: ByteSource> GpuPipeline<S> {
                 &mut self.autoencoder_file,
             )
             .await?;
+            let preview = self
+                .preview
+                .as_ref()
+                .map(|preview| GpuPreview::new(gpu, preview))
+                .transpose()?;
             self.resident = Some(Rc::new(Resident {
                 transformer,
                 decoder,
+                preview,
             }));
         }
         if needs_encoder && self.encoder.is_none() {

@@ -8,4 +8,5 @@
 pub mod autoencoder;
 pub mod clip;
 pub mod flux1;
+pub mod preview;
 pub mod t5;

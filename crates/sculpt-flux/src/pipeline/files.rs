@@ -2,25 +2,31 @@
 
 use std::collections::BTreeMap;
 
-use super::{Manifest, ManifestError, ManifestFile, PipelineError};
+use super::{Manifest, ManifestError, ManifestFile, PREVIEW_KEY, PipelineError};
 use crate::checkpoint::{Checkpoint, ModelConfig, Role, check_layout, detect, naming_of};
 use crate::family::{Family, tokenizer_key};
 use crate::formats::TensorIndex;
+use crate::models::autoencoder::AutoEncoderConfig;
+use crate::models::preview::PreviewDecoder;
 
 /// A model's files: the family they make up, each model's weight files
 /// (any [`ByteSource`](crate::formats::ByteSource); one file per model, or
 /// the shards of a split checkpoint) and each text encoder's tokenizer.json
-/// bytes.
+/// bytes; and the model's own preview decoder, when it has one.
 pub struct ModelFiles<S> {
     pub family: Family,
     pub weights: BTreeMap<Role, Vec<S>>,
     pub tokenizers: BTreeMap<Role, Vec<u8>>,
+    /// A preview.safetensors ([`crate::models::preview`]): its name and
+    /// bytes. Without one, steps are previewed by the family's projection.
+    pub preview: Option<(String, Vec<u8>)>,
 }
 
 impl<S> ModelFiles<S> {
     /// The files a manifest names: each weight file opened as a source with
-    /// `open`, each tokenizer read whole with `read` (both may check the
-    /// file against the manifest's size and SHA-256 as they go).
+    /// `open`, each tokenizer and the preview read whole with `read` (both
+    /// may check the file against the manifest's size and SHA-256 as they
+    /// go).
     pub async fn of_manifest<E: From<ManifestError>>(
         manifest: &Manifest,
         mut open: impl AsyncFnMut(&ManifestFile) -> Result<S, E>,
@@ -46,10 +52,15 @@ impl<S> ModelFiles<S> {
             let bytes = read(file(&tokenizer_key(stage.role))?).await?;
             tokenizers.insert(stage.role, bytes);
         }
+        let preview = match manifest.files.get(PREVIEW_KEY) {
+            Some(file) => Some((file.path.clone(), read(file).await?)),
+            None => None,
+        };
         Ok(Self {
             family,
             weights,
             tokenizers,
+            preview,
         })
     }
 
@@ -78,6 +89,25 @@ impl<S> ModelFiles<S> {
             .ok_or_else(|| {
                 self.problem(format!("needs its {role}'s tokenizer, which was not given"))
             })
+    }
+
+    /// The preview decoder the model's steps are drawn with (see
+    /// [`PreviewDecoder::for_model`]).
+    pub(crate) async fn preview_decoder(
+        &self,
+        autoencoder: &AutoEncoderConfig,
+    ) -> Result<Option<PreviewDecoder>, PipelineError> {
+        let file = self
+            .preview
+            .as_ref()
+            .map(|(name, bytes)| (name.as_str(), bytes.as_slice()));
+        PreviewDecoder::for_model(
+            file,
+            autoencoder.z_channels,
+            autoencoder.pixels_per_latent(),
+        )
+        .await
+        .map_err(PipelineError::Config)
     }
 
     fn problem(&self, problem: String) -> PipelineError {

@@ -196,6 +196,7 @@ pub async fn sort_loose_files<S: ByteSource>(
                 .map(|(role, (_, bytes))| (role, bytes))
                 .collect(),
             family,
+            preview: None,
         },
         parts,
         ignored,

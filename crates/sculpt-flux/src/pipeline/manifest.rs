@@ -74,8 +74,13 @@ pub struct ManifestFile {
 
 /// The files by key: each model's under its role's key (`transformer`,
 /// `clip`…), each text encoder's tokenizer.json under `<role>_tokenizer`;
-/// exactly the keys its family's [`Family::file_keys`] lists.
+/// exactly the keys its family's [`Family::file_keys`] lists, and
+/// optionally [`PREVIEW_KEY`].
 pub type ManifestFiles = BTreeMap<String, ManifestFile>;
+
+/// The optional file of a model's own preview decoder
+/// ([`crate::models::preview`]), any family's.
+pub const PREVIEW_KEY: &str = "preview";
 
 /// Why a manifest cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +149,11 @@ impl Manifest {
                 keys.join(", ")
             )));
         }
-        if let Some(extra) = manifest.files.keys().find(|key| !keys.contains(key)) {
+        if let Some(extra) = manifest
+            .files
+            .keys()
+            .find(|key| !keys.contains(key) && *key != PREVIEW_KEY)
+        {
             return Err(invalid(format!(
                 "files.{extra}: a {} model has no such file (its files are {})",
                 family.name,

@@ -26,6 +26,7 @@ pub use loose_files::{
 };
 pub use manifest::{
     MANIFEST_VERSION, Manifest, ManifestError, ManifestFile, ManifestFiles, ManifestShift,
+    PREVIEW_KEY,
 };
 pub use memory::{DeviceLimits, MemoryPlan, PlanModels, StagePlan, plan_memory};
 pub use request::{DEFAULT_GUIDANCE, GenerateRequest, ImageStart, InitImage, RequestError};

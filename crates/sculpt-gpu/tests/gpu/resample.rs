@@ -50,3 +50,43 @@ async fn upsampling_needs_channels_height_width(gpu: &Gpu) {
     ));
 }
 gpu_test!(upsampling_needs_channels_height_width);
+
+/// Depth to space against candle-nn's `pixel_shuffle` (exact: a copy).
+async fn pixel_shuffle_spreads_channels_over_blocks(gpu: &Gpu) {
+    for (seed, (shape, factor)) in [
+        ([3, 1, 1], 1),
+        ([12, 2, 3], 2),
+        ([192, 8, 8], 8),
+        ([27, 5, 1], 3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let data = random(seed as u64, shape.iter().product(), 4.0);
+        let x = upload(gpu, &data, &shape);
+        let got = resample::pixel_shuffle(gpu, &x, factor).unwrap();
+        let [channels, height, width] = shape;
+        assert_eq!(
+            got.shape(),
+            [
+                channels / (factor * factor),
+                height * factor,
+                width * factor
+            ]
+        );
+        let want =
+            candle_nn::ops::pixel_shuffle(&cpu(&data, &[1, channels, height, width]), factor)
+                .unwrap();
+        assert_eq!(
+            download(gpu, &got).await,
+            cpu_values(&want),
+            "{shape:?} by {factor}"
+        );
+    }
+    let x = upload(gpu, &[1.0; 10 * 4], &[10, 2, 2]);
+    assert!(matches!(
+        resample::pixel_shuffle(gpu, &x, 2),
+        Err(GpuError::Shape(_))
+    ));
+}
+gpu_test!(pixel_shuffle_spreads_channels_over_blocks);

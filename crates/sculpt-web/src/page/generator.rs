@@ -17,7 +17,7 @@ use crate::{
         session::{Busy, Session},
         start_picker::StartPicker,
     },
-    protocol::{GenerateSettings, PageMessage, ShowLatent, ToEngine},
+    protocol::{GenerateSettings, PageMessage, Preview, ShowLatent, ToEngine},
     store::history::PastImage,
 };
 
@@ -181,7 +181,15 @@ fn read_settings() -> Result<GenerateSettings, String> {
         show: read_show(),
         image: None,
         t: None,
+        preview: read_preview(),
     })
+}
+
+/// Steps drawn fast by the preview decoder unless every one is asked for in
+/// full.
+fn read_preview() -> Preview {
+    let full = dom::element::<HtmlInputElement>("full-frames").is_ok_and(|input| input.checked());
+    if full { Preview::Full } else { Preview::Fast }
 }
 
 fn read_show() -> ShowLatent {

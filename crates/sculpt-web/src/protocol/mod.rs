@@ -16,6 +16,8 @@ mod run;
 #[cfg(target_arch = "wasm32")]
 pub use page_message::PageMessage;
 pub use run::{RUN_HISTORY_LIMIT, RunFrame, RunImage, RunLatent, RunSettings};
+/// How steps are drawn, on the wire as `"fast"` or `"full"`.
+pub use sculpt_flux::generation::Preview;
 
 use serde::{Deserialize, Serialize};
 
@@ -93,6 +95,13 @@ pub struct GenerateSettings {
     /// (image-to-image's strength: 1 is pure noise, the image ignored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t: Option<f64>,
+    /// How the steps before the last are drawn: `"fast"` (by the model's
+    /// preview decoder, as the generator page and the widget ask) or
+    /// `"full"` (each by the autoencoder; the default). The last step, and
+    /// so the image, is decoded in full either way, as is every frame asked
+    /// for on its own (`draw_run`, `noise_run`, a run's start).
+    #[serde(default)]
+    pub preview: Preview,
 }
 
 /// The built-in model's name, as the page picks it.

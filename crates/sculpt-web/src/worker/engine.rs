@@ -77,12 +77,13 @@ pub struct Engine {
 /// Calls a run operation generic over the backend with the engine's run
 /// and the screen of its device.
 macro_rules! on_run {
-    ($engine:expr, |$generation:ident, $screen:ident, $show:ident, $frames:ident| $body:expr) => {
+    ($engine:expr, |$generation:ident, $screen:ident, $show:ident, $preview:ident, $frames:ident| $body:expr) => {
         match (&mut $engine.run, &$engine.device) {
             (
                 Some(ActiveRun {
                     run: Run::Gpu($generation),
                     show: $show,
+                    preview: $preview,
                     frames: $frames,
                 }),
                 Device::Gpu { gpu, canvas },
@@ -94,6 +95,7 @@ macro_rules! on_run {
                 Some(ActiveRun {
                     run: Run::Cpu($generation),
                     show: $show,
+                    preview: $preview,
                     frames: $frames,
                 }),
                 Device::Cpu { canvas, .. },
@@ -243,24 +245,24 @@ impl Engine {
             }
             ToEngine::StartRun(settings) => self.start_run(settings, update).await,
             ToEngine::StepRun => {
-                on_run!(self, |generation, screen, show, frames| run::step(
-                    generation, screen, *show, frames
+                on_run!(self, |generation, screen, show, preview, frames| run::step(
+                    generation, screen, *show, *preview, frames
                 ))
             }
             ToEngine::DrawRun { step, show } => {
-                on_run!(self, |generation, screen, _show, frames| run::draw(
-                    generation, screen, step, show, frames
-                ))
+                on_run!(self, |generation, screen, _show, _preview, frames| {
+                    run::draw(generation, screen, step, show, frames)
+                })
             }
             ToEngine::NoiseRun { t } => {
-                on_run!(self, |generation, screen, _show, frames| run::noise(
-                    generation, screen, t, frames
-                ))
+                on_run!(self, |generation, screen, _show, _preview, frames| {
+                    run::noise(generation, screen, t, frames)
+                })
             }
             ToEngine::RestartRun { t } => {
-                on_run!(self, |generation, screen, _show, frames| run::restart(
-                    generation, screen, t, frames
-                ))
+                on_run!(self, |generation, screen, _show, _preview, frames| {
+                    run::restart(generation, screen, t, frames)
+                })
             }
             ToEngine::EndRun => {
                 self.run = None;
@@ -306,11 +308,12 @@ impl Engine {
         self.run = Some(ActiveRun {
             run: started,
             show: settings.generate.show,
+            preview: settings.generate.preview,
             frames: run::Readback::of(&settings),
         });
-        on_run!(self, |generation, screen, _show, frames| run::started(
-            generation, screen, frames
-        ))
+        on_run!(self, |generation, screen, _show, _preview, frames| {
+            run::started(generation, screen, frames)
+        })
     }
 
     /// After the GPU was lost: a new device on the same canvas. Models

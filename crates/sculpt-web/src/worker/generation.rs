@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use sculpt_flux::{
     cpu::CpuBackend,
-    generation::{Backend, Frame, Generation, Pipeline, Show},
+    generation::{Backend, Decode, Frame, Generation, Pipeline, Preview, Show},
     gpu::GpuBackend,
     pipeline::{GenerateRequest, ImageStart, InitImage},
 };
@@ -28,9 +28,14 @@ pub trait Screen<B: Backend> {
     /// Sizes the screen for `width` × `height` frames.
     fn prepare(&self, width: usize, height: usize) -> Result<(), String>;
 
-    /// Draws `latent` (one of `generation`'s) and waits until the work is
-    /// done.
-    async fn draw(&self, generation: &Generation<B>, latent: &B::Latent) -> Result<(), String>;
+    /// Draws `latent` (one of `generation`'s) by the decoder `decode` names
+    /// and waits until the work is done.
+    async fn draw(
+        &self,
+        generation: &Generation<B>,
+        latent: &B::Latent,
+        decode: Decode,
+    ) -> Result<(), String>;
 
     /// Gives the worker's event loop a turn (and the page time to show what
     /// was drawn) where computing does not already.
@@ -57,8 +62,11 @@ impl Screen<GpuBackend> for GpuScreen<'_> {
         &self,
         generation: &Generation<GpuBackend>,
         latent: &Tensor,
+        decode: Decode,
     ) -> Result<(), String> {
-        let image = generation.decode(latent).map_err(|e| e.to_string())?;
+        let image = generation
+            .render(latent, decode)
+            .map_err(|e| e.to_string())?;
         self.canvas.show(self.gpu, &image)?;
         work_done(self.gpu).await;
         Ok(())
@@ -84,9 +92,10 @@ impl Screen<CpuBackend> for Canvas2d {
         &self,
         generation: &Generation<CpuBackend>,
         latent: &<CpuBackend as Backend>::Latent,
+        decode: Decode,
     ) -> Result<(), String> {
         let frame = generation
-            .frame_of(latent)
+            .frame_by(latent, decode)
             .await
             .map_err(|e| e.to_string())?;
         Canvas2d::draw(self, &frame)
@@ -137,7 +146,7 @@ pub async fn run<P: Pipeline, S: Screen<P::Backend>>(
             return Ok(FromEngine::Cancelled { steps: steps_done });
         }
         let step_started = now_ms();
-        let drawn = draw_next_step(screen, &mut generation, controls).await;
+        let drawn = draw_next_step(screen, &mut generation, settings.preview, controls).await;
         // A lost device explains any failure better than the failure itself.
         if let Some(reason) = screen.lost() {
             return Err(format!(
@@ -236,6 +245,7 @@ fn generated(
 async fn draw_next_step<B: Backend>(
     screen: &impl Screen<B>,
     generation: &mut Generation<B>,
+    preview: Preview,
     controls: &Controls,
 ) -> Result<Option<sculpt_flux::generation::StepInfo>, String> {
     let Some(step) = generation.step().map_err(|e| e.to_string())? else {
@@ -244,7 +254,8 @@ async fn draw_next_step<B: Backend>(
     let latent = chosen(generation, controls.show.get(), |show| {
         generation.latent(show)
     })?;
-    screen.draw(generation, &latent).await?;
+    let decode = preview.decode_for_step(generation.finished());
+    screen.draw(generation, &latent, decode).await?;
     Ok(Some(step))
 }
 

@@ -7,7 +7,7 @@
 
 use sculpt_flux::{
     cpu::CpuBackend,
-    generation::{Backend, Generation, Show},
+    generation::{Backend, Decode, Generation, Preview, Show},
     gpu::GpuBackend,
     pipeline::GenerateRequest,
 };
@@ -24,11 +24,13 @@ pub enum Run {
     Cpu(Box<Generation<CpuBackend>>),
 }
 
-/// The run a page started, which latent its steps show on the canvas, and
-/// which it sends back as pixels instead (none: it draws on the canvas).
+/// The run a page started, which latent its steps show on the canvas, how
+/// they are decoded, and which it sends back as pixels instead (none: it
+/// draws on the canvas).
 pub struct ActiveRun {
     pub run: Run,
     pub show: ShowLatent,
+    pub preview: Preview,
     pub frames: Readback,
 }
 
@@ -75,7 +77,7 @@ pub async fn started<B: Backend>(
     let frames = show_noisy(generation, frames, start).await?;
     if frames.is_empty() {
         screen.prepare(width, height)?;
-        screen.draw(generation, start).await?;
+        screen.draw(generation, start, Decode::Full).await?;
     }
     Ok(FromEngine::RunStarted {
         schedule: generation.schedule().to_vec(),
@@ -95,6 +97,7 @@ pub async fn step<B: Backend>(
     generation: &mut Generation<B>,
     screen: &impl Screen<B>,
     show: ShowLatent,
+    preview: Preview,
     frames: &Readback,
 ) -> Result<FromEngine, String> {
     let started = now_ms();
@@ -104,7 +107,8 @@ pub async fn step<B: Backend>(
             generation.step_count()
         ));
     };
-    let frames = present(generation, screen, show, frames, |show| {
+    let decode = preview.decode_for_step(generation.finished());
+    let frames = present(generation, screen, show, frames, decode, |show| {
         generation.latent(show)
     })
     .await?;
@@ -128,7 +132,7 @@ pub async fn draw<B: Backend>(
 ) -> Result<FromEngine, String> {
     let (frames, t) = match step {
         None => (
-            present(generation, screen, show, frames, |show| {
+            present(generation, screen, show, frames, Decode::Full, |show| {
                 generation.latent(show)
             })
             .await?,
@@ -148,8 +152,10 @@ pub async fn draw<B: Backend>(
                     )
                 }
             })?;
-            let frames =
-                present(generation, screen, show, frames, |show| record.latent(show)).await?;
+            let frames = present(generation, screen, show, frames, Decode::Full, |show| {
+                record.latent(show)
+            })
+            .await?;
             (frames, record.t)
         }
     };
@@ -171,7 +177,7 @@ pub async fn noise<B: Backend>(
     let noised = generation.forward(t).map_err(|e| e.to_string())?;
     let frames = show_noisy(generation, frames, &noised).await?;
     if frames.is_empty() {
-        screen.draw(generation, &noised).await?;
+        screen.draw(generation, &noised, Decode::Full).await?;
     }
     Ok(FromEngine::RunDrawn {
         step: None,
@@ -194,23 +200,24 @@ pub async fn restart<B: Backend>(
 
 /// Draws the latent `show` names on the canvas, or, when the run sends
 /// pixels back, decodes each latent `frames` names (`stored` finds the
-/// latents the step keeps).
+/// latents the step keeps), by the decoder `decode` names.
 async fn present<'a, B: Backend>(
     generation: &'a Generation<B>,
     screen: &impl Screen<B>,
     show: ShowLatent,
     frames: &Readback,
+    decode: Decode,
     stored: impl Fn(Show) -> &'a B::Latent,
 ) -> Result<Vec<RunFrame>, String> {
     if frames.shows.is_empty() {
         let latent = chosen(generation, show, &stored)?;
-        screen.draw(generation, &latent).await?;
+        screen.draw(generation, &latent, decode).await?;
         return Ok(Vec::new());
     }
     let mut read = Vec::with_capacity(frames.shows.len());
     for &show in &frames.shows {
         let latent = chosen(generation, show, &stored)?;
-        read.push(pixels(generation, show, &latent, frames.latents).await?);
+        read.push(pixels(generation, show, &latent, frames.latents, decode).await?);
     }
     Ok(read)
 }
@@ -227,7 +234,14 @@ async fn show_noisy<B: Backend>(
         return Ok(Vec::new());
     }
     Ok(vec![
-        pixels(generation, ShowLatent::Current, latent, frames.latents).await?,
+        pixels(
+            generation,
+            ShowLatent::Current,
+            latent,
+            frames.latents,
+            Decode::Full,
+        )
+        .await?,
     ])
 }
 
@@ -237,9 +251,10 @@ async fn pixels<B: Backend>(
     show: ShowLatent,
     latent: &B::Latent,
     with_latent: bool,
+    decode: Decode,
 ) -> Result<RunFrame, String> {
     let frame = generation
-        .frame_of(latent)
+        .frame_by(latent, decode)
         .await
         .map_err(|e| e.to_string())?;
     let latent = if with_latent {

@@ -38,8 +38,8 @@ use crate::{
         start_image::{self as source, Sample, SourceImage},
     },
     protocol::{
-        BUILT_IN_MODEL, GenerateSettings, PageMessage, RUN_HISTORY_LIMIT, RunFrame, RunImage,
-        RunSettings, ShowLatent, StoredModel, ToEngine,
+        BUILT_IN_MODEL, GenerateSettings, PageMessage, Preview, RUN_HISTORY_LIMIT, RunFrame,
+        RunImage, RunSettings, ShowLatent, StoredModel, ToEngine,
     },
 };
 use address::View;
@@ -444,6 +444,9 @@ impl Visualizer {
                             rgba,
                         }),
                         t: Some(spec.t),
+                        // Every step's pictures are kept to be inspected
+                        // and scrubbed: each is decoded in full.
+                        preview: Preview::Full,
                     },
                     history: spec.key.steps.min(RUN_HISTORY_LIMIT),
                     // All three pictures of each step.
