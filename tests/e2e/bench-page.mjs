@@ -3,7 +3,10 @@
 // WebGPU, so the engine's CPU fallback) and time a generation with the
 // built-in model. Prints Markdown for BENCHMARKS.md.
 //
-//   SCULPT_DIST=target/bench-dist node tests/e2e/bench-page.mjs [steps] [runs] [webgpu|cpu] [fast|full]
+//   SCULPT_DIST=target/bench-dist node tests/e2e/bench-page.mjs [steps] [runs] [webgpu|cpu|auto] [fast|full]
+//
+// `webgpu` chooses WebGPU in the page's settings; `auto` leaves the page to
+// pick its engine with WebGPU (SwiftShader) on offer, as a visitor's would.
 //
 // The last says how the steps before the last are drawn: by the preview
 // decoder (fast, the page's default) or each decoded in full.
@@ -13,12 +16,14 @@ import { servePage, openBrowser, noWebgpuFlags, webgpuFlags } from './harness.mj
 const steps = Number(process.argv[2] ?? 20);
 const runs = Number(process.argv[3] ?? 2);
 const backend = process.argv[4] ?? 'webgpu';
-if (!['webgpu', 'cpu'].includes(backend)) throw new Error(`unknown backend ${backend}: webgpu or cpu`);
+if (!['webgpu', 'cpu', 'auto'].includes(backend)) throw new Error(`unknown backend ${backend}: webgpu, cpu or auto`);
 const preview = process.argv[5] ?? 'fast';
 if (!['fast', 'full'].includes(preview)) throw new Error(`unknown preview ${preview}: fast or full`);
 
 const server = await servePage();
-const browser = await openBrowser({ flags: backend === 'cpu' ? noWebgpuFlags : webgpuFlags });
+const browser = await openBrowser(backend === 'cpu'
+  ? { flags: noWebgpuFlags }
+  : { flags: webgpuFlags, engine: backend === 'auto' ? null : 'webgpu' });
 try {
   const { page } = browser;
   const rows = [];
@@ -58,9 +63,11 @@ try {
     const sorted = [...stepMs].sort((a, b) => a - b);
     rows.push({ run, ready, firstStep, median: sorted[Math.floor(sorted.length / 2)], total });
   }
-  const engine = backend === 'cpu'
-    ? 'without WebGPU: the CPU fallback (candle in wasm with SIMD, one thread)'
-    : '(WebGPU on SwiftShader)';
+  const engine = {
+    cpu: 'without WebGPU: the CPU fallback (candle in wasm with SIMD, one thread)',
+    webgpu: '(WebGPU on SwiftShader, chosen in the settings)',
+    auto: `with WebGPU on SwiftShader on offer and the engine left to the page (it chose ${await page.getAttribute('html', 'data-backend') ?? 'webgpu'})`,
+  }[backend];
   const frames = preview === 'full' ? 'every step decoded in full' : 'steps drawn by the preview decoder';
   console.log(`Built-in model, 64 × 64, ${steps} steps, headless Chromium ${engine}; ${frames}.`);
   console.log('Run 1 starts with an empty browser cache; later runs reload the page in the same browser.\n');

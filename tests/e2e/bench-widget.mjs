@@ -26,7 +26,9 @@ const files = await servePage(undefined, {
     servedBytes += bytes;
   },
 });
-const script = `<script type="module" src="${files.url}sculpt-widget.js"></script>`;
+// SwiftShader is software: on WebGPU's flags the widget would pick the CPU by itself.
+const insist = backend === 'webgpu' ? '?engine=webgpu' : '';
+const script = `<script type="module" src="${files.url}sculpt-widget.js${insist}"></script>`;
 const element = (seed, loading) =>
   `<sculpt-image id="w${seed}" prompt="a yellow star on a blue background" seed="${seed}" steps="${steps}" loading="${loading}"></sculpt-image>`;
 const posts = {

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  servePage, openBrowser, noWebgpuFlags, waitForEngine, assertNoError, downloadedPixels, differingBytes,
+  servePage, openBrowser, noWebgpuFlags, webgpuFlags, waitForEngine, assertNoError, downloadedPixels, differingBytes,
 } from './harness.mjs';
 
 let server;
@@ -143,6 +143,42 @@ test('on the CPU, cancel stops a generation after the current step', async () =>
     assert.match(await page.textContent('#progress'), /Cancelled after \d+ steps/);
     const steps = Number(await page.getAttribute('#frame', 'data-steps'));
     assert.ok(steps < 50, `ran all ${steps} steps`);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('where WebGPU renders in software the page picks the CPU engine by itself, says why, and the setting overrides it', async () => {
+  // WebGPU's flags: SwiftShader, Chromium's software WebGPU, with the page's setting left alone.
+  const browser = await openBrowser({ flags: webgpuFlags, engine: null });
+  try {
+    const { page, problems } = browser;
+    await page.goto(server.url);
+    await waitForEngine(page);
+    const fallback = await page.evaluate(async () => (await navigator.gpu.requestAdapter())?.info.isFallbackAdapter);
+    assert.equal(fallback, true, 'the premise: this WebGPU adapter is a software fallback');
+    assert.equal(await page.getAttribute('html', 'data-backend'), 'cpu');
+    assert.equal(await page.inputValue('#engine'), 'auto');
+    assert.equal(await page.textContent('#backend-notice'),
+      'Running on the CPU engine: WebGPU here renders in software (google swiftshader), which is slower ' +
+      'here than the CPU engine; choose WebGPU under "About this device" to use it anyway.');
+
+    // Choosing WebGPU restarts the page on it (SwiftShader), and is kept.
+    await page.click('#about-summary');
+    await Promise.all([page.waitForEvent('load'), page.selectOption('#engine', 'webgpu')]);
+    await waitForEngine(page);
+    assert.equal(await page.getAttribute('html', 'data-backend'), null);
+    assert.equal(await page.isVisible('#backend-notice'), false);
+    assert.equal(await page.inputValue('#engine'), 'webgpu');
+    assert.match(await page.textContent('#device-info'), /swiftshader/i);
+
+    // Choosing the CPU says so.
+    await page.click('#about-summary');
+    await Promise.all([page.waitForEvent('load'), page.selectOption('#engine', 'cpu')]);
+    await waitForEngine(page);
+    assert.equal(await page.getAttribute('html', 'data-backend'), 'cpu');
+    assert.match(await page.textContent('#backend-notice'), /^Running on the CPU engine, as chosen under "About this device"/);
+    assert.deepEqual(problems, []);
   } finally {
     await browser.close();
   }

@@ -104,8 +104,10 @@ export async function servePage(
 /**
  * Starts Chromium with a fresh profile; resolves to { browser, context, page, close }.
  * Console errors and page crashes are collected in `problems` for the test to report.
+ * `engine` presets the page's Engine setting (`auto`, `webgpu`, `cpu`; `null`: left alone, so `auto`);
+ * with WebGPU's flags it is `webgpu` unless said otherwise.
  */
-export async function openBrowser({ flags = webgpuFlags } = {}) {
+export async function openBrowser({ flags = webgpuFlags, engine = flags === webgpuFlags ? 'webgpu' : undefined } = {}) {
   const profile = await mkdtemp(path.join(tmpdir(), 'sculpt-e2e-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromeOptions.binary,
@@ -113,6 +115,18 @@ export async function openBrowser({ flags = webgpuFlags } = {}) {
     args: flags.filter((flag) => !flag.startsWith('--headless')),
     viewport: { width: 1000, height: 800 },
   });
+  // The page's "Engine" setting. SwiftShader is a software renderer, where
+  // the page would pick the CPU engine by itself: tests of the WebGPU path
+  // choose WebGPU, as a user can under "About this device".
+  if (engine) {
+    await context.addInitScript((engine) => {
+      try {
+        if (localStorage.getItem('sculpt-engine') === null) localStorage.setItem('sculpt-engine', engine);
+      } catch {
+        // An opaque origin (about:blank) has no storage.
+      }
+    }, engine);
+  }
   const page = context.pages()[0] ?? (await context.newPage());
   const problems = [];
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));

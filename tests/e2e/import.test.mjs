@@ -124,6 +124,7 @@ test('files are checked and planned, imported, generated with, and still there o
     // The plan is for FLUX's default size, before anything is stored.
     assert.match(await page.textContent('#import-check'), /Memory plan for 1024×1024/);
     assert.match(await page.textContent('#import-plan'), /Peak/);
+    assert.match(await page.textContent('#import-plan'), /Step previews/);
     assert.match(await page.textContent('#import-verdict'), /It fits/);
     assert.equal(await page.inputValue('#import-name'), 'transformer');
     assert.equal((await storedChunks(page, 'transformer')).keys.length, 0);

@@ -27,13 +27,17 @@ const STEPS = 2;
 /**
  * Opens the site (for its origin), then starts a second engine worker on a
  * canvas of the test's own, with `window.engine.request(message)` resolving
- * to the request's reply (progress messages are skipped).
+ * to the request's reply (progress messages are skipped). With WebGPU's
+ * flags the attach asks for WebGPU (SwiftShader renders in software, where
+ * `auto` would pick the CPU engine); first, an engine name the worker does
+ * not know is refused in words.
  */
 async function startEngine(flags) {
+  const engine = flags === webgpuFlags ? 'webgpu' : undefined;
   const browser = await openBrowser({ flags });
   const { page } = browser;
   await page.goto(server.url);
-  const ready = await page.evaluate(async () => {
+  const ready = await page.evaluate(async (engine) => {
     const canvas = document.createElement('canvas');
     canvas.id = 'run-canvas';
     document.body.append(canvas);
@@ -55,8 +59,14 @@ async function startEngine(flags) {
       });
     window.engine = { request, replies };
     await new Promise((resolve) => worker.addEventListener('sculpt-loaded', resolve, { once: true }));
+    const spare = new OffscreenCanvas(1, 1);
+    const refused = await request({ type: 'attach', canvas: spare, engine: 'gpu' }, [spare]);
     const offscreen = canvas.transferControlToOffscreen();
-    return request({ type: 'attach', canvas: offscreen }, [offscreen]);
+    return { refused, ready: await request({ type: 'attach', canvas: offscreen, engine }, [offscreen]) };
+  }, engine).then(({ refused, ready }) => {
+    assert.equal(refused.type, 'failed');
+    assert.match(refused.message, /engine field of an attach message must be "auto", "webgpu" or "cpu"/);
+    return ready;
   });
   assert.equal(ready.type, 'ready', JSON.stringify(ready));
   return { ...browser, backend: ready.backend };

@@ -20,6 +20,14 @@ const SHOWS = { x_t: 'current', x0: 'predicted_clean' };
 const SIZES = [64, 128];
 /** How the steps before the last are drawn (the last is always decoded in full). */
 const PREVIEWS = ['fast', 'full'];
+/**
+ * Which engine the page's widgets share, from this script's address
+ * (`sculpt-widget.js?engine=webgpu`): `auto` (the default) runs on WebGPU
+ * with a GPU and on the CPU engine where WebGPU is missing or renders in
+ * software; `webgpu` and `cpu` insist.
+ */
+const ENGINES = ['auto', 'webgpu', 'cpu'];
+const ENGINE = new URL(import.meta.url).searchParams.get('engine') ?? 'auto';
 const MAX_STEPS = 100;
 const MAX_SEED = 4294967295;
 
@@ -67,6 +75,10 @@ class Engine {
   }
 
   #startWorker(resolve, reject) {
+    if (!ENGINES.includes(ENGINE)) {
+      reject(new Error(`sculpt-widget.js?engine= must be ${ENGINES.join(', ')}, not "${ENGINE}"`));
+      return;
+    }
     const script = new URL('sculpt-worker.js', folder).href;
     const wasm = new URL('sculpt-worker_bg.wasm', folder).href;
     try {
@@ -99,7 +111,7 @@ class Engine {
           // The engine draws nothing itself for the widget: each step comes
           // back as pixels. It still needs a canvas to start its device.
           const canvas = new OffscreenCanvas(1, 1);
-          this.#worker.postMessage({ type: 'attach', canvas, base: folder.href }, [canvas]);
+          this.#worker.postMessage({ type: 'attach', canvas, base: folder.href, engine: ENGINE }, [canvas]);
           break;
         }
         case 'ready':

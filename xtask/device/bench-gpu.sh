@@ -12,7 +12,9 @@
 # Arguments go to `sculpt bench kernels` (e.g. --quick, --only linear).
 # Results land in $OUT (or target/bench): the GPU's name and clocks, `sculpt
 # info`, and the benchmark's Markdown, for BENCHMARKS.md with the card's
-# fp32 peak and memory bandwidth.
+# fp32 peak and memory bandwidth; then the built-in model's stages (a step,
+# its frame by the preview decoder and by the full one) as Markdown and as
+# JSON (`sculpt bench stages --json`).
 set -uo pipefail
 out=${OUT:-target/bench}
 mkdir -p "$out"
@@ -32,3 +34,5 @@ if command -v nvidia-smi >/dev/null; then
 fi
 "$sculpt" info 2>&1 | tee "$out/info.txt" || exit 1
 "$sculpt" bench kernels "$@" 2>&1 | tee "$out/kernels.md"
+"$sculpt" bench stages --steps 8 2>&1 | tee "$out/stages.md"
+"$sculpt" bench stages --steps 8 --json > "$out/stages.json" 2> "$out/stages.err"

@@ -73,6 +73,7 @@ pub fn page(root: &Path) -> anyhow::Result<()> {
         ("bench-page.mjs", "20", "2", "webgpu", "full"),
         ("bench-page.mjs", "8", "2", "cpu", "fast"),
         ("bench-page.mjs", "8", "2", "cpu", "full"),
+        ("bench-page.mjs", "8", "2", "auto", "fast"),
         ("bench-visualizer.mjs", "4", "100", "webgpu", ""),
         ("bench-visualizer.mjs", "8", "100", "cpu", ""),
         ("bench-widget.mjs", "4", "1", "webgpu", ""),

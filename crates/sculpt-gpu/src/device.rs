@@ -428,6 +428,19 @@ impl DeviceReport {
         }
     }
 
+    /// Whether the adapter renders in software on the CPU: the browser's
+    /// fallback adapter (`GPUAdapterInfo.isFallbackAdapter`, which wgpu
+    /// reports as a CPU device), or a software driver known by name
+    /// (SwiftShader, llvmpipe, lavapipe, Windows' Basic Render Driver) where
+    /// the browser does not say. Such an adapter computes on the same cores
+    /// as the CPU engine, through more layers.
+    pub fn is_software(&self) -> bool {
+        const SOFTWARE: [&str; 4] = ["swiftshader", "llvmpipe", "lavapipe", "basic render"];
+        let name = self.adapter_name.to_lowercase();
+        self.device_type == format!("{:?}", wgpu::DeviceType::Cpu)
+            || SOFTWARE.iter().any(|software| name.contains(software))
+    }
+
     /// Label/value rows, in display order; the page and the CLI both print these.
     pub fn rows(&self) -> Vec<(&'static str, String)> {
         let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
@@ -528,6 +541,25 @@ mod tests {
         assert_eq!(format_bytes(268_435_456 + 1), "256.00 MiB");
         assert_eq!(format_bytes(3 << 29), "1.50 GiB");
         assert_eq!(format_bytes(16_486_400), "15.72 MiB");
+    }
+
+    #[test]
+    fn software_adapters_are_known_by_type_or_by_name() {
+        let report = |name: &str, device_type: wgpu::DeviceType| {
+            let info = wgpu::AdapterInfo {
+                name: name.into(),
+                device_type,
+                ..wgpu::AdapterInfo::new(wgpu::DeviceType::Other, wgpu::Backend::Noop)
+            };
+            DeviceReport::new(&info, wgpu::Features::empty(), &wgpu::Limits::defaults())
+        };
+        // Chromium's SwiftShader: a fallback adapter named by vendor and architecture.
+        assert!(report("google swiftshader", wgpu::DeviceType::Cpu).is_software());
+        assert!(report("google swiftshader", wgpu::DeviceType::Other).is_software());
+        assert!(report("llvmpipe (LLVM 15.0.6, 256 bits)", wgpu::DeviceType::Cpu).is_software());
+        assert!(report("", wgpu::DeviceType::Cpu).is_software());
+        assert!(!report("NVIDIA H100", wgpu::DeviceType::DiscreteGpu).is_software());
+        assert!(!report("apple m3", wgpu::DeviceType::Other).is_software());
     }
 
     #[test]

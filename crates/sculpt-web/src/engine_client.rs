@@ -8,7 +8,7 @@ use std::{cell::RefCell, rc::Rc};
 use wasm_bindgen::{JsCast, closure::Closure};
 use web_sys::{ErrorEvent, HtmlCanvasElement, MessageEvent, Worker};
 
-use crate::protocol::{FromEngine, PageMessage};
+use crate::protocol::{EngineChoice, FromEngine, PageMessage};
 
 /// The worker script trunk writes next to index.html for the
 /// `sculpt-worker` binary (`data-loader-shim`).
@@ -21,11 +21,12 @@ pub struct EngineClient {
 }
 
 impl EngineClient {
-    /// Starts the engine and gives it `canvas` to draw on (from now on only
-    /// the engine draws there). Every reply, and a failure to load the
-    /// engine at all, reaches `on_reply`.
+    /// Starts the engine `engine` names and gives it `canvas` to draw on
+    /// (from now on only the engine draws there). Every reply, and a failure
+    /// to load the engine at all, reaches `on_reply`.
     pub fn start(
         canvas: &HtmlCanvasElement,
+        engine: EngineChoice,
         on_reply: impl Fn(FromEngine) + 'static,
     ) -> Result<Self, String> {
         let worker = Worker::new(WORKER_SCRIPT)
@@ -49,9 +50,13 @@ impl EngineClient {
                 });
                 match reply {
                     FromEngine::Loaded => {
+                        let attach = |canvas| PageMessage::Attach {
+                            canvas,
+                            base: None,
+                            engine,
+                        };
                         if let Some(canvas) = offscreen.borrow_mut().take()
-                            && let Err(message) =
-                                post(&worker, &PageMessage::Attach { canvas, base: None })
+                            && let Err(message) = post(&worker, &attach(canvas))
                         {
                             on_reply(FromEngine::Unavailable { message });
                         }

@@ -4,8 +4,10 @@
 //!
 //! Stages run one after another: the text encoders, each loaded, run and
 //! dropped before the next, then the transformer denoises with the autoencoder beside it (it draws
-//! the step previews and, for image-to-image, encodes the start image).
-//! So the peak is the larger of the two phases.
+//! the final image and, for image-to-image, encodes the start image). Between two steps the preview
+//! decoder draws the step: a convolution and depth to space whose activations are two images'
+//! planes, far below a step's, so previews add nothing to the peak; the full decoder's activations
+//! are needed once, at the end. So the peak is the larger of the two phases.
 //!
 //! Activation sizes are estimates of the live f32 tensors at a stage's
 //! widest point (its formula is stated where it is computed); weights are
@@ -65,6 +67,9 @@ pub struct MemoryPlan {
     pub height: usize,
     pub stages: Vec<StagePlan>,
     pub limits: DeviceLimits,
+    /// A step preview's activations: the latent, the convolution's output
+    /// and the image (see [`crate::models::preview`]).
+    pub preview_bytes: u64,
     /// The most the stages hold at once (see the module documentation).
     pub peak_bytes: u64,
     /// Why the plan does not fit; empty when it does.
@@ -169,11 +174,19 @@ pub fn plan_memory(
         .map(|s| s.weight_bytes + s.activation_bytes)
         .max()
         .unwrap_or(0);
+    // A preview's convolution writes 3·f² values per latent pixel, as many
+    // as the image's planes, then the image itself.
+    let preview_bytes = {
+        let scale = autoencoder_config.pixels_per_latent() as u64;
+        let latent = autoencoder_config.z_channels as u64 * (w / scale) * (h / scale);
+        (latent + 2 * 3 * w * h) * F32
+    };
     let image_phase = transformer.weight_bytes
         + autoencoder.weight_bytes
         + transformer
             .activation_bytes
-            .max(autoencoder.activation_bytes);
+            .max(autoencoder.activation_bytes)
+            .max(preview_bytes);
     let peak_bytes = text_phase.max(image_phase);
     let mut stages = text_stages;
     stages.extend([transformer, autoencoder]);
@@ -204,6 +217,7 @@ pub fn plan_memory(
         height,
         stages,
         limits,
+        preview_bytes,
         peak_bytes,
         problems,
     }
@@ -298,6 +312,11 @@ impl fmt::Display for MemoryPlan {
         }
         writeln!(
             f,
+            "  step previews: activations {}",
+            format_bytes(self.preview_bytes)
+        )?;
+        writeln!(
+            f,
             "  peak (one phase at a time): {}",
             format_bytes(self.peak_bytes)
         )?;
@@ -365,6 +384,16 @@ mod tests {
         assert_eq!(ae.largest_activation, 1024 * 1024 * 256 * 4);
         assert_eq!(ae.activation_bytes, 4 * 1024 * 1024 * 256 * 4);
         assert!(plan.fits(), "{plan}");
+        // A step preview: the 16 × 128² latent, then 192 × 128² values and
+        // the 3 × 1024² image (25 MiB), below a step's activations, so the
+        // peak is the same as without previews.
+        assert_eq!(
+            plan.preview_bytes,
+            (16 * 128 * 128 + 2 * 3 * 1024 * 1024) * 4
+        );
+        assert!(plan.preview_bytes < dit.activation_bytes);
+        let denoising = (1 << 30) + (1 << 20) + ae.activation_bytes.max(dit.activation_bytes);
+        assert_eq!(plan.peak_bytes, denoising);
 
         // WebGPU's default 128 MiB binding: the autoencoder cuts that tensor
         // into 8 slices of 32 channels (128 MiB each); the MLPs run on 2730

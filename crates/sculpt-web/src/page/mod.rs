@@ -7,6 +7,7 @@
 
 mod device_panel;
 mod dom;
+mod engine_choice;
 mod generator;
 mod handoff;
 mod history;
@@ -25,7 +26,7 @@ use web_sys::HtmlCanvasElement;
 
 use crate::{
     engine_client::EngineClient,
-    protocol::{Backend, FromEngine, ToEngine},
+    protocol::{Backend, CPU_BY_CHOICE, FromEngine, SOFTWARE_WEBGPU, ToEngine, WHY_NOT_WEBGPU},
 };
 use device_panel::DevicePanel;
 use generator::Generator;
@@ -57,13 +58,23 @@ fn keep_for_offline() {
     });
 }
 
-/// Says, visibly and for good, that generation runs on the CPU fallback.
-fn show_cpu_notice() {
+/// Says, visibly and for good, that generation runs on the CPU engine, and
+/// why in one line: WebGPU missing, rendering in software, or the CPU
+/// chosen (`reason` is the engine's "Why not WebGPU").
+fn show_cpu_notice(reason: Option<&str>) {
+    let text = match reason {
+        Some(reason) if reason.starts_with(SOFTWARE_WEBGPU) => {
+            format!("Running on the CPU engine: {reason}.")
+        }
+        Some(CPU_BY_CHOICE) => "Running on the CPU engine, as chosen under \"About this \
+                                device\". Only the built-in model runs."
+            .to_string(),
+        _ => "No WebGPU here: running on the CPU, slower than on a GPU (each step's \
+              time is shown below). Only the built-in model runs."
+            .to_string(),
+    };
     if let Ok(notice) = dom::element::<web_sys::HtmlElement>("backend-notice") {
-        notice.set_text_content(Some(
-            "No WebGPU here: running on the CPU, slower than on a GPU (each step's \
-             time is shown below). Only the built-in model runs.",
-        ));
+        notice.set_text_content(Some(&text));
         notice.set_hidden(false);
     }
     let _ = dom::document()
@@ -99,7 +110,10 @@ fn run() -> Result<(), String> {
         session: Rc::clone(&session),
     };
     // The engine's reply handler owns the shell: both live as long as the page.
-    let engine = EngineClient::start(&canvas, move |reply| shell.on_reply(reply))?;
+    engine_choice::wire()?;
+    let engine = EngineClient::start(&canvas, engine_choice::stored(), move |reply| {
+        shell.on_reply(reply)
+    })?;
     session.set_engine(engine);
     history::wire()?;
     history::show_kept();
@@ -112,7 +126,11 @@ impl Shell {
         match reply {
             FromEngine::Ready { device, backend } => {
                 if backend == Backend::Cpu {
-                    show_cpu_notice();
+                    let reason = device
+                        .iter()
+                        .find(|(label, _)| label == WHY_NOT_WEBGPU)
+                        .map(|(_, reason)| reason.as_str());
+                    show_cpu_notice(reason);
                 }
                 if let Err(message) = self.device.show_device(&device, backend) {
                     dom::show_error(&message);

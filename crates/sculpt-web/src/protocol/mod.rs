@@ -123,6 +123,49 @@ pub enum ShowLatent {
     PredictedNoise,
 }
 
+/// Which engine a page asks for when it starts one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineChoice {
+    /// The faster here: WebGPU on a GPU; the CPU engine where WebGPU is
+    /// missing or renders in software (SwiftShader, llvmpipe), which
+    /// computes on the same cores as the CPU engine through more layers.
+    #[default]
+    Auto,
+    /// WebGPU wherever the browser offers it, software or not (imported
+    /// FLUX models need it).
+    Webgpu,
+    /// The CPU engine (the built-in model only).
+    Cpu,
+}
+
+impl EngineChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineChoice::Auto => "auto",
+            EngineChoice::Webgpu => "webgpu",
+            EngineChoice::Cpu => "cpu",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [EngineChoice::Auto, EngineChoice::Webgpu, EngineChoice::Cpu]
+            .into_iter()
+            .find(|choice| choice.name() == name)
+    }
+}
+
+/// The label of the CPU engine's reason among `ready`'s device rows.
+pub const WHY_NOT_WEBGPU: &str = "Why not WebGPU";
+
+/// The CPU engine's reason (the [`WHY_NOT_WEBGPU`] row of `ready`'s
+/// device) when the page chose it.
+pub const CPU_BY_CHOICE: &str = "the CPU engine was chosen under \"About this device\"";
+
+/// How the CPU engine's reason begins when `auto` found WebGPU rendering in
+/// software.
+pub const SOFTWARE_WEBGPU: &str = "WebGPU here renders in software";
+
 /// Where the engine computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

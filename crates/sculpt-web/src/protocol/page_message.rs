@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{File, OffscreenCanvas};
 
-use super::ToEngine;
+use super::{EngineChoice, ToEngine};
 use crate::sources::ImportFiles;
 
 /// A message from a page, typed.
@@ -31,6 +31,8 @@ pub enum PageMessage {
     Attach {
         canvas: OffscreenCanvas,
         base: Option<String>,
+        /// Which engine to start (`engine`: `"auto"` when absent).
+        engine: EngineChoice,
     },
     /// Reads the files' headers, sorts them into the model's parts and plans
     /// the device's memory, answering [`super::FromEngine::FilesChecked`]
@@ -67,6 +69,9 @@ struct Carrier {
     #[serde(default, with = "serde_wasm_bindgen::preserve")]
     #[serde(skip_serializing_if = "JsValue::is_undefined")]
     base: JsValue,
+    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    #[serde(skip_serializing_if = "JsValue::is_undefined")]
+    engine: JsValue,
 }
 
 impl PageMessage {
@@ -77,12 +82,17 @@ impl PageMessage {
                 return serde_wasm_bindgen::to_value(request)
                     .map_err(|e| format!("cannot encode a request for the engine: {e}"));
             }
-            PageMessage::Attach { canvas, base } => Carrier {
+            PageMessage::Attach {
+                canvas,
+                base,
+                engine,
+            } => Carrier {
                 kind: "attach".into(),
                 canvas: canvas.clone().into(),
                 base: base
                     .as_deref()
                     .map_or(JsValue::UNDEFINED, JsValue::from_str),
+                engine: JsValue::from_str(engine.name()),
                 ..Carrier::default()
             },
             PageMessage::CheckFiles(files) => Carrier {
@@ -119,10 +129,26 @@ impl PageMessage {
                         "the base field of an attach message must be an address (a string)",
                     )?),
                 };
+                let engine = match carrier.engine {
+                    engine if engine.is_undefined() || engine.is_null() => EngineChoice::Auto,
+                    engine => engine
+                        .as_string()
+                        .and_then(|name| EngineChoice::from_name(&name))
+                        .ok_or_else(|| {
+                            format!(
+                                "the engine field of an attach message must be \"auto\", \
+                                 \"webgpu\" or \"cpu\", not {engine:?}"
+                            )
+                        })?,
+                };
                 let canvas = carrier.canvas.dyn_into::<OffscreenCanvas>().map_err(
                     |_| "an attach message needs an OffscreenCanvas in its canvas field",
                 )?;
-                Ok(PageMessage::Attach { canvas, base })
+                Ok(PageMessage::Attach {
+                    canvas,
+                    base,
+                    engine,
+                })
             }
             Some(carrier) if carrier.kind == "check_files" => {
                 Ok(PageMessage::CheckFiles(carrier.import_files()?))

@@ -24,7 +24,10 @@ use super::{
     run::{self, ActiveRun, Run},
 };
 use crate::{
-    protocol::{BUILT_IN_MODEL, Backend, FromEngine, ToEngine},
+    protocol::{
+        BUILT_IN_MODEL, Backend, CPU_BY_CHOICE, EngineChoice, FromEngine, SOFTWARE_WEBGPU,
+        ToEngine, WHY_NOT_WEBGPU,
+    },
     sources::{ImportFiles, WebSource},
 };
 
@@ -110,10 +113,16 @@ macro_rules! on_run {
 }
 
 impl Engine {
-    /// Starts on WebGPU where the browser offers an adapter and a device,
-    /// else on the CPU (published models only). The engine's own files are
-    /// fetched relative to `base`, else to the worker's address.
-    pub async fn start(canvas: OffscreenCanvas, base: Option<String>) -> Result<Self, String> {
+    /// Starts the engine `choice` asks for: on WebGPU where the browser
+    /// offers an adapter and a device (with `Auto`, only where it is not a
+    /// software renderer), else on the CPU (published models only). The
+    /// engine's own files are fetched relative to `base`, else to the
+    /// worker's address.
+    pub async fn start(
+        canvas: OffscreenCanvas,
+        base: Option<String>,
+        choice: EngineChoice,
+    ) -> Result<Self, String> {
         let base = match base {
             Some(base) => base,
             None => js_sys::global()
@@ -121,11 +130,26 @@ impl Engine {
                 .location()
                 .href(),
         };
-        let device = match on_gpu(canvas.clone()).await {
-            Ok(device) => device,
-            Err(reason) => Device::Cpu {
+        let on_cpu = |canvas, reason: String| -> Result<Device, String> {
+            Ok(Device::Cpu {
                 canvas: Canvas2d::new(canvas, &reason)?,
                 reason,
+            })
+        };
+        let device = match choice {
+            EngineChoice::Cpu => on_cpu(canvas, CPU_BY_CHOICE.into())?,
+            EngineChoice::Webgpu | EngineChoice::Auto => match Gpu::new().await {
+                Err(error) => on_cpu(canvas, error.to_string())?,
+                Ok(gpu) if choice == EngineChoice::Auto && gpu.report.is_software() => {
+                    let reason = software_reason(&gpu.report.adapter_name);
+                    // The canvas has no context yet: the CPU engine takes its 2d one.
+                    drop(gpu);
+                    on_cpu(canvas, reason)?
+                }
+                Ok(gpu) => match on_gpu(gpu, canvas.clone()) {
+                    Ok(device) => device,
+                    Err(reason) => on_cpu(canvas, reason)?,
+                },
             },
         };
         Ok(Self {
@@ -165,7 +189,7 @@ impl Engine {
                 ("Backend".into(), "CPU (candle, WebAssembly SIMD)".into()),
                 ("Threads".into(), "1 (the engine's worker)".into()),
                 ("Models".into(), format!("{BUILT_IN_MODEL} only")),
-                ("Why not WebGPU".into(), reason.clone()),
+                (WHY_NOT_WEBGPU.into(), reason.clone()),
             ],
         }
     }
@@ -334,9 +358,12 @@ impl Engine {
         });
         self.run = None;
         self.model = None;
-        let device = on_gpu(canvas.offscreen()).await.map_err(|message| {
-            format!("The GPU was reset and cannot be started again: {message}")
-        })?;
+        let gpu = Gpu::new().await.map_err(|e| e.to_string());
+        let device = gpu
+            .and_then(|gpu| on_gpu(gpu, canvas.offscreen()))
+            .map_err(|message| {
+                format!("The GPU was reset and cannot be started again: {message}")
+            })?;
         self.device = device;
         controls.device.replace(self.gpu_device());
         Ok(())
@@ -346,10 +373,10 @@ impl Engine {
     fn gpu_for_imports(&self) -> Result<Rc<Gpu>, String> {
         match &self.device {
             Device::Gpu { gpu, .. } => Ok(Rc::clone(gpu)),
-            Device::Cpu { .. } => Err("Imported FLUX models run on WebGPU, which this browser \
-                                       does not offer; only the built-in model runs here (on \
-                                       the CPU)."
-                .into()),
+            Device::Cpu { reason, .. } => Err(format!(
+                "Imported FLUX models run on WebGPU, and the engine runs on the CPU here \
+                 ({reason}); only the built-in model runs."
+            )),
         }
     }
 
@@ -430,11 +457,21 @@ impl Engine {
 }
 
 /// A WebGPU device on `canvas`, or why there is none.
-async fn on_gpu(canvas: OffscreenCanvas) -> Result<Device, String> {
-    let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
+/// The engine on `gpu`, drawing into `canvas` (which takes its WebGPU
+/// context from now on).
+fn on_gpu(gpu: Gpu, canvas: OffscreenCanvas) -> Result<Device, String> {
     let canvas = CanvasTarget::new(&gpu, canvas)?;
     Ok(Device::Gpu {
         gpu: Rc::new(gpu),
         canvas,
     })
+}
+
+/// Why `Auto` runs on the CPU where WebGPU renders in software; the page
+/// shows it in one line.
+fn software_reason(adapter: &str) -> String {
+    format!(
+        "{SOFTWARE_WEBGPU} ({adapter}), which is slower here than the CPU engine; \
+         choose WebGPU under \"About this device\" to use it anyway"
+    )
 }

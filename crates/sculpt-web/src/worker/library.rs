@@ -3,6 +3,7 @@
 //! verified, deleted, and opened for generation straight from the store.
 
 use sculpt_flux::{
+    checkpoint::Role,
     formats::ByteSource,
     gpu::GpuPipeline,
     pipeline::{DeviceLimits, FoundPart, LooseModel, MemoryPlan, ModelDefaults, sort_loose_files},
@@ -251,6 +252,18 @@ fn plan_report(plan: &MemoryPlan, note: Option<String>) -> PlanReport {
             )
         })
         .collect();
+    let step_bytes = plan
+        .stage(Role::Transformer)
+        .map_or(0, |stage| stage.activation_bytes);
+    let previews = format!("activations {}", format_bytes(plan.preview_bytes));
+    rows.push((
+        "Step previews".into(),
+        if plan.preview_bytes <= step_bytes {
+            format!("{previews}, less than a step's: they add nothing to the peak")
+        } else {
+            previews
+        },
+    ));
     rows.push((
         "Peak (one phase at a time)".into(),
         format_bytes(plan.peak_bytes),

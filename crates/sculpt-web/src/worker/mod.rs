@@ -27,7 +27,7 @@ use futures_util::StreamExt;
 use wasm_bindgen::{JsCast, closure::Closure};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, OffscreenCanvas};
 
-use crate::protocol::{FromEngine, PageMessage, ShowLatent, ToEngine};
+use crate::protocol::{EngineChoice, FromEngine, PageMessage, ShowLatent, ToEngine};
 use engine::{Engine, Request};
 
 /// What a page can change while a generation runs: read between steps.
@@ -83,7 +83,11 @@ async fn serve(
     while let Some(message) = inbox.next().await {
         let reply = match message.map(Incoming::from) {
             Err(message) => FromEngine::Failed { message },
-            Ok(Incoming::Attach { canvas, base }) => match Engine::start(canvas, base).await {
+            Ok(Incoming::Attach {
+                canvas,
+                base,
+                engine: choice,
+            }) => match Engine::start(canvas, base, choice).await {
                 Ok(started) => {
                     let reply = FromEngine::Ready {
                         device: started.device_rows(),
@@ -116,6 +120,7 @@ enum Incoming {
     Attach {
         canvas: OffscreenCanvas,
         base: Option<String>,
+        engine: EngineChoice,
     },
     Request(Request),
 }
@@ -123,7 +128,15 @@ enum Incoming {
 impl From<PageMessage> for Incoming {
     fn from(message: PageMessage) -> Self {
         match message {
-            PageMessage::Attach { canvas, base } => Incoming::Attach { canvas, base },
+            PageMessage::Attach {
+                canvas,
+                base,
+                engine,
+            } => Incoming::Attach {
+                canvas,
+                base,
+                engine,
+            },
             PageMessage::CheckFiles(files) => Incoming::Request(Request::CheckFiles(files)),
             PageMessage::Import { name, files } => {
                 Incoming::Request(Request::Import { name, files })
