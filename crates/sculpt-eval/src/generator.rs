@@ -83,7 +83,12 @@ fn round_trip_request(defaults: &ModelDefaults, image: &RgbImage) -> GenerateReq
 }
 
 /// The request for one image at the model's resolution and guidance.
-fn request(defaults: &ModelDefaults, prompt: &str, seed: u64, steps: usize) -> GenerateRequest {
+pub(crate) fn request(
+    defaults: &ModelDefaults,
+    prompt: &str,
+    seed: u64,
+    steps: usize,
+) -> GenerateRequest {
     let [width, height] = defaults.resolution;
     GenerateRequest {
         prompt: prompt.into(),

@@ -11,7 +11,6 @@
 
 use sculpt_flux::generation::{Frame, Pipeline, Show};
 use sculpt_flux::models::preview::PreviewDecoder;
-use sculpt_flux::pipeline::GenerateRequest;
 use sculpt_gpu::kernels::frame::to_rgba8_cpu;
 
 /// One latent and what the full decoder makes of it.
@@ -39,20 +38,10 @@ pub fn collect<P: Pipeline>(
     from: usize,
     with_predicted: bool,
 ) -> anyhow::Result<(LatentSize, Vec<Pair>)> {
-    let [width, height] = pipeline.defaults().resolution;
     let mut pairs = Vec::new();
     let mut size = None;
     for prompt in prompts {
-        let request = GenerateRequest {
-            prompt: prompt.clone(),
-            width,
-            height,
-            steps,
-            seed,
-            guidance: None,
-            cfg_scale: None,
-            init_image: None,
-        };
+        let request = crate::generator::request(pipeline.defaults(), prompt, seed, steps);
         let mut generation = pollster::block_on(pipeline.start(&request))?;
         let shape = *generation.shape();
         size = Some(LatentSize {
