@@ -104,9 +104,7 @@ impl Backend for CpuBackend {
 
     fn decode(&self, tokens: &Tensor, shape: &LatentShape) -> Result<Tensor, PipelineError> {
         let a = &self.resident.autoencoder;
-        // candle's `unpack` takes the size of FLUX's image (latent 8× smaller,
-        // 2×2 patches): for another autoencoder, the image that latent would be.
-        let latent = flux::sampling::unpack(tokens, shape.height * 8, shape.width * 8)?;
+        let latent = unpacked(tokens, shape)?;
         let latent = ((latent / a.scale_factor)? + a.shift_factor)?;
         Ok(self.resident.decoder.forward(&latent)?.squeeze(0)?)
     }
@@ -119,8 +117,7 @@ impl Backend for CpuBackend {
         let Some(preview) = &self.resident.preview else {
             return Ok(None);
         };
-        let latent = flux::sampling::unpack(tokens, shape.height * 8, shape.width * 8)?;
-        let values = latent
+        let values = unpacked(tokens, shape)?
             .conv2d(&preview.weight, preview.kernel / 2, 1, 1, 1)?
             .broadcast_add(&preview.bias)?;
         let image = candle_nn::ops::pixel_shuffle(&values, preview.factor)?;
@@ -142,8 +139,7 @@ impl Backend for CpuBackend {
         tokens: &Tensor,
         shape: &LatentShape,
     ) -> Result<Vec<f32>, PipelineError> {
-        let latent = flux::sampling::unpack(tokens, shape.height * 8, shape.width * 8)?;
-        Ok(latent.flatten_all()?.to_vec1()?)
+        Ok(unpacked(tokens, shape)?.flatten_all()?.to_vec1()?)
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -151,4 +147,12 @@ impl Backend for CpuBackend {
         // candle computes each operation as it is called.
         Ok(())
     }
+}
+
+/// Image tokens [1, tokens, 4·channels] → the autoencoder's latent [1,
+/// channels, height, width] of `shape`.
+fn unpacked(tokens: &Tensor, shape: &LatentShape) -> candle_core::Result<Tensor> {
+    // candle's `unpack` takes the size of FLUX's image (latent 8× smaller,
+    // 2×2 patches): for another autoencoder, the image that latent would be.
+    flux::sampling::unpack(tokens, shape.height * 8, shape.width * 8)
 }

@@ -37,13 +37,6 @@ impl Preview {
             _ => Decode::Full,
         }
     }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Preview::Fast => "fast",
-            Preview::Full => "full",
-        }
-    }
 }
 
 impl std::str::FromStr for Preview {

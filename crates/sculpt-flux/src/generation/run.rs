@@ -286,7 +286,7 @@ impl<B: Backend> Generation<B> {
     fn clean(&self) -> Result<&B::Latent, PipelineError> {
         match &self.clean {
             Some(clean) => Ok(clean),
-            None if self.at + 1 == self.plan.schedule.len() => Ok(&self.latent),
+            None if self.finished() => Ok(&self.latent),
             None => Err(PipelineError::Run(
                 "this run started from noise and has not finished: there is no clean image \
                  to noise yet"
