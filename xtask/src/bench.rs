@@ -59,7 +59,7 @@ pub fn page(root: &Path) -> anyhow::Result<()> {
         },
     )?;
     const DIST: &str = "target/bench-dist";
-    let mut build = Command::new("trunk");
+    let mut build = prereqs::trunk(root);
     build.args(["build", "--release", "--offline", "--dist", DIST]);
     if !run_captured(build)?.success {
         bail!("trunk could not build the page");

@@ -13,8 +13,7 @@
 //! 127.0.0.1. Without `--dev` it serves what a static host would: the
 //! release build, with no live-reload script and no index.html fallback for
 //! missing files. `--dev` builds without optimizations and reloads the page
-//! when a source changes. No wasm optimizer runs (`data-wasm-opt="0"` in
-//! `index.html`): Debian's binaryen is too old for what rustc emits.
+//! when a source changes.
 //!
 //! It also serves the blog widget (`/sculpt-widget.js`, its iframe page
 //! `/widget.html` and the sample post `/widget-demo.html`), every file with
@@ -38,7 +37,7 @@
 //! | --- | --- |
 //! | `fmt` | `cargo fmt --all --check` |
 //! | `clippy` | clippy with warnings denied, natively and for wasm32 |
-//! | `native` | the workspace's tests: unit tests, and GPU tests on the native adapter (lavapipe when there is no GPU); then `sculpt info` |
+//! | `native` | the workspace's tests: unit tests, and GPU tests on the native adapter (lavapipe when there is no GPU); then `sculpt info`, and every fuzz target for 10 s (`sculpt-fuzz`, seed 1; the row counts the executions) |
 //! | `wasm` | one wasm32 build of `sculpt-gpu`, `sculpt-flux` and `sculpt-web`; `sculpt-gpu`'s GPU tests in headless Chromium with WebGPU; `sculpt-web`'s weight store on Chromium's IndexedDB; `sculpt-flux`'s wasm tests (text in Node, the transformer in Chromium) |
 //! | `e2e` | the page built by `trunk build --release --cargo-profile e2e` into `target/e2e-dist`, driven by `tests/e2e` (Node's test runner, playwright-core, Debian's Chromium) |
 //!
@@ -72,9 +71,24 @@
 //! (`tests/e2e/bench-visualizer.mjs`), and the blog widget with one and
 //! three widgets on a post of another origin (`tests/e2e/bench-widget.mjs`:
 //! bytes before a widget starts and on the first run, time to each
-//! widget's first step and image), into `target/bench/page.md`. Per-stage timings
+//! widget's first step and image), into `target/bench/page.md`.
+//! `--cpu-wasm` times the CPU engine's step in wasm (Node) against native
+//! on one thread and profiles it, into `target/bench/cpu-wasm.md` (see
+//! [`bench_cpu`]). Per-stage timings
 //! of a generation are `sculpt bench stages` (see `sculpt-cli`). Figures go
 //! to BENCHMARKS.md with the machine they came from.
+//!
+//! The release page is built with binaryen's `wasm-opt -Oz` (trunk runs it;
+//! `cargo xtask` installs binaryen from npm into `xtask/npm` and puts it on
+//! trunk's PATH, at the version `Trunk.toml` pins).
+//!
+//! # `fuzz`
+//!
+//! `cargo xtask fuzz [--seconds 300] [--seed N] [--target NAME]` runs
+//! `sculpt-fuzz` (structure-aware fuzzing on a stable toolchain; see that
+//! crate) in a release build for longer than the test run's 10 s a target,
+//! from a seed taken from the clock unless given. Failing inputs are kept in
+//! `target/fuzz/failures/<target>/`, each with what failed beside it.
 //!
 //! # `eval-tiny` and `train-tiny`
 //!
@@ -90,6 +104,7 @@
 //! writes `models/sculpt-tiny`.
 
 mod bench;
+mod bench_cpu;
 mod eval;
 mod prereqs;
 mod process;
@@ -144,6 +159,22 @@ enum Command {
         /// Time the page instead: load, first step, ms per step with the built-in model.
         #[arg(long)]
         page: bool,
+        /// Time and profile the CPU engine's step in wasm (Node) against native.
+        #[arg(long, conflicts_with = "page")]
+        cpu_wasm: bool,
+    },
+    /// Fuzz what Sculpt reads (weight files, manifests, tokenizers, PNGs, engine messages)
+    /// in a release build; failing inputs go to target/fuzz/failures.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 300)]
+        seconds: u64,
+        /// The mutations' random seed (default: from the clock; printed, to repeat a run).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Only this target (safetensors, gguf, manifest, tokenizer, png, message).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Run every check and test, then print `N passed, N failed, N skipped`.
     Test {
@@ -200,6 +231,36 @@ enum Command {
     },
 }
 
+/// `cargo xtask fuzz`: sculpt-fuzz in a release build, for longer than
+/// the bounded run `cargo xtask test` makes.
+fn fuzz(seconds: u64, seed: Option<u64>, target: Option<String>) -> anyhow::Result<()> {
+    let seed = seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |since| since.as_secs())
+    });
+    let mut fuzz =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    fuzz.args([
+        "run",
+        "--release",
+        "--locked",
+        "--quiet",
+        "--package=sculpt-fuzz",
+        "--",
+    ])
+    .args([
+        "--seconds",
+        &seconds.to_string(),
+        "--seed",
+        &seed.to_string(),
+    ]);
+    if let Some(target) = target {
+        fuzz.args(["--target", &target]);
+    }
+    process::run(&mut fuzz)
+}
+
 fn main() -> anyhow::Result<()> {
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
@@ -209,9 +270,17 @@ fn main() -> anyhow::Result<()> {
             println!("xtask: everything is installed.");
             Ok(())
         }
-        Command::Bench { quick, page: false } => bench::run(&root, quick),
+        Command::Bench { cpu_wasm: true, .. } => bench_cpu::run_bench(&root),
+        Command::Bench {
+            quick, page: false, ..
+        } => bench::run(&root, quick),
         Command::Bench { page: true, .. } => bench::page(&root),
         Command::Serve { port, dev } => serve::run_server(&root, port, dev),
+        Command::Fuzz {
+            seconds,
+            seed,
+            target,
+        } => fuzz(seconds, seed, target),
         Command::Widget { out } => widget::build_folder(&root, &out),
         Command::TrainTiny {
             out,

@@ -70,16 +70,18 @@ pub fn ensure(root: &Path, needs: &Needs) -> anyhow::Result<()> {
     want(needs.browser, CHROMIUM);
     want(needs.browser, CHROMEDRIVER);
     want(needs.vulkan, LAVAPIPE);
-    let node_ok = !needs.node || node_major().is_some_and(|major| major >= MIN_NODE_MAJOR);
+    // trunk runs binaryen's wasm-opt, an npm package, on the release wasm.
+    let needs_node = needs.node || needs.trunk;
+    let node_ok = !needs_node || node_major().is_some_and(|major| major >= MIN_NODE_MAJOR);
     if !node_ok {
         // Debian's node, when there is none (or an old one) on PATH.
         want(true, NODE);
         want(true, NPM);
     }
     install_debian_packages(&missing_packages)?;
-    if needs.node && node_major().is_none_or(|major| major < MIN_NODE_MAJOR) {
+    if needs_node && node_major().is_none_or(|major| major < MIN_NODE_MAJOR) {
         bail!(
-            "Node.js {MIN_NODE_MAJOR} or newer is needed for the end-to-end tests; `node --version` says {:?}",
+            "Node.js {MIN_NODE_MAJOR} or newer is needed to build the page and for the end-to-end tests; `node --version` says {:?}",
             first_line("node", &["--version"])
         );
     }
@@ -98,9 +100,10 @@ pub fn ensure(root: &Path, needs: &Needs) -> anyhow::Result<()> {
     }
     if needs.trunk {
         ensure_cargo_tool("trunk", "trunk", TRUNK_VERSION, true)?;
+        ensure_npm_packages(&root.join(BUILD_TOOLS))?;
     }
     if needs.node {
-        ensure_npm_packages(root)?;
+        ensure_npm_packages(&root.join("tests/e2e"))?;
     }
     Ok(())
 }
@@ -212,18 +215,32 @@ pub fn locked_version(root: &Path, package: &str) -> anyhow::Result<String> {
     bail!("Cargo.lock has no {package} package")
 }
 
-/// `npm ci` in tests/e2e, unless node_modules was installed from exactly the
+/// The npm package of the tools the page's build runs (binaryen's wasm-opt).
+const BUILD_TOOLS: &str = "xtask/npm";
+
+/// trunk, able to find the build tools' wasm-opt (at the version Trunk.toml
+/// pins, so that it never downloads one): their bin folder leads PATH.
+pub fn trunk(root: &Path) -> Command {
+    let bin = root.join(BUILD_TOOLS).join("node_modules/.bin");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path)))
+        .expect("PATH's folders join again");
+    let mut trunk = Command::new("trunk");
+    trunk.env("PATH", path);
+    trunk
+}
+
+/// `npm ci` in `dir`, unless node_modules was installed from exactly the
 /// committed package-lock.json (recorded in a stamp after each install).
-fn ensure_npm_packages(root: &Path) -> anyhow::Result<()> {
-    let e2e = root.join("tests/e2e");
-    let lock = std::fs::read(e2e.join("package-lock.json"))
-        .context("reading tests/e2e/package-lock.json")?;
-    let stamp = e2e.join("node_modules/.installed-from-package-lock.json");
+fn ensure_npm_packages(dir: &Path) -> anyhow::Result<()> {
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .with_context(|| format!("reading {}/package-lock.json", dir.display()))?;
+    let stamp = dir.join("node_modules/.installed-from-package-lock.json");
     if std::fs::read(&stamp).is_ok_and(|installed| installed == lock) {
         return Ok(());
     }
     run(Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&e2e))?;
+        .current_dir(dir))?;
     std::fs::write(&stamp, &lock).context("writing the npm install stamp")
 }

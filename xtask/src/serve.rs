@@ -6,7 +6,7 @@
 //! file. `--dev` is the developer's loop: an unoptimized build that reloads
 //! the page when a source changes.
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use crate::{prereqs, process::run};
 
@@ -14,7 +14,7 @@ pub fn run_server(root: &Path, port: u16, dev: bool) -> anyhow::Result<()> {
     prereqs::ensure(root, &prereqs::Needs::serve())?;
     let url = format!("http://127.0.0.1:{port}/");
     println!("xtask: Sculpt will be served at {url} once trunk has built it (Ctrl-C stops).");
-    let mut trunk = Command::new("trunk");
+    let mut trunk = prereqs::trunk(root);
     trunk
         .args([
             "serve",

@@ -140,6 +140,7 @@ pub fn run(root: &Path, only: &[Step]) -> anyhow::Result<i32> {
                 // As the tests were built, or it would build the CLI's crates again.
                 lint_while_building(&mut info);
                 rows.push(check("`sculpt info` finds an adapter", info)?);
+                rows.push(fuzz_briefly()?);
             }
             Step::Wasm => {
                 let lint = steps.contains(&Step::Clippy);
@@ -275,7 +276,7 @@ fn wasm_test_targets(dir: &Path) -> anyhow::Result<Vec<String>> {
 
 fn e2e(root: &Path) -> anyhow::Result<Row> {
     const NAME: &str = "end-to-end page tests";
-    let mut build = Command::new("trunk");
+    let mut build = prereqs::trunk(root);
     // The e2e profile: release code, built faster than the shipped page (see Cargo.toml).
     build.args([
         "build",
@@ -384,6 +385,43 @@ fn check(name: &str, command: Command) -> anyhow::Result<Row> {
         ..Counts::default()
     };
     Ok(Row::new(name, passed, unexplained_failure(&output, 0)).timed(Timing::from(&output)))
+}
+
+/// Seconds of the bounded fuzz run per target (`cargo xtask fuzz` runs longer).
+const FUZZ_SECONDS: u32 = 10;
+
+/// Every fuzz target for [`FUZZ_SECONDS`] from the committed corpus, with a
+/// fixed seed (so a failure here is repeatable); the row counts the
+/// executions.
+fn fuzz_briefly() -> anyhow::Result<Row> {
+    let mut fuzz = cargo(["run", "--quiet", "--locked", "--package=sculpt-fuzz", "--"]);
+    fuzz.args(["--seconds", &FUZZ_SECONDS.to_string(), "--seed", "1"]);
+    // As the tests were built, or it would build its crates again.
+    lint_while_building(&mut fuzz);
+    let output = run_captured(fuzz)?;
+    let executions = output
+        .text
+        .lines()
+        .find_map(|line| line.strip_prefix("fuzz: "))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or("no");
+    let name = format!("fuzz, {FUZZ_SECONDS} s a target: {executions} executions");
+    let counts = Counts {
+        passed: u32::from(output.success),
+        ..Counts::default()
+    };
+    // A cause makes the row's one failure.
+    let cause = (!output.success).then(|| {
+        output
+            .text
+            .lines()
+            .find(|line| line.trim_start().starts_with("FAILED"))
+            .map_or_else(
+                || summary::first_error(&output.text).unwrap_or_default(),
+                |line| line.trim().to_string(),
+            )
+    });
+    Ok(Row::new(&name, counts, cause).timed(Timing::from(&output)))
 }
 
 /// A command that failed though none of its tests did (a build error, a

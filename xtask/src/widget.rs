@@ -9,7 +9,6 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::Command,
 };
 
 use anyhow::{Context, bail};
@@ -33,7 +32,7 @@ const MODEL: &str = "models/sculpt-tiny";
 pub fn build_folder(root: &Path, out: &Path) -> anyhow::Result<()> {
     prereqs::ensure(root, &prereqs::Needs::serve())?;
     const DIST: &str = "target/widget-dist";
-    run(Command::new("trunk").args(["build", "--release", "--offline", "--dist", DIST]))?;
+    run(prereqs::trunk(root).args(["build", "--release", "--offline", "--dist", DIST]))?;
     let dist = root.join(DIST);
     if out.exists() {
         fs::remove_dir_all(out).with_context(|| format!("emptying {}", out.display()))?;

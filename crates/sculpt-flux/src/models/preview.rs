@@ -119,19 +119,31 @@ impl PreviewDecoder {
     }
 
     /// The preview a model draws its steps with: its own (`file`, a
-    /// preview.safetensors) when it has one, else FLUX.1's projection for a
-    /// 16-channel latent 8× smaller than the image; `None` when neither
-    /// fits (the steps are then drawn by the full decoder).
+    /// preview.safetensors) when it has one, which must fit its latent (an
+    /// error naming the file otherwise); else FLUX.1's projection for a
+    /// 16-channel latent 8× smaller than the image; `None` when that does
+    /// not fit either (the steps are then drawn by the full decoder).
     pub async fn for_model(
         file: Option<(&str, &[u8])>,
         latent_channels: usize,
         downsampling: usize,
     ) -> Result<Option<Self>, String> {
-        let preview = match file {
-            Some((name, bytes)) => Some(Self::from_safetensors(name, bytes).await?),
-            None => Some(Self::flux1()),
-        };
-        Ok(preview.filter(|p| p.channels == latent_channels && p.factor == downsampling))
+        let fits = |p: &Self| p.channels == latent_channels && p.factor == downsampling;
+        match file {
+            Some((name, bytes)) => {
+                let own = Self::from_safetensors(name, bytes).await?;
+                if !fits(&own) {
+                    return Err(format!(
+                        "{name}: the preview reads {} latent channels and draws {}×{} pixels per \
+                         latent pixel, but the model's latent has {latent_channels} channels and \
+                         {downsampling}×{downsampling} pixels per latent pixel",
+                        own.channels, own.factor, own.factor
+                    ));
+                }
+                Ok(Some(own))
+            }
+            None => Ok(Some(Self::flux1()).filter(fits)),
+        }
     }
 
     /// Reads `preview.weight` [3·f², channels, k, k] and `preview.bias`;
@@ -314,5 +326,23 @@ mod tests {
             pollster::block_on(PreviewDecoder::for_model(None, 16, 4)).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn a_models_own_preview_that_does_not_fit_its_latent_is_refused_by_name() {
+        let bytes = PreviewDecoder::flux1().to_safetensors();
+        let own = Some(("preview.safetensors", bytes.as_slice()));
+        let fits = pollster::block_on(PreviewDecoder::for_model(own, 16, 8)).unwrap();
+        assert_eq!(fits, Some(PreviewDecoder::flux1()));
+        for (channels, factor) in [(32, 8), (16, 4)] {
+            let error =
+                pollster::block_on(PreviewDecoder::for_model(own, channels, factor)).unwrap_err();
+            assert!(
+                error.starts_with("preview.safetensors: ")
+                    && error.contains("16 latent channels")
+                    && error.contains(&format!("{channels} channels and {factor}×{factor}")),
+                "{error}"
+            );
+        }
     }
 }
