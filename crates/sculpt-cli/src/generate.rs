@@ -1,10 +1,9 @@
 //! `sculpt generate`: one image from a prompt, written as a PNG whose text
 //! chunks record how it was made.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use sculpt_flux::generation::{Frame, Pipeline, Preview, Show};
 use sculpt_flux::pipeline::{GenerateRequest, ImageStart, InitImage, ModelDefaults};
@@ -178,43 +177,8 @@ pub fn write_png(path: &Path, frame: &Frame, text: &[(&str, String)]) -> anyhow:
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Reads a PNG as RGBA8 (8-bit RGB, RGBA, grey or grey-alpha).
+/// Reads a PNG as RGBA8 (see [`Frame::from_png`]).
 pub fn read_png(path: &Path) -> anyhow::Result<Frame> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
-    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = decoder
-        .read_info()
-        .with_context(|| format!("{} is not a PNG", path.display()))?;
-    let mut buffer = vec![
-        0;
-        reader
-            .output_buffer_size()
-            .context("the PNG is too large")?
-    ];
-    let info = reader
-        .next_frame(&mut buffer)
-        .with_context(|| format!("cannot decode {}", path.display()))?;
-    let pixels = &buffer[..info.buffer_size()];
-    let rgba: Vec<u8> = match info.color_type {
-        png::ColorType::Rgba => pixels.to_vec(),
-        png::ColorType::Rgb => pixels
-            .chunks_exact(3)
-            .flat_map(|p| [p[0], p[1], p[2], 255])
-            .collect(),
-        png::ColorType::Grayscale => pixels.iter().flat_map(|&g| [g, g, g, 255]).collect(),
-        png::ColorType::GrayscaleAlpha => pixels
-            .chunks_exact(2)
-            .flat_map(|p| [p[0], p[0], p[0], p[1]])
-            .collect(),
-        other => bail!(
-            "{}: PNG color type {other:?} is not supported",
-            path.display()
-        ),
-    };
-    Ok(Frame {
-        width: info.width as usize,
-        height: info.height as usize,
-        rgba,
-    })
+    let bytes = std::fs::read(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(Frame::from_png(&path.display().to_string(), &bytes)?)
 }

@@ -94,8 +94,23 @@ fn random(rng: &mut ChaCha8Rng, len: usize) -> Vec<f32> {
 
 #[test]
 fn the_transformer_stage_matches_candle() {
-    let dir = TempDir::new("forward-dit");
-    let config = FluxConfig::tiny(true);
+    transformer_stage_matches_candle("forward-dit", FluxConfig::tiny(true));
+}
+
+/// Heads narrower than the attention kernel's 32-dimension parts.
+#[test]
+fn a_transformer_with_16_wide_heads_matches_candle() {
+    let config = FluxConfig {
+        num_heads: 8,
+        axes_dim: vec![4, 6, 6],
+        ..FluxConfig::tiny(true)
+    };
+    assert_eq!(config.head_dim(), 16);
+    transformer_stage_matches_candle("forward-dit-16", config);
+}
+
+fn transformer_stage_matches_candle(dir: &str, config: FluxConfig) {
+    let dir = TempDir::new(dir);
     let weights = random_weights(flux_layout(&config), 11);
     let path = |name: &str| dir.0.join(name);
     write_safetensors(&path("dit.safetensors"), &weights);
@@ -199,8 +214,22 @@ fn the_transformer_stage_matches_candle() {
 
 #[test]
 fn the_clip_stage_reads_a_public_config_and_i64_ids_and_matches_candle() {
-    let dir = TempDir::new("forward-clip");
-    let config = ClipTextConfig::tiny();
+    clip_stage_matches_candle("forward-clip", ClipTextConfig::tiny());
+}
+
+/// Heads a quarter of the attention kernel's 32-dimension parts.
+#[test]
+fn a_clip_with_8_wide_heads_matches_candle() {
+    let config = ClipTextConfig {
+        num_heads: 8,
+        ..ClipTextConfig::tiny()
+    };
+    assert_eq!(config.head_dim(), 8);
+    clip_stage_matches_candle("forward-clip-8", config);
+}
+
+fn clip_stage_matches_candle(dir: &str, config: ClipTextConfig) {
+    let dir = TempDir::new(dir);
     let weights = random_weights(clip_layout(&config), 13);
     let path = |name: &str| dir.0.join(name);
     write_safetensors(&path("clip.safetensors"), &weights);

@@ -308,10 +308,11 @@ fn the_full_schnell_q4_0_header_is_recognized_from_its_header_alone() {
 }
 
 /// What the shapes tell, short of a configuration Sculpt runs: a T5 with
-/// 8-wide heads (the attention kernel's limit, not the file's) is
-/// recognized and checked, a transformer with 16-wide heads is recognized
-/// but its rotary split cannot be inferred; `detect`, which the pipelines
-/// use, refuses both, and a mis-shaped tensor is an error either way.
+/// 8-wide heads is recognized, checked and runnable; one with heads wider
+/// than the attention kernel takes is recognized and checked but cannot
+/// run; a transformer with 16-wide heads is recognized but its rotary split
+/// cannot be inferred. `detect`, which the pipelines use, refuses the
+/// latter two, and a mis-shaped tensor is an error either way.
 #[test]
 fn files_sculpt_cannot_run_are_still_recognized() {
     let read = |name: &str, tensors: &[(String, Vec<usize>)]| {
@@ -320,25 +321,41 @@ fn files_sculpt_cannot_run_are_still_recognized() {
             .unwrap()
             .index
     };
+    let with_embedding = |config: &T5Config| {
+        let mut t5 = required(t5_layout(config));
+        t5.push((
+            "shared.weight".into(),
+            vec![config.vocab_size, config.d_model],
+        ));
+        t5
+    };
     let narrow = T5Config {
         d_kv: 8,
         num_heads: 2,
         ..T5Config::tiny()
     };
-    let mut t5 = required(t5_layout(&narrow));
-    t5.push((
-        "shared.weight".into(),
-        vec![narrow.vocab_size, narrow.d_model],
-    ));
-    let index = read("t5.safetensors", &t5);
+    let index = read("t5.safetensors", &with_embedding(&narrow));
+    let Recognition::Checked(checkpoint) = recognize("t5.safetensors", &index).unwrap() else {
+        panic!("a T5 with 8-wide heads is not recognized as runnable");
+    };
+    assert_eq!(checkpoint.config, ModelConfig::T5(narrow.clone()));
+    assert!(detect("t5.safetensors", &index).is_ok());
+
+    let wide = T5Config {
+        d_kv: 4096,
+        num_heads: 1,
+        ..T5Config::tiny()
+    };
+    let index = read("t5.safetensors", &with_embedding(&wide));
     let Recognition::CannotRun { checkpoint, why } = recognize("t5.safetensors", &index).unwrap()
     else {
         panic!("not recognized as a T5 the kernels cannot run");
     };
-    assert_eq!(checkpoint.config, ModelConfig::T5(narrow));
-    assert!(why.contains("multiple of 32"), "{why}");
+    assert_eq!(checkpoint.config, ModelConfig::T5(wide));
+    assert!(why.contains("1 to 2048 wide"), "{why}");
     let error = detect("t5.safetensors", &index).unwrap_err();
-    assert!(error.to_string().contains("multiple of 32"), "{error}");
+    assert!(error.to_string().contains("1 to 2048 wide"), "{error}");
+    let t5 = with_embedding(&narrow);
     let mut bent = t5.clone();
     let norm = bent
         .iter_mut()

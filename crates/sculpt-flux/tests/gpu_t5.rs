@@ -189,7 +189,10 @@ fn prompt_ids(config: &T5Config, real: usize, length: usize, seed: u64) -> Vec<u
 }
 
 fn matches_candle(ids: &[u32], seed: u64) {
-    let config = T5Config::tiny();
+    config_matches_candle(T5Config::tiny(), ids, seed);
+}
+
+fn config_matches_candle(config: T5Config, ids: &[u32], seed: u64) {
     let weights = random_weights(&config, seed);
     let want = reference_forward(&config, &weights, ids);
     let gpu = gpu();
@@ -202,6 +205,19 @@ fn matches_candle(ids: &[u32], seed: u64) {
 fn a_padded_prompt_matches_candle() {
     let config = T5Config::tiny();
     matches_candle(&prompt_ids(&config, 12, 40, 21), 22);
+}
+
+#[test]
+fn heads_8_wide_match_candle() {
+    // A quarter of the attention kernel's 32-dimension part: the rest of it
+    // is padding that must add nothing.
+    let config = T5Config {
+        d_kv: 8,
+        num_heads: 4,
+        ..T5Config::tiny()
+    };
+    let ids = prompt_ids(&config, 12, 40, 28);
+    config_matches_candle(config, &ids, 29);
 }
 
 #[test]

@@ -23,6 +23,6 @@ pub use frame::Frame;
 pub use history::{HISTORY_LIMIT, History, StepRecord};
 pub use pipeline::Pipeline;
 pub use plan::{LatentShape, RunPlan};
-pub use png::PngError;
+pub use png::{MAX_PNG_PIXELS, PngError, PngReadError};
 pub use preview::{Decode, Preview};
 pub use run::{Conditioning, Generation, Show, StepInfo};

@@ -10,3 +10,20 @@ pub mod clip;
 pub mod flux1;
 pub mod preview;
 pub mod t5;
+
+/// The largest width, count or length a configuration may give: far above
+/// any real model's (FLUX's widest is 12,288, T5's vocabulary 32,128), and
+/// small enough that the products the models compute of two of them fit a
+/// `usize`, so that a crafted configuration is refused, not overflowed.
+pub const MAX_CONFIG_SIZE: usize = 1 << 24;
+
+/// The first of `sizes` (name, value) above [`MAX_CONFIG_SIZE`], as a
+/// problem to report.
+pub(crate) fn oversized<'a>(sizes: impl IntoIterator<Item = (&'a str, usize)>) -> Option<String> {
+    sizes
+        .into_iter()
+        .find(|&(_, value)| value > MAX_CONFIG_SIZE)
+        .map(|(name, value)| {
+            format!("{name} {value} is more than any model has ({MAX_CONFIG_SIZE} at most)")
+        })
+}

@@ -10,7 +10,14 @@ pub(crate) fn parse_tokenizer_json(
     bytes: &[u8],
 ) -> Result<Tokenizer, TextError> {
     let unreadable = |reason: String| TextError::Unreadable { encoder, reason };
-    let mut tokenizer = Tokenizer::from_bytes(bytes).map_err(|e| unreadable(e.to_string()))?;
+    // JSON syntax is checked first, by serde_json alone: tokenizers panics
+    // (`expect("Helper")`) on a syntax error inside a `decoder`, which in
+    // the browser would take the worker down with it. From a parsed value
+    // the same error cannot happen, and any other is returned.
+    let json: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| unreadable(e.to_string()))?;
+    let mut tokenizer: Tokenizer =
+        serde_json::from_value(json).map_err(|e| unreadable(e.to_string()))?;
     // Settings a file may carry would cut or pad the prompt before its full length is known.
     tokenizer
         .with_truncation(None)

@@ -10,6 +10,9 @@ const SOURCE: KernelSource = KernelSource {
 };
 const THREADS: usize = 64;
 const DIMS_PER_THREAD: usize = 32;
+/// The widest head [`attention`] takes: one query per workgroup, each of
+/// its threads holding 32 dimensions.
+pub const MAX_HEAD_DIM: usize = THREADS * DIMS_PER_THREAD;
 
 /// Where one of q, k, v lives: a tensor read through strides, so that
 /// attention reads projections where they are instead of permuting them.
@@ -97,8 +100,8 @@ pub struct AttentionOptions<'a> {
     pub relative_bias: Option<&'a Tensor>,
 }
 
-/// Attention over `heads` heads of `head_dim` (a multiple of 32, at most
-/// 2048); returns [lq, heads · head_dim], tokens first, ready for the output
+/// Attention over `heads` heads of `head_dim` (any width from 1 to 2048;
+/// multiples of 32 use every thread); returns [lq, heads · head_dim], tokens first, ready for the output
 /// projection.
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
@@ -111,13 +114,9 @@ pub fn attention(
     scale: f32,
     options: AttentionOptions,
 ) -> Result<Tensor, GpuError> {
-    if head_dim == 0
-        || !head_dim.is_multiple_of(DIMS_PER_THREAD)
-        || head_dim > THREADS * DIMS_PER_THREAD
-    {
+    if head_dim == 0 || head_dim > MAX_HEAD_DIM {
         return Err(GpuError::Shape(format!(
-            "attention: head_dim {head_dim} must be a multiple of {DIMS_PER_THREAD} up to {}",
-            THREADS * DIMS_PER_THREAD
+            "attention: head_dim {head_dim} must be from 1 to {MAX_HEAD_DIM}"
         )));
     }
     let (lq, lk) = (q.tokens, k.tokens);
@@ -149,7 +148,8 @@ pub fn attention(
         )));
     }
     let out = Tensor::uninit(gpu, &[lq, heads * head_dim])?;
-    let queries_per_group = THREADS / (head_dim / DIMS_PER_THREAD);
+    // The kernel lays a head out rounded up to whole 32-dimension parts.
+    let queries_per_group = THREADS / head_dim.div_ceil(DIMS_PER_THREAD);
     let bias = options.relative_bias.unwrap_or(q.tensor);
     let params = [
         lq as u32,

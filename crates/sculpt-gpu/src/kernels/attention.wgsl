@@ -9,6 +9,11 @@
 // KEYS keys are staged through workgroup memory, first K then V in the same
 // array, which keeps the footprint within WebGPU's default 16 KiB.
 //
+// Any head width works: a head is laid out PADDED_DIM wide (HEAD_DIM rounded
+// up to 32), its dimensions past HEAD_DIM read as zeros and never written,
+// so they add nothing to a score. Widths that are multiples of 32 (CLIP's
+// and T5's 64, FLUX's 128) have no padding at all.
+//
 // q, k and v are read through strides, so they can be separate [heads, L, d]
 // tensors, [L, heads, d] tensors, or slices of one packed qkv projection.
 
@@ -40,9 +45,10 @@ const THREADS: u32 = 64u;
 const DIMS_PER_THREAD: u32 = 32u;
 const STAGE_FLOATS: u32 = 2048u;
 const MAX_KEYS: u32 = 16u;
-override THREADS_PER_QUERY: u32 = HEAD_DIM / DIMS_PER_THREAD;
+override PADDED_DIM: u32 = (HEAD_DIM + DIMS_PER_THREAD - 1u) / DIMS_PER_THREAD * DIMS_PER_THREAD;
+override THREADS_PER_QUERY: u32 = PADDED_DIM / DIMS_PER_THREAD;
 override QUERIES: u32 = THREADS / THREADS_PER_QUERY;
-override KEYS: u32 = min(STAGE_FLOATS / HEAD_DIM, MAX_KEYS);
+override KEYS: u32 = min(STAGE_FLOATS / PADDED_DIM, MAX_KEYS);
 
 // Far below any real score, yet finite: exp(NEG - NEG) stays 1, not NaN.
 const NEG: f32 = -1.0e30;
@@ -67,7 +73,11 @@ fn attention(
     let query_in_group = thread / THREADS_PER_QUERY;
     let part = thread % THREADS_PER_QUERY;
     let query = wg.x * QUERIES + query_in_group;
-    let has_query = query < params.lq;
+    // Where THREADS_PER_QUERY does not divide THREADS (heads of 3 parts, say
+    // 72 to 96 wide), the last threads own no query of this group: they take
+    // part in the barriers and nothing else.
+    let in_group = query_in_group < QUERIES;
+    let has_query = in_group && query < params.lq;
     let d0 = part * DIMS_PER_THREAD;
 
     var q_part: array<f32, DIMS_PER_THREAD>;
@@ -75,7 +85,9 @@ fn attention(
     if (has_query) {
         let base = params.q_offset + query * params.q_row_stride + head * params.q_head_stride + d0;
         for (var x = 0u; x < DIMS_PER_THREAD; x++) {
-            q_part[x] = q[base + x] * params.scale;
+            if (d0 + x < HEAD_DIM) {
+                q_part[x] = q[base + x] * params.scale;
+            }
         }
     }
     var running_max = NEG;
@@ -87,11 +99,12 @@ fn attention(
         key_end = min(params.lk, (wg.x + 1u) * QUERIES);
     }
     for (var tile = 0u; tile < key_end; tile += KEYS) {
-        for (var i = thread; i < KEYS * HEAD_DIM; i += THREADS) {
-            let key = tile + i / HEAD_DIM;
+        for (var i = thread; i < KEYS * PADDED_DIM; i += THREADS) {
+            let key = tile + i / PADDED_DIM;
+            let dim = i % PADDED_DIM;
             var value = 0.0;
-            if (key < params.lk) {
-                value = k[params.k_offset + key * params.k_row_stride + head * params.k_head_stride + i % HEAD_DIM];
+            if (key < params.lk && dim < HEAD_DIM) {
+                value = k[params.k_offset + key * params.k_row_stride + head * params.k_head_stride + dim];
             }
             stage[i] = value;
         }
@@ -100,7 +113,7 @@ fn attention(
         for (var j = 0u; j < KEYS; j++) {
             var dot_part = 0.0;
             for (var x = 0u; x < DIMS_PER_THREAD; x++) {
-                dot_part = fma(q_part[x], stage[j * HEAD_DIM + d0 + x], dot_part);
+                dot_part = fma(q_part[x], stage[j * PADDED_DIM + d0 + x], dot_part);
             }
             partial[thread * KEYS + j] = dot_part;
         }
@@ -111,7 +124,7 @@ fn attention(
         for (var j = 0u; j < KEYS; j++) {
             let key = tile + j;
             var score = NEG;
-            if (key < params.lk && (!CAUSAL || key <= query)) {
+            if (in_group && key < params.lk && (!CAUSAL || key <= query)) {
                 score = 0.0;
                 for (var t = 0u; t < THREADS_PER_QUERY; t++) {
                     score += partial[(query_in_group * THREADS_PER_QUERY + t) * KEYS + j];
@@ -141,11 +154,12 @@ fn attention(
         running_max = new_max;
         workgroupBarrier();
 
-        for (var i = thread; i < KEYS * HEAD_DIM; i += THREADS) {
-            let key = tile + i / HEAD_DIM;
+        for (var i = thread; i < KEYS * PADDED_DIM; i += THREADS) {
+            let key = tile + i / PADDED_DIM;
+            let dim = i % PADDED_DIM;
             var value = 0.0;
-            if (key < params.lk) {
-                value = v[params.v_offset + key * params.v_row_stride + head * params.v_head_stride + i % HEAD_DIM];
+            if (key < params.lk && dim < HEAD_DIM) {
+                value = v[params.v_offset + key * params.v_row_stride + head * params.v_head_stride + dim];
             }
             stage[i] = value;
         }
@@ -153,7 +167,7 @@ fn attention(
 
         for (var j = 0u; j < KEYS; j++) {
             for (var x = 0u; x < DIMS_PER_THREAD; x++) {
-                acc[x] = fma(p[j], stage[j * HEAD_DIM + d0 + x], acc[x]);
+                acc[x] = fma(p[j], stage[j * PADDED_DIM + d0 + x], acc[x]);
             }
         }
         workgroupBarrier();
@@ -162,7 +176,9 @@ fn attention(
     if (has_query) {
         let base = params.out_offset + query * params.out_row_stride + head * params.out_head_stride + d0;
         for (var x = 0u; x < DIMS_PER_THREAD; x++) {
-            out[base + x] = acc[x] / running_sum;
+            if (d0 + x < HEAD_DIM) {
+                out[base + x] = acc[x] / running_sum;
+            }
         }
     }
 }

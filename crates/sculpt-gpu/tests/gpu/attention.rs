@@ -140,6 +140,34 @@ async fn head_sizes_of_every_model_match_candle(gpu: &Gpu) {
 }
 gpu_test!(head_sizes_of_every_model_match_candle);
 
+async fn any_head_width_matches_candle(gpu: &Gpu) {
+    // Small test and distilled models (1–32), other DiTs and encoders (40,
+    // 72, 80, 96), FLUX (128) and wide heads (256). Widths of three 32-wide
+    // parts (72–96) leave threads of each workgroup without a query.
+    for head_dim in [1, 3, 8, 16, 24, 40, 72, 80, 96, 128, 200, 256] {
+        for (lq, lk, causal, relative_bias) in [
+            (1, 1, false, false),
+            (37, 37, false, false),
+            (20, 45, false, true),
+            (33, 33, true, false),
+        ] {
+            check(
+                gpu,
+                Case {
+                    heads: 2,
+                    lq,
+                    lk,
+                    head_dim,
+                    causal,
+                    relative_bias,
+                },
+            )
+            .await;
+        }
+    }
+}
+gpu_test!(any_head_width_matches_candle);
+
 async fn causal_mask_and_relative_bias(gpu: &Gpu) {
     // CLIP: causal over 77 tokens; T5: relative bias, no scaling (scale
     // differs here, the kernel takes any).
@@ -228,8 +256,10 @@ async fn bad_shapes_are_errors(gpu: &Gpu) {
     let t = upload(gpu, &[0.0; 2 * 4 * 48], &[2, 4, 48]);
     let view = HeadView::heads_first(&t).unwrap();
     let none = AttentionOptions::default();
-    let err = attention(gpu, view, view, view, 2, 48, 1.0, none).unwrap_err();
-    assert!(err.to_string().contains("multiple of 32"), "{err}");
+    for width in [0, 2049] {
+        let err = attention(gpu, view, view, view, 1, width, 1.0, none).unwrap_err();
+        assert!(err.to_string().contains("from 1 to 2048"), "{err}");
+    }
     let err = attention(gpu, view, view, view, 4, 32, 1.0, none).unwrap_err();
     assert!(err.to_string().contains("do not fit"), "{err}");
     assert!(HeadView::packed_qkv(&t, 0, 5).is_err());

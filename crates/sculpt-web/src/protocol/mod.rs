@@ -19,6 +19,7 @@ pub use run::{RUN_HISTORY_LIMIT, RunFrame, RunImage, RunLatent, RunSettings};
 /// How steps are drawn, on the wire as `"fast"` or `"full"`.
 pub use sculpt_flux::generation::Preview;
 
+use sculpt_flux::pipeline::{GenerateRequest, ImageStart, InitImage};
 use serde::{Deserialize, Serialize};
 
 /// What a page asks of the engine. Requests are handled one at a time, in
@@ -102,6 +103,43 @@ pub struct GenerateSettings {
     /// for on its own (`draw_run`, `noise_run`, a run's start).
     #[serde(default)]
     pub preview: Preview,
+}
+
+impl GenerateSettings {
+    /// What a surface's settings ask for, with the model's own guidance: from
+    /// pure noise, or from the image noised to `t`.
+    pub fn request(&self) -> Result<GenerateRequest, String> {
+        let init_image = match (&self.image, self.t) {
+            (None, None) => None,
+            (Some(image), Some(t)) => Some(InitImage {
+                width: image.width,
+                height: image.height,
+                rgba: image.rgba.clone(),
+                start: ImageStart::Time(t),
+            }),
+            (Some(_), None) => {
+                return Err(
+                    "a start image needs the noise level t to noise it to (1 is pure noise)".into(),
+                );
+            }
+            (None, Some(_)) => {
+                return Err(
+                    "t is the noise level a start image is noised to, but no image was given"
+                        .into(),
+                );
+            }
+        };
+        Ok(GenerateRequest {
+            prompt: self.prompt.clone(),
+            width: self.width,
+            height: self.height,
+            steps: self.steps,
+            seed: u64::from(self.seed),
+            guidance: None,
+            cfg_scale: None,
+            init_image,
+        })
+    }
 }
 
 /// The built-in model's name, as the page picks it.

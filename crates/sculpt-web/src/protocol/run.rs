@@ -26,6 +26,7 @@
 //! - `{ type: "end_run" }` → [`super::FromEngine::RunEnded`] (its memory
 //!   is freed).
 
+use sculpt_flux::pipeline::GenerateRequest;
 use serde::{Deserialize, Serialize};
 
 use super::{GenerateSettings, ShowLatent};
@@ -59,6 +60,22 @@ pub struct RunSettings {
     /// prompt steers each step); `None`: the model's own.
     #[serde(default)]
     pub cfg_scale: Option<f32>,
+}
+
+impl RunSettings {
+    /// The request a run's settings make: from pure noise, or from the image
+    /// noised to `t`.
+    pub fn request(&self) -> Result<GenerateRequest, String> {
+        if self.history > RUN_HISTORY_LIMIT {
+            return Err(format!(
+                "a run keeps at most {RUN_HISTORY_LIMIT} steps for scrubbing, not {}",
+                self.history
+            ));
+        }
+        let mut request = self.generate.request()?;
+        request.cfg_scale = self.cfg_scale;
+        Ok(request)
+    }
 }
 
 /// A latent of a run decoded to pixels, for a page that draws it itself.

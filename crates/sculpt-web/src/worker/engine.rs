@@ -305,7 +305,7 @@ impl Engine {
         settings: crate::protocol::RunSettings,
         update: &dyn Fn(FromEngine),
     ) -> Result<FromEngine, String> {
-        let request = run::request(&settings)?;
+        let request = settings.request()?;
         // The old run's latents go before the new one's come.
         self.run = None;
         self.load(&settings.generate.model, update).await?;

@@ -9,7 +9,6 @@ use sculpt_flux::{
     cpu::CpuBackend,
     generation::{Backend, Decode, Frame, Generation, Pipeline, Preview, Show},
     gpu::GpuBackend,
-    pipeline::{GenerateRequest, ImageStart, InitImage},
 };
 use sculpt_gpu::{Gpu, Tensor};
 use wasm_bindgen::JsCast;
@@ -128,7 +127,7 @@ pub async fn run<P: Pipeline, S: Screen<P::Backend>>(
     // Let the page show that before the encoders keep the worker busy.
     screen.settle().await;
     let mut generation = pipeline
-        .start(&request(&settings)?)
+        .start(&settings.request()?)
         .await
         .map_err(|e| e.to_string())?;
     let warnings: Vec<String> = generation
@@ -173,40 +172,6 @@ pub async fn run<P: Pipeline, S: Screen<P::Backend>>(
         .await
         .map_err(|e| e.to_string())?;
     generated(&frame, settings, model, S::SOFTWARE, started, warnings)
-}
-
-/// What a surface's settings ask for, with the model's own guidance: from
-/// pure noise, or from the image noised to `t`.
-pub fn request(settings: &GenerateSettings) -> Result<GenerateRequest, String> {
-    let init_image = match (&settings.image, settings.t) {
-        (None, None) => None,
-        (Some(image), Some(t)) => Some(InitImage {
-            width: image.width,
-            height: image.height,
-            rgba: image.rgba.clone(),
-            start: ImageStart::Time(t),
-        }),
-        (Some(_), None) => {
-            return Err(
-                "a start image needs the noise level t to noise it to (1 is pure noise)".into(),
-            );
-        }
-        (None, Some(_)) => {
-            return Err(
-                "t is the noise level a start image is noised to, but no image was given".into(),
-            );
-        }
-    };
-    Ok(GenerateRequest {
-        prompt: settings.prompt.clone(),
-        width: settings.width,
-        height: settings.height,
-        steps: settings.steps,
-        seed: u64::from(settings.seed),
-        guidance: None,
-        cfg_scale: None,
-        init_image,
-    })
 }
 
 /// The reply for a finished generation: the final frame as a PNG with the

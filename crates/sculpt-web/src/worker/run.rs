@@ -9,13 +9,10 @@ use sculpt_flux::{
     cpu::CpuBackend,
     generation::{Backend, Decode, Generation, Preview, Show},
     gpu::GpuBackend,
-    pipeline::GenerateRequest,
 };
 
 use super::generation::{Screen, chosen, now_ms};
-use crate::protocol::{
-    FromEngine, RUN_HISTORY_LIMIT, RunFrame, RunLatent, RunSettings, ShowLatent,
-};
+use crate::protocol::{FromEngine, RunFrame, RunLatent, RunSettings, ShowLatent};
 
 /// A run on the engine's device.
 pub enum Run {
@@ -50,20 +47,6 @@ impl Readback {
             latents: settings.latents,
         }
     }
-}
-
-/// The request a run's settings make: from pure noise, or from the image
-/// noised to `t`.
-pub fn request(settings: &RunSettings) -> Result<GenerateRequest, String> {
-    if settings.history > RUN_HISTORY_LIMIT {
-        return Err(format!(
-            "a run keeps at most {RUN_HISTORY_LIMIT} steps for scrubbing, not {}",
-            settings.history
-        ));
-    }
-    let mut request = super::generation::request(&settings.generate)?;
-    request.cfg_scale = settings.cfg_scale;
-    Ok(request)
 }
 
 /// Draws a run's start latent and says what the run will visit.

@@ -3,10 +3,14 @@
 //! transformer's.
 
 use crate::models::flux1::FluxError;
+use crate::models::oversized;
 
 /// Every GroupNorm of the autoencoder splits its channels into 32 groups.
 pub const GROUP_NORM_GROUPS: usize = 32;
 pub const GROUP_NORM_EPS: f32 = 1e-6;
+/// The most levels (channel multipliers) an autoencoder may have: 15
+/// halvings already take a 16,384-pixel side to one pixel.
+const MAX_LEVELS: usize = 16;
 
 /// Everything that sizes a FLUX autoencoder; the weights fill it in.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -85,7 +89,23 @@ impl AutoEncoderConfig {
 
     /// Checks what GroupNorm and the attention kernel need of the shape.
     pub fn validate(&self) -> Result<(), FluxError> {
-        let problem = if self.ch_mult.is_empty() || self.ch_mult.contains(&0) {
+        let sizes = [
+            ("in_channels", self.in_channels),
+            ("out_channels", self.out_channels),
+            ("ch", self.ch),
+            ("num_res_blocks", self.num_res_blocks),
+            ("z_channels", self.z_channels),
+        ];
+        let levels = self.ch_mult.iter().map(|&m| ("a channel multiplier", m));
+        let problem = if let Some(problem) = oversized(sizes.into_iter().chain(levels)) {
+            Some(problem)
+        } else if self.ch_mult.len() > MAX_LEVELS {
+            Some(format!(
+                "{} levels: an autoencoder of more than {MAX_LEVELS} would shrink an image \
+                 below one pixel",
+                self.ch_mult.len()
+            ))
+        } else if self.ch_mult.is_empty() || self.ch_mult.contains(&0) {
             Some(format!(
                 "channel multipliers {:?} need at least one level, none of width 0",
                 self.ch_mult

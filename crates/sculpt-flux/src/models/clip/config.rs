@@ -1,5 +1,9 @@
 //! The shape of a CLIP text model: vocabulary, width, depth, positions.
 
+use sculpt_gpu::kernels::attention::MAX_HEAD_DIM;
+
+use crate::models::oversized;
+
 use super::ClipError;
 
 /// Everything that sizes a CLIP text model. The activation is always
@@ -56,7 +60,16 @@ impl ClipTextConfig {
 
     /// Refuses configurations the kernels cannot run, before any upload.
     pub(crate) fn validate(&self) -> Result<(), ClipError> {
-        let problem = if [
+        let problem = if let Some(problem) = oversized([
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("intermediate_size", self.intermediate_size),
+            ("num_heads", self.num_heads),
+            ("num_layers", self.num_layers),
+            ("max_positions", self.max_positions),
+        ]) {
+            Some(problem)
+        } else if [
             self.vocab_size,
             self.hidden_size,
             self.intermediate_size,
@@ -71,9 +84,9 @@ impl ClipTextConfig {
                 "width {} does not split into {} heads",
                 self.hidden_size, self.num_heads
             ))
-        } else if !self.head_dim().is_multiple_of(32) {
+        } else if self.head_dim() > MAX_HEAD_DIM {
             Some(format!(
-                "the attention kernel takes head dimensions that are multiples of 32, not {}",
+                "heads {} wide: the attention kernel takes heads up to {MAX_HEAD_DIM} wide",
                 self.head_dim()
             ))
         } else {

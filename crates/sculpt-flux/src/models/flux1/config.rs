@@ -1,5 +1,9 @@
 //! The shape of a FLUX.1 transformer: widths, depths and position axes.
 
+use sculpt_gpu::kernels::attention::MAX_HEAD_DIM;
+
+use crate::models::oversized;
+
 use super::FluxError;
 
 /// Everything that sizes a FLUX transformer; the weights fill it in.
@@ -95,14 +99,30 @@ impl FluxConfig {
     /// Checks what the kernels and the rotary embedding need of the shape.
     pub fn validate(&self) -> Result<(), FluxError> {
         let head_dim = self.head_dim();
-        let problem = if self.num_heads == 0 || !self.hidden_size.is_multiple_of(self.num_heads) {
+        let sizes = [
+            ("in_channels", self.in_channels),
+            ("vec_in_dim", self.vec_in_dim),
+            ("context_in_dim", self.context_in_dim),
+            ("hidden_size", self.hidden_size),
+            ("MLP width (hidden_size × mlp_ratio)", self.mlp_hidden()),
+            ("num_heads", self.num_heads),
+            ("double_blocks", self.double_blocks),
+            ("single_blocks", self.single_blocks),
+            ("rotary axes", self.axes_dim.len()),
+        ];
+        let axes = self.axes_dim.iter().map(|&d| ("a rotary axis", d));
+        let problem = if let Some(problem) = oversized(sizes.into_iter().chain(axes)) {
+            Some(problem)
+        } else if !self.mlp_ratio.is_finite() || self.mlp_ratio < 0.0 {
+            Some(format!("mlp_ratio {} is not a width ratio", self.mlp_ratio))
+        } else if self.num_heads == 0 || !self.hidden_size.is_multiple_of(self.num_heads) {
             Some(format!(
                 "hidden size {} does not split into {} heads",
                 self.hidden_size, self.num_heads
             ))
-        } else if !head_dim.is_multiple_of(32) {
+        } else if head_dim > MAX_HEAD_DIM {
             Some(format!(
-                "head dimension {head_dim} is not a multiple of 32, which the attention kernel needs"
+                "head dimension {head_dim}: the attention kernel takes heads up to {MAX_HEAD_DIM} wide"
             ))
         } else if self.axes_dim.iter().sum::<usize>() != head_dim
             || self
@@ -150,16 +170,25 @@ mod tests {
             num_heads: 3,
             ..FluxConfig::tiny(false)
         };
-        let narrow_heads = FluxConfig {
+        // Heads of any width the attention kernel takes are fine: 16 wide.
+        FluxConfig {
             num_heads: 8,
             axes_dim: vec![4, 6, 6],
+            ..FluxConfig::tiny(false)
+        }
+        .validate()
+        .unwrap();
+        let wide_heads = FluxConfig {
+            hidden_size: 4096,
+            num_heads: 1,
+            axes_dim: vec![512, 1792, 1792],
             ..FluxConfig::tiny(false)
         };
         let short_axes = FluxConfig {
             axes_dim: vec![16, 24, 22],
             ..FluxConfig::tiny(false)
         };
-        for config in [odd_heads, narrow_heads, short_axes] {
+        for config in [odd_heads, wide_heads, short_axes] {
             assert!(matches!(config.validate(), Err(FluxError::Config(_))));
         }
     }

@@ -1,6 +1,10 @@
 //! The shape of a T5 v1.1 encoder: widths, depth, heads and the
 //! relative-position buckets.
 
+use sculpt_gpu::kernels::attention::MAX_HEAD_DIM;
+
+use crate::models::oversized;
+
 use super::T5Error;
 
 /// Everything that sizes a T5 v1.1 encoder (gated-GELU feed-forward,
@@ -67,9 +71,23 @@ impl T5Config {
     /// Checks what the kernels and the bucket function need of the shape.
     pub fn validate(&self) -> Result<(), T5Error> {
         let buckets = self.relative_attention_num_buckets;
-        let problem = if self.num_heads == 0 || self.d_kv == 0 || !self.d_kv.is_multiple_of(32) {
+        let problem = if let Some(problem) = oversized([
+            ("vocab_size", self.vocab_size),
+            ("d_model", self.d_model),
+            ("d_kv", self.d_kv),
+            ("d_ff", self.d_ff),
+            ("num_layers", self.num_layers),
+            ("num_heads", self.num_heads),
+            ("relative_attention_num_buckets", buckets),
+            (
+                "relative_attention_max_distance",
+                self.relative_attention_max_distance,
+            ),
+        ]) {
+            Some(problem)
+        } else if self.num_heads == 0 || self.d_kv == 0 || self.d_kv > MAX_HEAD_DIM {
             Some(format!(
-                "{} heads of {}: the attention kernel needs at least one head of a multiple of 32",
+                "{} heads of {}: the attention kernel needs at least one head, 1 to {MAX_HEAD_DIM} wide",
                 self.num_heads, self.d_kv
             ))
         } else if buckets < 4 || !buckets.is_multiple_of(4) {
@@ -109,8 +127,16 @@ mod tests {
 
     #[test]
     fn shapes_the_kernels_cannot_run_are_refused() {
-        let narrow_heads = T5Config {
-            d_kv: 48,
+        for d_kv in [1, 8, 48, 2048] {
+            T5Config {
+                d_kv,
+                ..T5Config::tiny()
+            }
+            .validate()
+            .unwrap();
+        }
+        let wide_heads = T5Config {
+            d_kv: 2049,
             ..T5Config::tiny()
         };
         let odd_buckets = T5Config {
@@ -121,7 +147,7 @@ mod tests {
             relative_attention_max_distance: 8,
             ..T5Config::tiny()
         };
-        for config in [narrow_heads, odd_buckets, short_distance] {
+        for config in [wide_heads, odd_buckets, short_distance] {
             assert!(matches!(config.validate(), Err(T5Error::Config(_))));
         }
     }
