@@ -193,7 +193,11 @@ fn files_sculpt_cannot_run_are_described() {
         "{stdout}"
     );
     assert!(stdout.contains("sculpt forward --config"), "{stdout}");
-    assert_eq!(stdout.matches("role:       T5 encoder").count(), 2, "{stdout}");
+    assert_eq!(
+        stdout.matches("role:       T5 encoder").count(),
+        2,
+        "{stdout}"
+    );
     assert!(
         stdout.contains("variant:    d_model 64, 2 layers, 1 heads"),
         "{stdout}"
@@ -210,4 +214,54 @@ fn files_sculpt_cannot_run_are_described() {
         "{stdout}"
     );
     assert_eq!(stdout.matches("runs:").count(), 1, "{stdout}");
+}
+
+/// Broken weight files, as the fuzzer makes them from its seeds (cut,
+/// flipped, lengths and counts overwritten with huge values), inspected in
+/// one process whose address space is capped at 4 GB: every file gets its
+/// summary or an error line, and the process ends by itself (no abort from
+/// a refused allocation, no hang).
+#[test]
+fn broken_files_are_refused_within_4_gb_of_address_space() {
+    use rand::SeedableRng;
+
+    let dir = TempDir::new("inspect-broken");
+    let mut files = Vec::new();
+    for (target, extension) in [("safetensors", "safetensors"), ("gguf", "gguf")] {
+        let corpus = sculpt_fuzz::seeds::corpus(target).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+        for index in 0..150 {
+            let (_, seed) = &corpus[index % corpus.len()];
+            let (_, other) = &corpus[(index + 1) % corpus.len()];
+            let path = dir.0.join(format!("broken-{index:03}.{extension}"));
+            std::fs::write(&path, sculpt_fuzz::mutate::bytes(&mut rng, seed, other)).unwrap();
+            files.push(path);
+        }
+    }
+    let started = std::time::Instant::now();
+    let output = Command::new("prlimit")
+        .arg(format!("--as={}", 4u64 << 30))
+        .arg(env!("CARGO_BIN_EXE_sculpt"))
+        .arg("inspect")
+        .args(&files)
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    // 1: some files could not be inspected, which is the point; a signal
+    // (an abort) has no code.
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{:?}\n{stderr}",
+        output.status
+    );
+    let summaries = stdout.matches("  role:").count();
+    // One `error: <file>: <why>` line per refused file.
+    let refused = stderr.lines().filter(|l| l.starts_with("error: ")).count();
+    assert_eq!(summaries + refused, files.len(), "{stdout}\n{stderr}");
+    assert!(refused > 100, "only {refused} of {} refused", files.len());
+    assert!(elapsed.as_secs() < 20, "took {elapsed:?}");
 }

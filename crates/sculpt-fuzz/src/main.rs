@@ -5,7 +5,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
 use sculpt_fuzz::allocations::Counting;
 use sculpt_fuzz::driver::{self, Budget, Report};
@@ -86,9 +86,11 @@ fn main() -> anyhow::Result<()> {
         cli.seed
     );
     if failures > 0 {
-        bail!(
-            "{failures} inputs failed; commit them to crates/sculpt-fuzz/corpus/<target>/ once fixed"
+        eprintln!(
+            "error: {failures} inputs failed; fix what they show, then commit them to \
+             crates/sculpt-fuzz/corpus/<target>/ as regression tests"
         );
+        std::process::exit(1);
     }
     Ok(())
 }

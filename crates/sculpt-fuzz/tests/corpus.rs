@@ -33,7 +33,7 @@ fn every_corpus_input_passes_its_target() {
             checked += 1;
         }
     }
-    assert!(checked >= 19, "only {checked} corpus inputs");
+    assert!(checked >= 24, "only {checked} corpus inputs");
 }
 
 #[test]
@@ -55,17 +55,27 @@ fn found_inputs_are_refused_with_a_message() {
             "{name}: {error}"
         );
     }
-    for name in [
-        "found-56f70a067eb9d76b.json",
-        "found-996c33ae739ddada.json",
-        "found-878d7451d923bacf.json",
+    // Tokenizers: JSON syntax errors inside a decoder; BPE merges whose
+    // second part lacks the continuing-subword prefix; Replace patterns
+    // that match an empty string (one with a `type` that is not even a
+    // string, which tokenizers reads as a Replace all the same).
+    for (name, said) in [
+        ("found-56f70a067eb9d76b.json", "line 1"),
+        ("found-996c33ae739ddada.json", "line 1"),
+        ("found-878d7451d923bacf.json", "line 1"),
+        ("found-c73f431c8c6ecd8a.json", "continuing-subword prefix"),
+        ("found-fa406edfbbae9967.json", "continuing-subword prefix"),
+        ("found-81ac6cb3588565e7.json", "continuing-subword prefix"),
+        ("found-010407d2b379cd93.json", "can match an empty string"),
+        ("found-75181c3004117914.json", "can match an empty string"),
     ] {
         let bytes = std::fs::read(seeds::corpus_dir().join("tokenizer").join(name)).unwrap();
-        let error = sculpt_flux::text::ClipTokenizer::from_json(&bytes)
-            .err()
-            .unwrap_or_else(|| panic!("{name} loaded"))
-            .to_string();
-        assert!(error.contains("line 1"), "{name}: {error}");
+        let clip = sculpt_flux::text::ClipTokenizer::from_json(&bytes).err();
+        let t5 = sculpt_flux::text::T5Tokenizer::from_json(&bytes).err();
+        for error in [clip.map(|e| e.to_string()), t5.map(|e| e.to_string())] {
+            let error = error.unwrap_or_else(|| panic!("{name} loaded"));
+            assert!(error.contains(said), "{name}: {error}");
+        }
     }
 }
 
