@@ -263,19 +263,23 @@ test('files given by web address are read in ranges, imported and verified; a ba
     await waitUntilIdle(page);
     assert.match(await page.textContent('#error'), /nothing-here\.gguf: the server answered 404/);
 
+    // The built-in model's files without its manifest, its own step
+    // preview decoder among them.
     const names = ['transformer.gguf', 'autoencoder.safetensors', 'clip.safetensors',
-      't5.safetensors', 'clip-tokenizer.json', 't5-tokenizer.json'];
+      't5.safetensors', 'clip-tokenizer.json', 't5-tokenizer.json', 'preview.safetensors'];
     await page.fill('#import-urls', names.map((name) => base + name).join('\n'));
     await page.click('#check-urls');
     await page.waitForSelector('#import-verdict', { timeout: 60_000 });
     await waitUntilIdle(page);
-    assert.equal((await page.locator('#import-parts li').allTextContents()).length, 6);
+    const parts = await page.locator('#import-parts li').allTextContents();
+    assert.equal(parts.length, 7);
+    assert.match(parts[6], /step preview decoder/);
     await importAs(page, 'from-the-web');
     await assertNoError(page);
     assert.equal((await listed(page, 'from-the-web'))?.state, 'verified');
     const chunks = await storedChunks(page, 'from-the-web');
-    assert.equal(chunks.keys.length, 6);
-    assert.equal(chunks.bytes, 16_485_019);
+    assert.equal(chunks.keys.length, 7);
+    assert.equal(chunks.bytes, 16_485_019 + 111_528);
   } finally {
     await browser.close();
   }

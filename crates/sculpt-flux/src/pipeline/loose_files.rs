@@ -11,10 +11,13 @@ use super::{ModelDefaults, ModelFiles};
 use crate::checkpoint::{CheckpointError, ModelConfig, Role, detect};
 use crate::family::{Family, ModelConfigs, roster};
 use crate::formats::{ByteSource, FormatError};
+use crate::models::preview::{self, PreviewDecoder};
 use crate::weights::FileWeights;
 
 /// A tokenizer.json larger than this is not one (CLIP's is 2 MB, T5's 2.4 MB).
 const MAX_TOKENIZER_BYTES: u64 = 64 << 20;
+/// A step preview decoder larger than this is not one (sculpt-tiny's is 111 KB).
+const MAX_PREVIEW_BYTES: u64 = 16 << 20;
 
 /// The files of a model, sorted into roles.
 pub struct LooseModel<S> {
@@ -67,6 +70,8 @@ pub enum LooseFilesError {
     UnknownTokenizer { file: String, kind: String },
     #[error("reading {file} failed: {message}")]
     Read { file: String, message: String },
+    #[error("{0}")]
+    Preview(String),
     #[error(transparent)]
     Format(#[from] FormatError),
     #[error(transparent)]
@@ -136,6 +141,7 @@ pub async fn sort_loose_files<S: ByteSource>(
     }
 
     let mut weights: BTreeMap<Role, (Vec<S>, ModelConfig, FoundPart)> = BTreeMap::new();
+    let mut preview: Option<(String, Vec<u8>, FoundPart)> = None;
     for ((prefix, total), mut shards) in sets {
         shards.sort_by(|a, b| a.name().cmp(b.name()));
         if shards.len() != total {
@@ -148,6 +154,45 @@ pub async fn sort_loose_files<S: ByteSource>(
         let names: Vec<String> = shards.iter().map(|s| s.name().to_string()).collect();
         let bytes = shards.iter().map(ByteSource::len).sum();
         let file = FileWeights::open_shards(shards).await?;
+        // A model's own step preview decoder (sculpt-tiny's
+        // preview.safetensors): kept whole beside the weights.
+        if file.index().get(preview::WEIGHT).is_some() {
+            if let Some((first, _, _)) = &preview {
+                return Err(LooseFilesError::Twice {
+                    role: "step preview decoder".into(),
+                    first: first.clone(),
+                    second: names[0].clone(),
+                });
+            }
+            let [mut source] = <[S; 1]>::try_from(file.into_sources()).map_err(|_| {
+                LooseFilesError::Preview(format!("{prefix}: a preview decoder is one file"))
+            })?;
+            if source.len() > MAX_PREVIEW_BYTES {
+                return Err(LooseFilesError::Preview(format!(
+                    "{}: {} bytes is too much for a preview decoder (a few hundred KB)",
+                    names[0],
+                    source.len()
+                )));
+            }
+            let bytes = read_whole(&mut source).await?;
+            let decoder = PreviewDecoder::from_safetensors(&names[0], &bytes)
+                .await
+                .map_err(LooseFilesError::Preview)?;
+            let part = FoundPart {
+                what: "step preview decoder".into(),
+                files: names.clone(),
+                bytes: bytes.len() as u64,
+                detail: format!(
+                    "{k}×{k} convolution, {} latent channels to {}×{} pixels",
+                    decoder.channels,
+                    decoder.factor,
+                    decoder.factor,
+                    k = decoder.kernel
+                ),
+            };
+            preview = Some((names[0].clone(), bytes, part));
+            continue;
+        }
         let checkpoint = detect(file.name(), file.index())?;
         let role = checkpoint.role();
         if let Some((_, _, first)) = weights.get(&role) {
@@ -183,6 +228,9 @@ pub async fn sort_loose_files<S: ByteSource>(
             detail: model.into(),
         });
     }
+    if let Some((_, _, part)) = &preview {
+        parts.push(part.clone());
+    }
     let configs = ModelConfigs::new(weights.values().map(|(_, config, _)| config.clone()));
     Ok(LooseModel {
         defaults: (family.imported_defaults)(&name, &configs),
@@ -196,7 +244,7 @@ pub async fn sort_loose_files<S: ByteSource>(
                 .map(|(role, (_, bytes))| (role, bytes))
                 .collect(),
             family,
-            preview: None,
+            preview: preview.map(|(name, bytes, _)| (name, bytes)),
         },
         parts,
         ignored,
@@ -344,6 +392,76 @@ mod tests {
             shard_set("flux-of-x.gguf"),
             ("flux-of-x.gguf".into(), 1),
             "not digits"
+        );
+    }
+
+    /// The built-in model's files, without its manifest, as loose files.
+    fn built_in_files(extra: &[(&str, Vec<u8>)]) -> Vec<crate::formats::MemorySource<Vec<u8>>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/sculpt-tiny");
+        let mut files: Vec<_> = [
+            "transformer.gguf",
+            "autoencoder.safetensors",
+            "clip.safetensors",
+            "t5.safetensors",
+            "clip-tokenizer.json",
+            "t5-tokenizer.json",
+            "preview.safetensors",
+        ]
+        .iter()
+        .map(|name| {
+            crate::formats::MemorySource::new(*name, std::fs::read(dir.join(name)).unwrap())
+        })
+        .collect();
+        files.extend(
+            extra
+                .iter()
+                .map(|(name, bytes)| crate::formats::MemorySource::new(*name, bytes.clone())),
+        );
+        files
+    }
+
+    #[test]
+    fn a_models_own_preview_decoder_is_found_among_loose_files() {
+        let model = pollster::block_on(sort_loose_files(built_in_files(&[]))).unwrap();
+        let (name, bytes) = model.files.preview.as_ref().unwrap();
+        assert_eq!(name, "preview.safetensors");
+        let part = model.parts.last().unwrap();
+        assert_eq!(part.what, "step preview decoder");
+        assert_eq!(part.bytes, bytes.len() as u64);
+        assert_eq!(
+            part.detail,
+            "3×3 convolution, 16 latent channels to 8×8 pixels"
+        );
+        assert!(model.ignored.is_empty());
+
+        let copy = bytes.clone();
+        let Err(error) = pollster::block_on(sort_loose_files(built_in_files(&[(
+            "again.safetensors",
+            copy,
+        )]))) else {
+            panic!("two preview decoders were taken");
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("are both a step preview decoder"),
+            "{error}"
+        );
+
+        let no_bias = crate::formats::f32_safetensors_bytes([(
+            preview::WEIGHT,
+            [192usize, 16, 1, 1].as_slice(),
+            vec![0.0; 192 * 16].as_slice(),
+        )])
+        .unwrap();
+        let mut files = built_in_files(&[("odd-preview.safetensors", no_bias)]);
+        files.retain(|file| file.name() != "preview.safetensors");
+        let Err(error) = pollster::block_on(sort_loose_files(files)) else {
+            panic!("a preview without its bias was taken");
+        };
+        assert!(
+            error.to_string().starts_with("odd-preview.safetensors: "),
+            "{error}"
         );
     }
 
