@@ -395,23 +395,18 @@ mod tests {
         );
     }
 
-    /// The built-in model's files, without its manifest, as loose files.
+    /// The built-in model's files (every one its manifest lists), without
+    /// the manifest, as loose files.
     fn built_in_files(extra: &[(&str, Vec<u8>)]) -> Vec<crate::formats::MemorySource<Vec<u8>>> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/sculpt-tiny");
-        let mut files: Vec<_> = [
-            "transformer.gguf",
-            "autoencoder.safetensors",
-            "clip.safetensors",
-            "t5.safetensors",
-            "clip-tokenizer.json",
-            "t5-tokenizer.json",
-            "preview.safetensors",
-        ]
-        .iter()
-        .map(|name| {
-            crate::formats::MemorySource::new(*name, std::fs::read(dir.join(name)).unwrap())
-        })
-        .collect();
+        let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+        let manifest =
+            super::super::Manifest::from_json("manifest.json", &read("manifest.json")).unwrap();
+        let mut files: Vec<_> = manifest
+            .files
+            .values()
+            .map(|file| crate::formats::MemorySource::new(file.path.clone(), read(&file.path)))
+            .collect();
         files.extend(
             extra
                 .iter()
