@@ -396,7 +396,8 @@ mod tests {
     }
 
     /// The built-in model's files (every one its manifest lists), without
-    /// the manifest, as loose files.
+    /// the manifest, as loose files (read from disk: native only).
+    #[cfg(not(target_arch = "wasm32"))]
     fn built_in_files(extra: &[(&str, Vec<u8>)]) -> Vec<crate::formats::MemorySource<Vec<u8>>> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/sculpt-tiny");
         let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
@@ -415,6 +416,7 @@ mod tests {
         files
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn a_models_own_preview_decoder_is_found_among_loose_files() {
         let model = pollster::block_on(sort_loose_files(built_in_files(&[]))).unwrap();
