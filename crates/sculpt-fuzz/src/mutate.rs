@@ -187,12 +187,11 @@ fn nth(value: &Value, index: usize) -> &Value {
             return Some(value);
         }
         *index -= 1;
-        let children: Box<dyn Iterator<Item = &Value>> = match value {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(map) => Box::new(map.values()),
-            _ => return None,
-        };
-        children.into_iter().find_map(|child| walk(child, index))
+        match value {
+            Value::Array(items) => items.iter().find_map(|child| walk(child, index)),
+            Value::Object(map) => map.values().find_map(|child| walk(child, index)),
+            _ => None,
+        }
     }
     walk(value, &mut { index }).unwrap_or(value)
 }

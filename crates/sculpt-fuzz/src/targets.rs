@@ -76,6 +76,11 @@ fn said<E: std::fmt::Display>(error: E) -> Result<(), String> {
     }
 }
 
+/// Passes a result, or an error that says something.
+fn refused_or_ok<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<(), String> {
+    result.map_or_else(said, |_| Ok(()))
+}
+
 /// A weight file's header is read; if it parses, every tensor reads back
 /// whole and by its first row at exactly the length the header declares,
 /// and `sculpt inspect`'s summary (recognition included) is made.
@@ -104,13 +109,7 @@ fn weight_file(bytes: &[u8]) -> Result<(), String> {
             }
         }
     }
-    match summarize("fuzzed", bytes.len() as u64, file.index()) {
-        Ok(summary) => {
-            let _ = summary.to_string();
-            Ok(())
-        }
-        Err(error) => said(error),
-    }
+    refused_or_ok(summarize("fuzzed", bytes.len() as u64, file.index()).map(|s| s.to_string()))
 }
 
 /// A model's manifest; if it parses, the defaults and family it names.
@@ -120,10 +119,7 @@ fn manifest(bytes: &[u8]) -> Result<(), String> {
         Err(error) => return said(error),
     };
     let _ = ModelDefaults::of_manifest(&manifest);
-    match manifest.family() {
-        Ok(_) => Ok(()),
-        Err(error) => said(error),
-    }
+    refused_or_ok(manifest.family())
 }
 
 /// A tokenizer.json read as CLIP's and as T5's; whichever loads tokenizes
@@ -182,10 +178,7 @@ fn png(bytes: &[u8]) -> Result<(), String> {
             start: ImageStart::Time(0.5),
         }),
     };
-    match request.validate() {
-        Ok(()) => Ok(()),
-        Err(error) => said(error),
-    }
+    refused_or_ok(request.validate())
 }
 
 /// A message a page sends the engine, as JSON (the page's objects arrive
@@ -202,10 +195,7 @@ fn message(bytes: &[u8]) -> Result<(), String> {
         _ => return Ok(()),
     };
     match request {
-        Ok(request) => match request.validate() {
-            Ok(()) => Ok(()),
-            Err(error) => said(error),
-        },
+        Ok(request) => refused_or_ok(request.validate()),
         Err(error) => said(error),
     }
 }
